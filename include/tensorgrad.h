@@ -1,0 +1,360 @@
+/*
+** tensorgrad: float64 tensors with reverse-mode automatic differentiation, in C11.
+**
+** OVERVIEW
+**
+** A tg_tensor is a contiguous, row-major array of doubles with 0 to 8 dimensions.
+** Operations (tg_add, tg_matmul, tg_legendre, ...) return new tensors.  When an
+** operand requires grad and gradient recording is on, the result remembers the
+** operation that made it, and tg_backward() walks that record in reverse and
+** accumulates d(root)/d(leaf) into tg_grad(leaf).
+**
+** Every operation, built in or written by a user, is a tg_function: a vtable
+** with a forward and a backward, applied through tg_apply().  A user Function
+** is therefore as fast and as differentiable as a built-in one.
+**
+** MEMORY
+**
+** Tensors are owned by scopes.  Between tg_scope_begin() and tg_scope_end()
+** every tensor a call returns belongs to the innermost scope, and tg_scope_end()
+** frees them all, except those handed outward with tg_keep().  Outside any
+** scope, the caller owns what it is given and releases it with tg_free().
+** Tensors that the graph still needs (saved for backward) stay alive inside the
+** graph until it is freed; a freed tensor is never touched again by the caller.
+**
+** ERRORS
+**
+** Nothing aborts on user input.  Calls that make tensors return NULL on failure,
+** others return a tg_status; either way the status and a message naming the
+** function and the offending shapes or values are recorded for the thread and
+** read with tg_last_status() / tg_last_error().  An operation given a NULL
+** operand fails and keeps the error already recorded (it records TG_ERR_ARG only
+** when none is), so errors propagate through nested calls:
+** tg_exp(tg_add(a, bad)) reports the shape error of the add.
+**
+** THREADS
+**
+** Error state, gradient mode and the scope stack are per thread.  Different
+** threads may use different tensors and graphs freely; one tensor or graph must
+** not be used by two threads at once.
+**
+** EXAMPLE: fit y = sin(x) with y = a + b * P3(c + d x)
+**
+**     int64_t n = 2000;
+**     tg_tensor *x = tg_linspace(-M_PI, M_PI, n), *y = tg_sin(x);
+**     tg_tensor *a = tg_scalar(0), *b = tg_scalar(-1), *c = tg_scalar(0), *d = tg_scalar(0.3);
+**     tg_tensor *p[4] = { a, b, c, d };
+**     for (int i = 0; i < 4; i++) tg_set_requires_grad(p[i], true);
+**     for (int t = 0; t < 2000; t++) {
+**         tg_scope_begin();
+**         tg_tensor *pred = tg_add(a, tg_mul(b, tg_legendre(tg_add(c, tg_mul(d, x)), 3)));
+**         tg_tensor *loss = tg_sum(tg_pow(tg_sub(pred, y), 2.0));
+**         if (!loss || tg_backward(loss, NULL) != TG_OK) { puts(tg_last_error()); break; }
+**         for (int i = 0; i < 4; i++) {
+**             tg_data(p[i])[0] -= 5e-6 * tg_item(tg_grad(p[i]));
+**             tg_zero_grad(p[i]);
+**         }
+**         tg_scope_end();
+**     }
+**     for (int i = 0; i < 4; i++) tg_free(p[i]);
+**     tg_free(x); tg_free(y);
+*/
+#ifndef TENSORGRAD_H
+#define TENSORGRAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TG_MAX_DIMS 8
+
+/* ------------------------------------------------------------------ errors */
+
+typedef enum tg_status {
+    TG_OK = 0,
+    TG_ERR_ARG,      /* a NULL pointer or an argument out of range */
+    TG_ERR_SHAPE,    /* shapes that do not fit together */
+    TG_ERR_NOMEM,    /* an allocation failed */
+    TG_ERR_STATE,    /* the call is not valid now (graph freed, no scope open, ...) */
+    TG_ERR_IO,       /* a file could not be read or written */
+    TG_ERR_NUMERIC   /* a numerical check failed (gradcheck) */
+} tg_status;
+
+/* Status of the most recent failure on this thread (TG_OK when none since
+** tg_clear_error).  Successful calls do not reset it. */
+tg_status tg_last_status(void);
+
+/* Message of that failure: "tg_matmul: a is [2,3] but b is [2,3]".  The string
+** is owned by the library and valid until the next failure on this thread.
+** Returns "" when no failure is recorded. */
+const char *tg_last_error(void);
+
+/* Constant text for a status, e.g. "shape mismatch"; never NULL. */
+const char *tg_status_str(tg_status s);
+
+/* Forgets the recorded failure of this thread. */
+void tg_clear_error(void);
+
+/* ----------------------------------------------------------------- tensors */
+
+typedef struct tg_tensor tg_tensor;      /* opaque; contiguous row-major float64; 0 to 8 dims */
+
+/* Creation.  ndim is 0..8; shape holds ndim non-negative sizes (may be NULL
+** when ndim is 0).  The result belongs to the innermost scope, or to the caller
+** when none is open.  Errors: TG_ERR_ARG (ndim out of range, NULL shape,
+** negative size, element count overflowing), TG_ERR_NOMEM. */
+tg_tensor *tg_zeros(int ndim, const int64_t *shape);
+tg_tensor *tg_full(int ndim, const int64_t *shape, double value);
+tg_tensor *tg_scalar(double value);                       /* 0-d */
+/* Copies numel(shape) doubles from data (which may be NULL only when empty). */
+tg_tensor *tg_from_array(int ndim, const int64_t *shape, const double *data);
+/* steps >= 0 points evenly spaced from start to end inclusive, as torch.linspace:
+** the first half counts up from start, the second half down from end. */
+tg_tensor *tg_linspace(double start, double end, int64_t steps);
+
+/* Metadata.  tg_ndim returns -1 and tg_numel -1 for NULL (recording TG_ERR_ARG);
+** tg_shape returns a pointer owned by t, valid while t lives (NULL for NULL). */
+int            tg_ndim(const tg_tensor *t);
+const int64_t *tg_shape(const tg_tensor *t);
+int64_t        tg_numel(const tg_tensor *t);
+
+/* The tensor's numel() doubles, row-major, owned by t.  Tensors made by
+** tg_reshape and tg_detach share storage with their source, as in PyTorch:
+** writing through one is seen by the other.  Writing to a tensor that the graph
+** saved for backward changes the gradients computed later.  NULL for NULL. */
+double *tg_data(tg_tensor *t);
+
+/* The value of a one-element tensor; NAN and TG_ERR_SHAPE unless numel == 1
+** (TG_ERR_ARG for NULL). */
+double tg_item(const tg_tensor *t);
+
+/* ----------------------------------------------------------------- scopes */
+
+/* Opens a scope on this thread's stack.  Tensors returned until the matching
+** tg_scope_end belong to it.  Scopes nest without a fixed limit. */
+void tg_scope_begin(void);
+
+/* Frees every tensor of the innermost scope except those kept.  Without an
+** open scope it records TG_ERR_STATE and does nothing. */
+void tg_scope_end(void);
+
+/* Hands t to the scope enclosing its own, or to the caller (tg_free) when
+** there is none.  A tensor the caller already owns is returned unchanged.
+** Returns t (NULL when t is NULL). */
+tg_tensor *tg_keep(tg_tensor *t);
+
+/* Frees a tensor.  Meant for tensors the caller owns (made outside any
+** scope); a tensor that belongs to a scope is released early and removed from
+** it.  NULL is a no-op.  The gradient tg_grad(t) goes with it. */
+void tg_free(tg_tensor *t);
+
+/* --------------------------------------------------------------- autograd */
+
+/* Marks a tensor as a leaf whose gradient is wanted.  Only leaves (tensors not
+** produced by a recorded operation) can change it: TG_ERR_STATE otherwise. */
+tg_status tg_set_requires_grad(tg_tensor *t, bool on);
+bool      tg_requires_grad(const tg_tensor *t);
+
+/* The accumulated gradient (same shape as t), borrowed: owned by t, valid
+** until tg_zero_grad(t), the next backward that accumulates into it, or
+** tg_free(t).  NULL when there is none. */
+tg_tensor *tg_grad(const tg_tensor *t);
+
+/* Drops the gradient, like `t.grad = None`.  NULL is a no-op. */
+void tg_zero_grad(tg_tensor *t);
+
+typedef struct tg_backward_opts {
+    tg_tensor *grad;        /* d(loss)/d(root), root's shape; NULL: root must have one element, grad 1 */
+    bool retain_graph;      /* keep saved tensors so the graph can be walked again */
+    bool create_graph;      /* record the backward itself, for higher derivatives (implies retain) */
+} tg_backward_opts;
+
+/* Accumulates d(root)/d(leaf) into tg_grad(leaf) for every leaf that requires
+** grad and that root depends on.  opts NULL: scalar root, graph freed after.
+** Gradients are added only when the whole backward succeeded.
+** Errors: TG_ERR_ARG (NULL root), TG_ERR_STATE (root does not require grad;
+** the graph was freed by an earlier backward without retain_graph),
+** TG_ERR_SHAPE (root not one element without opts->grad, grad of the wrong
+** shape, a Function's backward returning a gradient of the wrong shape), and
+** whatever a Function's backward reports. */
+tg_status tg_backward(tg_tensor *root, const tg_backward_opts *opts);
+
+/* Computes d(outputs)/d(inputs) weighted by grad_outputs, like
+** torch.autograd.grad: the gradients are returned in grads[0..n_inputs) as new
+** tensors of the current scope and are NOT accumulated into tg_grad.
+** grad_outputs may be NULL (every output one element) or hold NULL entries
+** (that output gets grad 1).  An input the outputs do not depend on gets a
+** zero gradient.  opts->grad is ignored; retain_graph / create_graph as in
+** tg_backward.  On failure every grads[i] is NULL. */
+tg_status tg_autograd_grad(int n_outputs, tg_tensor *const *outputs, tg_tensor *const *grad_outputs,
+                           int n_inputs, tg_tensor *const *inputs, tg_tensor **grads,
+                           const tg_backward_opts *opts);
+
+/* Turns gradient recording on this thread on or off; returns the previous
+** mode.  Off is `with torch.no_grad():`.  On by default. */
+bool tg_set_grad_enabled(bool on);
+bool tg_is_grad_enabled(void);
+
+/* A tensor sharing t's data with no graph and requires_grad false. */
+tg_tensor *tg_detach(tg_tensor *t);
+
+/* ---------------------------------------------------------------- ops
+** Every op returns a new tensor of the current scope, or NULL with the error
+** recorded.  Binary ops broadcast like NumPy (trailing dimensions aligned,
+** sizes equal or 1); a shape mismatch is TG_ERR_SHAPE naming both shapes.
+** All are differentiable to any order. */
+
+tg_tensor *tg_add(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_mul(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_div(tg_tensor *a, tg_tensor *b);
+
+/* Elementwise; IEEE results outside the domain (log(-1) is NaN). */
+tg_tensor *tg_neg(tg_tensor *a);
+tg_tensor *tg_exp(tg_tensor *a);
+tg_tensor *tg_log(tg_tensor *a);
+tg_tensor *tg_sin(tg_tensor *a);
+tg_tensor *tg_cos(tg_tensor *a);
+tg_tensor *tg_tanh(tg_tensor *a);
+tg_tensor *tg_sqrt(tg_tensor *a);
+tg_tensor *tg_relu(tg_tensor *a);        /* gradient 0 at 0, as PyTorch */
+
+/* a ** p for a real exponent p (C pow semantics). */
+tg_tensor *tg_pow(tg_tensor *a, double p);
+
+/* a * s + t for scalars s, t (one fused pass; handy for affine maps). */
+tg_tensor *tg_affine(tg_tensor *a, double s, double t);
+
+/* Reductions.  tg_sum / tg_mean return 0-d tensors; the mean of nothing is NaN.
+** Sums are deterministic: the same inputs give bit-identical results.
+** tg_sum_dim reduces one dimension (negative dim counts from the end;
+** TG_ERR_ARG when out of range) and keeps it as size 1 when keepdim. */
+tg_tensor *tg_sum(tg_tensor *a);
+tg_tensor *tg_mean(tg_tensor *a);
+tg_tensor *tg_sum_dim(tg_tensor *a, int dim, bool keepdim);
+
+/* Sums a down to a shape it broadcasts from (the reverse of tg_expand). */
+tg_tensor *tg_sum_to(tg_tensor *a, int ndim, const int64_t *shape);
+
+/* Broadcasts a to shape (copying; NumPy rules). */
+tg_tensor *tg_expand(tg_tensor *a, int ndim, const int64_t *shape);
+
+/* [m,k] x [k,n] -> [m,n] through cblas_dgemm.  TG_ERR_SHAPE unless both are 2-d
+** with matching inner dimensions. */
+tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b);
+
+/* Same data, new shape with the same element count.  One size may be -1 and is
+** inferred.  The result shares a's storage. */
+tg_tensor *tg_reshape(tg_tensor *a, int ndim, const int64_t *shape);
+
+/* [m,n] -> [n,m], copied. */
+tg_tensor *tg_transpose(tg_tensor *a);
+
+/* Legendre polynomial P_n(x) elementwise, any n >= 0 (TG_ERR_ARG otherwise).
+** One fused pass over the batch by Bonnet's recurrence; the backward is one
+** pass of the derivative recurrence and is itself differentiable. */
+tg_tensor *tg_legendre(tg_tensor *x, int n);
+
+/* ----------------------------------------------------- user Functions
+**
+** A Function is a static vtable:
+**
+**     static const tg_function p3 = { .name = "P3", .n_inputs = 1, .n_outputs = 1,
+**                                     .forward = p3_forward, .backward = p3_backward };
+**     tg_tensor *y = tg_apply1(&p3, (tg_tensor *[]){ x });
+**
+** forward(ctx, inputs, outputs) fills outputs[0..n_outputs) with new tensors
+** (made by any tensorgrad call); it runs with gradient recording off.  It may
+** save tensors for backward (inputs, outputs or intermediates).
+**
+** backward(ctx, grad_outputs, grad_inputs) receives one gradient per output
+** (zeros when that output got none, never NULL) and sets grad_inputs[i] to
+** d(loss)/d(input i), of input i's shape, or NULL where no gradient flows.
+** It is asked only for inputs with tg_needs_input_grad(ctx, i).  It runs with
+** recording on only under create_graph, so a backward written with
+** tensorgrad ops is itself differentiable.
+**
+** Around both calls the engine opens a scope: temporaries are freed, what is
+** stored in outputs / grad_inputs survives.  Returning a status other than
+** TG_OK fails the apply or the backward with that status; set the message with
+** tg_set_error. */
+
+typedef struct tg_ctx tg_ctx;
+typedef struct tg_function {             /* may gain fields; users fill it with designated initializers */
+    const char *name;
+    int n_inputs, n_outputs;
+    tg_status (*forward)(tg_ctx *ctx, tg_tensor *const *inputs, tg_tensor **outputs);
+    tg_status (*backward)(tg_ctx *ctx, tg_tensor *const *grad_outputs, tg_tensor **grad_inputs);
+} tg_function;
+
+#define TG_MAX_FN_ARITY 16
+
+/* Applies fn to fn->n_inputs tensors (1..16, none NULL), writing
+** fn->n_outputs (1..16) new tensors of the current scope to outputs.
+** Errors: TG_ERR_ARG (NULL fn / inputs / outputs, arity out of range, a NULL
+** input when no error is recorded, a forward that leaves an output NULL),
+** anything forward reports.  On failure every outputs[i] is NULL. */
+tg_status  tg_apply(const tg_function *fn, tg_tensor *const *inputs, tg_tensor **outputs);
+tg_tensor *tg_apply1(const tg_function *fn, tg_tensor *const *inputs);   /* one output */
+
+/* As tg_apply, with args_size bytes of non-tensor arguments copied into the
+** context (an exponent, a dimension, ...): read them with tg_ctx_args in
+** forward and backward.  args may be NULL when args_size is 0. */
+tg_status tg_apply_args(const tg_function *fn, tg_tensor *const *inputs, tg_tensor **outputs,
+                        const void *args, size_t args_size);
+const void *tg_ctx_args(const tg_ctx *ctx);   /* NULL when none were given */
+
+/* Saves n tensors for backward (in forward only; a second call replaces the
+** first).  Saving an input or an output is free of copies and of reference
+** cycles.  Errors: TG_ERR_ARG (NULL ctx or tensor, n < 0), TG_ERR_STATE
+** (called outside forward). */
+tg_status  tg_save_for_backward(tg_ctx *ctx, int n, tg_tensor *const *tensors);
+
+/* Saved tensor i, borrowed (valid during backward).  Under create_graph, a
+** saved input or output carries its graph, so ops on it are differentiated.
+** NULL with TG_ERR_ARG when i is out of range; TG_ERR_STATE when the graph was
+** freed. */
+tg_tensor *tg_saved_tensor(const tg_ctx *ctx, int i);
+
+/* True when input i requires grad, so backward should compute grad_inputs[i]. */
+bool       tg_needs_input_grad(const tg_ctx *ctx, int i);
+
+/* Records a failure with a printf-style message, for user Functions and
+** other code built on tensorgrad.  Returns s. */
+tg_status tg_set_error(tg_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* --------------------------------------------------------- gradcheck */
+
+typedef tg_tensor *(*tg_fn)(tg_tensor *const *inputs, void *user);
+
+/* Compares the gradients of f (built from tensorgrad ops, returning one tensor
+** of the current scope) with central finite differences of step eps, for every
+** input that requires grad: |analytic - numeric| <= atol + rtol * |numeric|
+** element by element, as torch.autograd.gradcheck.  Inputs must be leaves;
+** their data is perturbed and restored, their tg_grad untouched.
+** Returns TG_OK, or TG_ERR_NUMERIC with a message naming the input, the
+** element, both values and the error.  TG_ERR_ARG for bad arguments
+** (eps <= 0, atol or rtol < 0, no input requiring grad). */
+tg_status tg_gradcheck(tg_fn f, int n_inputs, tg_tensor *const *inputs, void *user,
+                       double eps, double atol, double rtol);
+
+/* Checks second derivatives the same way, as torch.autograd.gradgradcheck: the
+** gradient of f taken with create_graph (weighted by fixed pseudo-random
+** grad_outputs) is itself gradchecked with respect to the inputs and the
+** grad_outputs. */
+tg_status tg_gradgradcheck(tg_fn f, int n_inputs, tg_tensor *const *inputs, void *user,
+                           double eps, double atol, double rtol);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TENSORGRAD_H */

@@ -1,0 +1,440 @@
+/*
+** The graph executor: reverse-mode differentiation over the nodes tg_apply
+** recorded.  It orders the nodes (iterative depth-first post-order, so deep
+** graphs do not recurse), prunes those that lead to no wanted gradient, calls
+** each node's Function backward in reverse topological order inside a scope of
+** its own, and sums gradients arriving at the same place.  Leaf gradients are
+** added only once every backward succeeded.  It holds no op-specific code:
+** gradient sums go through tg_add / the acc kernel like any other work.
+*/
+#include "graph.h"
+#include "../kernels/kernels.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+static atomic_llong next_run_id;
+
+typedef struct run {
+    const char *fname;           /* "tg_backward" or "tg_autograd_grad" */
+    int64_t id;
+    tg__node **order;            /* post-order: inputs before the nodes using them */
+    int64_t n, cap;
+    int64_t *buf_off;            /* per node: first slot in bufs */
+    tg_tensor **bufs;            /* per node output: the gradient arrived so far */
+    bool *needed;
+    bool create;
+    bool retain;
+} run;
+
+static bool visited(const run *r, const tg__node *n) { return n->run_id == r->id; }
+
+static tg_status push_order(run *r, tg__node *n)
+{
+    if (r->n == r->cap) {
+        int64_t cap = r->cap ? 2 * r->cap : 32;
+        tg__node **o = tg__realloc(r->order, (size_t)cap * sizeof *o);
+        if (!o)
+            return tg__error(TG_ERR_NOMEM, "%s: out of memory ordering the graph", r->fname);
+        r->order = o;
+        r->cap = cap;
+    }
+    n->run_pos = r->n;
+    r->order[r->n++] = n;
+    return TG_OK;
+}
+
+/* Depth-first post-order from root, with an explicit stack of (node, next edge). */
+static tg_status collect(run *r, tg__node *root)
+{
+    if (visited(r, root))
+        return TG_OK;
+    typedef struct frame { tg__node *node; int next; } frame;
+    int64_t cap = 64, top = 0;
+    frame *stack = tg__malloc((size_t)cap * sizeof *stack);
+    if (!stack)
+        return tg__error(TG_ERR_NOMEM, "%s: out of memory ordering the graph", r->fname);
+    tg_status st = TG_OK;
+    root->run_id = r->id;
+    stack[top++] = (frame){root, 0};
+    while (top > 0 && st == TG_OK) {
+        frame *f = &stack[top - 1];
+        if (f->next == f->node->n_inputs) {
+            st = push_order(r, f->node);
+            top--;
+            continue;
+        }
+        tg__node *up = f->node->edges[f->next++].node;
+        if (!up || visited(r, up))
+            continue;
+        up->run_id = r->id;
+        if (top == cap) {
+            frame *s = tg__realloc(stack, (size_t)(cap *= 2) * sizeof *stack);
+            if (!s) {
+                st = tg__error(TG_ERR_NOMEM, "%s: out of memory ordering the graph", r->fname);
+                break;
+            }
+            stack = s;
+        }
+        stack[top++] = (frame){up, 0};
+    }
+    tg__free(stack);
+    return st;
+}
+
+static tg_status check_released(const run *r)
+{
+    for (int64_t i = 0; i < r->n; i++)
+        if (r->needed[i] && r->order[i]->released)
+            return tg__error(TG_ERR_STATE,
+                             "%s: the graph through '%s' was already freed by an earlier backward; "
+                             "pass retain_graph (or create_graph) to the first backward to walk it twice",
+                             r->fname, tg__node_name(r->order[i]));
+    return TG_OK;
+}
+
+/* Adds g into *slot (taking g's reference).  Under create_graph the sum is a
+** recorded tg_add so it stays differentiable; otherwise it is done in place
+** when *slot is exclusively ours. */
+static tg_status accumulate(run *r, tg_tensor **slot, tg_tensor *g)
+{
+    if (!*slot) {
+        *slot = g;
+        return TG_OK;
+    }
+    tg_tensor *s = *slot;
+    if (!r->create && s->refcount == 1 && s->storage->refcount == 1 && !s->node) {
+        tg__kern()->acc(s->numel, g->data, s->data);
+        tg__tensor_unref(g);
+        return TG_OK;
+    }
+    int depth = tg__scope_depth();
+    tg_scope_begin();
+    bool prev = tg_set_grad_enabled(r->create);
+    tg_tensor *sum = tg_add(s, g);
+    tg_set_grad_enabled(prev);
+    if (sum)
+        tg__unscope(sum);
+    tg__scope_end_to(depth);
+    if (!sum)
+        return tg_last_status();
+    tg__tensor_unref(s);
+    tg__tensor_unref(g);
+    *slot = sum;
+    return TG_OK;
+}
+
+static tg_tensor *zeros_like_meta(const tg__meta *m)
+{
+    tg_tensor *t = tg__tensor_new("tg_backward", m->ndim, m->shape);
+    if (t)
+        memset(t->data, 0, (size_t)t->numel * sizeof(double));
+    return t;
+}
+
+/* Takes the tensor a backward returned: fresh ones leave the backward's scope,
+** anything else (a grad_output passed through, an outer tensor) gets a reference. */
+static tg_tensor *take_grad(tg_tensor *g, int depth)
+{
+    if (tg__owner_depth(g) > depth) {
+        tg__unscope(g);
+        return g;
+    }
+    return tg__tensor_ref(g);
+}
+
+static tg_status check_grad_shape(const run *r, const tg__node *n, int i, const tg_tensor *g)
+{
+    const tg__meta *m = &n->in_meta[i];
+    bool ok = g->ndim == m->ndim;
+    for (int d = 0; ok && d < m->ndim; d++)
+        ok = g->shape[d] == m->shape[d];
+    if (ok)
+        return TG_OK;
+    char bg[TG__SHAPE_STR], bm[TG__SHAPE_STR];
+    return tg__error(TG_ERR_SHAPE, "%s: backward of '%s' returned grad_inputs[%d] of shape %s for an input of shape %s",
+                     r->fname, tg__node_name(n), i, tg__shape_str(bg, g->ndim, g->shape),
+                     tg__shape_str(bm, m->ndim, m->shape));
+}
+
+/* Runs one node's backward and routes its input gradients. */
+static tg_status run_node(run *r, tg__node *n)
+{
+    tg_tensor **gout = &r->bufs[r->buf_off[n->run_pos]];
+    tg_tensor *gin[TG_MAX_FN_ARITY] = {0};
+    bool any = false;
+    for (int k = 0; k < n->n_outputs; k++)
+        any = any || gout[k];
+    if (!any)
+        return TG_OK;   /* no gradient reached this node */
+    for (int k = 0; k < n->n_outputs; k++)
+        if (!gout[k] && !(gout[k] = zeros_like_meta(&n->out_meta[k])))
+            return tg_last_status();
+    if (!n->fn->backward)
+        return tg__error(TG_ERR_STATE, "%s: '%s' has no backward", r->fname, tg__node_name(n));
+    int depth = tg__scope_depth();
+    tg_scope_begin();
+    bool prev = tg_set_grad_enabled(r->create);
+    n->create_graph = r->create;
+    tg_status st = n->fn->backward(n, gout, gin);
+    n->create_graph = false;
+    tg_set_grad_enabled(prev);
+    if (st != TG_OK && tg_last_status() == TG_OK)
+        tg__error(st, "%s: backward of '%s' failed (%s)", r->fname, tg__node_name(n), tg_status_str(st));
+    for (int i = 0; i < n->n_inputs; i++) {
+        tg__node *up = n->edges[i].node;
+        if (st != TG_OK || !up || !gin[i] || !r->needed[up->run_pos])
+            continue;
+        st = check_grad_shape(r, n, i, gin[i]);
+        if (st == TG_OK)
+            st = accumulate(r, &r->bufs[r->buf_off[up->run_pos] + n->edges[i].index],
+                            take_grad(gin[i], depth));
+    }
+    tg__scope_end_to(depth);
+    return st;
+}
+
+/* Marks the nodes that lead to a wanted gradient: leaves (target NULL) or
+** the nodes of the given inputs. */
+static void prune(run *r, int n_inputs, tg_tensor *const *inputs)
+{
+    for (int64_t p = 0; p < r->n; p++) {   /* post-order: inputs' nodes first */
+        tg__node *n = r->order[p];
+        bool need = false;
+        if (inputs) {
+            for (int j = 0; j < n_inputs && !need; j++)
+                need = inputs[j]->node == n;
+        } else {
+            need = !n->fn;
+        }
+        for (int i = 0; i < n->n_inputs && !need; i++)
+            need = n->edges[i].node && r->needed[n->edges[i].node->run_pos];
+        r->needed[p] = need;
+    }
+}
+
+static tg_status seed_roots(run *r, int n_roots, tg_tensor *const *roots, tg_tensor *const *grads)
+{
+    for (int i = 0; i < n_roots; i++) {
+        tg_tensor *root = roots[i], *g = grads ? grads[i] : NULL;
+        tg_tensor *seed;
+        if (g) {
+            if (!tg__same_shape(g, root)) {
+                char bg[TG__SHAPE_STR], br[TG__SHAPE_STR];
+                return tg__error(TG_ERR_SHAPE, "%s: grad is %s but root is %s", r->fname,
+                                 tg__shape_str(bg, g->ndim, g->shape),
+                                 tg__shape_str(br, root->ndim, root->shape));
+            }
+            seed = tg__tensor_alias(g, g->ndim, g->shape);
+            if (seed && r->create && g->node) {   /* keep a differentiable seed's graph */
+                seed->node = g->node;
+                seed->node->refcount++;
+                seed->out_index = g->out_index;
+                seed->requires_grad = true;
+            }
+        } else {
+            if (root->numel != 1) {
+                char br[TG__SHAPE_STR];
+                return tg__error(TG_ERR_SHAPE,
+                                 "%s: root has shape %s; a gradient can be implied only for one element "
+                                 "(pass opts->grad)", r->fname, tg__shape_str(br, root->ndim, root->shape));
+            }
+            seed = tg__tensor_new(r->fname, root->ndim, root->shape);
+            if (seed)
+                seed->data[0] = 1.0;
+        }
+        if (!seed)
+            return tg_last_status();
+        tg__node *n = root->node;
+        tg_status st = accumulate(r, &r->bufs[r->buf_off[n->run_pos] + root->out_index], seed);
+        if (st != TG_OK)
+            return st;
+    }
+    return TG_OK;
+}
+
+static tg_status check_roots(const char *fname, int n_roots, tg_tensor *const *roots)
+{
+    if (n_roots < 1 || !roots)
+        return tg__error(TG_ERR_ARG, "%s: no outputs to differentiate", fname);
+    for (int i = 0; i < n_roots; i++) {
+        if (!roots[i])
+            return tg__null_arg(fname, "root");
+        if (!roots[i]->requires_grad)
+            return tg__error(TG_ERR_STATE,
+                             "%s: the root does not require grad (no input of the ops that made it "
+                             "had tg_set_requires_grad, or it was made with grad disabled)", fname);
+    }
+    return TG_OK;
+}
+
+static tg_status prepare(run *r, int n_roots, tg_tensor *const *roots)
+{
+    for (int i = 0; i < n_roots; i++) {
+        tg__node *n = roots[i]->node ? roots[i]->node : tg__leaf_node(roots[i]);
+        if (!n)
+            return TG_ERR_NOMEM;
+        tg_status st = collect(r, n);
+        if (st != TG_OK)
+            return st;
+    }
+    r->buf_off = tg__malloc((size_t)(r->n + 1) * sizeof *r->buf_off);
+    r->needed = tg__calloc((size_t)r->n + 1, sizeof *r->needed);
+    if (!r->buf_off || !r->needed)
+        return tg__error(TG_ERR_NOMEM, "%s: out of memory", r->fname);
+    int64_t total = 0;
+    for (int64_t p = 0; p < r->n; p++) {
+        r->buf_off[p] = total;
+        total += r->order[p]->n_outputs;
+    }
+    r->bufs = tg__calloc((size_t)total + 1, sizeof *r->bufs);
+    if (!r->bufs)
+        return tg__error(TG_ERR_NOMEM, "%s: out of memory", r->fname);
+    return TG_OK;
+}
+
+/* Leaf gradients, added only after the whole backward succeeded. */
+static tg_status deposit(run *r)
+{
+    for (int64_t p = 0; p < r->n; p++) {
+        tg__node *n = r->order[p];
+        tg_tensor **slot = &r->bufs[r->buf_off[p]];
+        if (n->fn || !*slot || !n->leaf || !n->leaf->requires_grad)
+            continue;
+        tg_tensor *g = *slot;
+        *slot = NULL;
+        if (!r->create && (g->refcount > 1 || g->storage->refcount > 1 || g->node)) {
+            tg_tensor *c = tg__tensor_new(r->fname, g->ndim, g->shape);
+            if (!c) {
+                tg__tensor_unref(g);
+                return tg_last_status();
+            }
+            memcpy(c->data, g->data, (size_t)g->numel * sizeof(double));
+            tg__tensor_unref(g);
+            g = c;
+        }
+        tg_status st = accumulate(r, &n->leaf->grad, g);
+        if (st != TG_OK)
+            return st;
+    }
+    return TG_OK;
+}
+
+static void finish(run *r)
+{
+    if (r->bufs) {
+        int64_t total = r->n ? r->buf_off[r->n - 1] + r->order[r->n - 1]->n_outputs : 0;
+        for (int64_t i = 0; i < total; i++)
+            tg__tensor_unref(r->bufs[i]);
+    }
+    for (int64_t p = 0; p < r->n; p++)
+        r->order[p]->run_id = -1;
+    tg__free(r->bufs);
+    tg__free(r->needed);
+    tg__free(r->buf_off);
+    tg__free(r->order);
+}
+
+/* The whole backward.  capture (inputs != NULL): gradients of inputs returned
+** in grads, leaves untouched.  Otherwise accumulated into the leaves. */
+static tg_status execute(run *r, int n_roots, tg_tensor *const *roots, tg_tensor *const *root_grads,
+                         int n_inputs, tg_tensor *const *inputs, tg_tensor **grads)
+{
+    tg_status st = prepare(r, n_roots, roots);
+    if (st != TG_OK)
+        return st;
+    prune(r, n_inputs, inputs);
+    if ((st = check_released(r)) != TG_OK || (st = seed_roots(r, n_roots, roots, root_grads)) != TG_OK)
+        return st;
+    for (int64_t p = r->n; p-- > 0 && st == TG_OK;) {
+        tg__node *n = r->order[p];
+        if (!r->needed[p])
+            continue;
+        for (int j = 0; inputs && j < n_inputs; j++)
+            if (inputs[j]->node == n && !grads[j] && r->bufs[r->buf_off[p] + inputs[j]->out_index])
+                grads[j] = tg__tensor_ref(r->bufs[r->buf_off[p] + inputs[j]->out_index]);
+        if (!n->fn)
+            continue;
+        st = run_node(r, n);
+        if (!r->retain) {
+            tg__node_release_saved(n);
+            n->released = true;
+        }
+    }
+    if (st == TG_OK && !inputs)
+        st = deposit(r);
+    return st;
+}
+
+static tg_status backward_common(const char *fname, int n_roots, tg_tensor *const *roots,
+                                 tg_tensor *const *root_grads, int n_inputs,
+                                 tg_tensor *const *inputs, tg_tensor **grads,
+                                 const tg_backward_opts *opts)
+{
+    run r = {.fname = fname};
+    r.id = atomic_fetch_add(&next_run_id, 1);
+    r.create = opts && opts->create_graph;
+    r.retain = opts && (opts->retain_graph || opts->create_graph);
+    tg_status st = execute(&r, n_roots, roots, root_grads, n_inputs, inputs, grads);
+    finish(&r);
+    return st;
+}
+
+tg_status tg_backward(tg_tensor *root, const tg_backward_opts *opts)
+{
+    tg_status st = check_roots("tg_backward", 1, &root);
+    if (st != TG_OK)
+        return st;
+    tg_tensor *g = opts ? opts->grad : NULL;
+    return backward_common("tg_backward", 1, &root, &g, 0, NULL, NULL, opts);
+}
+
+static tg_status check_grad_args(int n_outputs, tg_tensor *const *grad_outputs, int n_inputs,
+                                 tg_tensor *const *inputs, tg_tensor **grads)
+{
+    const char *fname = "tg_autograd_grad";
+    if (n_inputs < 1 || !inputs || !grads)
+        return tg__error(TG_ERR_ARG, "%s: n_inputs is %d, inputs and grads must be non-NULL", fname, n_inputs);
+    for (int j = 0; j < n_inputs; j++) {
+        grads[j] = NULL;
+        if (!inputs[j])
+            return tg__null_arg(fname, "an input");
+    }
+    for (int i = 0; grad_outputs && i < n_outputs; i++)
+        if (grad_outputs[i] && grad_outputs[i]->numel < 0)
+            return tg__error(TG_ERR_ARG, "%s: bad grad_outputs[%d]", fname, i);
+    return TG_OK;
+}
+
+tg_status tg_autograd_grad(int n_outputs, tg_tensor *const *outputs, tg_tensor *const *grad_outputs,
+                           int n_inputs, tg_tensor *const *inputs, tg_tensor **grads,
+                           const tg_backward_opts *opts)
+{
+    const char *fname = "tg_autograd_grad";
+    tg_status st = check_grad_args(n_outputs, grad_outputs, n_inputs, inputs, grads);
+    if (st == TG_OK)
+        st = check_roots(fname, n_outputs, outputs);
+    for (int j = 0; st == TG_OK && j < n_inputs; j++)
+        if (inputs[j]->requires_grad && !inputs[j]->node && !tg__leaf_node(inputs[j]))
+            st = TG_ERR_NOMEM;
+    if (st == TG_OK)
+        st = backward_common(fname, n_outputs, outputs, grad_outputs, n_inputs, inputs, grads, opts);
+    for (int j = 0; j < n_inputs; j++) {
+        if (st == TG_OK && !grads[j]) {
+            grads[j] = tg__tensor_new(fname, inputs[j]->ndim, inputs[j]->shape);
+            if (grads[j])
+                memset(grads[j]->data, 0, (size_t)grads[j]->numel * sizeof(double));
+            else
+                st = tg_last_status();
+        }
+    }
+    for (int j = 0; j < n_inputs; j++) {
+        if (st != TG_OK) {
+            tg__tensor_unref(grads[j]);
+            grads[j] = NULL;
+        } else if (!tg__adopt(grads[j])) {
+            st = TG_ERR_NOMEM;
+        }
+    }
+    return st;
+}

@@ -1,0 +1,330 @@
+/*
+** tg_apply: the one path every operation takes, built-in or user-defined.  It
+** runs a Function's forward in a scope of its own with recording off, takes
+** the outputs, and, when an input requires grad, records a node that links the
+** outputs to the inputs' nodes.  Also the context calls a Function makes
+** (saved tensors, arguments) and the thread's gradient mode.  Autograd layer.
+*/
+#include "graph.h"
+
+#include <string.h>
+
+static _Thread_local bool grad_off;   /* zero-initialized: recording on */
+
+bool tg__grad_mode(void) { return !grad_off; }
+
+bool tg_set_grad_enabled(bool on)
+{
+    bool prev = !grad_off;
+    grad_off = !on;
+    return prev;
+}
+
+bool tg_is_grad_enabled(void) { return !grad_off; }
+
+static const char *fn_name(const tg_function *fn)
+{
+    return fn->name ? fn->name : "(unnamed Function)";
+}
+
+static void set_meta(tg__meta *m, const tg_tensor *t)
+{
+    m->ndim = t->ndim;
+    memcpy(m->shape, t->shape, (size_t)t->ndim * sizeof(int64_t));
+}
+
+static tg_status check_apply(const tg_function *fn, tg_tensor *const *inputs, tg_tensor **outputs)
+{
+    if (!fn)
+        return tg__error(TG_ERR_ARG, "tg_apply: fn is NULL");
+    if (!fn->forward)
+        return tg__error(TG_ERR_ARG, "tg_apply: '%s' has no forward", fn_name(fn));
+    if (fn->n_inputs < 1 || fn->n_inputs > TG_MAX_FN_ARITY || fn->n_outputs < 1 ||
+        fn->n_outputs > TG_MAX_FN_ARITY)
+        return tg__error(TG_ERR_ARG, "tg_apply: '%s' has %d inputs and %d outputs, each must be 1..%d",
+                         fn_name(fn), fn->n_inputs, fn->n_outputs, TG_MAX_FN_ARITY);
+    if (!outputs)
+        return tg__error(TG_ERR_ARG, "tg_apply: outputs is NULL for '%s'", fn_name(fn));
+    for (int i = 0; i < fn->n_outputs; i++)
+        outputs[i] = NULL;
+    if (!inputs)
+        return tg__error(TG_ERR_ARG, "tg_apply: inputs is NULL for '%s'", fn_name(fn));
+    for (int i = 0; i < fn->n_inputs; i++) {
+        if (!inputs[i]) {
+            if (tg_last_status() != TG_OK)
+                return tg_last_status();
+            return tg__error(TG_ERR_ARG, "%s: input %d is NULL", fn_name(fn), i);
+        }
+    }
+    return TG_OK;
+}
+
+/* Takes ownership of output i after forward: it must be a fresh tensor made
+** inside forward; anything else (an input, an outer tensor, a repeat) is
+** replaced by a view sharing its storage. */
+static tg_status take_output(tg__node *n, int depth, tg_tensor **outputs, int i)
+{
+    tg_tensor *t = outputs[i];
+    bool fresh = tg__owner_depth(t) > depth && !t->node;
+    for (int j = 0; j < i && fresh; j++)
+        fresh = outputs[j] != t;
+    if (fresh) {
+        tg__unscope(t);
+        return TG_OK;
+    }
+    tg_tensor *v = tg__tensor_alias(t, t->ndim, t->shape);
+    if (!v)
+        return tg__error(TG_ERR_NOMEM, "tg_apply: out of memory taking the outputs of '%s'",
+                         fn_name(n->fn));
+    outputs[i] = v;
+    return TG_OK;
+}
+
+/* Replaces each saved tensor by an alias that records what it is: a saved
+** output keeps no link to its node (that would be a cycle); a saved input
+** keeps its graph, so a double backward can differentiate through it. */
+static tg_status classify_saved(tg__node *n, tg_tensor *const *inputs, tg_tensor *const *outputs,
+                                tg_tensor *const *raw)
+{
+    for (int s = 0; s < n->n_saved; s++) {
+        tg_tensor *t = raw[s];
+        tg__saved *sv = &n->saved[s];
+        sv->kind = TG__SAVED_OTHER;
+        for (int k = 0; k < n->n_outputs && sv->kind == TG__SAVED_OTHER; k++)
+            if (outputs[k] == t)
+                sv->kind = TG__SAVED_OUTPUT, sv->index = k;
+        for (int k = 0; k < n->n_inputs && sv->kind == TG__SAVED_OTHER; k++)
+            if (inputs[k] == t)
+                sv->kind = TG__SAVED_INPUT, sv->index = k;
+        tg_tensor *a = tg__tensor_alias(t, t->ndim, t->shape);
+        if (!a)
+            return tg__error(TG_ERR_NOMEM, "tg_apply: out of memory saving tensors of '%s'",
+                             fn_name(n->fn));
+        if (sv->kind != TG__SAVED_OUTPUT && t->node) {
+            a->node = t->node;
+            a->node->refcount++;
+            a->out_index = t->out_index;
+            a->requires_grad = t->requires_grad;
+        } else if (sv->kind == TG__SAVED_INPUT && t->requires_grad) {
+            a->requires_grad = true;
+            a->node = tg__leaf_node(t);
+            if (!a->node) {
+                tg__tensor_unref(a);
+                return TG_ERR_NOMEM;
+            }
+            a->node->refcount++;
+        }
+        sv->t = a;
+    }
+    return TG_OK;
+}
+
+/* Links a node into the graph: edges to the inputs' nodes, outputs to it. */
+static tg_status record(tg__node *n, tg_tensor *const *inputs, tg_tensor **outputs)
+{
+    for (int i = 0; i < n->n_inputs; i++) {
+        tg_tensor *in = inputs[i];
+        set_meta(&n->in_meta[i], in);
+        if (!in->requires_grad)
+            continue;
+        tg__node *up = in->node ? in->node : tg__leaf_node(in);
+        if (!up)
+            return TG_ERR_NOMEM;
+        up->refcount++;
+        n->edges[i].node = up;
+        n->edges[i].index = in->out_index;
+    }
+    for (int k = 0; k < n->n_outputs; k++) {
+        set_meta(&n->out_meta[k], outputs[k]);
+        outputs[k]->node = n;
+        outputs[k]->out_index = k;
+        outputs[k]->requires_grad = true;
+        n->refcount++;
+    }
+    return TG_OK;
+}
+
+/* Bit i set when input i requires grad and recording is on. */
+static uint32_t grad_mask(const tg_function *fn, tg_tensor *const *inputs)
+{
+    uint32_t mask = 0;
+    for (int i = 0; !grad_off && i < fn->n_inputs; i++)
+        if (inputs[i]->requires_grad)
+            mask |= 1u << i;
+    return mask;
+}
+
+static tg_status run_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **outputs)
+{
+    int depth = tg__scope_depth();
+    tg_scope_begin();
+    bool prev = tg_set_grad_enabled(false);
+    tg_tensor *raw_saved[TG_MAX_FN_ARITY * 2] = {0};
+    n->in_forward = true;
+    n->pending = raw_saved;   /* raw pointers until classified */
+    tg_status st = n->fn->forward(n, inputs, outputs);
+    n->in_forward = false;
+    n->pending = NULL;
+    tg_set_grad_enabled(prev);
+    if (st != TG_OK && tg_last_status() == TG_OK)
+        tg__error(st, "%s: forward failed (%s)", fn_name(n->fn), tg_status_str(st));
+    for (int i = 0; st == TG_OK && i < n->n_outputs; i++) {
+        if (!outputs[i])
+            st = tg_last_status() != TG_OK ? tg_last_status()
+               : tg__error(TG_ERR_ARG, "%s: forward left output %d NULL", fn_name(n->fn), i);
+        else
+            st = take_output(n, depth, outputs, i);
+    }
+    int n_saved = n->n_saved;
+    if (st == TG_OK && n_saved > 0) {
+        n->saved = tg__calloc((size_t)n_saved, sizeof *n->saved);
+        if (!n->saved) {
+            n->n_saved = 0;
+            st = tg__error(TG_ERR_NOMEM, "tg_apply: out of memory saving tensors");
+        } else {
+            st = classify_saved(n, inputs, outputs, raw_saved);
+        }
+    } else {
+        n->n_saved = 0;
+    }
+    for (int s = 0; s < n_saved; s++)
+        tg__tensor_unref(raw_saved[s]);
+    tg__scope_end_to(depth);
+    return st;
+}
+
+tg_status tg_apply_args(const tg_function *fn, tg_tensor *const *inputs, tg_tensor **outputs,
+                        const void *args, size_t args_size)
+{
+    tg_status st = check_apply(fn, inputs, outputs);
+    if (st != TG_OK)
+        return st;
+    if (args_size > 0 && !args)
+        return tg__error(TG_ERR_ARG, "tg_apply: args is NULL with args_size %zu", args_size);
+    tg__node *n = tg__node_new(fn, fn->n_inputs, fn->n_outputs, args, args_size);
+    if (!n)
+        return tg__error(TG_ERR_NOMEM, "tg_apply: out of memory for '%s'", fn_name(fn));
+    n->needs_grad = grad_mask(fn, inputs);
+    st = run_forward(n, inputs, outputs);
+    if (st == TG_OK && n->needs_grad)
+        st = record(n, inputs, outputs);
+    if (st != TG_OK) {
+        for (int k = 0; k < fn->n_outputs; k++) {
+            if (outputs[k] && outputs[k]->node == n) {
+                outputs[k]->node = NULL;
+                n->refcount--;
+            }
+            tg__tensor_unref(outputs[k]);
+            outputs[k] = NULL;
+        }
+    }
+    tg__node_unref(n);   /* the outputs hold it if it was recorded */
+    for (int k = 0; st == TG_OK && k < fn->n_outputs; k++) {
+        if (!tg__adopt(outputs[k])) {
+            for (int j = k + 1; j < fn->n_outputs; j++)
+                tg__tensor_unref(outputs[j]);
+            for (int j = 0; j < fn->n_outputs; j++)
+                outputs[j] = NULL;   /* the adopted ones are the scope's to free */
+            st = TG_ERR_NOMEM;
+        }
+    }
+    return st;
+}
+
+tg_status tg_apply(const tg_function *fn, tg_tensor *const *inputs, tg_tensor **outputs)
+{
+    return tg_apply_args(fn, inputs, outputs, NULL, 0);
+}
+
+tg_tensor *tg_apply1(const tg_function *fn, tg_tensor *const *inputs)
+{
+    tg_tensor *out[TG_MAX_FN_ARITY];
+    if (fn && fn->n_outputs != 1) {
+        tg__error(TG_ERR_ARG, "tg_apply1: '%s' has %d outputs, not 1", fn_name(fn), fn->n_outputs);
+        return NULL;
+    }
+    return tg_apply(fn, inputs, out) == TG_OK ? out[0] : NULL;
+}
+
+/* ----------------------------------------------------------- the context */
+
+tg_status tg_save_for_backward(tg_ctx *ctx, int n, tg_tensor *const *tensors)
+{
+    if (!ctx)
+        return tg__error(TG_ERR_ARG, "tg_save_for_backward: ctx is NULL");
+    if (!ctx->in_forward)
+        return tg__error(TG_ERR_STATE, "tg_save_for_backward: '%s' called it outside forward",
+                         tg__node_name(ctx));
+    if (n < 0 || n > TG_MAX_FN_ARITY * 2)
+        return tg__error(TG_ERR_ARG, "tg_save_for_backward: n is %d, must be 0..%d", n,
+                         TG_MAX_FN_ARITY * 2);
+    if (n > 0 && !tensors)
+        return tg__error(TG_ERR_ARG, "tg_save_for_backward: tensors is NULL");
+    for (int i = 0; i < n; i++)
+        if (!tensors[i])
+            return tg__error(TG_ERR_ARG, "tg_save_for_backward: tensors[%d] is NULL in '%s'", i,
+                             tg__node_name(ctx));
+    tg_tensor **raw = ctx->pending;
+    for (int i = 0; i < ctx->n_saved; i++)
+        tg__tensor_unref(raw[i]);
+    for (int i = 0; i < n; i++)
+        raw[i] = tg__tensor_ref(tensors[i]);
+    ctx->n_saved = n;
+    return TG_OK;
+}
+
+/* A saved output under create_graph: a view that is output k of its node
+** again, so ops on it are differentiated through the node. */
+static tg_tensor *rebuild_output(const tg_ctx *ctx, const tg__saved *sv)
+{
+    tg_tensor *t = tg__tensor_alias(sv->t, sv->t->ndim, sv->t->shape);
+    if (!t) {
+        tg__error(TG_ERR_NOMEM, "tg_saved_tensor: out of memory");
+        return NULL;
+    }
+    t->node = (tg__node *)ctx;
+    t->node->refcount++;
+    t->out_index = sv->index;
+    t->requires_grad = true;
+    return tg__adopt(t);
+}
+
+tg_tensor *tg_saved_tensor(const tg_ctx *ctx, int i)
+{
+    if (!ctx) {
+        tg__error(TG_ERR_ARG, "tg_saved_tensor: ctx is NULL");
+        return NULL;
+    }
+    if (ctx->released) {
+        tg__error(TG_ERR_STATE,
+                  "tg_saved_tensor: the saved tensors of '%s' were freed by an earlier backward; "
+                  "pass retain_graph to walk a graph twice", tg__node_name(ctx));
+        return NULL;
+    }
+    if (ctx->in_forward || i < 0 || i >= ctx->n_saved) {
+        tg__error(TG_ERR_ARG, "tg_saved_tensor: index %d out of range, '%s' saved %d", i,
+                  tg__node_name(ctx), ctx->in_forward ? 0 : ctx->n_saved);
+        return NULL;
+    }
+    const tg__saved *sv = &ctx->saved[i];
+    if (ctx->create_graph && sv->kind == TG__SAVED_OUTPUT)
+        return rebuild_output(ctx, sv);
+    return sv->t;
+}
+
+bool tg_needs_input_grad(const tg_ctx *ctx, int i)
+{
+    return ctx && i >= 0 && i < ctx->n_inputs && (ctx->needs_grad >> i & 1u);
+}
+
+const int64_t *tg__ctx_in_shape(const tg_ctx *ctx, int i, int *ndim)
+{
+    TG_ASSERT(i >= 0 && i < ctx->n_inputs);
+    *ndim = ctx->in_meta[i].ndim;
+    return ctx->in_meta[i].shape;
+}
+
+const void *tg_ctx_args(const tg_ctx *ctx)
+{
+    return ctx ? ctx->args : NULL;
+}

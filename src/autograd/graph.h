@@ -1,0 +1,57 @@
+/*
+** The graph node (tg_ctx) shared by the autograd files: what tg_apply records
+** and what the executor walks.  A node holds its inputs' nodes and its saved
+** tensors, never its outputs, so the graph has no reference cycles.
+*/
+#ifndef TG_GRAPH_H
+#define TG_GRAPH_H
+
+#include "../core/internal.h"
+
+typedef struct tg__edge {
+    tg__node *node;            /* NULL: that input needs no gradient */
+    int index;                 /* which output of node the input was */
+} tg__edge;
+
+typedef struct tg__meta {
+    int ndim;
+    int64_t shape[TG_MAX_DIMS];
+} tg__meta;
+
+enum { TG__SAVED_INPUT, TG__SAVED_OUTPUT, TG__SAVED_OTHER };
+
+typedef struct tg__saved {
+    tg_tensor *t;              /* an alias of the saved tensor (owned) */
+    int kind, index;           /* TG__SAVED_INPUT / OUTPUT: which one */
+} tg__saved;
+
+struct tg_ctx {
+    int64_t refcount;
+    const tg_function *fn;     /* NULL: the accumulator of a leaf */
+    tg_tensor *leaf;           /* accumulator only; weak, cleared when the leaf dies */
+    int n_inputs, n_outputs;
+    tg__edge *edges;           /* n_inputs */
+    tg__meta *in_meta;         /* n_inputs */
+    tg__meta *out_meta;        /* n_outputs */
+    tg__saved *saved;
+    int n_saved;
+    tg_tensor **pending;       /* during forward: what tg_save_for_backward was given */
+    uint32_t needs_grad;       /* bit i: input i requires grad and is recorded */
+    void *args;
+    size_t args_size;
+    bool in_forward;           /* tg_save_for_backward allowed */
+    bool released;             /* saved tensors freed by a backward */
+    bool create_graph;         /* its backward is running under create_graph */
+    /* executor scratch, valid during one backward */
+    int64_t run_id;
+    int64_t run_pos;
+    tg__node *free_next;
+};
+
+/* Allocates a node with room for its edges and metadata; NULL on OOM. */
+tg__node *tg__node_new(const tg_function *fn, int n_inputs, int n_outputs,
+                       const void *args, size_t args_size);
+/* Drops the saved tensors (after a backward without retain_graph). */
+void tg__node_release_saved(tg__node *n);
+
+#endif /* TG_GRAPH_H */

@@ -1,0 +1,137 @@
+/*
+** Graph nodes: allocation, reference counting and the leaf accumulators.
+** Freeing is iterative (a worklist), so dropping a graph millions of nodes
+** deep does not recurse.  Autograd layer; knows no operation.
+*/
+#include "graph.h"
+
+#include <string.h>
+
+tg__node *tg__node_new(const tg_function *fn, int n_inputs, int n_outputs,
+                       const void *args, size_t args_size)
+{
+    size_t size = sizeof(tg__node) + (size_t)n_inputs * (sizeof(tg__edge) + sizeof(tg__meta)) +
+                  (size_t)n_outputs * sizeof(tg__meta);
+    tg__node *n = tg__calloc(1, size);
+    if (!n)
+        return NULL;
+    n->refcount = 1;
+    n->fn = fn;
+    n->n_inputs = n_inputs;
+    n->n_outputs = n_outputs;
+    n->in_meta = (tg__meta *)(void *)(n + 1);
+    n->out_meta = n->in_meta + n_inputs;
+    n->edges = (tg__edge *)(void *)(n->out_meta + n_outputs);
+    n->run_id = -1;
+    if (args_size > 0) {
+        n->args = tg__malloc(args_size);
+        if (!n->args) {
+            tg__free(n);
+            return NULL;
+        }
+        memcpy(n->args, args, args_size);
+        n->args_size = args_size;
+    }
+    return n;
+}
+
+/* Drops one reference a saved alias holds on a node without recursing:
+** a node that reaches zero goes onto the worklist. */
+static void drop_saved(tg__saved *s, tg__node **work)
+{
+    tg_tensor *t = s->t;
+    s->t = NULL;
+    if (!t)
+        return;
+    if (t->refcount == 1 && t->node) {
+        tg__node *up = t->node;
+        t->node = NULL;
+        if (--up->refcount == 0) {
+            up->free_next = *work;
+            *work = up;
+        }
+    }
+    tg__tensor_unref(t);
+}
+
+void tg__node_release_saved(tg__node *n)
+{
+    tg__node *work = NULL;
+    for (int i = 0; i < n->n_saved; i++)
+        drop_saved(&n->saved[i], &work);
+    tg__free(n->saved);
+    n->saved = NULL;
+    n->n_saved = 0;
+    if (work) {
+        /* nodes freed here start a worklist of their own */
+        while (work) {
+            tg__node *next = work->free_next;
+            work->refcount = 1;
+            tg__node_unref(work);
+            work = next;
+        }
+    }
+}
+
+void tg__node_unref(tg__node *n)
+{
+    if (!n)
+        return;
+    TG_ASSERT(n->refcount > 0);
+    if (--n->refcount > 0)
+        return;
+    n->free_next = NULL;
+    tg__node *work = n;
+    while (work) {
+        tg__node *cur = work;
+        work = cur->free_next;
+        for (int i = 0; i < cur->n_inputs; i++) {
+            tg__node *up = cur->edges[i].node;
+            if (up && --up->refcount == 0) {
+                up->free_next = work;
+                work = up;
+            }
+        }
+        for (int i = 0; i < cur->n_saved; i++)
+            drop_saved(&cur->saved[i], &work);
+        tg__free(cur->saved);
+        tg__free(cur->args);
+        TG_ASSERT(!cur->leaf);
+        tg__free(cur);
+    }
+}
+
+tg__node *tg__leaf_node(tg_tensor *t)
+{
+    if (t->node)
+        return t->node;
+    tg__node *n = tg__node_new(NULL, 0, 1, NULL, 0);
+    if (!n) {
+        tg__error(TG_ERR_NOMEM, "out of memory for a gradient accumulator");
+        return NULL;
+    }
+    n->leaf = t;
+    n->out_meta[0].ndim = t->ndim;
+    memcpy(n->out_meta[0].shape, t->shape, sizeof t->shape);
+    t->node = n;
+    t->out_index = 0;
+    return n;
+}
+
+void tg__leaf_gone(tg_tensor *t)
+{
+    if (t->node && !t->node->fn && t->node->leaf == t)
+        t->node->leaf = NULL;
+}
+
+bool tg__is_leaf(const tg_tensor *t)
+{
+    return !t->node || !t->node->fn;
+}
+
+const char *tg__node_name(const tg__node *n)
+{
+    if (!n->fn)
+        return "leaf";
+    return n->fn->name ? n->fn->name : "(unnamed Function)";
+}

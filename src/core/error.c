@@ -1,0 +1,97 @@
+/*
+** Error state: the thread-local status and message of the most recent failure,
+** the status texts (one X-macro table so codes and texts cannot drift), and the
+** internal assert.  Sits at the bottom of the core layer; everything reports
+** through tg__error.
+*/
+#include "internal.h"
+
+#include <string.h>
+
+#define TG_STATUS_TABLE(X)                                   \
+    X(TG_OK, "ok")                                           \
+    X(TG_ERR_ARG, "invalid argument")                        \
+    X(TG_ERR_SHAPE, "shape mismatch")                        \
+    X(TG_ERR_NOMEM, "out of memory")                         \
+    X(TG_ERR_STATE, "invalid state")                         \
+    X(TG_ERR_IO, "input/output error")                       \
+    X(TG_ERR_NUMERIC, "numerical check failed")
+
+#define TG_ERRMSG_LEN 1024
+
+static _Thread_local tg_status last_status = TG_OK;
+static _Thread_local char last_msg[TG_ERRMSG_LEN];
+
+const char *tg_status_str(tg_status s)
+{
+    switch (s) {
+#define X(code, text) case code: return text;
+        TG_STATUS_TABLE(X)
+#undef X
+    }
+    return "unknown status";
+}
+
+tg_status tg_last_status(void) { return last_status; }
+
+const char *tg_last_error(void) { return last_msg; }
+
+void tg_clear_error(void)
+{
+    last_status = TG_OK;
+    last_msg[0] = '\0';
+}
+
+static tg_status verror(tg_status s, const char *fmt, va_list ap)
+{
+    char tmp[TG_ERRMSG_LEN];
+    vsnprintf(tmp, sizeof tmp, fmt, ap);   /* fmt may mention the old message */
+    memcpy(last_msg, tmp, sizeof tmp);
+    last_status = s;
+    return s;
+}
+
+tg_status tg__error(tg_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verror(s, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+tg_status tg_set_error(tg_status s, const char *fmt, ...)
+{
+    va_list ap;
+    if (!fmt)
+        return tg__error(s, "%s", tg_status_str(s));
+    va_start(ap, fmt);
+    verror(s, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+tg_status tg__null_arg(const char *fn, const char *what)
+{
+    if (last_status != TG_OK)
+        return last_status;
+    return tg__error(TG_ERR_ARG, "%s: %s is NULL", fn, what);
+}
+
+const char *tg__shape_str(char *buf, int ndim, const int64_t *shape)
+{
+    size_t len = 0;
+    buf[len++] = '[';
+    for (int i = 0; i < ndim && len < TG__SHAPE_STR - 24; i++)
+        len += (size_t)snprintf(buf + len, TG__SHAPE_STR - len, i ? ",%lld" : "%lld",
+                                (long long)shape[i]);
+    buf[len++] = ']';
+    buf[len] = '\0';
+    return buf;
+}
+
+void tg__assert_fail(const char *cond, const char *file, int line)
+{
+    fprintf(stderr, "tensorgrad: internal error: %s (%s:%d)\n", cond, file, line);
+    abort();
+}

@@ -1,0 +1,120 @@
+/*
+** Private declarations shared across tensorgrad's source files: the tensor
+** and graph-node structures, the allocator, error helpers, scopes and shape
+** utilities.  Every name crossing files is tg__name; nothing here is public.
+** Layering: ops (src/ops) use core and autograd; autograd uses core; kernels
+** (src/kernels) use nothing but their own header.
+*/
+#ifndef TG_INTERNAL_H
+#define TG_INTERNAL_H
+
+#include "tensorgrad.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* ---------------------------------------------------------------- assert
+** Internal invariants only, never user input; stays on in release builds. */
+#define TG_ASSERT(cond) \
+    ((cond) ? (void)0 : tg__assert_fail(#cond, __FILE__, __LINE__))
+void tg__assert_fail(const char *cond, const char *file, int line);
+
+/* ------------------------------------------------------------- allocator
+** Every allocation of the library goes through these. */
+void *tg__malloc(size_t n);
+void *tg__calloc(size_t count, size_t size);
+void *tg__realloc(void *p, size_t n);
+void  tg__free(void *p);
+
+/* ---------------------------------------------------------------- errors */
+tg_status tg__error(tg_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Records TG_ERR_ARG "<fn>: <what> is NULL" unless an error is already recorded. */
+tg_status tg__null_arg(const char *fn, const char *what);
+/* Formats a shape as "[2,3]" into buf (at least TG__SHAPE_STR bytes). */
+#define TG__SHAPE_STR 200
+const char *tg__shape_str(char *buf, int ndim, const int64_t *shape);
+
+/* --------------------------------------------------------------- storage */
+typedef struct tg__storage {
+    double *data;
+    int64_t refcount;
+} tg__storage;
+
+typedef struct tg_ctx tg__node;
+
+struct tg_tensor {
+    int ndim;
+    int64_t shape[TG_MAX_DIMS];
+    int64_t numel;
+    double *data;              /* storage->data */
+    tg__storage *storage;
+    int64_t refcount;          /* owner (scope or caller) + graph references */
+    /* ownership: the scope that owns the tensor (NULL: caller or internal) */
+    struct tg__scope *scope;
+    int64_t scope_slot;
+    /* autograd */
+    bool requires_grad;
+    tg__node *node;            /* grad_fn, or the leaf's accumulator; strong */
+    int out_index;             /* which output of node */
+    tg_tensor *grad;           /* owned */
+};
+
+/* A new tensor owned by the caller of this function, registered nowhere.
+** Data uninitialized.  NULL + TG_ERR_NOMEM / TG_ERR_ARG recorded. */
+tg_tensor *tg__tensor_new(const char *fn, int ndim, const int64_t *shape);
+/* A new tensor sharing t's storage with another shape of equal numel. */
+tg_tensor *tg__tensor_alias(tg_tensor *t, int ndim, const int64_t *shape);
+/* Reference counting of tensors (graph references). */
+tg_tensor *tg__tensor_ref(tg_tensor *t);
+void       tg__tensor_unref(tg_tensor *t);
+/* Puts a caller-owned tensor into the current scope (if any).  Returns t. */
+tg_tensor *tg__adopt(tg_tensor *t);
+/* Takes t out of its scope: the caller now holds the owner reference. */
+void       tg__unscope(tg_tensor *t);
+/* Validates ndim/shape and computes the element count; -1 on error (recorded). */
+int64_t    tg__check_shape(const char *fn, int ndim, const int64_t *shape);
+bool       tg__same_shape(const tg_tensor *a, const tg_tensor *b);
+
+/* ----------------------------------------------------------------- scopes */
+int  tg__scope_depth(void);
+/* Depth of the scope owning t (1 = outermost), 0 when no scope owns it. */
+int  tg__owner_depth(const tg_tensor *t);
+void tg__scope_end_to(int depth);   /* ends scopes until depth remain */
+
+/* ---------------------------------------------------------- broadcasting */
+/* Output shape of broadcasting a with b; false with TG_ERR_SHAPE recorded. */
+bool tg__broadcast_shape(const char *fn, int na, const int64_t *sa, int nb, const int64_t *sb,
+                         int *nout, int64_t *sout);
+
+/* ------------------------------------------------------- autograd hooks */
+/* Frees what a node holds once its refcount drops to zero. */
+void tg__node_unref(tg__node *n);
+/* The node accumulating into leaf t (made on first use; NULL on OOM). */
+tg__node *tg__leaf_node(tg_tensor *t);
+/* True when t was not produced by a recorded operation. */
+bool tg__is_leaf(const tg_tensor *t);
+const char *tg__node_name(const tg__node *n);
+/* Called when a tensor is destroyed: a leaf detaches from its accumulator. */
+void tg__leaf_gone(tg_tensor *t);
+
+/* Shape of input i as the node recorded it (valid in backward). */
+const int64_t *tg__ctx_in_shape(const tg_ctx *ctx, int i, int *ndim);
+
+/* Thread-local grad mode. */
+bool tg__grad_mode(void);
+
+/* ------------------------------------------------------------------ BLAS
+** The only doorway to cblas (src/blas.c).  Validates every argument first:
+** OpenBLAS prints to stdout and returns silently on bad ones.
+** C[m,n] = alpha * op(A)[m,k] op(B)[k,n] + beta * C, row-major. */
+tg_status tg__dgemm(const char *fn, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                    double alpha, const double *a, int64_t lda, const double *b, int64_t ldb,
+                    double beta, double *c, int64_t ldc);
+
+
+#endif /* TG_INTERNAL_H */

@@ -1,0 +1,147 @@
+/*
+** Scopes: a thread-local stack of tensor lists.  A tensor returned to the user
+** is adopted by the innermost scope (or left to the caller), and scope end
+** releases every tensor still owned.  Ended scopes are kept on a free list so
+** a training loop's scope_begin/scope_end pair stops allocating after the
+** first step.  Core layer.
+*/
+#include "internal.h"
+
+typedef struct tg__scope {
+    tg_tensor **items;
+    int64_t n, cap;
+    int64_t live;              /* items not yet removed */
+    int level;                 /* depth of this scope, 1 = outermost */
+    struct tg__scope *parent;
+} tg__scope;
+
+static _Thread_local tg__scope *top;
+static _Thread_local tg__scope *spare;   /* free list, linked through parent */
+static _Thread_local int depth;
+static _Thread_local int phantom;        /* begins that failed for lack of memory */
+
+int tg__scope_depth(void) { return depth; }
+
+int tg__owner_depth(const tg_tensor *t) { return t->scope ? t->scope->level : 0; }
+
+void tg_scope_begin(void)
+{
+    tg__scope *s = spare;
+    if (s) {
+        spare = s->parent;
+    } else if (!(s = tg__calloc(1, sizeof *s))) {
+        tg__error(TG_ERR_NOMEM, "tg_scope_begin: out of memory");
+        phantom++;
+        return;
+    }
+    s->n = 0;
+    s->live = 0;
+    s->parent = top;
+    top = s;
+    s->level = ++depth;
+}
+
+static bool push(tg__scope *s, tg_tensor *t)
+{
+    if (s->n == s->cap) {
+        int64_t cap = s->cap ? 2 * s->cap : 64;
+        tg_tensor **items = tg__realloc(s->items, (size_t)cap * sizeof *items);
+        if (!items)
+            return false;
+        s->items = items;
+        s->cap = cap;
+    }
+    t->scope = s;
+    t->scope_slot = s->n;
+    s->items[s->n++] = t;
+    s->live++;
+    return true;
+}
+
+tg_tensor *tg__adopt(tg_tensor *t)
+{
+    if (!t || !top)
+        return t;
+    if (!push(top, t)) {
+        tg__tensor_unref(t);
+        tg__error(TG_ERR_NOMEM, "out of memory registering a tensor in its scope");
+        return NULL;
+    }
+    return t;
+}
+
+void tg__unscope(tg_tensor *t)
+{
+    tg__scope *s = t->scope;
+    if (!s)
+        return;
+    TG_ASSERT(s->items[t->scope_slot] == t);
+    s->items[t->scope_slot] = NULL;
+    s->live--;
+    /* a tensor taken from the end leaves no hole: keeps hot loops compact */
+    while (s->n > 0 && !s->items[s->n - 1])
+        s->n--;
+    t->scope = NULL;
+    t->scope_slot = -1;
+}
+
+void tg_scope_end(void)
+{
+    if (phantom > 0) {
+        phantom--;
+        return;
+    }
+    tg__scope *s = top;
+    if (!s) {
+        tg__error(TG_ERR_STATE, "tg_scope_end: no scope is open");
+        return;
+    }
+    /* release newest first: results go before the operands they were made from */
+    for (int64_t i = s->n; i-- > 0;) {
+        tg_tensor *t = s->items[i];
+        if (!t)
+            continue;
+        t->scope = NULL;
+        t->scope_slot = -1;
+        tg__tensor_unref(t);
+    }
+    s->n = 0;
+    s->live = 0;
+    top = s->parent;
+    s->parent = spare;
+    spare = s;
+    depth--;
+}
+
+void tg__scope_end_to(int d)
+{
+    while (depth > d)
+        tg_scope_end();
+}
+
+tg_tensor *tg_keep(tg_tensor *t)
+{
+    if (!t) {
+        tg__null_arg("tg_keep", "t");
+        return NULL;
+    }
+    tg__scope *s = t->scope;
+    if (!s)
+        return t;
+    tg__unscope(t);
+    if (s->parent && !push(s->parent, t)) {
+        /* cannot move it outward: leave it where it was */
+        push(s, t);
+        tg__error(TG_ERR_NOMEM, "tg_keep: out of memory");
+        return NULL;
+    }
+    return t;
+}
+
+void tg_free(tg_tensor *t)
+{
+    if (!t)
+        return;
+    tg__unscope(t);
+    tg__tensor_unref(t);
+}

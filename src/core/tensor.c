@@ -1,0 +1,283 @@
+/*
+** Tensor storage and metadata: creation, reference counting, shared storage
+** for views, and the public creation and accessor functions.  Core layer: no
+** knowledge of operations; the graph is reached only through the node hooks
+** of internal.h.
+*/
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+int64_t tg__check_shape(const char *fn, int ndim, const int64_t *shape)
+{
+    if (ndim < 0 || ndim > TG_MAX_DIMS) {
+        tg__error(TG_ERR_ARG, "%s: ndim is %d, must be 0..%d", fn, ndim, TG_MAX_DIMS);
+        return -1;
+    }
+    if (ndim > 0 && !shape) {
+        tg__error(TG_ERR_ARG, "%s: shape is NULL with ndim %d", fn, ndim);
+        return -1;
+    }
+    int64_t numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0) {
+            tg__error(TG_ERR_ARG, "%s: shape[%d] is %lld, must be >= 0", fn, i, (long long)shape[i]);
+            return -1;
+        }
+        if (shape[i] > 0 && numel > (INT64_MAX / 8) / shape[i]) {
+            char buf[TG__SHAPE_STR];
+            tg__error(TG_ERR_ARG, "%s: shape %s has too many elements", fn,
+                      tg__shape_str(buf, ndim, shape));
+            return -1;
+        }
+        numel *= shape[i];
+    }
+    if ((uint64_t)numel > SIZE_MAX / sizeof(double)) {
+        tg__error(TG_ERR_ARG, "%s: %lld elements do not fit in memory", fn, (long long)numel);
+        return -1;
+    }
+    return numel;
+}
+
+bool tg__same_shape(const tg_tensor *a, const tg_tensor *b)
+{
+    if (a->ndim != b->ndim)
+        return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i])
+            return false;
+    return true;
+}
+
+static tg_tensor *tensor_header(const char *fn, int ndim, const int64_t *shape, int64_t numel)
+{
+    tg_tensor *t = tg__calloc(1, sizeof *t);
+    if (!t) {
+        tg__error(TG_ERR_NOMEM, "%s: out of memory for a tensor header", fn);
+        return NULL;
+    }
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++)
+        t->shape[i] = shape[i];
+    t->numel = numel;
+    t->refcount = 1;
+    t->scope_slot = -1;
+    return t;
+}
+
+tg_tensor *tg__tensor_new(const char *fn, int ndim, const int64_t *shape)
+{
+    int64_t numel = tg__check_shape(fn, ndim, shape);
+    if (numel < 0)
+        return NULL;
+    tg_tensor *t = tensor_header(fn, ndim, shape, numel);
+    if (!t)
+        return NULL;
+    /* storage header and data in one block; data 64-byte aligned */
+    size_t head = 64;
+    char *block = tg__malloc(head + (size_t)numel * sizeof(double));
+    if (!block) {
+        tg__free(t);
+        tg__error(TG_ERR_NOMEM, "%s: out of memory for %lld doubles", fn, (long long)numel);
+        return NULL;
+    }
+    t->storage = (tg__storage *)(void *)block;
+    t->storage->refcount = 1;
+    t->storage->data = (double *)(void *)(block + head);
+    t->data = t->storage->data;
+    return t;
+}
+
+tg_tensor *tg__tensor_alias(tg_tensor *src, int ndim, const int64_t *shape)
+{
+    tg_tensor *t = tensor_header("tg_alias", ndim, shape, src->numel);
+    if (!t)
+        return NULL;
+    TG_ASSERT(tg__check_shape("tg_alias", ndim, shape) == src->numel);
+    t->storage = src->storage;
+    t->storage->refcount++;
+    t->data = src->data;
+    return t;
+}
+
+tg_tensor *tg__tensor_ref(tg_tensor *t)
+{
+    t->refcount++;
+    return t;
+}
+
+static void tensor_destroy(tg_tensor *t)
+{
+    if (t->node) {
+        tg__leaf_gone(t);
+        tg__node_unref(t->node);
+    }
+    if (t->grad)
+        tg__tensor_unref(t->grad);
+    if (--t->storage->refcount == 0)
+        tg__free(t->storage);
+    tg__free(t);
+}
+
+void tg__tensor_unref(tg_tensor *t)
+{
+    if (!t)
+        return;
+    TG_ASSERT(t->refcount > 0);
+    if (--t->refcount == 0)
+        tensor_destroy(t);
+}
+
+/* ----------------------------------------------------------- creation */
+
+tg_tensor *tg_full(int ndim, const int64_t *shape, double value)
+{
+    tg_tensor *t = tg__tensor_new("tg_full", ndim, shape);
+    if (!t)
+        return NULL;
+    for (int64_t i = 0; i < t->numel; i++)
+        t->data[i] = value;
+    return tg__adopt(t);
+}
+
+tg_tensor *tg_zeros(int ndim, const int64_t *shape)
+{
+    tg_tensor *t = tg__tensor_new("tg_zeros", ndim, shape);
+    if (!t)
+        return NULL;
+    memset(t->data, 0, (size_t)t->numel * sizeof(double));
+    return tg__adopt(t);
+}
+
+tg_tensor *tg_scalar(double value)
+{
+    return tg_full(0, NULL, value);
+}
+
+tg_tensor *tg_from_array(int ndim, const int64_t *shape, const double *data)
+{
+    tg_tensor *t = tg__tensor_new("tg_from_array", ndim, shape);
+    if (!t)
+        return NULL;
+    if (!data && t->numel > 0) {
+        tg__tensor_unref(t);
+        tg__error(TG_ERR_ARG, "tg_from_array: data is NULL for %lld elements", (long long)t->numel);
+        return NULL;
+    }
+    if (t->numel > 0)
+        memcpy(t->data, data, (size_t)t->numel * sizeof(double));
+    return tg__adopt(t);
+}
+
+tg_tensor *tg_linspace(double start, double end, int64_t steps)
+{
+    if (steps < 0) {
+        tg__error(TG_ERR_ARG, "tg_linspace: steps is %lld, must be >= 0", (long long)steps);
+        return NULL;
+    }
+    tg_tensor *t = tg__tensor_new("tg_linspace", 1, &steps);
+    if (!t)
+        return NULL;
+    /* PyTorch's CPU kernel: first half from start, second half from end */
+    double step = steps > 1 ? (end - start) / (double)(steps - 1) : 0.0;
+    int64_t half = steps / 2;
+    for (int64_t i = 0; i < steps; i++)
+        t->data[i] = i < half ? start + step * (double)i : end - step * (double)(steps - i - 1);
+    return tg__adopt(t);
+}
+
+/* ----------------------------------------------------------- accessors */
+
+int tg_ndim(const tg_tensor *t)
+{
+    if (!t) {
+        tg__null_arg("tg_ndim", "t");
+        return -1;
+    }
+    return t->ndim;
+}
+
+const int64_t *tg_shape(const tg_tensor *t)
+{
+    if (!t) {
+        tg__null_arg("tg_shape", "t");
+        return NULL;
+    }
+    return t->shape;
+}
+
+int64_t tg_numel(const tg_tensor *t)
+{
+    if (!t) {
+        tg__null_arg("tg_numel", "t");
+        return -1;
+    }
+    return t->numel;
+}
+
+double *tg_data(tg_tensor *t)
+{
+    if (!t) {
+        tg__null_arg("tg_data", "t");
+        return NULL;
+    }
+    return t->data;
+}
+
+double tg_item(const tg_tensor *t)
+{
+    if (!t) {
+        tg__null_arg("tg_item", "t");
+        return NAN;
+    }
+    if (t->numel != 1) {
+        char buf[TG__SHAPE_STR];
+        tg__error(TG_ERR_SHAPE, "tg_item: tensor of shape %s has %lld elements, not 1",
+                  tg__shape_str(buf, t->ndim, t->shape), (long long)t->numel);
+        return NAN;
+    }
+    return t->data[0];
+}
+
+/* ----------------------------------------------------------- autograd state */
+
+tg_status tg_set_requires_grad(tg_tensor *t, bool on)
+{
+    if (!t)
+        return tg__null_arg("tg_set_requires_grad", "t");
+    if (!tg__is_leaf(t))
+        return tg__error(TG_ERR_STATE,
+                         "tg_set_requires_grad: tensor is the result of '%s', not a leaf; use tg_detach",
+                         tg__node_name(t->node));
+    t->requires_grad = on;
+    return TG_OK;
+}
+
+bool tg_requires_grad(const tg_tensor *t)
+{
+    return t && t->requires_grad;
+}
+
+tg_tensor *tg_grad(const tg_tensor *t)
+{
+    return t ? t->grad : NULL;
+}
+
+void tg_zero_grad(tg_tensor *t)
+{
+    if (!t || !t->grad)
+        return;
+    tg__tensor_unref(t->grad);
+    t->grad = NULL;
+}
+
+tg_tensor *tg_detach(tg_tensor *t)
+{
+    if (!t) {
+        tg__null_arg("tg_detach", "t");
+        return NULL;
+    }
+    tg_tensor *d = tg__tensor_alias(t, t->ndim, t->shape);
+    return d ? tg__adopt(d) : NULL;
+}

@@ -1,0 +1,65 @@
+/*
+** Kernels: loops over raw contiguous double spans.  They know nothing of
+** tensors, graphs, scopes or errors, never allocate, and never fail.  Each
+** exists as a portable reference (kernels_ref.c) and as vectorized builds of
+** the same source for AVX2 and AVX-512 (kernels_avx2.c, kernels_avx512.c);
+** tg__kern() returns the table for this CPU, chosen once at start-up.  The
+** fast tables give bit-identical results to the reference (same operation
+** order; no FMA contraction), which tests/test_kernels.c checks.
+**
+** Conventions: n elements; x, y inputs; z or out the output, which may alias
+** an input exactly (in-place) but not partially.  incx / incy are 0 (the
+** operand is one scalar, read n times) or 1.
+*/
+#ifndef TG_KERNELS_H
+#define TG_KERNELS_H
+
+#include <stdint.h>
+
+typedef enum tg__binop { TG__ADD, TG__SUB, TG__MUL, TG__DIV, TG__N_BINOPS } tg__binop;
+
+typedef enum tg__unop {
+    TG__NEG, TG__EXP, TG__LOG, TG__SIN, TG__COS, TG__TANH, TG__SQRT, TG__RELU,
+    TG__STEP,   /* x > 0 ? 1 : 0 (the relu derivative) */
+    TG__N_UNOPS
+} tg__unop;
+
+typedef struct tg__kernels {
+    const char *name;   /* "reference", "avx2", "avx512" */
+    /* z[i] = x[i*incx] op y[i*incy] */
+    void (*binary[TG__N_BINOPS])(int64_t n, const double *x, int64_t incx, const double *y,
+                                 int64_t incy, double *z);
+    /* z[i] = f(x[i]) */
+    void (*unary[TG__N_UNOPS])(int64_t n, const double *x, double *z);
+    /* z[i] = pow(x[i], p), with p == 2, 3, 0.5, 1, 0 computed exactly as pow does */
+    void (*pow)(int64_t n, const double *x, double p, double *z);
+    /* z[i] = x[i] * s + t */
+    void (*affine)(int64_t n, const double *x, double s, double t, double *z);
+    /* y[i] += x[i] */
+    void (*acc)(int64_t n, const double *x, double *y);
+    /* sum of x[0..n): fixed blocks of TG__SUM_BLOCK elements, each summed in
+    ** 8 lanes combined pairwise, block sums combined in a fixed pairwise tree:
+    ** the result depends on n and the values only */
+    double (*sum)(int64_t n, const double *x);
+    /* y[i] = d^k/dx^k P_deg(x[i]) for the Legendre polynomial P_deg (k = 0: the
+    ** value).  Bonnet's recurrence (m+1) P_{m+1} = (2m+1) x P_m - m P_{m-1},
+    ** differentiated k times: P_{m+1}^(j) = ((2m+1)(x P_m^(j) + j P_m^(j-1))
+    ** - m P_{m-1}^(j)) / (m+1).  scratch holds tg__legendre_scratch(k) doubles. */
+    void (*legendre)(int64_t n, const double *x, int deg, int k, double *y, double *scratch);
+} tg__kernels;
+
+#define TG__SUM_BLOCK 4096
+#define TG__LEG_BLOCK 64
+
+/* Doubles of scratch the legendre kernel needs for derivative order k. */
+static inline int64_t tg__legendre_scratch(int k) { return 3 * (int64_t)(k + 1) * TG__LEG_BLOCK; }
+
+/* The table for this CPU (environment TG_KERNELS=reference|avx2|avx512 forces
+** one, when the CPU supports it). */
+const tg__kernels *tg__kern(void);
+
+/* Every table this build has and this CPU can run, for tests and benchmarks;
+** NULL-terminated. */
+const tg__kernels *const *tg__kern_all(void);
+
+#endif /* TG_KERNELS_H */

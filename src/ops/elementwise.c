@@ -1,0 +1,250 @@
+/*
+** Elementwise ops: the four broadcasting binary ops, the unary functions, pow
+** and affine.  Each op's forward, backward and tg_function sit together; the
+** backwards are written with tensorgrad ops so they are differentiable again.
+** Forwards reach the kernels through tg__kern() over contiguous spans.
+*/
+#include "ops.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------ binary */
+
+/* Walks the broadcast of a and b into out: trailing dimensions with the same
+** broadcast pattern merge into one inner span handed to the kernel. */
+static void broadcast_binary(tg__binop op, const tg_tensor *a, const tg_tensor *b, tg_tensor *out)
+{
+    int n = out->ndim;
+    int64_t sa[TG_MAX_DIMS], sb[TG_MAX_DIMS], ea = 1, eb = 1;
+    for (int d = n - 1; d >= 0; d--) {   /* element strides; 0 where broadcast */
+        int ia = a->ndim - n + d, ib = b->ndim - n + d;
+        int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
+        sa[d] = da == 1 ? 0 : ea;
+        sb[d] = db == 1 ? 0 : eb;
+        ea *= da;
+        eb *= db;
+    }
+    int inner_from = n;
+    int64_t inner = 1;
+    bool a0 = n > 0 && sa[n - 1] == 0 && out->shape[n - 1] != 1;
+    bool b0 = n > 0 && sb[n - 1] == 0 && out->shape[n - 1] != 1;
+    while (inner_from > 0) {
+        int d = inner_from - 1;
+        bool pa = sa[d] == 0 && out->shape[d] != 1, pb = sb[d] == 0 && out->shape[d] != 1;
+        if (out->shape[d] != 1 && (pa != a0 || pb != b0))
+            break;
+        inner *= out->shape[d];
+        inner_from = d;
+    }
+    const tg__kernels *k = tg__kern();
+    int64_t outer = inner ? out->numel / inner : 0, idx[TG_MAX_DIMS] = {0}, oa = 0, ob = 0;
+    for (int64_t o = 0; o < outer; o++) {
+        k->binary[op](inner, a->data + oa, a0 ? 0 : 1, b->data + ob, b0 ? 0 : 1, out->data + o * inner);
+        for (int d = inner_from - 1; d >= 0; d--) {   /* odometer over the outer dimensions */
+            oa += sa[d], ob += sb[d];
+            if (++idx[d] < out->shape[d])
+                break;
+            oa -= sa[d] * idx[d], ob -= sb[d] * idx[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+static tg_status binary_forward(const char *name, tg__binop op, tg_tensor *const *in, tg_tensor **out)
+{
+    int n;
+    int64_t shape[TG_MAX_DIMS];
+    if (!tg__broadcast_shape(name, in[0]->ndim, in[0]->shape, in[1]->ndim, in[1]->shape, &n, shape))
+        return TG_ERR_SHAPE;
+    if (!(out[0] = tg__out(name, n, shape)))
+        return tg_last_status();
+    broadcast_binary(op, in[0], in[1], out[0]);
+    return TG_OK;
+}
+
+/* forward: z = a + b  =>  da = sum_to(dz), db = sum_to(dz) */
+static tg_status add_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    (void)ctx;
+    return binary_forward("tg_add", TG__ADD, in, out);
+}
+static tg_status add_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    if (tg_needs_input_grad(ctx, 0) && !(gin[0] = tg__grad_to_input(ctx, 0, g[0])))
+        return tg_last_status();
+    if (tg_needs_input_grad(ctx, 1) && !(gin[1] = tg__grad_to_input(ctx, 1, g[0])))
+        return tg_last_status();
+    return TG_OK;
+}
+static const tg_function add_fn = {.name = "add", .n_inputs = 2, .n_outputs = 1,
+                                   .forward = add_forward, .backward = add_backward};
+
+/* forward: z = a - b  =>  da = sum_to(dz), db = sum_to(-dz) */
+static tg_status sub_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    (void)ctx;
+    return binary_forward("tg_sub", TG__SUB, in, out);
+}
+static tg_status sub_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    if (tg_needs_input_grad(ctx, 0) && !(gin[0] = tg__grad_to_input(ctx, 0, g[0])))
+        return tg_last_status();
+    if (tg_needs_input_grad(ctx, 1) && !(gin[1] = tg__grad_to_input(ctx, 1, tg_neg(g[0]))))
+        return tg_last_status();
+    return TG_OK;
+}
+static const tg_function sub_fn = {.name = "sub", .n_inputs = 2, .n_outputs = 1,
+                                   .forward = sub_forward, .backward = sub_backward};
+
+/* forward: z = a * b  =>  da = sum_to(dz * b), db = sum_to(dz * a) */
+static tg_status mul_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    tg_status st = binary_forward("tg_mul", TG__MUL, in, out);
+    return st == TG_OK ? tg_save_for_backward(ctx, 2, in) : st;
+}
+static tg_status mul_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    tg_tensor *a = tg_saved_tensor(ctx, 0), *b = tg_saved_tensor(ctx, 1);
+    if (tg_needs_input_grad(ctx, 0) && !(gin[0] = tg__grad_to_input(ctx, 0, tg_mul(g[0], b))))
+        return tg_last_status();
+    if (tg_needs_input_grad(ctx, 1) && !(gin[1] = tg__grad_to_input(ctx, 1, tg_mul(g[0], a))))
+        return tg_last_status();
+    return TG_OK;
+}
+static const tg_function mul_fn = {.name = "mul", .n_inputs = 2, .n_outputs = 1,
+                                   .forward = mul_forward, .backward = mul_backward};
+
+/* forward: z = a / b  =>  da = sum_to(dz / b), db = sum_to(-dz * a / (b * b)) */
+static tg_status div_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    tg_status st = binary_forward("tg_div", TG__DIV, in, out);
+    return st == TG_OK ? tg_save_for_backward(ctx, 2, in) : st;
+}
+static tg_status div_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    tg_tensor *a = tg_saved_tensor(ctx, 0), *b = tg_saved_tensor(ctx, 1);
+    if (tg_needs_input_grad(ctx, 0) && !(gin[0] = tg__grad_to_input(ctx, 0, tg_div(g[0], b))))
+        return tg_last_status();
+    if (tg_needs_input_grad(ctx, 1) &&
+        !(gin[1] = tg__grad_to_input(ctx, 1, tg_neg(tg_div(tg_mul(g[0], a), tg_mul(b, b))))))
+        return tg_last_status();
+    return TG_OK;
+}
+static const tg_function div_fn = {.name = "div", .n_inputs = 2, .n_outputs = 1,
+                                   .forward = div_forward, .backward = div_backward};
+
+static tg_tensor *binary(const tg_function *fn, tg_tensor *a, tg_tensor *b)
+{
+    return tg__apply_op(fn, (tg_tensor *[]){a, b}, NULL, 0);
+}
+
+tg_tensor *tg_add(tg_tensor *a, tg_tensor *b) { return binary(&add_fn, a, b); }
+tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b) { return binary(&sub_fn, a, b); }
+tg_tensor *tg_mul(tg_tensor *a, tg_tensor *b) { return binary(&mul_fn, a, b); }
+tg_tensor *tg_div(tg_tensor *a, tg_tensor *b) { return binary(&div_fn, a, b); }
+
+/* ------------------------------------------------------------- unary */
+
+static tg_status unary_forward(const char *name, tg__unop op, tg_tensor *const *in, tg_tensor **out)
+{
+    if (!(out[0] = tg__out(name, in[0]->ndim, in[0]->shape)))
+        return tg_last_status();
+    tg__kern()->unary[op](in[0]->numel, in[0]->data, out[0]->data);
+    return TG_OK;
+}
+
+/* A constant (no graph) tensor f(x): masks and other non-differentiable factors. */
+static tg_tensor *unary_const(tg__unop op, tg_tensor *x)
+{
+    tg_tensor *t = tg__out("tg_relu", x->ndim, x->shape);
+    if (t)
+        tg__kern()->unary[op](x->numel, x->data, t->data);
+    return t;
+}
+
+#define TG_UNARY_FN(fname, opname, op, save_what, bwd)                                          \
+    static tg_status fname##_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)        \
+    {                                                                                           \
+        tg_status st = unary_forward("tg_" #fname, op, in, out);                                \
+        (void)ctx;                                                                              \
+        return st == TG_OK ? save_what : st;                                                    \
+    }                                                                                           \
+    static tg_status fname##_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)        \
+    {                                                                                           \
+        tg_tensor *s = tg_saved_tensor(ctx, 0);                                                 \
+        (void)s;                                                                                \
+        return (gin[0] = (bwd)) ? TG_OK : tg_last_status();                                     \
+    }                                                                                           \
+    static const tg_function fname##_fn = {.name = opname, .n_inputs = 1, .n_outputs = 1,       \
+                                           .forward = fname##_forward,                          \
+                                           .backward = fname##_backward};                       \
+    tg_tensor *tg_##fname(tg_tensor *a) { return tg__apply_op(&fname##_fn, &a, NULL, 0); }
+
+#define SAVE_IN tg_save_for_backward(ctx, 1, in)
+#define SAVE_OUT tg_save_for_backward(ctx, 1, out)
+
+/* forward: y = -x            =>  dx = -dy */
+TG_UNARY_FN(neg, "neg", TG__NEG, SAVE_IN, tg_neg(g[0]))
+/* forward: y = exp(x)        =>  dx = dy * y */
+TG_UNARY_FN(exp, "exp", TG__EXP, SAVE_OUT, tg_mul(g[0], s))
+/* forward: y = log(x)        =>  dx = dy / x */
+TG_UNARY_FN(log, "log", TG__LOG, SAVE_IN, tg_div(g[0], s))
+/* forward: y = sin(x)        =>  dx = dy * cos(x) */
+TG_UNARY_FN(sin, "sin", TG__SIN, SAVE_IN, tg_mul(g[0], tg_cos(s)))
+/* forward: y = cos(x)        =>  dx = dy * -sin(x) */
+TG_UNARY_FN(cos, "cos", TG__COS, SAVE_IN, tg_mul(g[0], tg_neg(tg_sin(s))))
+/* forward: y = tanh(x)       =>  dx = dy * (1 - y^2) */
+TG_UNARY_FN(tanh, "tanh", TG__TANH, SAVE_OUT, tg_mul(g[0], tg_affine(tg_mul(s, s), -1.0, 1.0)))
+/* forward: y = sqrt(x)       =>  dx = dy / (2 y) */
+TG_UNARY_FN(sqrt, "sqrt", TG__SQRT, SAVE_OUT, tg_div(g[0], tg_affine(s, 2.0, 0.0)))
+/* forward: y = max(x, 0)     =>  dx = dy * (x > 0), a constant mask */
+TG_UNARY_FN(relu, "relu", TG__RELU, SAVE_IN, tg_mul(g[0], unary_const(TG__STEP, s)))
+
+/* ------------------------------------------------------- pow, affine */
+
+/* forward: y = x^p  =>  dx = dy * p * x^(p-1) */
+static tg_status pow_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    double p = *(const double *)tg_ctx_args(ctx);
+    if (!(out[0] = tg__out("tg_pow", in[0]->ndim, in[0]->shape)))
+        return tg_last_status();
+    tg__kern()->pow(in[0]->numel, in[0]->data, p, out[0]->data);
+    return tg_save_for_backward(ctx, 1, in);
+}
+static tg_status pow_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    double p = *(const double *)tg_ctx_args(ctx);
+    tg_tensor *x = tg_saved_tensor(ctx, 0);
+    if (p == 0.0)
+        gin[0] = tg_zeros(x->ndim, x->shape);
+    else
+        gin[0] = tg_mul(g[0], tg_affine(tg_pow(x, p - 1.0), p, 0.0));
+    return gin[0] ? TG_OK : tg_last_status();
+}
+static const tg_function pow_fn = {.name = "pow", .n_inputs = 1, .n_outputs = 1,
+                                   .forward = pow_forward, .backward = pow_backward};
+
+tg_tensor *tg_pow(tg_tensor *a, double p) { return tg__apply_op(&pow_fn, &a, &p, sizeof p); }
+
+/* forward: y = x * s + t  =>  dx = dy * s */
+static tg_status affine_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    const double *st = tg_ctx_args(ctx);
+    if (!(out[0] = tg__out("tg_affine", in[0]->ndim, in[0]->shape)))
+        return tg_last_status();
+    tg__kern()->affine(in[0]->numel, in[0]->data, st[0], st[1], out[0]->data);
+    return TG_OK;
+}
+static tg_status affine_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    const double *st = tg_ctx_args(ctx);
+    return (gin[0] = tg_affine(g[0], st[0], 0.0)) ? TG_OK : tg_last_status();
+}
+static const tg_function affine_fn = {.name = "affine", .n_inputs = 1, .n_outputs = 1,
+                                      .forward = affine_forward, .backward = affine_backward};
+
+tg_tensor *tg_affine(tg_tensor *a, double s, double t)
+{
+    double st[2] = {s, t};
+    return tg__apply_op(&affine_fn, &a, st, sizeof st);
+}

@@ -1,0 +1,30 @@
+/*
+** Glue shared by the op files: applying a built-in Function and making its
+** output.  Ops sit on top: public op -> Function (this layer: shapes,
+** broadcasting, allocation, status) -> kernel (raw spans).
+*/
+#ifndef TG_OPS_H
+#define TG_OPS_H
+
+#include "../core/internal.h"
+#include "../kernels/kernels.h"
+
+/* Applies a one-output built-in Function with optional arguments. */
+static inline tg_tensor *tg__apply_op(const tg_function *fn, tg_tensor *const *inputs,
+                                      const void *args, size_t args_size)
+{
+    tg_tensor *out;
+    return tg_apply_args(fn, inputs, &out, args, args_size) == TG_OK ? out : NULL;
+}
+
+/* A new uninitialized output tensor for a forward, in the current scope. */
+static inline tg_tensor *tg__out(const char *fn, int ndim, const int64_t *shape)
+{
+    return tg__adopt(tg__tensor_new(fn, ndim, shape));
+}
+
+/* The gradient of an input broadcast into an output: g summed back down to
+** input i's recorded shape (g itself when nothing was broadcast). */
+tg_tensor *tg__grad_to_input(const tg_ctx *ctx, int i, tg_tensor *g);
+
+#endif /* TG_OPS_H */

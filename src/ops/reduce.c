@@ -1,0 +1,75 @@
+/*
+** Reductions: sum and mean of everything (0-d results) and sum over one
+** dimension.  Sums use the deterministic sum kernel, so equal inputs give
+** bit-identical results.  Each op's forward, backward and tg_function sit
+** together; sum_dim is sum_to followed by a reshape.
+*/
+#include "ops.h"
+
+#include <math.h>
+
+/* forward: y = sum(x)  =>  dx = expand(dy, x.shape) */
+static tg_status sum_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    (void)ctx;
+    if (!(out[0] = tg__out("tg_sum", 0, NULL)))
+        return tg_last_status();
+    out[0]->data[0] = tg__kern()->sum(in[0]->numel, in[0]->data);
+    return TG_OK;
+}
+static tg_status sum_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    int ndim;
+    const int64_t *shape = tg__ctx_in_shape(ctx, 0, &ndim);
+    return (gin[0] = tg_expand(g[0], ndim, shape)) ? TG_OK : tg_last_status();
+}
+static const tg_function sum_fn = {.name = "sum", .n_inputs = 1, .n_outputs = 1,
+                                   .forward = sum_forward, .backward = sum_backward};
+
+tg_tensor *tg_sum(tg_tensor *a) { return tg__apply_op(&sum_fn, &a, NULL, 0); }
+
+/* forward: y = sum(x) / n  =>  dx = expand(dy / n, x.shape) */
+static tg_status mean_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    (void)ctx;
+    if (!(out[0] = tg__out("tg_mean", 0, NULL)))
+        return tg_last_status();
+    int64_t n = in[0]->numel;
+    out[0]->data[0] = n ? tg__kern()->sum(n, in[0]->data) / (double)n : NAN;
+    return TG_OK;
+}
+static tg_status mean_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    int ndim;
+    const int64_t *shape = tg__ctx_in_shape(ctx, 0, &ndim);
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++)
+        n *= shape[d];
+    gin[0] = tg_expand(tg_affine(g[0], 1.0 / (double)n, 0.0), ndim, shape);
+    return gin[0] ? TG_OK : tg_last_status();
+}
+static const tg_function mean_fn = {.name = "mean", .n_inputs = 1, .n_outputs = 1,
+                                    .forward = mean_forward, .backward = mean_backward};
+
+tg_tensor *tg_mean(tg_tensor *a) { return tg__apply_op(&mean_fn, &a, NULL, 0); }
+
+tg_tensor *tg_sum_dim(tg_tensor *a, int dim, bool keepdim)
+{
+    if (!a) {
+        tg__null_arg("tg_sum_dim", "a");
+        return NULL;
+    }
+    int n = a->ndim, d = dim < 0 ? dim + n : dim;
+    if (d < 0 || d >= n) {
+        tg__error(TG_ERR_ARG, "tg_sum_dim: dim %d out of range for a %d-d tensor", dim, n);
+        return NULL;
+    }
+    int64_t kept[TG_MAX_DIMS], dropped[TG_MAX_DIMS];
+    for (int i = 0, j = 0; i < n; i++) {
+        kept[i] = i == d ? 1 : a->shape[i];
+        if (i != d)
+            dropped[j++] = a->shape[i];
+    }
+    tg_tensor *s = tg_sum_to(a, n, kept);
+    return keepdim ? s : tg_reshape(s, n - 1, dropped);
+}

@@ -1,0 +1,250 @@
+/*
+** Shape ops: reshape (a view), expand (broadcast a tensor up to a shape) and
+** sum_to (sum it back down), the pair every broadcasting backward stands on.
+** Each op's forward, backward and tg_function sit together.
+*/
+#include "ops.h"
+
+#include <string.h>
+
+/* Aligns src (ndim ns) to the n dims of the big shape; false unless every
+** dim of src is 1 or equal to big's. */
+static bool align_shape(int n, const int64_t *big, int ns, const int64_t *src, int64_t *aligned)
+{
+    if (ns > n)
+        return false;
+    for (int d = 0; d < n; d++) {
+        int is = ns - n + d;
+        aligned[d] = is >= 0 ? src[is] : 1;
+        if (aligned[d] != 1 && aligned[d] != big[d])
+            return false;
+    }
+    return true;
+}
+
+/* Walks big (n dims) against small (aligned, dims 1 or equal): for every
+** maximal inner run of dims that are all kept or all broadcast, calls
+** visit(big offset, small offset, run length, broadcast?). */
+typedef void (*run_fn)(void *self, int64_t ob, int64_t os, int64_t len, bool bcast);
+
+static void walk_broadcast(int n, const int64_t *big, const int64_t *small, run_fn visit, void *self)
+{
+    int64_t ss[TG_MAX_DIMS], e = 1, numel = 1;
+    for (int d = n - 1; d >= 0; d--) {
+        ss[d] = small[d] == 1 ? 0 : e;
+        e *= small[d];
+        numel *= big[d];
+    }
+    if (numel == 0)
+        return;
+    int from = n;
+    int64_t inner = 1;
+    bool bc = n > 0 && small[n - 1] == 1 && big[n - 1] != 1;
+    while (from > 0) {
+        int d = from - 1;
+        if (big[d] != 1 && (small[d] == 1) != bc)
+            break;
+        inner *= big[d];
+        from = d;
+    }
+    int64_t idx[TG_MAX_DIMS] = {0}, os = 0;
+    for (int64_t ob = 0; ob < numel; ob += inner) {
+        visit(self, ob, os, inner, bc);
+        for (int d = from - 1; d >= 0; d--) {
+            os += ss[d];
+            if (++idx[d] < big[d])
+                break;
+            os -= ss[d] * idx[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+typedef struct span_pair { const double *src; double *dst; } span_pair;
+
+static void expand_run(void *self, int64_t ob, int64_t os, int64_t len, bool bcast)
+{
+    span_pair *p = self;
+    if (bcast) {
+        for (int64_t i = 0; i < len; i++)
+            p->dst[ob + i] = p->src[os];
+    } else {
+        memcpy(p->dst + ob, p->src + os, (size_t)len * sizeof(double));
+    }
+}
+
+static void sum_run(void *self, int64_t ob, int64_t os, int64_t len, bool bcast)
+{
+    span_pair *p = self;
+    if (bcast)
+        p->dst[os] += tg__kern()->sum(len, p->src + ob);
+    else
+        tg__kern()->acc(len, p->src + ob, p->dst + os);
+}
+
+typedef struct shape_args { int ndim; int64_t shape[TG_MAX_DIMS]; } shape_args;
+
+static bool make_shape_args(const char *fn, int ndim, const int64_t *shape, shape_args *sa)
+{
+    if (tg__check_shape(fn, ndim, shape) < 0)
+        return false;
+    sa->ndim = ndim;
+    memset(sa->shape, 0, sizeof sa->shape);
+    if (ndim > 0)
+        memcpy(sa->shape, shape, (size_t)ndim * sizeof *shape);
+    return true;
+}
+
+static tg_status shape_error(const char *fn, const char *verb, const tg_tensor *a, const shape_args *sa)
+{
+    char b1[TG__SHAPE_STR], b2[TG__SHAPE_STR];
+    return tg__error(TG_ERR_SHAPE, "%s: cannot %s %s to %s", fn, verb,
+                     tg__shape_str(b1, a->ndim, a->shape), tg__shape_str(b2, sa->ndim, sa->shape));
+}
+
+/* ----------------------------------------------------------- expand */
+
+/* forward: y = broadcast(x, shape)  =>  dx = sum_to(dy, x.shape) */
+static tg_status expand_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    const shape_args *sa = tg_ctx_args(ctx);
+    int64_t small[TG_MAX_DIMS];
+    if (!align_shape(sa->ndim, sa->shape, in[0]->ndim, in[0]->shape, small))
+        return shape_error("tg_expand", "expand", in[0], sa);
+    if (!(out[0] = tg__out("tg_expand", sa->ndim, sa->shape)))
+        return tg_last_status();
+    span_pair p = {in[0]->data, out[0]->data};
+    walk_broadcast(sa->ndim, sa->shape, small, expand_run, &p);
+    return TG_OK;
+}
+static tg_status expand_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    return (gin[0] = tg__grad_to_input(ctx, 0, g[0])) ? TG_OK : tg_last_status();
+}
+static const tg_function expand_fn = {.name = "expand", .n_inputs = 1, .n_outputs = 1,
+                                      .forward = expand_forward, .backward = expand_backward};
+
+tg_tensor *tg_expand(tg_tensor *a, int ndim, const int64_t *shape)
+{
+    shape_args sa;
+    if (!a) {
+        tg__null_arg("tg_expand", "a");
+        return NULL;
+    }
+    if (!make_shape_args("tg_expand", ndim, shape, &sa))
+        return NULL;
+    return tg__apply_op(&expand_fn, &a, &sa, sizeof sa);
+}
+
+/* ----------------------------------------------------------- sum_to */
+
+/* forward: y = sum of x over its broadcast dims down to shape  =>  dx = expand(dy, x.shape) */
+static tg_status sum_to_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    const shape_args *sa = tg_ctx_args(ctx);
+    int64_t small[TG_MAX_DIMS];
+    if (!align_shape(in[0]->ndim, in[0]->shape, sa->ndim, sa->shape, small))
+        return shape_error("tg_sum_to", "sum", in[0], sa);
+    if (!(out[0] = tg__out("tg_sum_to", sa->ndim, sa->shape)))
+        return tg_last_status();
+    memset(out[0]->data, 0, (size_t)out[0]->numel * sizeof(double));
+    span_pair p = {in[0]->data, out[0]->data};
+    walk_broadcast(in[0]->ndim, in[0]->shape, small, sum_run, &p);
+    return TG_OK;
+}
+static tg_status sum_to_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    int ndim;
+    const int64_t *shape = tg__ctx_in_shape(ctx, 0, &ndim);
+    return (gin[0] = tg_expand(g[0], ndim, shape)) ? TG_OK : tg_last_status();
+}
+static const tg_function sum_to_fn = {.name = "sum_to", .n_inputs = 1, .n_outputs = 1,
+                                      .forward = sum_to_forward, .backward = sum_to_backward};
+
+tg_tensor *tg_sum_to(tg_tensor *a, int ndim, const int64_t *shape)
+{
+    shape_args sa;
+    if (!a) {
+        tg__null_arg("tg_sum_to", "a");
+        return NULL;
+    }
+    if (!make_shape_args("tg_sum_to", ndim, shape, &sa))
+        return NULL;
+    return tg__apply_op(&sum_to_fn, &a, &sa, sizeof sa);
+}
+
+tg_tensor *tg__grad_to_input(const tg_ctx *ctx, int i, tg_tensor *g)
+{
+    int ndim;
+    const int64_t *shape = tg__ctx_in_shape(ctx, i, &ndim);
+    if (!g)
+        return NULL;
+    bool same = g->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++)
+        same = g->shape[d] == shape[d];
+    return same ? g : tg_sum_to(g, ndim, shape);
+}
+
+/* ----------------------------------------------------------- reshape */
+
+/* forward: y = x viewed as shape  =>  dx = reshape(dy, x.shape) */
+static tg_status reshape_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    const shape_args *sa = tg_ctx_args(ctx);
+    out[0] = tg__adopt(tg__tensor_alias(in[0], sa->ndim, sa->shape));
+    return out[0] ? TG_OK : tg_last_status();
+}
+static tg_status reshape_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    int ndim;
+    const int64_t *shape = tg__ctx_in_shape(ctx, 0, &ndim);
+    return (gin[0] = tg_reshape(g[0], ndim, shape)) ? TG_OK : tg_last_status();
+}
+static const tg_function reshape_fn = {.name = "reshape", .n_inputs = 1, .n_outputs = 1,
+                                       .forward = reshape_forward, .backward = reshape_backward};
+
+/* Resolves one -1 and checks the element count. */
+static bool reshape_target(tg_tensor *a, int ndim, const int64_t *shape, shape_args *sa)
+{
+    const char *fn = "tg_reshape";
+    if (ndim < 0 || ndim > TG_MAX_DIMS || (ndim > 0 && !shape)) {
+        tg__error(TG_ERR_ARG, "%s: ndim is %d with shape %s", fn, ndim, shape ? "given" : "NULL");
+        return false;
+    }
+    int infer = -1;
+    int64_t known = 1;
+    sa->ndim = ndim;
+    memset(sa->shape, 0, sizeof sa->shape);
+    for (int d = 0; d < ndim; d++) {
+        sa->shape[d] = shape[d];
+        if (shape[d] == -1 && infer < 0) {
+            infer = d;
+            continue;
+        }
+        if (tg__check_shape(fn, 1, &shape[d]) < 0)
+            return false;
+        known *= shape[d];
+    }
+    if (infer >= 0 && known > 0 && a->numel % known == 0)
+        sa->shape[infer] = a->numel / known;
+    if ((infer >= 0 && (known == 0 || a->numel % known != 0)) || tg__check_shape(fn, ndim, sa->shape) != a->numel) {
+        char b1[TG__SHAPE_STR], b2[TG__SHAPE_STR];
+        tg__error(TG_ERR_SHAPE, "%s: cannot view %s (%lld elements) as %s", fn,
+                  tg__shape_str(b1, a->ndim, a->shape), (long long)a->numel,
+                  tg__shape_str(b2, ndim, shape));
+        return false;
+    }
+    return true;
+}
+
+tg_tensor *tg_reshape(tg_tensor *a, int ndim, const int64_t *shape)
+{
+    shape_args sa;
+    if (!a) {
+        tg__null_arg("tg_reshape", "a");
+        return NULL;
+    }
+    if (!reshape_target(a, ndim, shape, &sa))
+        return NULL;
+    return tg__apply_op(&reshape_fn, &a, &sa, sizeof sa);
+}
