@@ -1,0 +1,305 @@
+/*
+** Test glue shared by every test executable: tgt_allclose and the reader of the
+** reference data in tests/data/.  A data file is read whole on first use, split
+** into keys and parsed doubles, and kept in a process-wide list (freed at exit)
+** so that the many look-ups of a test cost one parse per file.
+*/
+#include "support.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef TG_TEST_DATA
+#error "TG_TEST_DATA must name the tests/data directory (tests/CMakeLists.txt defines it)"
+#endif
+
+/* ------------------------------------------------------------------ allclose */
+
+static bool close_enough(double actual, double expected, double rtol, double atol)
+{
+    if (isnan(actual) || isnan(expected)) return isnan(actual) && isnan(expected);
+    if (actual == expected) return true;                    /* equal infinities */
+    return fabs(actual - expected) <= atol + rtol * fabs(expected);
+}
+
+bool tgt_allclose(const char *what, int64_t n, const double *actual, const double *expected,
+                  double rtol, double atol)
+{
+    if (n > 0 && (!actual || !expected)) {
+        print_error("%s: %s array is NULL\n", what, actual ? "expected" : "actual");
+        return false;
+    }
+    int64_t first = -1, failed = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (close_enough(actual[i], expected[i], rtol, atol)) continue;
+        if (first < 0) first = i;
+        failed++;
+    }
+    if (failed == 0) return true;
+    double a = actual[first], e = expected[first], err = fabs(a - e);
+    print_error("%s: %" PRId64 " of %" PRId64 " values differ; first at [%" PRId64 "]: "
+                "actual %.17g expected %.17g, abs err %.3g rel err %.3g (rtol %g atol %g)\n",
+                what, failed, n, first, a, e, err, e != 0 ? err / fabs(e) : INFINITY, rtol, atol);
+    return false;
+}
+
+/* ------------------------------------------------------------ reference data */
+
+typedef struct ref_entry {
+    const char *key;       /* points into ref_file.text */
+    int64_t off, n;        /* values are ref_file.values[off .. off + n) */
+} ref_entry;
+
+typedef struct ref_file {
+    struct ref_file *next;
+    char *name;            /* as passed to tgt_ref */
+    char *text;            /* the file, keys NUL-terminated in place */
+    ref_entry *entries;
+    int64_t n_entries;
+    double *values;
+} ref_file;
+
+static ref_file *cache;    /* reachable until freed at exit */
+
+static void free_file(ref_file *f)
+{
+    if (!f) return;
+    free(f->name);
+    free(f->text);
+    free(f->entries);
+    free(f->values);
+    free(f);
+}
+
+static void free_cache(void)
+{
+    while (cache) {
+        ref_file *next = cache->next;
+        free_file(cache);
+        cache = next;
+    }
+}
+
+static char *read_text(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    size_t len = 0, cap = 1 << 16;
+    char *buf = malloc(cap);
+    while (buf) {
+        len += fread(buf + len, 1, cap - len - 1, fp);
+        if (len < cap - 1) break;
+        char *grown = realloc(buf, cap *= 2);
+        if (!grown) free(buf);
+        buf = grown;
+    }
+    if (buf && ferror(fp)) { free(buf); buf = NULL; }
+    fclose(fp);
+    if (buf) buf[len] = '\0';
+    return buf;
+}
+
+static bool push(void **array, int64_t *cap, int64_t n, size_t size)
+{
+    if (n < *cap) return true;
+    int64_t grown = *cap ? 2 * *cap : 256;
+    void *p = realloc(*array, (size_t)grown * size);
+    if (!p) return false;
+    *array = p;
+    *cap = grown;
+    return true;
+}
+
+static const ref_entry *find_entry(const ref_file *f, const char *key)
+{
+    for (int64_t i = 0; i < f->n_entries; i++)
+        if (strcmp(f->entries[i].key, key) == 0) return &f->entries[i];
+    return NULL;
+}
+
+/* Splits one line, already NUL-terminated, into a key and its values. */
+static bool parse_line(ref_file *f, char *line, int64_t *entry_cap, int64_t *value_cap,
+                       int64_t *n_values, char *err, size_t err_size)
+{
+    line += strspn(line, " \t\r");
+    if (*line == '\0' || *line == '#') return true;
+    char *end = line + strcspn(line, " \t\r");
+    char *rest = *end ? end + 1 : end;
+    *end = '\0';
+    if (find_entry(f, line)) {
+        snprintf(err, err_size, "duplicate key '%s'", line);
+        return false;
+    }
+    if (!push((void **)&f->entries, entry_cap, f->n_entries, sizeof *f->entries)) goto nomem;
+    ref_entry *e = &f->entries[f->n_entries++];
+    *e = (ref_entry){ .key = line, .off = *n_values, .n = 0 };
+    for (;;) {
+        rest += strspn(rest, " \t\r");
+        if (*rest == '\0') return true;
+        char *stop;
+        double v = strtod(rest, &stop);
+        if (stop == rest || (*stop && !strchr(" \t\r", *stop))) {
+            snprintf(err, err_size, "key '%s': bad value '%.20s'", e->key, rest);
+            return false;
+        }
+        if (!push((void **)&f->values, value_cap, *n_values, sizeof *f->values)) goto nomem;
+        f->values[(*n_values)++] = v;
+        e->n++;
+        rest = stop;
+    }
+nomem:
+    snprintf(err, err_size, "out of memory");
+    return false;
+}
+
+/* Parses TG_TEST_DATA/name; NULL with a message in err on failure. */
+static ref_file *load_file(const char *name, char *err, size_t err_size)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", TG_TEST_DATA, name);
+    ref_file *f = calloc(1, sizeof *f);
+    if (!f || !(f->name = malloc(strlen(name) + 1))) {
+        snprintf(err, err_size, "out of memory");
+        goto fail;
+    }
+    strcpy(f->name, name);
+    if (!(f->text = read_text(path))) {
+        snprintf(err, err_size, "cannot read %s", path);
+        goto fail;
+    }
+    int64_t entry_cap = 0, value_cap = 0, n_values = 0;
+    for (char *line = f->text; line; ) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = '\0';
+        if (!parse_line(f, line, &entry_cap, &value_cap, &n_values, err, err_size)) goto fail;
+        line = nl ? nl + 1 : NULL;
+    }
+    return f;
+fail:
+    free_file(f);
+    return NULL;
+}
+
+static const ref_file *get_file(const char *name)
+{
+    for (ref_file *f = cache; f; f = f->next)
+        if (strcmp(f->name, name) == 0) return f;
+    static bool registered;
+    if (!registered) registered = atexit(free_cache) == 0;
+    char err[4096 + 256];
+    ref_file *f = load_file(name, err, sizeof err);
+    if (!f) {
+        fail_msg("reference data %s: %s", name, err);
+        return NULL;
+    }
+    f->next = cache;
+    cache = f;
+    return f;
+}
+
+static const double *entry_values(const ref_file *f, const ref_entry *e)
+{
+    return f->values ? f->values + e->off : NULL;
+}
+
+/* The entry of key in file, or NULL after failing the test. */
+static const ref_entry *lookup(const char *file, const char *key, const ref_file **f)
+{
+    *f = get_file(file);
+    const ref_entry *e = *f ? find_entry(*f, key) : NULL;
+    if (*f && !e) fail_msg("reference data %s: no key '%s'", file, key);
+    return e;
+}
+
+int64_t tgt_ref(const char *file, const char *key, double *out, int64_t cap)
+{
+    const ref_file *f;
+    const ref_entry *e = lookup(file, key, &f);
+    if (!e) return 0;
+    for (int64_t i = 0; i < e->n && i < cap; i++) out[i] = entry_values(f, e)[i];
+    return e->n;
+}
+
+static void format_shape(char *buf, size_t size, int ndim, const int64_t *shape)
+{
+    size_t used = (size_t)snprintf(buf, size, "[");
+    for (int i = 0; i < ndim && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%" PRId64, i ? "," : "", shape[i]);
+    if (used < size) snprintf(buf + used, size - used, "]");
+}
+
+/* Reads key.shape into shape and returns its ndim; -1 when the file has no
+** such line, -2 after failing the test on a malformed one. */
+static int ref_shape(const ref_file *f, const char *file, const char *key, int64_t *shape)
+{
+    char shape_key[512];
+    if ((size_t)snprintf(shape_key, sizeof shape_key, "%s.shape", key) >= sizeof shape_key) {
+        fail_msg("reference data %s: key '%s' is too long", file, key);
+        return -2;
+    }
+    const ref_entry *s = find_entry(f, shape_key);
+    if (!s) return -1;
+    if (s->n > TG_MAX_DIMS) {
+        fail_msg("reference data %s: '%s' has %" PRId64 " dims", file, shape_key, s->n);
+        return -2;
+    }
+    for (int64_t i = 0; i < s->n; i++) {
+        double d = entry_values(f, s)[i];
+        if (!(d >= 0 && d == floor(d) && d < 9e15)) {
+            fail_msg("reference data %s: '%s' has size %g", file, shape_key, d);
+            return -2;
+        }
+        shape[i] = (int64_t)d;
+    }
+    return (int)s->n;
+}
+
+tg_tensor *tgt_ref_tensor(const char *file, const char *key)
+{
+    const ref_file *f;
+    const ref_entry *e = lookup(file, key, &f);
+    if (!e) return NULL;
+    int64_t shape[TG_MAX_DIMS] = { e->n }, numel = 1;
+    int ndim = ref_shape(f, file, key, shape);
+    if (ndim == -2) return NULL;
+    if (ndim == -1) ndim = 1;
+    for (int i = 0; i < ndim; i++) numel *= shape[i];
+    if (numel != e->n) {
+        fail_msg("reference data %s: '%s' holds %" PRId64 " values but its shape %" PRId64,
+                 file, key, e->n, numel);
+        return NULL;
+    }
+    tg_tensor *t = tg_from_array(ndim, shape, entry_values(f, e));
+    if (!t) fail_msg("tgt_ref_tensor(%s, %s): %s", file, key, tg_last_error());
+    return t;
+}
+
+void tgt_assert_tensor_close(const char *what, tg_tensor *actual, const char *file, const char *key,
+                             double rtol, double atol)
+{
+    if (!actual) {
+        fail_msg("%s: tensor is NULL: %s", what, tg_last_error());
+        return;
+    }
+    const ref_file *f;
+    const ref_entry *e = lookup(file, key, &f);
+    int64_t shape[TG_MAX_DIMS];
+    int ndim = e ? ref_shape(f, file, key, shape) : -2;
+    if (ndim == -2) return;
+    int actual_ndim = tg_ndim(actual);
+    const int64_t *actual_shape = tg_shape(actual);
+    bool same = ndim < 0 ? tg_numel(actual) == e->n : ndim == actual_ndim;
+    for (int i = 0; same && ndim >= 0 && i < ndim; i++) same = shape[i] == actual_shape[i];
+    if (!same) {
+        char want[160], got[160];
+        if (ndim >= 0) format_shape(want, sizeof want, ndim, shape);
+        else snprintf(want, sizeof want, "%" PRId64 " elements", e->n);
+        format_shape(got, sizeof got, actual_ndim, actual_shape);
+        fail_msg("%s: shape %s, expected %s (%s: %s)", what, got, want, file, key);
+        return;
+    }
+    assert_allclose(what, e->n, tg_data(actual), entry_values(f, e), rtol, atol);
+}

@@ -1,0 +1,63 @@
+/*
+** Shared glue for the cmocka tests: a float64 allclose that says where and by
+** how much two arrays differ, and readers for the reference data that
+** tests/reference/make_reference.py writes to tests/data/ (lines `key v1 v2 ...`,
+** `#` comments; a `key.shape` line gives a tensor's dimensions).  It sits on top
+** of the public API only.  Not thread-safe: call it from the test thread.
+*/
+#ifndef TG_TEST_SUPPORT_H
+#define TG_TEST_SUPPORT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <cmocka.h>
+
+#include "tensorgrad.h"
+
+#ifndef M_PI   /* strict C11 math.h leaves it out */
+#define M_PI 3.14159265358979323846
+#endif
+
+/* True when |actual[i] - expected[i]| <= atol + rtol * |expected[i]| for every
+** i < n (two NaNs are equal; a NaN against a number is not).  Otherwise prints
+** `what`, the first failing index, both values, the absolute and relative error
+** and how many elements failed, and returns false. */
+bool tgt_allclose(const char *what, int64_t n, const double *actual, const double *expected,
+                  double rtol, double atol);
+
+#define assert_allclose(what, n, actual, expected, rtol, atol) \
+    assert_true(tgt_allclose((what), (n), (actual), (expected), (rtol), (atol)))
+
+/* Reads the values of `key` in TG_TEST_DATA/file, writing the first cap of them
+** to out (out may be NULL when cap is 0).  Returns how many values the key
+** holds, which may exceed cap (as snprintf): compare it with what you expect.
+** A key with no values returns 0.  A missing or malformed file or a missing
+** key fails the test with a message naming both.  Files are parsed once and
+** cached for the life of the process. */
+int64_t tgt_ref(const char *file, const char *key, double *out, int64_t cap);
+
+/* A tensor holding the values of `key`, shaped by `key.shape` (1-d when there
+** is no shape line), owned like any new tensor: by the innermost scope, or by
+** the caller when none is open.  Fails the test when the key is missing, the
+** shape does not match the count, or the tensor cannot be made. */
+tg_tensor *tgt_ref_tensor(const char *file, const char *key);
+
+/* Asserts that actual (not NULL) has the shape of `key.shape`, when the file
+** has one, else key's value count as numel, and values close to key's as
+** tgt_allclose.  A NULL actual fails with tg_last_error(). */
+void tgt_assert_tensor_close(const char *what, tg_tensor *actual, const char *file, const char *key,
+                             double rtol, double atol);
+
+/* Asserts a call returns status want, printing the recorded error otherwise. */
+#define assert_status(want, expr)                                                          \
+    do {                                                                                   \
+        tg_status tgt_st_ = (expr);                                                        \
+        if (tgt_st_ != (want))                                                             \
+            fail_msg("%s gave %s, expected %s: %s", #expr, tg_status_str(tgt_st_),         \
+                     tg_status_str(want), tg_last_error());                                \
+    } while (0)
+
+#endif /* TG_TEST_SUPPORT_H */
