@@ -226,8 +226,12 @@ static tg_status seed_roots(run *r, int n_roots, tg_tensor *const *roots, tg_ten
                                  tg__shape_str(br, root->ndim, root->shape));
             }
             seed = tg__tensor_alias(g, g->ndim, g->shape);
-            if (seed && r->create && g->node) {   /* keep a differentiable seed's graph */
-                seed->node = g->node;
+            if (seed && r->create && g->requires_grad) {   /* keep a differentiable seed's graph */
+                seed->node = g->node ? g->node : tg__leaf_node(g);
+                if (!seed->node) {
+                    tg__tensor_unref(seed);
+                    return TG_ERR_NOMEM;
+                }
                 seed->node->refcount++;
                 seed->out_index = g->out_index;
                 seed->requires_grad = true;

@@ -168,12 +168,13 @@ static tg_status run_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **
     tg_set_grad_enabled(prev);
     if (st != TG_OK && tg_last_status() == TG_OK)
         tg__error(st, "%s: forward failed (%s)", fn_name(n->fn), tg_status_str(st));
+    int taken = 0;
     for (int i = 0; st == TG_OK && i < n->n_outputs; i++) {
         if (!outputs[i])
-            st = tg_last_status() != TG_OK ? tg_last_status()
-               : tg__error(TG_ERR_ARG, "%s: forward left output %d NULL", fn_name(n->fn), i);
-        else
-            st = take_output(n, depth, outputs, i);
+            st = tg__error(TG_ERR_ARG, "%s: forward returned TG_OK but left output %d NULL",
+                           fn_name(n->fn), i);
+        else if ((st = take_output(n, depth, outputs, i)) == TG_OK)
+            taken++;
     }
     int n_saved = n->n_saved;
     if (st == TG_OK && n_saved > 0) {
@@ -189,6 +190,11 @@ static tg_status run_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **
     }
     for (int s = 0; s < n_saved; s++)
         tg__tensor_unref(raw_saved[s]);
+    for (int i = 0; st != TG_OK && i < n->n_outputs; i++) {
+        if (i < taken)   /* ours now; the rest still belong to the forward's scope */
+            tg__tensor_unref(outputs[i]);
+        outputs[i] = NULL;
+    }
     tg__scope_end_to(depth);
     return st;
 }

@@ -26,6 +26,8 @@ void *tg__malloc(size_t n);
 void *tg__calloc(size_t count, size_t size);
 void *tg__realloc(void *p, size_t n);
 void  tg__free(void *p);
+/* Blocks allocated and not yet freed, library-wide. */
+int64_t tg__alloc_live(void);
 
 /* ---------------------------------------------------------------- errors */
 tg_status tg__error(tg_status s, const char *fmt, ...)

@@ -184,6 +184,8 @@ tg_tensor *tg_linspace(double start, double end, int64_t steps)
     int64_t half = steps / 2;
     for (int64_t i = 0; i < steps; i++)
         t->data[i] = i < half ? start + step * (double)i : end - step * (double)(steps - i - 1);
+    if (steps == 1)
+        t->data[0] = start;
     return tg__adopt(t);
 }
 
