@@ -132,6 +132,16 @@ double *tg_data(tg_tensor *t);
 ** (TG_ERR_ARG for NULL). */
 double tg_item(const tg_tensor *t);
 
+/* Tensor data is recycled: a freed tensor's block is kept for the next tensor
+** of a similar size, so a training loop stops touching fresh memory (and
+** paying its page faults) after the first step.  Kept blocks are returned to
+** the system when their total would pass the cache limit (2 GiB by default)
+** or on request.  Both calls are thread-safe. */
+void   tg_release_memory(void);
+/* Sets the limit in bytes and returns the previous one; a lower limit
+** releases the cache. */
+size_t tg_set_memory_cache_limit(size_t bytes);
+
 /* ----------------------------------------------------------------- scopes */
 
 /* Opens a scope on this thread's stack.  Tensors returned until the matching
@@ -223,7 +233,8 @@ tg_tensor *tg_tanh(tg_tensor *a);
 tg_tensor *tg_sqrt(tg_tensor *a);
 tg_tensor *tg_relu(tg_tensor *a);        /* gradient 0 at 0, as PyTorch */
 
-/* a ** p for a real exponent p (C pow semantics). */
+/* a ** p for a real exponent p, as torch.pow: p = 2, 3, 0.5, -0.5, -1, -2 are
+** computed directly (x*x, x*x*x, sqrt, ...), any other p by the C pow. */
 tg_tensor *tg_pow(tg_tensor *a, double p);
 
 /* a * s + t for scalars s, t (one fused pass; handy for affine maps). */

@@ -26,6 +26,10 @@ void *tg__malloc(size_t n);
 void *tg__calloc(size_t count, size_t size);
 void *tg__realloc(void *p, size_t n);
 void  tg__free(void *p);
+/* Tensor data blocks, recycled by size class (pool.c).  *size receives the
+** block's real size, to be passed back to tg__storage_free.  NULL on OOM. */
+void *tg__storage_alloc(size_t n, size_t *size);
+void  tg__storage_free(void *p, size_t size);
 /* Blocks allocated and not yet freed, library-wide. */
 int64_t tg__alloc_live(void);
 
@@ -45,6 +49,7 @@ const char *tg__shape_str(char *buf, int ndim, const int64_t *shape);
 typedef struct tg__storage {
     double *data;
     int64_t refcount;
+    size_t size;               /* bytes of the pooled block holding this header and data */
 } tg__storage;
 
 typedef struct tg_ctx tg__node;

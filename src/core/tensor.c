@@ -74,9 +74,9 @@ tg_tensor *tg__tensor_new(const char *fn, int ndim, const int64_t *shape)
     tg_tensor *t = tensor_header(fn, ndim, shape, numel);
     if (!t)
         return NULL;
-    /* storage header and data in one block; data 64-byte aligned */
-    size_t head = 64;
-    char *block = tg__malloc(head + (size_t)numel * sizeof(double));
+    /* storage header and data in one pooled block */
+    size_t head = 64, size;
+    char *block = tg__storage_alloc(head + (size_t)numel * sizeof(double), &size);
     if (!block) {
         tg__free(t);
         tg__error(TG_ERR_NOMEM, "%s: out of memory for %lld doubles", fn, (long long)numel);
@@ -84,6 +84,7 @@ tg_tensor *tg__tensor_new(const char *fn, int ndim, const int64_t *shape)
     }
     t->storage = (tg__storage *)(void *)block;
     t->storage->refcount = 1;
+    t->storage->size = size;
     t->storage->data = (double *)(void *)(block + head);
     t->data = t->storage->data;
     return t;
@@ -116,7 +117,7 @@ static void tensor_destroy(tg_tensor *t)
     if (t->grad)
         tg__tensor_unref(t->grad);
     if (--t->storage->refcount == 0)
-        tg__free(t->storage);
+        tg__storage_free(t->storage, t->storage->size);
     tg__free(t);
 }
 

@@ -31,7 +31,7 @@ typedef struct tg__kernels {
                                  int64_t incy, double *z);
     /* z[i] = f(x[i]) */
     void (*unary[TG__N_UNOPS])(int64_t n, const double *x, double *z);
-    /* z[i] = pow(x[i], p), with p == 2, 3, 0.5, 1, 0 computed exactly as pow does */
+    /* z[i] = x[i] ** p as torch.pow (p = 2, 3, 0.5, -0.5, -1, -2 computed directly) */
     void (*pow)(int64_t n, const double *x, double p, double *z);
     /* z[i] = x[i] * s + t */
     void (*affine)(int64_t n, const double *x, double s, double t, double *z);

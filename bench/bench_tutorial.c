@@ -1,0 +1,255 @@
+/*
+** Benchmark: one training step of the tutorial fit y = a + b * P3(c + d x)
+** (forward, loss, backward, update) at several batch sizes, three ways:
+**   user      P3 as a user tg_function (the tutorial's way)
+**   builtin   the fused built-in tg_legendre(x, 3)
+**   fused     one hand-written C loop doing forward and backward in one pass,
+**             the physical limit the engine is measured against
+** and the cost of dispatching a one-element user Function forward + backward.
+** Every path's loss and gradients are checked against the others before
+** anything is timed.  Times are ratios within one run (machines are noisy).
+**
+** usage: bench_tutorial [N ...]     (default: 2000 100000)
+*/
+#define _POSIX_C_SOURCE 200809L   /* clock_gettime */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <tensorgrad.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------ P3 user fn */
+
+static tg_status p3_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    tg_tensor *x = in[0];
+    if (!(out[0] = tg_zeros(tg_ndim(x), tg_shape(x))))
+        return tg_last_status();
+    const double *xd = tg_data(x);
+    double *yd = tg_data(out[0]);
+    for (int64_t i = 0, n = tg_numel(x); i < n; i++)
+        yd[i] = 0.5 * (5 * xd[i] * xd[i] * xd[i] - 3 * xd[i]);
+    return tg_save_for_backward(ctx, 1, in);
+}
+static tg_status p3_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_saved_tensor(ctx, 0);
+    if (!x || !(gin[0] = tg_zeros(tg_ndim(x), tg_shape(x))))
+        return tg_last_status();
+    const double *xd = tg_data(x), *gd = tg_data(g[0]);
+    double *dx = tg_data(gin[0]);
+    for (int64_t i = 0, n = tg_numel(x); i < n; i++)
+        dx[i] = gd[i] * 1.5 * (5 * xd[i] * xd[i] - 1);
+    return TG_OK;
+}
+static const tg_function p3_fn = {.name = "LegendrePolynomial3", .n_inputs = 1, .n_outputs = 1,
+                                  .forward = p3_forward, .backward = p3_backward};
+
+/* ------------------------------------------------------------ the paths */
+
+typedef struct problem {
+    int64_t n;
+    tg_tensor *x, *y, *p[4];
+    double *xd, *yd;
+} problem;
+
+enum { USER, BUILTIN, FUSED, N_PATHS };
+static const char *const path_name[N_PATHS] = {"user P3 Function", "builtin tg_legendre", "hand-fused loop"};
+
+/* One step; writes the loss and the four gradients; applies the update when lr != 0. */
+static int step_engine(problem *pb, int path, double lr, double *loss_out, double *grad_out)
+{
+    tg_scope_begin();
+    tg_tensor **p = pb->p;
+    tg_tensor *u = tg_add(p[2], tg_mul(p[3], pb->x));
+    tg_tensor *q = path == USER ? tg_apply1(&p3_fn, &u) : tg_legendre(u, 3);
+    tg_tensor *loss = tg_sum(tg_pow(tg_sub(tg_add(p[0], tg_mul(p[1], q)), pb->y), 2.0));
+    int ok = loss && tg_backward(loss, NULL) == TG_OK;
+    if (ok) {
+        *loss_out = tg_item(loss);
+        for (int i = 0; i < 4; i++) {
+            grad_out[i] = tg_item(tg_grad(p[i]));
+            tg_data(p[i])[0] -= lr * grad_out[i];
+            tg_zero_grad(p[i]);
+        }
+    }
+    tg_scope_end();
+    return ok;
+}
+
+/* forward and backward of the whole step in one pass over the points */
+static int step_fused(problem *pb, double lr, double *loss_out, double *grad_out)
+{
+    double a = tg_data(pb->p[0])[0], b = tg_data(pb->p[1])[0];
+    double c = tg_data(pb->p[2])[0], d = tg_data(pb->p[3])[0];
+    double loss = 0, ga = 0, gb = 0, gc = 0, gd = 0;
+    const double *x = pb->xd, *y = pb->yd;
+    for (int64_t i = 0; i < pb->n; i++) {
+        double u = c + d * x[i], p3 = 0.5 * (5 * u * u * u - 3 * u);
+        double r = a + b * p3 - y[i], g = 2 * r, gu = g * b * 1.5 * (5 * u * u - 1);
+        loss += r * r;
+        ga += g;
+        gb += g * p3;
+        gc += gu;
+        gd += gu * x[i];
+    }
+    double grads[4] = {ga, gb, gc, gd};
+    *loss_out = loss;
+    for (int i = 0; i < 4; i++) {
+        grad_out[i] = grads[i];
+        tg_data(pb->p[i])[0] -= lr * grads[i];
+    }
+    return 1;
+}
+
+static int run_step(problem *pb, int path, double lr, double *loss, double *grad)
+{
+    return path == FUSED ? step_fused(pb, lr, loss, grad) : step_engine(pb, path, lr, loss, grad);
+}
+
+static void reset(problem *pb)
+{
+    const double init[4] = {0.0, -1.0, 0.0, 0.3};
+    for (int i = 0; i < 4; i++)
+        tg_data(pb->p[i])[0] = init[i];
+}
+
+/* Every path must give the same loss and gradients before anything is timed. */
+static int verify(problem *pb)
+{
+    double loss[N_PATHS], grad[N_PATHS][4];
+    for (int path = 0; path < N_PATHS; path++) {
+        reset(pb);
+        if (!run_step(pb, path, 0.0, &loss[path], grad[path])) {
+            fprintf(stderr, "%s failed: %s\n", path_name[path], tg_last_error());
+            return 0;
+        }
+    }
+    for (int path = 1; path < N_PATHS; path++) {
+        double scale = fabs(grad[0][1]) + fabs(grad[0][3]);
+        int bad = fabs(loss[path] - loss[0]) > 1e-10 * fabs(loss[0]);
+        for (int i = 0; i < 4; i++)
+            bad |= fabs(grad[path][i] - grad[0][i]) > 1e-10 * scale;
+        if (bad) {
+            fprintf(stderr, "N=%lld: %s disagrees with %s: loss %.17g vs %.17g\n", (long long)pb->n,
+                    path_name[path], path_name[0], loss[path], loss[0]);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Seconds per step, best of 5 batches of at least 0.05 s each. */
+static double time_path(problem *pb, int path)
+{
+    double loss, grad[4], best = INFINITY;
+    int reps = 1;
+    for (int batch = 0; batch < 5; batch++) {
+        double t0, dt;
+        for (;;) {
+            reset(pb);
+            t0 = now();
+            for (int r = 0; r < reps; r++)
+                run_step(pb, path, 1e-12, &loss, grad);
+            dt = now() - t0;
+            if (dt >= 0.05 || reps > (1 << 24))
+                break;
+            reps *= 2;
+        }
+        if (dt / reps < best)
+            best = dt / reps;
+    }
+    return best;
+}
+
+static int bench_n(int64_t n)
+{
+    problem pb = {.n = n};
+    pb.x = tg_linspace(-3.14159265358979323846, 3.14159265358979323846, n);
+    pb.y = tg_sin(pb.x);
+    if (!pb.x || !pb.y)
+        return 0;
+    pb.xd = tg_data(pb.x);
+    pb.yd = tg_data(pb.y);
+    for (int i = 0; i < 4; i++) {
+        pb.p[i] = tg_scalar(0.0);
+        tg_set_requires_grad(pb.p[i], true);
+    }
+    int ok = verify(&pb);
+    if (ok) {
+        double t[N_PATHS];
+        for (int path = 0; path < N_PATHS; path++)
+            t[path] = time_path(&pb, path);
+        for (int path = 0; path < N_PATHS; path++)
+            printf("| %-20s | %10lld | %12.2f | %10.3f | %8.1fx |\n", path_name[path], (long long)n,
+                   t[path] * 1e6, t[path] * 1e9 / (double)n, t[path] / t[FUSED]);
+    }
+    for (int i = 0; i < 4; i++)
+        tg_free(pb.p[i]);
+    tg_free(pb.x);
+    tg_free(pb.y);
+    return ok;
+}
+
+/* ------------------------------------------------------------- dispatch */
+
+static tg_status id_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    (void)ctx;
+    out[0] = tg_scalar(tg_data(in[0])[0] * 2.0);
+    return out[0] ? TG_OK : tg_last_status();
+}
+static tg_status id_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    (void)ctx;
+    gin[0] = tg_scalar(tg_data(g[0])[0] * 2.0);
+    return gin[0] ? TG_OK : tg_last_status();
+}
+static const tg_function twice_fn = {.name = "twice", .n_inputs = 1, .n_outputs = 1,
+                                     .forward = id_forward, .backward = id_backward};
+
+static int bench_dispatch(void)
+{
+    tg_tensor *x = tg_scalar(1.0);
+    tg_set_requires_grad(x, true);
+    int ok = 1, reps = 200000;
+    double t0 = now();
+    for (int r = 0; r < reps && ok; r++) {
+        tg_scope_begin();
+        ok = tg_backward(tg_apply1(&twice_fn, &x), NULL) == TG_OK;
+        tg_scope_end();
+    }
+    double dt = (now() - t0) / reps;
+    ok = ok && tg_item(tg_grad(x)) == 2.0 * reps;   /* every backward accumulated */
+    if (ok)
+        printf("\nuser Function apply + backward on one element: %.0f ns\n", dt * 1e9);
+    else
+        fprintf(stderr, "dispatch benchmark failed: %s\n", tg_last_error());
+    tg_free(x);
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    int64_t sizes[16] = {2000, 100000};
+    int n_sizes = 2;
+    if (argc > 1) {
+        n_sizes = 0;
+        for (int i = 1; i < argc && n_sizes < 16; i++)
+            sizes[n_sizes++] = strtoll(argv[i], NULL, 10);
+    }
+    printf("| %-20s | %10s | %12s | %10s | %9s |\n", "tutorial step", "N", "us/step", "ns/point",
+           "vs fused");
+    printf("|----------------------|------------|--------------|------------|-----------|\n");
+    for (int i = 0; i < n_sizes; i++)
+        if (sizes[i] < 1 || !bench_n(sizes[i]))
+            return 1;
+    return bench_dispatch() ? 0 : 1;
+}
