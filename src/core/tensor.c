@@ -162,8 +162,8 @@ tg_tensor *tg_from_array(int ndim, const int64_t *shape, const double *data)
     if (!t)
         return NULL;
     if (!data && t->numel > 0) {
-        tg__tensor_unref(t);
         tg__error(TG_ERR_ARG, "tg_from_array: data is NULL for %lld elements", (long long)t->numel);
+        tg__tensor_unref(t);
         return NULL;
     }
     if (t->numel > 0)
