@@ -76,7 +76,7 @@ static tg_status add_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
         return tg_last_status();
     return TG_OK;
 }
-static const tg_function add_fn = {.name = "add", .n_inputs = 2, .n_outputs = 1,
+static const tg_function add_fn = {.name = "tg_add", .n_inputs = 2, .n_outputs = 1,
                                    .forward = add_forward, .backward = add_backward};
 
 /* forward: z = a - b  =>  da = sum_to(dz), db = sum_to(-dz) */
@@ -93,7 +93,7 @@ static tg_status sub_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
         return tg_last_status();
     return TG_OK;
 }
-static const tg_function sub_fn = {.name = "sub", .n_inputs = 2, .n_outputs = 1,
+static const tg_function sub_fn = {.name = "tg_sub", .n_inputs = 2, .n_outputs = 1,
                                    .forward = sub_forward, .backward = sub_backward};
 
 /* forward: z = a * b  =>  da = sum_to(dz * b), db = sum_to(dz * a) */
@@ -111,7 +111,7 @@ static tg_status mul_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
         return tg_last_status();
     return TG_OK;
 }
-static const tg_function mul_fn = {.name = "mul", .n_inputs = 2, .n_outputs = 1,
+static const tg_function mul_fn = {.name = "tg_mul", .n_inputs = 2, .n_outputs = 1,
                                    .forward = mul_forward, .backward = mul_backward};
 
 /* forward: z = a / b  =>  da = sum_to(dz / b), db = sum_to(-dz * a / (b * b)) */
@@ -130,7 +130,7 @@ static tg_status div_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
         return tg_last_status();
     return TG_OK;
 }
-static const tg_function div_fn = {.name = "div", .n_inputs = 2, .n_outputs = 1,
+static const tg_function div_fn = {.name = "tg_div", .n_inputs = 2, .n_outputs = 1,
                                    .forward = div_forward, .backward = div_backward};
 
 static tg_tensor *binary(const tg_function *fn, tg_tensor *a, tg_tensor *b)
@@ -184,21 +184,21 @@ static tg_tensor *unary_const(tg__unop op, tg_tensor *x)
 #define SAVE_OUT tg_save_for_backward(ctx, 1, out)
 
 /* forward: y = -x            =>  dx = -dy */
-TG_UNARY_FN(neg, "neg", TG__NEG, SAVE_IN, tg_neg(g[0]))
+TG_UNARY_FN(neg, "tg_neg", TG__NEG, SAVE_IN, tg_neg(g[0]))
 /* forward: y = exp(x)        =>  dx = dy * y */
-TG_UNARY_FN(exp, "exp", TG__EXP, SAVE_OUT, tg_mul(g[0], s))
+TG_UNARY_FN(exp, "tg_exp", TG__EXP, SAVE_OUT, tg_mul(g[0], s))
 /* forward: y = log(x)        =>  dx = dy / x */
-TG_UNARY_FN(log, "log", TG__LOG, SAVE_IN, tg_div(g[0], s))
+TG_UNARY_FN(log, "tg_log", TG__LOG, SAVE_IN, tg_div(g[0], s))
 /* forward: y = sin(x)        =>  dx = dy * cos(x) */
-TG_UNARY_FN(sin, "sin", TG__SIN, SAVE_IN, tg_mul(g[0], tg_cos(s)))
+TG_UNARY_FN(sin, "tg_sin", TG__SIN, SAVE_IN, tg_mul(g[0], tg_cos(s)))
 /* forward: y = cos(x)        =>  dx = dy * -sin(x) */
-TG_UNARY_FN(cos, "cos", TG__COS, SAVE_IN, tg_mul(g[0], tg_neg(tg_sin(s))))
+TG_UNARY_FN(cos, "tg_cos", TG__COS, SAVE_IN, tg_mul(g[0], tg_neg(tg_sin(s))))
 /* forward: y = tanh(x)       =>  dx = dy * (1 - y^2) */
-TG_UNARY_FN(tanh, "tanh", TG__TANH, SAVE_OUT, tg_mul(g[0], tg_affine(tg_mul(s, s), -1.0, 1.0)))
+TG_UNARY_FN(tanh, "tg_tanh", TG__TANH, SAVE_OUT, tg_mul(g[0], tg_affine(tg_mul(s, s), -1.0, 1.0)))
 /* forward: y = sqrt(x)       =>  dx = dy / (2 y) */
-TG_UNARY_FN(sqrt, "sqrt", TG__SQRT, SAVE_OUT, tg_div(g[0], tg_affine(s, 2.0, 0.0)))
+TG_UNARY_FN(sqrt, "tg_sqrt", TG__SQRT, SAVE_OUT, tg_div(g[0], tg_affine(s, 2.0, 0.0)))
 /* forward: y = max(x, 0)     =>  dx = dy * (x > 0), a constant mask */
-TG_UNARY_FN(relu, "relu", TG__RELU, SAVE_IN, tg_mul(g[0], unary_const(TG__STEP, s)))
+TG_UNARY_FN(relu, "tg_relu", TG__RELU, SAVE_IN, tg_mul(g[0], unary_const(TG__STEP, s)))
 
 /* ------------------------------------------------------- pow, affine */
 
@@ -221,7 +221,7 @@ static tg_status pow_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
         gin[0] = tg_mul(g[0], tg_affine(tg_pow(x, p - 1.0), p, 0.0));
     return gin[0] ? TG_OK : tg_last_status();
 }
-static const tg_function pow_fn = {.name = "pow", .n_inputs = 1, .n_outputs = 1,
+static const tg_function pow_fn = {.name = "tg_pow", .n_inputs = 1, .n_outputs = 1,
                                    .forward = pow_forward, .backward = pow_backward};
 
 tg_tensor *tg_pow(tg_tensor *a, double p) { return tg__apply_op(&pow_fn, &a, &p, sizeof p); }
@@ -240,7 +240,7 @@ static tg_status affine_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **g
     const double *st = tg_ctx_args(ctx);
     return (gin[0] = tg_affine(g[0], st[0], 0.0)) ? TG_OK : tg_last_status();
 }
-static const tg_function affine_fn = {.name = "affine", .n_inputs = 1, .n_outputs = 1,
+static const tg_function affine_fn = {.name = "tg_affine", .n_inputs = 1, .n_outputs = 1,
                                       .forward = affine_forward, .backward = affine_backward};
 
 tg_tensor *tg_affine(tg_tensor *a, double s, double t)

@@ -27,7 +27,7 @@ static tg_status legendre_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor *
     gin[0] = tg_mul(g[0], legendre_k(tg_saved_tensor(ctx, 0), la->n, la->k + 1));
     return gin[0] ? TG_OK : tg_last_status();
 }
-static const tg_function legendre_fn = {.name = "legendre", .n_inputs = 1, .n_outputs = 1,
+static const tg_function legendre_fn = {.name = "tg_legendre", .n_inputs = 1, .n_outputs = 1,
                                         .forward = legendre_forward, .backward = legendre_backward};
 
 static tg_tensor *legendre_k(tg_tensor *x, int n, int k)

@@ -29,7 +29,7 @@ static tg_status matmul_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **g
         return tg_last_status();
     return TG_OK;
 }
-static const tg_function matmul_fn = {.name = "matmul", .n_inputs = 2, .n_outputs = 1,
+static const tg_function matmul_fn = {.name = "tg_matmul", .n_inputs = 2, .n_outputs = 1,
                                       .forward = matmul_forward, .backward = matmul_backward};
 
 tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b)
@@ -63,7 +63,7 @@ static tg_status transpose_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor 
     (void)ctx;
     return (gin[0] = tg_transpose(g[0])) ? TG_OK : tg_last_status();
 }
-static const tg_function transpose_fn = {.name = "transpose", .n_inputs = 1, .n_outputs = 1,
+static const tg_function transpose_fn = {.name = "tg_transpose", .n_inputs = 1, .n_outputs = 1,
                                          .forward = transpose_forward, .backward = transpose_backward};
 
 tg_tensor *tg_transpose(tg_tensor *a) { return tg__apply_op(&transpose_fn, &a, NULL, 0); }

@@ -23,7 +23,7 @@ static tg_status sum_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
     const int64_t *shape = tg__ctx_in_shape(ctx, 0, &ndim);
     return (gin[0] = tg_expand(g[0], ndim, shape)) ? TG_OK : tg_last_status();
 }
-static const tg_function sum_fn = {.name = "sum", .n_inputs = 1, .n_outputs = 1,
+static const tg_function sum_fn = {.name = "tg_sum", .n_inputs = 1, .n_outputs = 1,
                                    .forward = sum_forward, .backward = sum_backward};
 
 tg_tensor *tg_sum(tg_tensor *a) { return tg__apply_op(&sum_fn, &a, NULL, 0); }
@@ -48,7 +48,7 @@ static tg_status mean_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin
     gin[0] = tg_expand(tg_affine(g[0], 1.0 / (double)n, 0.0), ndim, shape);
     return gin[0] ? TG_OK : tg_last_status();
 }
-static const tg_function mean_fn = {.name = "mean", .n_inputs = 1, .n_outputs = 1,
+static const tg_function mean_fn = {.name = "tg_mean", .n_inputs = 1, .n_outputs = 1,
                                     .forward = mean_forward, .backward = mean_backward};
 
 tg_tensor *tg_mean(tg_tensor *a) { return tg__apply_op(&mean_fn, &a, NULL, 0); }

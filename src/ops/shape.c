@@ -121,7 +121,7 @@ static tg_status expand_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **g
 {
     return (gin[0] = tg__grad_to_input(ctx, 0, g[0])) ? TG_OK : tg_last_status();
 }
-static const tg_function expand_fn = {.name = "expand", .n_inputs = 1, .n_outputs = 1,
+static const tg_function expand_fn = {.name = "tg_expand", .n_inputs = 1, .n_outputs = 1,
                                       .forward = expand_forward, .backward = expand_backward};
 
 tg_tensor *tg_expand(tg_tensor *a, int ndim, const int64_t *shape)
@@ -158,7 +158,7 @@ static tg_status sum_to_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **g
     const int64_t *shape = tg__ctx_in_shape(ctx, 0, &ndim);
     return (gin[0] = tg_expand(g[0], ndim, shape)) ? TG_OK : tg_last_status();
 }
-static const tg_function sum_to_fn = {.name = "sum_to", .n_inputs = 1, .n_outputs = 1,
+static const tg_function sum_to_fn = {.name = "tg_sum_to", .n_inputs = 1, .n_outputs = 1,
                                       .forward = sum_to_forward, .backward = sum_to_backward};
 
 tg_tensor *tg_sum_to(tg_tensor *a, int ndim, const int64_t *shape)
@@ -200,7 +200,7 @@ static tg_status reshape_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **
     const int64_t *shape = tg__ctx_in_shape(ctx, 0, &ndim);
     return (gin[0] = tg_reshape(g[0], ndim, shape)) ? TG_OK : tg_last_status();
 }
-static const tg_function reshape_fn = {.name = "reshape", .n_inputs = 1, .n_outputs = 1,
+static const tg_function reshape_fn = {.name = "tg_reshape", .n_inputs = 1, .n_outputs = 1,
                                        .forward = reshape_forward, .backward = reshape_backward};
 
 /* Resolves one -1 and checks the element count. */
