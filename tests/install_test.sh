@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Tests of tensorgrad as an outside program sees it: installed into a temporary
+# prefix and used through pkg-config or the CMake package, the public header on
+# its own (C11 and C++), and the symbol table of the shared library.  Registered
+# with ctest by tests/CMakeLists.txt, one mode per test:
+#
+#   install_test.sh pkgconfig     BUILD_DIR SOURCE_DIR CC CHECK_TUTORIAL [FLAG...]
+#   install_test.sh cmake_package BUILD_DIR SOURCE_DIR CC CHECK_TUTORIAL CMAKE VERSION [FLAG...]
+#   install_test.sh header        SOURCE_DIR CC CXX SHARED_LIB [FLAG...]
+#   install_test.sh exports       SHARED_LIB HEADER CC
+#
+# FLAGs are added to every compile and link of an outside program: the sanitizer
+# flags when the library was built with TG_SANITIZE (its objects then call into
+# the sanitizer runtime, which only a -fsanitize link brings in).  Every program
+# built here runs examples/polynomial_custom_function.c and pipes its output
+# through check_tutorial against PyTorch's numbers in tests/data/tutorial.txt.
+set -euo pipefail
+
+die() { echo "FAIL: $*" >&2; exit 1; }
+say() { echo "--- $*"; }
+run() { echo "+ $*"; "$@"; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tg-install-test.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+# Installs BUILD_DIR into $tmp/prefix.
+install_into_prefix() {
+    prefix=$tmp/prefix
+    echo "+ cmake --install $1 --prefix $prefix"
+    cmake --install "$1" --prefix "$prefix" >"$tmp/install.log" || { cat "$tmp/install.log"; die "cmake --install failed"; }
+    cp "$2/examples/polynomial_custom_function.c" "$tmp/prog.c"
+}
+
+# Runs program $1 and checks its output against the PyTorch reference.
+check_output() {
+    local bin=$1
+    say "running $bin | check_tutorial"
+    "$bin" >"$tmp/out.txt" || die "$bin exited with status $?"
+    "$check_tutorial" "$source_dir/tests/data/tutorial.txt" <"$tmp/out.txt" || die "$bin does not reproduce PyTorch's numbers"
+    grep '^Result' "$tmp/out.txt"
+}
+
+# Program $1 must load libtensorgrad from the install prefix ($2 = yes) or not at all ($2 = no).
+check_loads_from_prefix() {
+    local needed
+    needed=$(readelf -d "$1" | grep 'NEEDED.*libtensorgrad' || true)
+    if [[ $2 == no ]]; then
+        [[ -z $needed ]] || die "$1 should not need libtensorgrad.so: $needed"
+        return
+    fi
+    [[ -n $needed ]] || die "$1 does not need libtensorgrad.so"
+    local resolved
+    resolved=$(ldd "$1" | awk '/libtensorgrad/ { print $3 }')
+    [[ $(realpath "$resolved") == "$(realpath "$prefix")"/* ]] \
+        || die "$1 loads libtensorgrad from '$resolved', not from $prefix"
+    echo "$1 loads $resolved"
+}
+
+# ---------------------------------------------------------------- pkgconfig
+# `cc prog.c $(pkg-config --cflags --libs tensorgrad)` is all an outside program
+# needs: the rpath in Libs lets it run from a non-system prefix.  Then, with the
+# shared library removed from the prefix (a static-only install, the case
+# `pkg-config --static` is for), the same command with --static links
+# libtensorgrad.a, whose dependencies come from Libs.private only; and, unless
+# sanitizers are on (ASan cannot link -static), a fully static executable.
+mode_pkgconfig() {
+    local build_dir=$1; source_dir=$2; local cc=$3; check_tutorial=$4; shift 4
+    local flags=("$@")
+    install_into_prefix "$build_dir" "$source_dir"
+    local pc
+    pc=$(find "$prefix" -name tensorgrad.pc -print -quit)
+    [[ -n $pc ]] || die "no tensorgrad.pc under $prefix"
+    # nothing but pkg-config may tell the compiler where tensorgrad is
+    unset CPATH C_INCLUDE_PATH LIBRARY_PATH LD_LIBRARY_PATH PKG_CONFIG_SYSROOT_DIR
+    export PKG_CONFIG_PATH=${pc%/*}
+    cd "$tmp"
+    run pkg-config --validate tensorgrad
+    [[ $(pkg-config --variable=prefix tensorgrad) == "$prefix" ]] \
+        || die "tensorgrad.pc has prefix=$(pkg-config --variable=prefix tensorgrad), installed into $prefix"
+
+    say "shared: cc prog.c \$(pkg-config --cflags --libs tensorgrad)"
+    # shellcheck disable=SC2046  # word splitting of pkg-config's output is the point
+    run "$cc" "${flags[@]}" prog.c $(pkg-config --cflags --libs tensorgrad) -o prog_shared
+    check_loads_from_prefix prog_shared yes
+    check_output ./prog_shared
+
+    local libdir
+    libdir=$(pkg-config --variable=libdir tensorgrad)
+    [[ -f $libdir/libtensorgrad.a ]] || die "no libtensorgrad.a in $libdir"
+    rm -f "$libdir"/libtensorgrad.so*
+    say "static libtensorgrad: cc prog.c \$(pkg-config --cflags --libs --static tensorgrad) -static-libgcc"
+    # shellcheck disable=SC2046
+    run "$cc" "${flags[@]}" prog.c $(pkg-config --cflags --libs --static tensorgrad) -static-libgcc -o prog_static
+    check_loads_from_prefix prog_static no
+    check_output ./prog_static
+
+    if ((${#flags[@]})); then
+        say "fully static link: skipped, the sanitizer runtimes do not support -static"
+        return
+    fi
+    say "fully static: cc -static prog.c \$(pkg-config --cflags --libs --static tensorgrad)"
+    # shellcheck disable=SC2046
+    run "$cc" -static prog.c $(pkg-config --cflags --libs --static tensorgrad) -o prog_full_static
+    if readelf -d prog_full_static | grep -q NEEDED; then
+        die "prog_full_static is not static: $(readelf -d prog_full_static | grep NEEDED)"
+    fi
+    check_output ./prog_full_static
+}
+
+# ---------------------------------------------------------------- cmake_package
+# find_package(tensorgrad) from a separate project (tests/consumer) finds the
+# installed package (exact version), and both exported targets link and run.
+mode_cmake_package() {
+    local build_dir=$1; source_dir=$2; local cc=$3; check_tutorial=$4 cmake=$5 version=$6; shift 6
+    local flags="$*"
+    install_into_prefix "$build_dir" "$source_dir"
+    run "$cmake" -S "$source_dir/tests/consumer" -B "$tmp/consumer" \
+        -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_C_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" \
+        -DCMAKE_PREFIX_PATH="$prefix" -DTG_EXPECTED_PREFIX="$prefix" \
+        -DTG_EXPECTED_VERSION="$version" -DTG_EXAMPLE="$tmp/prog.c"
+    run "$cmake" --build "$tmp/consumer"
+    check_loads_from_prefix "$tmp/consumer/consumer_shared" yes
+    check_output "$tmp/consumer/consumer_shared"
+    check_loads_from_prefix "$tmp/consumer/consumer_static" no
+    check_output "$tmp/consumer/consumer_static"
+}
+
+# ---------------------------------------------------------------- header
+# tensorgrad.h alone compiles warning-free as C11 and as C++11/C++17, and a C++
+# program calling into the shared library links (the extern "C" block is there).
+mode_header() {
+    local source_dir=$1 cc=$2 cxx=$3 shared_lib=$4; shift 4
+    local flags=("$@") warn=(-Wall -Wextra -Wpedantic -Werror)
+    shared_lib=$(realpath "$shared_lib")
+    command -v "$cxx" >/dev/null || die "no C++ compiler '$cxx' (tools/setup installs g++)"
+    cd "$tmp"
+    printf '#include <tensorgrad.h>\n' >only_header.c
+    run "$cc" -std=c11 "${warn[@]}" -Wstrict-prototypes -I"$source_dir/include" -fsyntax-only only_header.c
+    for std in c++11 c++17; do
+        run "$cxx" -std=$std -x c++ "${warn[@]}" -I"$source_dir/include" -fsyntax-only only_header.c
+    done
+    cat >call.cpp <<'EOF'
+#include <tensorgrad.h>
+int main()
+{
+    tg_tensor *x = tg_scalar(1.5);
+    tg_tensor *y = tg_mul(x, x);
+    int ok = x && y && tg_item(y) == 2.25;
+    tg_free(y);
+    tg_free(x);
+    return ok ? 0 : 1;
+}
+EOF
+    run "$cxx" -std=c++11 "${warn[@]}" "${flags[@]}" -I"$source_dir/include" call.cpp \
+        "$shared_lib" -Wl,-rpath,"$(dirname "$shared_lib")" -o call
+    run ./call || die "the C++ program calling tensorgrad failed"
+}
+
+# ---------------------------------------------------------------- exports
+# The dynamic symbol table holds exactly the functions that tensorgrad.h
+# declares: no tg__ internals, no other global names (OpenBLAS's or the
+# kernels'), and nothing declared but missing.  The linker-defined markers
+# _init _fini _edata _end __bss_start are allowed should a linker export them:
+# they come with every ELF shared object and collide with nothing.
+mode_exports() {
+    local shared_lib=$1 header=$2 cc=$3
+    nm -D --defined-only "$shared_lib" | awk '{ print $NF }' | sed 's/@.*//' | sort -u >"$tmp/exported"
+    grep -vxE '_init|_fini|_edata|_end|__bss_start' "$tmp/exported" >"$tmp/names" || true
+    # functions declared by the header: a tg_ name directly before `(`, comments and macros gone
+    "$cc" -E -P -x c "$header" | grep -oE '(^|[ *])tg_[a-z0-9_]+\(' | sed -E 's/^[ *]//; s/\($//' \
+        | sort -u >"$tmp/declared"
+    say "$(wc -l <"$tmp/names") exported, $(wc -l <"$tmp/declared") declared in $(basename "$header")"
+    (($(wc -l <"$tmp/declared") > 0)) || die "found no function declarations in $header"
+    local bad=0
+    if grep -n '^tg__' "$tmp/names"; then echo "internal tg__ names exported (above)"; bad=1; fi
+    if grep -v '^tg_' "$tmp/names"; then echo "names without the tg_ prefix exported (above)"; bad=1; fi
+    if comm -23 "$tmp/names" "$tmp/declared" | grep -v '^tg__' | grep '^tg_'; then
+        echo "exported tg_ names that tensorgrad.h does not declare (above): make them static or tg__"; bad=1
+    fi
+    if comm -13 "$tmp/names" "$tmp/declared" | grep .; then
+        echo "functions declared in tensorgrad.h but not exported (above)"; bad=1
+    fi
+    ((bad == 0)) || die "the exported symbols of $shared_lib are wrong"
+    echo "ok: exports are exactly the public API"
+}
+
+mode=${1:-}
+shift || true
+case $mode in
+    pkgconfig | cmake_package | header | exports) "mode_$mode" "$@" ;;
+    *) die "usage: $0 pkgconfig|cmake_package|header|exports ARGS... (see the top of this file)" ;;
+esac
