@@ -270,6 +270,23 @@ tg_tensor *tg_transpose(tg_tensor *a);
 ** pass of the derivative recurrence and is itself differentiable. */
 tg_tensor *tg_legendre(tg_tensor *x, int n);
 
+/* a ** b elementwise with broadcasting (torch.pow(Tensor, Tensor)), e.g.
+** tg_pow_tensor(tg_unsqueeze(x, -1), p) with p = [1,2,3] stacks powers.
+** Gradient for b is dy * a^b * log(a), taken as 0 where a == 0 and b >= 0. */
+tg_tensor *tg_pow_tensor(tg_tensor *a, tg_tensor *b);
+
+/* A size-1 dimension inserted at dim (-ndim-1 <= dim <= ndim; negative counts
+** from the end).  Shares a's storage. */
+tg_tensor *tg_unsqueeze(tg_tensor *a, int dim);
+
+/* Dimensions start_dim..end_dim (inclusive, negative from the end) merged into
+** one, as torch.flatten; a 0-d tensor becomes [1].  Shares a's storage. */
+tg_tensor *tg_flatten(tg_tensor *a, int start_dim, int end_dim);
+
+/* The slice at index along dim, which is removed (x[:, 1] is
+** tg_select(x, 1, 1)); negative index counts from the end.  Copied. */
+tg_tensor *tg_select(tg_tensor *a, int dim, int64_t index);
+
 /* ----------------------------------------------------- user Functions
 **
 ** A Function is a static vtable:
@@ -300,6 +317,11 @@ typedef struct tg_function {             /* may gain fields; users fill it with 
     int n_inputs, n_outputs;
     tg_status (*forward)(tg_ctx *ctx, tg_tensor *const *inputs, tg_tensor **outputs);
     tg_status (*backward)(tg_ctx *ctx, tg_tensor *const *grad_outputs, tg_tensor **grad_inputs);
+    /* true: backward is not itself differentiable (raw loops, say).  Under
+    ** create_graph it runs with recording off, and differentiating the
+    ** gradients it returned fails with TG_ERR_STATE naming the Function,
+    ** instead of silently treating them as constants. */
+    bool once_differentiable;
 } tg_function;
 
 #define TG_MAX_FN_ARITY 16
@@ -341,6 +363,146 @@ tg_status tg_set_error(tg_status s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* --------------------------------------------------------- random numbers
+**
+** A portable generator: xoshiro256** seeded through splitmix64, so a seed gives
+** the same stream on every machine and compiler.  uniform = (next >> 11) * 2^-53
+** in [0, 1); normal values come in Box-Muller pairs from two uniforms u1, u2:
+** r = sqrt(-2 log(1 - u1)), r cos(2 pi u2), r sin(2 pi u2) (a fill of odd
+** length drops the last sine).  tests/reference/make_reference.py implements
+** the same stream in Python, so PyTorch runs start from the same values.
+** A tg_rng is a plain value (copy it to fork a stream); each thread also has
+** its own default generator, seeded 0 until tg_manual_seed. */
+
+typedef struct tg_rng { uint64_t s[4]; } tg_rng;
+
+void     tg_rng_seed(tg_rng *r, uint64_t seed);
+uint64_t tg_rng_next(tg_rng *r);                 /* 64 random bits */
+double   tg_rng_uniform(tg_rng *r);              /* [0, 1) */
+double   tg_rng_normal(tg_rng *r);               /* standard normal, one Box-Muller pair per two calls */
+int64_t  tg_rng_randint(tg_rng *r, int64_t lo, int64_t hi);   /* lo + next % (hi - lo); hi > lo */
+
+/* Seeds this thread's default generator; returns it (borrowed, per thread). */
+tg_rng *tg_manual_seed(uint64_t seed);
+tg_rng *tg_default_rng(void);
+
+/* Tensors filled from this thread's default generator, in row-major order:
+** uniform on [0, 1), uniform on [lo, hi) (lo + (hi - lo) * u), standard normal.
+** Errors as tg_zeros. */
+tg_tensor *tg_rand(int ndim, const int64_t *shape);
+tg_tensor *tg_rand_uniform(int ndim, const int64_t *shape, double lo, double hi);
+tg_tensor *tg_randn(int ndim, const int64_t *shape);
+
+/* ------------------------------------------------------------- parameters
+**
+** A tg_params is an ordered list of named tensors: what a module exposes, what
+** an optimizer updates and what save / load read and write.  The list keeps
+** each tensor alive (it holds a reference of its own): freeing or ending the
+** scope of a listed tensor leaves it valid inside the list. */
+
+typedef struct tg_params tg_params;
+
+tg_params  *tg_params_new(void);                 /* NULL + TG_ERR_NOMEM */
+void        tg_params_free(tg_params *p);        /* NULL is a no-op */
+/* Appends t under name (copied; unique in the list, else TG_ERR_ARG). */
+tg_status   tg_params_add(tg_params *p, const char *name, tg_tensor *t);
+/* Appends every entry of other, names prefixed with "prefix." when prefix is non-NULL. */
+tg_status   tg_params_extend(tg_params *p, const char *prefix, const tg_params *other);
+int         tg_params_count(const tg_params *p);
+const char *tg_params_name(const tg_params *p, int i);    /* borrowed; NULL when out of range */
+tg_tensor  *tg_params_get(const tg_params *p, int i);     /* borrowed; NULL when out of range */
+tg_tensor  *tg_params_find(const tg_params *p, const char *name);   /* NULL when absent (no error) */
+void        tg_params_zero_grad(const tg_params *p);
+
+/* Writes the list to path in tensorgrad's parameter format (documented in
+** src/nn/serialize.c: magic, count, then name, shape and little-endian
+** float64 data per entry).  TG_ERR_IO with the path and the reason. */
+tg_status tg_params_save(const tg_params *p, const char *path);
+/* Reads such a file into the listed tensors by name: every name of the list
+** must be in the file with the same shape (TG_ERR_SHAPE otherwise) and the
+** file must be whole (TG_ERR_IO).  Nothing is changed unless all succeeds. */
+tg_status tg_params_load(const tg_params *p, const char *path);
+
+/* ------------------------------------------------------------------- nn */
+
+typedef enum tg_reduction { TG_REDUCTION_MEAN = 0, TG_REDUCTION_SUM, TG_REDUCTION_NONE } tg_reduction;
+
+/* (pred - target)^2 reduced: mean (PyTorch's default), sum, or none (the
+** broadcast shape).  Shapes broadcast as in tg_sub. */
+tg_tensor *tg_mse_loss(tg_tensor *pred, tg_tensor *target, tg_reduction reduction);
+
+/* y = x W^T + b: x [..., in] (1-d or 2-d) -> [..., out]; weight [out, in] and
+** bias [out] initialized as PyTorch's nn.Linear, uniform on
+** [-1/sqrt(in), 1/sqrt(in)) from this thread's default generator (weight
+** first, row-major, then bias).  The forward is one dgemm. */
+typedef struct tg_linear tg_linear;
+tg_linear *tg_linear_new(int64_t in_features, int64_t out_features, bool bias);
+tg_tensor *tg_linear_forward(tg_linear *m, tg_tensor *x);
+tg_tensor *tg_linear_weight(const tg_linear *m);          /* borrowed, requires grad */
+tg_tensor *tg_linear_bias(const tg_linear *m);            /* borrowed; NULL without bias */
+const tg_params *tg_linear_params(const tg_linear *m);    /* "weight", "bias"; borrowed */
+void       tg_linear_free(tg_linear *m);                  /* NULL is a no-op */
+
+/* --------------------------------------------------------------- optim
+**
+** Optimizers with PyTorch's update formulas and defaults.  Each takes the
+** tensors of a parameter list at creation (keeping references of its own) and
+** its state (momentum buffers, moments, L-BFGS history) lives in the optimizer.
+** The *_defaults() functions return PyTorch's defaults; change fields, then
+** create.  tg_optim_step reads tg_grad of each parameter (parameters without
+** a gradient are skipped, as in PyTorch) and updates data in place. */
+
+typedef struct tg_optim tg_optim;
+
+typedef struct tg_sgd_opts {
+    double lr, momentum, dampening, weight_decay;
+    bool nesterov, maximize;
+} tg_sgd_opts;
+typedef struct tg_rmsprop_opts {
+    double lr, alpha, eps, weight_decay, momentum;
+    bool centered, maximize;
+} tg_rmsprop_opts;
+typedef struct tg_adam_opts {
+    double lr, beta1, beta2, eps, weight_decay;
+    bool amsgrad, maximize;
+} tg_adam_opts;
+typedef struct tg_lbfgs_opts {
+    double lr;
+    int max_iter, max_eval;               /* max_eval 0: max_iter * 5 / 4 */
+    double tolerance_grad, tolerance_change;
+    int history_size;
+    bool strong_wolfe;                    /* line_search_fn="strong_wolfe" */
+} tg_lbfgs_opts;
+
+tg_sgd_opts     tg_sgd_defaults(double lr);   /* momentum 0, dampening 0, weight_decay 0 */
+tg_rmsprop_opts tg_rmsprop_defaults(void);    /* lr 1e-2, alpha 0.99, eps 1e-8 */
+tg_adam_opts    tg_adam_defaults(void);       /* lr 1e-3, betas 0.9 0.999, eps 1e-8, wd 0 */
+tg_adam_opts    tg_adamw_defaults(void);      /* the same with weight_decay 1e-2 */
+tg_lbfgs_opts   tg_lbfgs_defaults(void);      /* lr 1, max_iter 20, tol 1e-7 / 1e-9, history 100 */
+
+/* NULL + TG_ERR_ARG for NULL or empty params or invalid options (negative lr,
+** nesterov without momentum or with dampening, betas outside [0, 1), ...). */
+tg_optim *tg_sgd_new(const tg_params *params, const tg_sgd_opts *opts);
+tg_optim *tg_rmsprop_new(const tg_params *params, const tg_rmsprop_opts *opts);
+tg_optim *tg_adam_new(const tg_params *params, const tg_adam_opts *opts);
+tg_optim *tg_adamw_new(const tg_params *params, const tg_adam_opts *opts);
+tg_optim *tg_lbfgs_new(const tg_params *params, const tg_lbfgs_opts *opts);
+
+/* One update from the current gradients.  TG_ERR_STATE for L-BFGS, which
+** needs a closure. */
+tg_status tg_optim_step(tg_optim *o);
+
+/* The closure re-evaluates the model: it clears the gradients, computes the
+** loss, calls tg_backward, and returns the loss (a one-element tensor of the
+** current scope) or NULL on failure.  Every optimizer accepts one (it is
+** called once before the update); L-BFGS calls it as often as its line search
+** needs.  *loss receives the first evaluation's loss, as PyTorch's step returns. */
+typedef tg_tensor *(*tg_closure)(void *user);
+tg_status tg_optim_step_closure(tg_optim *o, tg_closure closure, void *user, double *loss);
+
+void tg_optim_zero_grad(tg_optim *o);            /* tg_zero_grad on every parameter */
+void tg_optim_free(tg_optim *o);                 /* NULL is a no-op */
 
 /* --------------------------------------------------------- gradcheck */
 
