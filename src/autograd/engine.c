@@ -172,10 +172,12 @@ static tg_status run_node(run *r, tg__node *n)
             return tg_last_status();
     if (!n->fn->backward)
         return tg__error(TG_ERR_STATE, "%s: '%s' has no backward", r->fname, tg__node_name(n));
+    /* a once-differentiable backward runs unrecorded; its results are guarded */
+    bool guard = r->create && n->fn->once_differentiable, record = r->create && !guard;
     int depth = tg__scope_depth();
     tg_scope_begin();
-    bool prev = tg_set_grad_enabled(r->create);
-    n->create_graph = r->create;
+    bool prev = tg_set_grad_enabled(record);
+    n->create_graph = record;
     tg_status st = n->fn->backward(n, gout, gin);
     n->create_graph = false;
     tg_set_grad_enabled(prev);
@@ -185,10 +187,13 @@ static tg_status run_node(run *r, tg__node *n)
         tg__node *up = n->edges[i].node;
         if (st != TG_OK || !up || !gin[i] || !r->needed[up->run_pos])
             continue;
-        st = check_grad_shape(r, n, i, gin[i]);
-        if (st == TG_OK)
-            st = accumulate(r, &r->bufs[r->buf_off[up->run_pos] + n->edges[i].index],
-                            take_grad(gin[i], depth));
+        if ((st = check_grad_shape(r, n, i, gin[i])) != TG_OK)
+            break;
+        tg_tensor *g = take_grad(gin[i], depth);
+        if (guard && !(g = tg__once_guard(n, g)))
+            st = tg_last_status();
+        else
+            st = accumulate(r, &r->bufs[r->buf_off[up->run_pos] + n->edges[i].index], g);
     }
     tg__scope_end_to(depth);
     return st;

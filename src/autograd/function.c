@@ -315,7 +315,65 @@ tg_tensor *tg_saved_tensor(const tg_ctx *ctx, int i)
     const tg__saved *sv = &ctx->saved[i];
     if (ctx->create_graph && sv->kind == TG__SAVED_OUTPUT)
         return rebuild_output(ctx, sv);
+    if (ctx->create_graph && sv->kind == TG__SAVED_OTHER && !sv->t->node && ctx->needs_grad) {
+        tg__error(TG_ERR_STATE,
+                  "tg_saved_tensor: '%s' saved slot %d is an intermediate computed in forward with "
+                  "recording off, so a double backward cannot differentiate through it and would be "
+                  "silently wrong; compute it with tg_set_grad_enabled(true) inside forward, save "
+                  "inputs or outputs instead, or mark the Function once_differentiable",
+                  tg__node_name(ctx), i);
+        return NULL;
+    }
     return sv->t;
+}
+
+/* --------------------------------------------------- once-differentiable */
+
+typedef struct guard_args { const tg__node *origin; const char *name; } guard_args;
+
+static tg_status guard_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    (void)ctx, (void)in, (void)out;
+    return tg__error(TG_ERR_STATE, "once_differentiable guard: not applied directly");
+}
+
+/* forward: none (made by the executor)  =>  differentiating it is an error */
+static tg_status guard_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    const guard_args *ga = tg_ctx_args(ctx);
+    (void)g, (void)gin;
+    return tg__error(TG_ERR_STATE,
+                     "tg_backward: '%s' is once_differentiable: the gradient its backward returned "
+                     "cannot be differentiated again", ga->name);
+}
+
+static const tg_function once_guard = {.name = "once_differentiable", .n_inputs = 1,
+                                       .n_outputs = 1, .forward = guard_forward,
+                                       .backward = guard_backward};
+
+tg_tensor *tg__once_guard(tg__node *n, tg_tensor *g)
+{
+    guard_args ga = {n, tg__node_name(n)};
+    tg__node *gn = tg__node_new(&once_guard, n->n_inputs, 1, &ga, sizeof ga);
+    tg_tensor *out = gn ? tg__tensor_alias(g, g->ndim, g->shape) : NULL;
+    if (!out) {
+        tg__node_unref(gn);
+        tg__tensor_unref(g);
+        tg__error(TG_ERR_NOMEM, "tg_backward: out of memory guarding '%s'", tg__node_name(n));
+        return NULL;
+    }
+    for (int i = 0; i < n->n_inputs; i++) {   /* depends on what n depended on */
+        gn->edges[i] = n->edges[i];
+        gn->in_meta[i] = n->in_meta[i];
+        if (gn->edges[i].node)
+            gn->edges[i].node->refcount++;
+    }
+    gn->needs_grad = n->needs_grad;
+    set_meta(&gn->out_meta[0], out);
+    out->node = gn;   /* the node's own reference passes to the output */
+    out->requires_grad = true;
+    tg__tensor_unref(g);
+    return out;
 }
 
 bool tg_needs_input_grad(const tg_ctx *ctx, int i)

@@ -51,6 +51,10 @@ struct tg_ctx {
 /* Allocates a node with room for its edges and metadata; NULL on OOM. */
 tg__node *tg__node_new(const tg_function *fn, int n_inputs, int n_outputs,
                        const void *args, size_t args_size);
+/* A gradient g (reference taken) returned by n's once-differentiable backward
+** under create_graph, made the output of a guard node that depends on n's
+** inputs and refuses to be differentiated.  NULL on OOM (g released). */
+tg_tensor *tg__once_guard(tg__node *n, tg_tensor *g);
 /* Drops the saved tensors (after a backward without retain_graph). */
 void tg__node_release_saved(tg__node *n);
 
