@@ -93,7 +93,7 @@ static tg_status check_released(const run *r)
     return TG_OK;
 }
 
-/* Adds g into *slot (taking g's reference).  Under create_graph the sum is a
+/* Adds g into *slot (taking g's reference, even on failure).  Under create_graph the sum is a
 ** recorded tg_add so it stays differentiable; otherwise it is done in place
 ** when *slot is exclusively ours. */
 static tg_status accumulate(run *r, tg_tensor **slot, tg_tensor *g)
@@ -116,8 +116,10 @@ static tg_status accumulate(run *r, tg_tensor **slot, tg_tensor *g)
     if (sum)
         tg__unscope(sum);
     tg__scope_end_to(depth);
-    if (!sum)
+    if (!sum) {
+        tg__tensor_unref(g);
         return tg_last_status();
+    }
     tg__tensor_unref(s);
     tg__tensor_unref(g);
     *slot = sum;
@@ -302,31 +304,68 @@ static tg_status prepare(run *r, int n_roots, tg_tensor *const *roots)
     return TG_OK;
 }
 
-/* Leaf gradients, added only after the whole backward succeeded. */
+/* A gradient that may be stored as a leaf's .grad: exclusively ours, or a
+** private copy (a grad without create_graph never shares a user's data). */
+static tg_tensor *own_grad(run *r, tg_tensor *g)
+{
+    if (r->create || (g->refcount == 1 && g->storage->refcount == 1 && !g->node))
+        return g;
+    tg_tensor *c = tg__tensor_new(r->fname, g->ndim, g->shape);
+    if (c)
+        memcpy(c->data, g->data, (size_t)g->numel * sizeof(double));
+    tg__tensor_unref(g);
+    return c;
+}
+
+static bool adds_in_place(const run *r, const tg_tensor *grad)
+{
+    return grad && !r->create && grad->refcount == 1 && grad->storage->refcount == 1 && !grad->node;
+}
+
+/* Leaf gradients, added only after the whole backward succeeded, in two
+** phases: everything that allocates first, then the updates, which cannot
+** fail, so a failure leaves every .grad as it was. */
 static tg_status deposit(run *r)
 {
-    for (int64_t p = 0; p < r->n; p++) {
+    tg_status st = TG_OK;
+    for (int64_t p = 0; p < r->n && st == TG_OK; p++) {
         tg__node *n = r->order[p];
         tg_tensor **slot = &r->bufs[r->buf_off[p]];
-        if (n->fn || !*slot || !n->leaf || !n->leaf->requires_grad)
+        if (n->fn || !*slot || !n->leaf || !n->leaf->requires_grad) {
+            tg__tensor_unref(*slot);
+            *slot = NULL;
             continue;
+        }
+        if (adds_in_place(r, n->leaf->grad))
+            continue;   /* added in place below */
         tg_tensor *g = *slot;
         *slot = NULL;
-        if (!r->create && (g->refcount > 1 || g->storage->refcount > 1 || g->node)) {
-            tg_tensor *c = tg__tensor_new(r->fname, g->ndim, g->shape);
-            if (!c) {
-                tg__tensor_unref(g);
-                return tg_last_status();
-            }
-            memcpy(c->data, g->data, (size_t)g->numel * sizeof(double));
-            tg__tensor_unref(g);
-            g = c;
+        if (!n->leaf->grad) {
+            *slot = own_grad(r, g);
+        } else {
+            tg_tensor *sum = tg__tensor_ref(n->leaf->grad);
+            st = accumulate(r, &sum, g);   /* a new tensor: sum's refcount was 2 */
+            *slot = st == TG_OK ? sum : NULL;
+            if (st != TG_OK)
+                tg__tensor_unref(sum);
         }
-        tg_status st = accumulate(r, &n->leaf->grad, g);
-        if (st != TG_OK)
-            return st;
+        if (st == TG_OK && !*slot)
+            st = tg_last_status();
     }
-    return TG_OK;
+    for (int64_t p = 0; p < r->n && st == TG_OK; p++) {
+        tg__node *n = r->order[p];
+        tg_tensor **slot = &r->bufs[r->buf_off[p]];
+        if (n->fn || !*slot)
+            continue;
+        if (adds_in_place(r, n->leaf->grad) && *slot != n->leaf->grad) {
+            tg__kern()->acc((*slot)->numel, (*slot)->data, n->leaf->grad->data);
+            continue;   /* the buffer is freed with the run */
+        }
+        tg__tensor_unref(n->leaf->grad);
+        n->leaf->grad = *slot;
+        *slot = NULL;
+    }
+    return st;
 }
 
 static void finish(run *r)

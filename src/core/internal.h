@@ -32,6 +32,11 @@ void *tg__storage_alloc(size_t n, size_t *size);
 void  tg__storage_free(void *p, size_t size);
 /* Blocks allocated and not yet freed, library-wide. */
 int64_t tg__alloc_live(void);
+/* Test hook: the n-th allocation from now fails (n <= 0: never); with
+** forever, every later one too.  tg__alloc_failures counts injected failures
+** since the hook was set. */
+void    tg__alloc_fail_at(int64_t n, bool forever);
+int64_t tg__alloc_failures(void);
 
 /* ---------------------------------------------------------------- errors */
 tg_status tg__error(tg_status s, const char *fmt, ...)
