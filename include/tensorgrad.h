@@ -209,6 +209,15 @@ tg_status tg_autograd_grad(int n_outputs, tg_tensor *const *outputs, tg_tensor *
 bool tg_set_grad_enabled(bool on);
 bool tg_is_grad_enabled(void);
 
+/* Anomaly mode (per thread, off by default, free when off): every op's
+** outputs and every gradient a backward returns are checked for NaN and
+** infinity, and the first one found fails that apply or backward with
+** TG_ERR_NUMERIC and a message naming the Function, forward or backward, the
+** output or gradient index, the element, and the input shapes.  Returns the
+** previous mode. */
+bool tg_set_anomaly(bool on);
+bool tg_is_anomaly_enabled(void);
+
 /* A tensor sharing t's data with no graph and requires_grad false. */
 tg_tensor *tg_detach(tg_tensor *t);
 

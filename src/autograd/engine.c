@@ -180,11 +180,15 @@ static tg_status run_node(run *r, tg__node *n)
     tg_scope_begin();
     bool prev = tg_set_grad_enabled(record);
     n->create_graph = record;
+    tg__anomaly_enter_backward(1);
     tg_status st = n->fn->backward(n, gout, gin);
+    tg__anomaly_enter_backward(-1);
     n->create_graph = false;
     tg_set_grad_enabled(prev);
     if (st != TG_OK && tg_last_status() == TG_OK)
         tg__error(st, "%s: backward of '%s' failed (%s)", r->fname, tg__node_name(n), tg_status_str(st));
+    if (st == TG_OK)
+        st = tg__anomaly_check(n, false, n->n_inputs, gin, NULL);
     for (int i = 0; i < n->n_inputs; i++) {
         tg__node *up = n->edges[i].node;
         if (st != TG_OK || !up || !gin[i] || !r->needed[up->run_pos])

@@ -176,6 +176,8 @@ static tg_status run_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **
         else if ((st = take_output(n, depth, outputs, i)) == TG_OK)
             taken++;
     }
+    if (st == TG_OK)
+        st = tg__anomaly_check(n, true, n->n_outputs, outputs, inputs);
     int n_saved = n->n_saved;
     if (st == TG_OK && n_saved > 0) {
         n->saved = tg__calloc((size_t)n_saved, sizeof *n->saved);

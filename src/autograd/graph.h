@@ -55,6 +55,14 @@ tg__node *tg__node_new(const tg_function *fn, int n_inputs, int n_outputs,
 ** under create_graph, made the output of a guard node that depends on n's
 ** inputs and refuses to be differentiated.  NULL on OOM (g released). */
 tg_tensor *tg__once_guard(tg__node *n, tg_tensor *g);
+/* Anomaly mode: TG_ERR_NUMERIC at the first NaN or infinity in ts[0..count)
+** (outputs of forward, or grad_inputs of backward); TG_OK when off.  inputs:
+** the forward's inputs, or NULL to use the recorded shapes. */
+tg_status tg__anomaly_check(const tg__node *n, bool forward, int count, tg_tensor *const *ts,
+                            tg_tensor *const *inputs);
+/* +1 entering a Function's backward, -1 leaving it: forwards of the ops it
+** runs are not checked on their own, its grad_inputs are. */
+void tg__anomaly_enter_backward(int delta);
 /* Drops the saved tensors (after a backward without retain_graph). */
 void tg__node_release_saved(tg__node *n);
 

@@ -1,0 +1,56 @@
+/*
+** Anomaly mode: a per-thread switch under which tg_apply checks every output
+** of a forward and the executor every gradient a backward returns, failing at
+** the first NaN or infinity with a message that says where it came from.
+** Autograd layer; knows no op.
+*/
+#include "graph.h"
+
+#include <math.h>
+
+static _Thread_local bool anomaly_on;
+static _Thread_local int backward_depth;   /* ops inside a backward are judged by its result */
+
+void tg__anomaly_enter_backward(int delta) { backward_depth += delta; }
+
+bool tg_set_anomaly(bool on)
+{
+    bool prev = anomaly_on;
+    anomaly_on = on;
+    return prev;
+}
+
+bool tg_is_anomaly_enabled(void) { return anomaly_on; }
+
+static void input_shapes(const tg__node *n, tg_tensor *const *inputs, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n->n_inputs && len + TG__SHAPE_STR < cap; i++) {
+        char one[TG__SHAPE_STR];
+        const int64_t *shape = inputs ? inputs[i]->shape : n->in_meta[i].shape;
+        int ndim = inputs ? inputs[i]->ndim : n->in_meta[i].ndim;
+        len += (size_t)snprintf(buf + len, cap - len, i ? ", %s" : "%s", tg__shape_str(one, ndim, shape));
+    }
+}
+
+tg_status tg__anomaly_check(const tg__node *n, bool forward, int count, tg_tensor *const *ts,
+                            tg_tensor *const *inputs)
+{
+    if (!anomaly_on || (forward && backward_depth > 0))
+        return TG_OK;
+    for (int k = 0; k < count; k++) {
+        const tg_tensor *t = ts[k];
+        for (int64_t e = 0; t && e < t->numel; e++) {
+            if (isfinite(t->data[e]))
+                continue;
+            char shapes[4 * TG__SHAPE_STR];
+            input_shapes(n, inputs, shapes, sizeof shapes);
+            return tg__error(TG_ERR_NUMERIC, "anomaly: %s of '%s' produced %s in %s %d element %lld (inputs %s)",
+                             forward ? "forward" : "backward", tg__node_name(n),
+                             isnan(t->data[e]) ? "NaN" : "infinity", forward ? "output" : "grad_inputs",
+                             k, (long long)e, shapes);
+        }
+    }
+    return TG_OK;
+}
