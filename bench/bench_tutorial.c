@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <tensorgrad.h>
 
@@ -146,6 +147,29 @@ static int verify(problem *pb)
     return 1;
 }
 
+static long minor_faults(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+/* Heap allocations and page faults per step in steady state (after one step). */
+static void count_per_step(problem *pb, int path, double *allocs, double *faults)
+{
+    double loss, grad[4];
+    tg_memory_stats m0, m1;
+    reset(pb);
+    run_step(pb, path, 1e-12, &loss, grad);
+    long f0 = minor_faults();
+    tg_get_memory_stats(&m0);
+    for (int r = 0; r < 10; r++)
+        run_step(pb, path, 1e-12, &loss, grad);
+    tg_get_memory_stats(&m1);
+    *allocs = (double)(m1.system_allocations - m0.system_allocations) / 10;
+    *faults = (double)(minor_faults() - f0) / 10;
+}
+
 /* Seconds per step, best of 5 batches of at least 0.05 s each. */
 static double time_path(problem *pb, int path)
 {
@@ -187,9 +211,13 @@ static int bench_n(int64_t n)
         double t[N_PATHS];
         for (int path = 0; path < N_PATHS; path++)
             t[path] = time_path(&pb, path);
-        for (int path = 0; path < N_PATHS; path++)
-            printf("| %-20s | %10lld | %12.2f | %10.3f | %8.1fx |\n", path_name[path], (long long)n,
-                   t[path] * 1e6, t[path] * 1e9 / (double)n, t[path] / t[FUSED]);
+        for (int path = 0; path < N_PATHS; path++) {
+            double allocs, faults;
+            count_per_step(&pb, path, &allocs, &faults);
+            printf("| %-20s | %10lld | %12.2f | %10.3f | %8.1fx | %7.1f | %7.1f |\n", path_name[path],
+                   (long long)n, t[path] * 1e6, t[path] * 1e9 / (double)n, t[path] / t[FUSED], allocs,
+                   faults);
+        }
     }
     for (int i = 0; i < 4; i++)
         tg_free(pb.p[i]);
@@ -245,9 +273,9 @@ int main(int argc, char **argv)
         for (int i = 1; i < argc && n_sizes < 16; i++)
             sizes[n_sizes++] = strtoll(argv[i], NULL, 10);
     }
-    printf("| %-20s | %10s | %12s | %10s | %9s |\n", "tutorial step", "N", "us/step", "ns/point",
-           "vs fused");
-    printf("|----------------------|------------|--------------|------------|-----------|\n");
+    printf("| %-20s | %10s | %12s | %10s | %9s | %7s | %7s |\n", "tutorial step", "N", "us/step",
+           "ns/point", "vs fused", "allocs", "faults");
+    printf("|----------------------|------------|--------------|------------|-----------|---------|---------|\n");
     for (int i = 0; i < n_sizes; i++)
         if (sizes[i] < 1 || !bench_n(sizes[i]))
             return 1;

@@ -223,6 +223,25 @@ static void test_reshape_shares_storage_and_infers(void **state)
     tg_scope_end();
 }
 
+static void test_use_after_scope_end_and_double_free_are_reported(void **state)
+{
+    (void)state;
+    tg_scope_begin();
+    tg_tensor *t = tg_scalar(1.0);
+    tg_scope_end();
+    tg_clear_error();
+    assert_true(isnan(tg_item(t)));
+    assert_error(TG_ERR_STATE, "tg_item");
+    assert_null(tg_exp(t));
+    assert_error(TG_ERR_STATE, "already freed");
+    assert_int_equal(tg_set_requires_grad(t, true), TG_ERR_STATE);
+    assert_error(TG_ERR_STATE, "tg_set_requires_grad");
+    tg_tensor *u = tg_scalar(2.0);
+    tg_free(u);
+    tg_free(u);   /* reported, not repeated */
+    assert_error(TG_ERR_STATE, "tg_free");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_scope_end_without_begin_is_state_error),
         cmocka_unit_test(test_detach_shares_data_without_graph),
         cmocka_unit_test(test_reshape_shares_storage_and_infers),
+        cmocka_unit_test(test_use_after_scope_end_and_double_free_are_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

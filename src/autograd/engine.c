@@ -10,18 +10,112 @@
 #include "graph.h"
 #include "../kernels/kernels.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
 static atomic_llong next_run_id;
 
+/* Working arrays of one backward, kept per thread and reused so a training
+** step in steady state allocates nothing here.  A backward run from inside a
+** backward (a Function that differentiates something itself) uses the next
+** frame; past MAX_NEST the frame is made and freed for that run alone. */
+typedef struct dfs_frame { tg__node *node; int next; } dfs_frame;
+typedef struct scratch {
+    tg__node **order;
+    dfs_frame *stack;
+    int64_t *buf_off;
+    bool *needed;
+    tg_tensor **bufs;
+    int64_t order_cap, stack_cap, per_node_cap, bufs_cap;
+} scratch;
+
+#define MAX_NEST 8
+static _Thread_local scratch *frames[MAX_NEST];
+static _Thread_local int nest;
+static pthread_key_t frames_key;
+static pthread_once_t frames_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(scratch *s)
+{
+    if (!s)
+        return;
+    tg__free(s->order);
+    tg__free(s->stack);
+    tg__free(s->buf_off);
+    tg__free(s->needed);
+    tg__free(s->bufs);
+    tg__free(s);
+}
+
+static void frames_exit(void *arg)
+{
+    scratch **f = arg;
+    for (int i = 0; i < MAX_NEST; i++) {
+        scratch_free(f[i]);
+        f[i] = NULL;
+    }
+}
+
+/* tg_release_memory: the calling thread's frames, unless a backward is running */
+static void frames_release(void)
+{
+    if (nest == 0)
+        frames_exit(frames);
+}
+
+static void make_frames_key(void)
+{
+    pthread_key_create(&frames_key, frames_exit);
+    tg__on_release_memory(frames_release);
+}
+
+static scratch *scratch_acquire(void)
+{
+    scratch *s;
+    if (nest >= MAX_NEST) {
+        s = tg__calloc(1, sizeof(scratch));
+    } else {
+        if (!frames[nest] && (frames[nest] = tg__calloc(1, sizeof(scratch)))) {
+            pthread_once(&frames_once, make_frames_key);
+            pthread_setspecific(frames_key, frames);
+        }
+        s = frames[nest];
+    }
+    if (s)
+        nest++;
+    return s;
+}
+
+static void scratch_release(scratch *s)
+{
+    if (--nest >= MAX_NEST)
+        scratch_free(s);
+}
+
+/* Makes *p hold at least need elements of size elem. */
+static bool grow(void *p, int64_t *cap, int64_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    int64_t c = *cap * 2 > need ? *cap * 2 : need + 16;
+    void *q = tg__realloc(*(void **)p, (size_t)c * elem);
+    if (!q)
+        return false;
+    *(void **)p = q;
+    *cap = c;
+    return true;
+}
+
 typedef struct run {
     const char *fname;           /* "tg_backward" or "tg_autograd_grad" */
     int64_t id;
+    scratch *s;
     tg__node **order;            /* post-order: inputs before the nodes using them */
-    int64_t n, cap;
+    int64_t n;
     int64_t *buf_off;            /* per node: first slot in bufs */
     tg_tensor **bufs;            /* per node output: the gradient arrived so far */
+    int64_t n_bufs;
     bool *needed;
     bool create;
     bool retain;
@@ -31,14 +125,9 @@ static bool visited(const run *r, const tg__node *n) { return n->run_id == r->id
 
 static tg_status push_order(run *r, tg__node *n)
 {
-    if (r->n == r->cap) {
-        int64_t cap = r->cap ? 2 * r->cap : 32;
-        tg__node **o = tg__realloc(r->order, (size_t)cap * sizeof *o);
-        if (!o)
-            return tg__error(TG_ERR_NOMEM, "%s: out of memory ordering the graph", r->fname);
-        r->order = o;
-        r->cap = cap;
-    }
+    if (!grow(&r->s->order, &r->s->order_cap, r->n + 1, sizeof *r->s->order))
+        return tg__error(TG_ERR_NOMEM, "%s: out of memory ordering the graph", r->fname);
+    r->order = r->s->order;
     n->run_pos = r->n;
     r->order[r->n++] = n;
     return TG_OK;
@@ -49,16 +138,15 @@ static tg_status collect(run *r, tg__node *root)
 {
     if (visited(r, root))
         return TG_OK;
-    typedef struct frame { tg__node *node; int next; } frame;
-    int64_t cap = 64, top = 0;
-    frame *stack = tg__malloc((size_t)cap * sizeof *stack);
-    if (!stack)
-        return tg__error(TG_ERR_NOMEM, "%s: out of memory ordering the graph", r->fname);
+    scratch *s = r->s;
+    int64_t top = 0;
     tg_status st = TG_OK;
     root->run_id = r->id;
-    stack[top++] = (frame){root, 0};
+    if (!grow(&s->stack, &s->stack_cap, 64, sizeof *s->stack))
+        return tg__error(TG_ERR_NOMEM, "%s: out of memory ordering the graph", r->fname);
+    s->stack[top++] = (dfs_frame){root, 0};
     while (top > 0 && st == TG_OK) {
-        frame *f = &stack[top - 1];
+        dfs_frame *f = &s->stack[top - 1];
         if (f->next == f->node->n_inputs) {
             st = push_order(r, f->node);
             top--;
@@ -68,17 +156,10 @@ static tg_status collect(run *r, tg__node *root)
         if (!up || visited(r, up))
             continue;
         up->run_id = r->id;
-        if (top == cap) {
-            frame *s = tg__realloc(stack, (size_t)(cap *= 2) * sizeof *stack);
-            if (!s) {
-                st = tg__error(TG_ERR_NOMEM, "%s: out of memory ordering the graph", r->fname);
-                break;
-            }
-            stack = s;
-        }
-        stack[top++] = (frame){up, 0};
+        if (!grow(&s->stack, &s->stack_cap, top + 1, sizeof *s->stack))
+            return tg__error(TG_ERR_NOMEM, "%s: out of memory ordering the graph", r->fname);
+        s->stack[top++] = (dfs_frame){up, 0};
     }
-    tg__free(stack);
     return st;
 }
 
@@ -273,8 +354,9 @@ static tg_status check_roots(const char *fname, int n_roots, tg_tensor *const *r
     if (n_roots < 1 || !roots)
         return tg__error(TG_ERR_ARG, "%s: no outputs to differentiate", fname);
     for (int i = 0; i < n_roots; i++) {
-        if (!roots[i])
-            return tg__null_arg(fname, "root");
+        tg_status st = tg__check_live(fname, "root", roots[i]);
+        if (st != TG_OK)
+            return st;
         if (!roots[i]->requires_grad)
             return tg__error(TG_ERR_STATE,
                              "%s: the root does not require grad (no input of the ops that made it "
@@ -293,18 +375,24 @@ static tg_status prepare(run *r, int n_roots, tg_tensor *const *roots)
         if (st != TG_OK)
             return st;
     }
-    r->buf_off = tg__malloc((size_t)(r->n + 1) * sizeof *r->buf_off);
-    r->needed = tg__calloc((size_t)r->n + 1, sizeof *r->needed);
-    if (!r->buf_off || !r->needed)
+    scratch *s = r->s;
+    int64_t cap = s->per_node_cap;   /* buf_off and needed grow together */
+    if (!grow(&s->buf_off, &cap, r->n + 1, sizeof *s->buf_off) ||
+        !grow(&s->needed, &s->per_node_cap, cap, sizeof *s->needed))
         return tg__error(TG_ERR_NOMEM, "%s: out of memory", r->fname);
+    r->buf_off = s->buf_off;
+    r->needed = s->needed;
     int64_t total = 0;
     for (int64_t p = 0; p < r->n; p++) {
         r->buf_off[p] = total;
+        r->needed[p] = false;
         total += r->order[p]->n_outputs;
     }
-    r->bufs = tg__calloc((size_t)total + 1, sizeof *r->bufs);
-    if (!r->bufs)
+    if (!grow(&s->bufs, &s->bufs_cap, total + 1, sizeof *s->bufs))
         return tg__error(TG_ERR_NOMEM, "%s: out of memory", r->fname);
+    r->bufs = s->bufs;
+    r->n_bufs = total;
+    memset(r->bufs, 0, (size_t)total * sizeof *r->bufs);
     return TG_OK;
 }
 
@@ -374,17 +462,12 @@ static tg_status deposit(run *r)
 
 static void finish(run *r)
 {
-    if (r->bufs) {
-        int64_t total = r->n ? r->buf_off[r->n - 1] + r->order[r->n - 1]->n_outputs : 0;
-        for (int64_t i = 0; i < total; i++)
-            tg__tensor_unref(r->bufs[i]);
+    for (int64_t i = 0; r->bufs && i < r->n_bufs; i++) {
+        tg__tensor_unref(r->bufs[i]);
+        r->bufs[i] = NULL;
     }
     for (int64_t p = 0; p < r->n; p++)
         r->order[p]->run_id = -1;
-    tg__free(r->bufs);
-    tg__free(r->needed);
-    tg__free(r->buf_off);
-    tg__free(r->order);
 }
 
 /* The whole backward.  capture (inputs != NULL): gradients of inputs returned
@@ -427,8 +510,11 @@ static tg_status backward_common(const char *fname, int n_roots, tg_tensor *cons
     r.id = atomic_fetch_add(&next_run_id, 1);
     r.create = opts && opts->create_graph;
     r.retain = opts && (opts->retain_graph || opts->create_graph);
+    if (!(r.s = scratch_acquire()))
+        return tg__error(TG_ERR_NOMEM, "%s: out of memory", fname);
     tg_status st = execute(&r, n_roots, roots, root_grads, n_inputs, inputs, grads);
     finish(&r);
+    scratch_release(r.s);
     return st;
 }
 
@@ -438,6 +524,8 @@ tg_status tg_backward(tg_tensor *root, const tg_backward_opts *opts)
     if (st != TG_OK)
         return st;
     tg_tensor *g = opts ? opts->grad : NULL;
+    if (g && (st = tg__check_live("tg_backward", "opts->grad", g)) != TG_OK)
+        return st;
     return backward_common("tg_backward", 1, &root, &g, 0, NULL, NULL, opts);
 }
 
@@ -447,14 +535,16 @@ static tg_status check_grad_args(int n_outputs, tg_tensor *const *grad_outputs, 
     const char *fname = "tg_autograd_grad";
     if (n_inputs < 1 || !inputs || !grads)
         return tg__error(TG_ERR_ARG, "%s: n_inputs is %d, inputs and grads must be non-NULL", fname, n_inputs);
-    for (int j = 0; j < n_inputs; j++) {
+    for (int j = 0; j < n_inputs; j++)
         grads[j] = NULL;
-        if (!inputs[j])
-            return tg__null_arg(fname, "an input");
+    for (int j = 0; j < n_inputs; j++) {
+        tg_status st = tg__check_live(fname, "an input", inputs[j]);
+        if (st != TG_OK)
+            return st;
     }
     for (int i = 0; grad_outputs && i < n_outputs; i++)
-        if (grad_outputs[i] && grad_outputs[i]->numel < 0)
-            return tg__error(TG_ERR_ARG, "%s: bad grad_outputs[%d]", fname, i);
+        if (grad_outputs[i] && tg__check_live(fname, "a grad_output", grad_outputs[i]) != TG_OK)
+            return tg_last_status();
     return TG_OK;
 }
 

@@ -55,6 +55,9 @@ static tg_status check_apply(const tg_function *fn, tg_tensor *const *inputs, tg
                 return tg_last_status();
             return tg__error(TG_ERR_ARG, "%s: input %d is NULL", fn_name(fn), i);
         }
+        if (inputs[i]->magic != TG__LIVE)
+            return tg__error(TG_ERR_STATE, "%s: input %d was already freed (its scope ended or "
+                             "tg_free was called)", fn_name(fn), i);
     }
     return TG_OK;
 }
@@ -180,11 +183,13 @@ static tg_status run_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **
         st = tg__anomaly_check(n, true, n->n_outputs, outputs, inputs);
     int n_saved = n->n_saved;
     if (st == TG_OK && n_saved > 0) {
-        n->saved = tg__calloc((size_t)n_saved, sizeof *n->saved);
+        n->saved = tg__obj_alloc((size_t)n_saved * sizeof *n->saved);
         if (!n->saved) {
             n->n_saved = 0;
             st = tg__error(TG_ERR_NOMEM, "tg_apply: out of memory saving tensors");
         } else {
+            for (int s = 0; s < n_saved; s++)
+                n->saved[s] = (tg__saved){NULL, TG__SAVED_OTHER, 0};
             st = classify_saved(n, inputs, outputs, raw_saved);
         }
     } else {

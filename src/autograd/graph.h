@@ -27,6 +27,7 @@ typedef struct tg__saved {
 
 struct tg_ctx {
     int64_t refcount;
+    size_t alloc_size;         /* bytes of the block holding the node and its arguments */
     const tg_function *fn;     /* NULL: the accumulator of a leaf */
     tg_tensor *leaf;           /* accumulator only; weak, cleared when the leaf dies */
     int n_inputs, n_outputs;

@@ -10,25 +10,22 @@
 tg__node *tg__node_new(const tg_function *fn, int n_inputs, int n_outputs,
                        const void *args, size_t args_size)
 {
+    /* one block: the node, its metadata and edges, then its arguments */
     size_t size = sizeof(tg__node) + (size_t)n_inputs * (sizeof(tg__edge) + sizeof(tg__meta)) +
                   (size_t)n_outputs * sizeof(tg__meta);
-    tg__node *n = tg__calloc(1, size);
+    size_t args_at = (size + 15) & ~(size_t)15;
+    tg__node *n = tg__obj_alloc(args_at + args_size);
     if (!n)
         return NULL;
-    n->refcount = 1;
-    n->fn = fn;
-    n->n_inputs = n_inputs;
-    n->n_outputs = n_outputs;
+    *n = (tg__node){.alloc_size = args_at + args_size, .refcount = 1, .fn = fn,
+                    .n_inputs = n_inputs, .n_outputs = n_outputs, .run_id = -1};
     n->in_meta = (tg__meta *)(void *)(n + 1);
     n->out_meta = n->in_meta + n_inputs;
     n->edges = (tg__edge *)(void *)(n->out_meta + n_outputs);
-    n->run_id = -1;
+    for (int i = 0; i < n_inputs; i++)
+        n->edges[i] = (tg__edge){NULL, 0};
     if (args_size > 0) {
-        n->args = tg__malloc(args_size);
-        if (!n->args) {
-            tg__free(n);
-            return NULL;
-        }
+        n->args = (char *)n + args_at;
         memcpy(n->args, args, args_size);
         n->args_size = args_size;
     }
@@ -59,7 +56,7 @@ void tg__node_release_saved(tg__node *n)
     tg__node *work = NULL;
     for (int i = 0; i < n->n_saved; i++)
         drop_saved(&n->saved[i], &work);
-    tg__free(n->saved);
+    tg__obj_free(n->saved, (size_t)n->n_saved * sizeof *n->saved);
     n->saved = NULL;
     n->n_saved = 0;
     if (work) {
@@ -94,10 +91,9 @@ void tg__node_unref(tg__node *n)
         }
         for (int i = 0; i < cur->n_saved; i++)
             drop_saved(&cur->saved[i], &work);
-        tg__free(cur->saved);
-        tg__free(cur->args);
+        tg__obj_free(cur->saved, (size_t)cur->n_saved * sizeof *cur->saved);
         TG_ASSERT(!cur->leaf);
-        tg__free(cur);
+        tg__obj_free(cur, cur->alloc_size);
     }
 }
 

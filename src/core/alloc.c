@@ -9,9 +9,12 @@
 */
 #include "internal.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 
 static atomic_llong live_blocks;
+static atomic_llong system_calls;      /* allocations that reached malloc */
 static atomic_llong fail_countdown;    /* 0: off; n: the n-th allocation from now fails */
 static atomic_bool fail_forever;
 static atomic_llong failures;
@@ -37,6 +40,8 @@ void *tg__malloc(size_t n)
     void *p = inject() ? NULL : malloc(n ? n : 1);
     if (p)
         atomic_fetch_add_explicit(&live_blocks, 1, memory_order_relaxed);
+    if (p)
+        atomic_fetch_add_explicit(&system_calls, 1, memory_order_relaxed);
     return p;
 }
 
@@ -45,6 +50,8 @@ void *tg__calloc(size_t count, size_t size)
     void *p = inject() ? NULL : calloc(count ? count : 1, size ? size : 1);
     if (p)
         atomic_fetch_add_explicit(&live_blocks, 1, memory_order_relaxed);
+    if (p)
+        atomic_fetch_add_explicit(&system_calls, 1, memory_order_relaxed);
     return p;
 }
 
@@ -53,6 +60,8 @@ void *tg__realloc(void *p, size_t n)
     void *q = inject() ? NULL : realloc(p, n ? n : 1);
     if (q && !p)
         atomic_fetch_add_explicit(&live_blocks, 1, memory_order_relaxed);
+    if (q)
+        atomic_fetch_add_explicit(&system_calls, 1, memory_order_relaxed);
     return q;
 }
 
@@ -73,3 +82,80 @@ void tg__alloc_fail_at(int64_t n, bool forever)
 }
 
 int64_t tg__alloc_failures(void) { return (int64_t)atomic_load(&failures); }
+
+int64_t tg__alloc_system_calls(void) { return (int64_t)atomic_load(&system_calls); }
+
+/* ------------------------------------------------------ small objects
+** Tensor headers, graph nodes and other small blocks (uninitialized, like
+** malloc's) are recycled through
+** per-thread free lists in 16-byte classes, so a training step in steady
+** state makes no call to malloc.  A thread's lists are freed when it exits;
+** tg_release_memory() empties the calling thread's. */
+
+#define OBJ_GRAIN 16
+#define OBJ_MAX 1024
+#define OBJ_CLASSES (OBJ_MAX / OBJ_GRAIN)
+#define OBJ_KEEP 4096          /* objects kept per class and thread */
+
+typedef struct obj { struct obj *next; } obj;
+typedef struct obj_cache {
+    obj *list[OBJ_CLASSES];
+    int count[OBJ_CLASSES];
+    bool registered;
+} obj_cache;
+
+static _Thread_local obj_cache cache;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void flush(obj_cache *c)
+{
+    for (int k = 0; k < OBJ_CLASSES; k++) {
+        while (c->list[k]) {
+            obj *o = c->list[k];
+            c->list[k] = o->next;
+            tg__free(o);
+        }
+        c->count[k] = 0;
+    }
+}
+
+static void cache_exit(void *c) { flush(c); }
+static void make_key(void) { pthread_key_create(&cache_key, cache_exit); }
+
+void tg__obj_flush(void) { flush(&cache); }
+
+void *tg__obj_alloc(size_t n)
+{
+    if (n == 0 || n > OBJ_MAX)
+        return tg__malloc(n);
+    int k = (int)((n - 1) / OBJ_GRAIN);
+    obj *o = cache.list[k];
+    if (!o) {
+        if (!cache.registered) {   /* so the lists are freed when the thread ends */
+            pthread_once(&cache_once, make_key);
+            cache.registered = pthread_setspecific(cache_key, &cache) == 0;
+        }
+        return tg__malloc((size_t)(k + 1) * OBJ_GRAIN);
+    }
+    if (inject())
+        return NULL;
+    cache.list[k] = o->next;
+    cache.count[k]--;
+    return o;
+}
+
+void tg__obj_free(void *p, size_t n)
+{
+    if (!p)
+        return;
+    int k = n ? (int)((n - 1) / OBJ_GRAIN) : 0;
+    if (n == 0 || n > OBJ_MAX || cache.count[k] >= OBJ_KEEP) {
+        tg__free(p);
+        return;
+    }
+    obj *o = p;
+    o->next = cache.list[k];
+    cache.list[k] = o;
+    cache.count[k]++;
+}

@@ -30,6 +30,9 @@ void  tg__free(void *p);
 ** block's real size, to be passed back to tg__storage_free.  NULL on OOM. */
 void *tg__storage_alloc(size_t n, size_t *size);
 void  tg__storage_free(void *p, size_t size);
+/* Registers a function tg_release_memory calls to empty a per-thread cache
+** of the calling thread (at most 8, each registered once). */
+void  tg__on_release_memory(void (*hook)(void));
 /* Blocks allocated and not yet freed, library-wide. */
 int64_t tg__alloc_live(void);
 /* Test hook: the n-th allocation from now fails (n <= 0: never); with
@@ -37,6 +40,14 @@ int64_t tg__alloc_live(void);
 ** since the hook was set. */
 void    tg__alloc_fail_at(int64_t n, bool forever);
 int64_t tg__alloc_failures(void);
+/* Allocations that reached the system allocator since start-up. */
+int64_t tg__alloc_system_calls(void);
+/* Small uninitialized blocks recycled per thread (sizes up to 1 KiB; larger
+** ones go to tg__malloc).  Free with the same size.  tg__obj_flush returns the calling
+** thread's cached blocks to the system. */
+void   *tg__obj_alloc(size_t n);
+void    tg__obj_free(void *p, size_t n);
+void    tg__obj_flush(void);
 
 /* ---------------------------------------------------------------- errors */
 tg_status tg__error(tg_status s, const char *fmt, ...)
@@ -55,6 +66,11 @@ typedef struct tg__storage {
     double *data;
     int64_t refcount;
     size_t size;               /* bytes of the pooled block holding this header and data */
+    /* NULL for a pooled block.  Set for storage that is not a pool block (a
+    ** memory-mapped .npy file, src/io/npy.c): called instead of
+    ** tg__storage_free when the last tensor using s goes, it releases the
+    ** data and s itself. */
+    void (*release)(struct tg__storage *s);
 } tg__storage;
 
 typedef struct tg_ctx tg__node;
@@ -74,11 +90,27 @@ struct tg_tensor {
     tg__node *node;            /* grad_fn, or the leaf's accumulator; strong */
     int out_index;             /* which output of node */
     tg_tensor *grad;           /* owned */
+    uint32_t magic;            /* TG__LIVE; TG__DEAD once freed (kept last: a freed
+                               ** header's first bytes link the free list) */
 };
+
+#define TG__LIVE 0x7e75a11eu
+#define TG__DEAD 0xdeadbea7u
+
+/* TG_OK for a live tensor.  NULL: TG_ERR_ARG naming fn and what (unless an
+** error is already recorded).  A tensor already freed (its scope ended, or
+** tg_free) whose header has not been reused: TG_ERR_STATE.  Best effort: a
+** freed header may have been handed to a new tensor. */
+tg_status tg__check_live(const char *fn, const char *what, const tg_tensor *t);
 
 /* A new tensor owned by the caller of this function, registered nowhere.
 ** Data uninitialized.  NULL + TG_ERR_NOMEM / TG_ERR_ARG recorded. */
 tg_tensor *tg__tensor_new(const char *fn, int ndim, const int64_t *shape);
+/* A new tensor using storage s (release set, refcount 0) for its numel(shape)
+** doubles at data; the tensor takes s's first reference.  NULL +
+** TG_ERR_NOMEM / TG_ERR_ARG recorded, s untouched: the caller releases it. */
+tg_tensor *tg__tensor_wrap(const char *fn, int ndim, const int64_t *shape, tg__storage *s,
+                           double *data);
 /* A new tensor sharing t's storage with another shape of equal numel. */
 tg_tensor *tg__tensor_alias(tg_tensor *t, int ndim, const int64_t *shape);
 /* Reference counting of tensors (graph references). */
@@ -127,6 +159,18 @@ bool tg__grad_mode(void);
 tg_status tg__dgemm(const char *fn, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                     double alpha, const double *a, int64_t lda, const double *b, int64_t ldb,
                     double beta, double *c, int64_t ldc);
+
+/* ---------------------------------------------------------------- LAPACK
+** The only doorway to LAPACKE (src/lapack.c); arguments validated first.
+** Minimum-norm least squares min ||A z - b||_2 by dgelsd (SVD):
+** a [m, n] row-major (overwritten), b holds max(m, n) doubles, the m of the
+** right-hand side on entry and the solution z in b[0..n) on return; s gets the
+** min(m, n) singular values in decreasing order; singular values below
+** rcond * s[0] count as zero, and *rank is the number left.  m, n in
+** 1..2^31-1, every entry finite (TG_ERR_ARG); TG_ERR_NUMERIC when the SVD
+** does not converge; TG_ERR_NOMEM. */
+tg_status tg__dgelsd(const char *fn, int64_t m, int64_t n, double *a, double *b, double *s, double rcond,
+                     int64_t *rank);
 
 
 #endif /* TG_INTERNAL_H */

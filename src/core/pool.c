@@ -4,14 +4,17 @@
 ** KiB on first touch, many times the arithmetic done on it.  Classes are
 ** quarter steps between powers of two (at most 25% slack).  Blocks return to
 ** the system only when the cache exceeds its limit or on tg_release_memory().
-** Shared by all threads under one mutex.  Core layer.
+** Large blocks are shared by all threads under one mutex; blocks up to 1 KiB
+** go through the per-thread small-object lists of alloc.c.  Core layer.
 */
 #include "internal.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #define MIN_SHIFT 6    /* classes start at 64 bytes */
 #define N_CLASSES 232  /* 4 per power of two, up to 2^63 */
+#define SMALL_BLOCK 1024   /* blocks up to this size live in tg__obj_alloc's lists */
 
 typedef struct block { struct block *next; } block;
 
@@ -42,6 +45,8 @@ void *tg__storage_alloc(size_t n, size_t *size)
     if (n > ((size_t)1 << 62))
         return NULL;
     int c = size_class(n, size);
+    if (*size <= SMALL_BLOCK)   /* small: the per-thread object lists, no lock */
+        return tg__obj_alloc(*size);
     pthread_mutex_lock(&lock);
     block *b = free_list[c];
     if (b) {
@@ -59,6 +64,10 @@ void tg__storage_free(void *p, size_t size)
     size_t got;
     int c = size_class(size, &got);
     TG_ASSERT(got == size);
+    if (size <= SMALL_BLOCK) {
+        tg__obj_free(p, size);
+        return;
+    }
     pthread_mutex_lock(&lock);
     bool keep = cached_bytes + size <= cache_limit;
     if (keep) {
@@ -72,8 +81,27 @@ void tg__storage_free(void *p, size_t size)
         tg__free(p);
 }
 
+/* Other layers' per-thread caches (the executor's working arrays) register
+** here to be emptied by tg_release_memory. */
+#define MAX_HOOKS 8
+static void (*release_hooks[MAX_HOOKS])(void);
+static _Atomic int n_hooks;
+
+void tg__on_release_memory(void (*hook)(void))
+{
+    pthread_mutex_lock(&lock);
+    int n = n_hooks;
+    TG_ASSERT(n < MAX_HOOKS);
+    release_hooks[n] = hook;
+    n_hooks = n + 1;
+    pthread_mutex_unlock(&lock);
+}
+
 void tg_release_memory(void)
 {
+    for (int i = 0; i < n_hooks; i++)
+        release_hooks[i]();
+    tg__obj_flush();
     pthread_mutex_lock(&lock);
     for (int c = 0; c < N_CLASSES; c++) {
         while (free_list[c]) {
@@ -95,4 +123,15 @@ size_t tg_set_memory_cache_limit(size_t bytes)
     if (bytes < prev)
         tg_release_memory();
     return prev;
+}
+
+void tg_get_memory_stats(tg_memory_stats *out)
+{
+    if (!out)
+        return;
+    out->system_allocations = tg__alloc_system_calls();
+    out->live_blocks = tg__alloc_live();
+    pthread_mutex_lock(&lock);
+    out->cached_bytes = cached_bytes;
+    pthread_mutex_unlock(&lock);
 }

@@ -7,6 +7,8 @@
 */
 #include "internal.h"
 
+#include <pthread.h>
+
 typedef struct tg__scope {
     tg_tensor **items;
     int64_t n, cap;
@@ -15,12 +17,30 @@ typedef struct tg__scope {
     struct tg__scope *parent;
 } tg__scope;
 
+static pthread_key_t scopes_key;
+static pthread_once_t scopes_once = PTHREAD_ONCE_INIT;
+
 static _Thread_local tg__scope *top;
 static _Thread_local tg__scope *spare;   /* free list, linked through parent */
 static _Thread_local int depth;
 static _Thread_local int phantom;        /* begins that failed for lack of memory */
 
 int tg__scope_depth(void) { return depth; }
+
+/* At thread exit: the kept scope structures (tensors of scopes left open
+** stay the caller's mistake, as with any leak). */
+static void scopes_exit(void *arg)
+{
+    (void)arg;
+    while (spare) {
+        tg__scope *s = spare;
+        spare = s->parent;
+        tg__free(s->items);
+        tg__free(s);
+    }
+}
+
+static void make_scopes_key(void) { pthread_key_create(&scopes_key, scopes_exit); }
 
 int tg__owner_depth(const tg_tensor *t) { return t->scope ? t->scope->level : 0; }
 
@@ -33,6 +53,9 @@ void tg_scope_begin(void)
         tg__error(TG_ERR_NOMEM, "tg_scope_begin: out of memory");
         phantom++;
         return;
+    } else {   /* the first scope of this thread: free the structures when it ends */
+        pthread_once(&scopes_once, make_scopes_key);
+        pthread_setspecific(scopes_key, &spare);
     }
     s->n = 0;
     s->live = 0;
@@ -121,10 +144,8 @@ void tg__scope_end_to(int d)
 
 tg_tensor *tg_keep(tg_tensor *t)
 {
-    if (!t) {
-        tg__null_arg("tg_keep", "t");
+    if (tg__check_live("tg_keep", "t", t) != TG_OK)
         return NULL;
-    }
     tg__scope *s = t->scope;
     if (!s)
         return t;
@@ -140,8 +161,8 @@ tg_tensor *tg_keep(tg_tensor *t)
 
 void tg_free(tg_tensor *t)
 {
-    if (!t)
-        return;
+    if (!t || tg__check_live("tg_free", "t", t) != TG_OK)
+        return;   /* a second free is reported, not repeated */
     tg__unscope(t);
     tg__tensor_unref(t);
 }

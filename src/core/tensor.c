@@ -50,19 +50,26 @@ bool tg__same_shape(const tg_tensor *a, const tg_tensor *b)
     return true;
 }
 
+tg_status tg__check_live(const char *fn, const char *what, const tg_tensor *t)
+{
+    if (!t)
+        return tg__null_arg(fn, what);
+    if (t->magic != TG__LIVE)
+        return tg__error(TG_ERR_STATE, "%s: %s was already freed (its scope ended or tg_free was called)",
+                         fn, what);
+    return TG_OK;
+}
+
 static tg_tensor *tensor_header(const char *fn, int ndim, const int64_t *shape, int64_t numel)
 {
-    tg_tensor *t = tg__calloc(1, sizeof *t);
+    tg_tensor *t = tg__obj_alloc(sizeof *t);
     if (!t) {
         tg__error(TG_ERR_NOMEM, "%s: out of memory for a tensor header", fn);
         return NULL;
     }
-    t->ndim = ndim;
+    *t = (tg_tensor){.ndim = ndim, .numel = numel, .refcount = 1, .scope_slot = -1, .magic = TG__LIVE};
     for (int i = 0; i < ndim; i++)
         t->shape[i] = shape[i];
-    t->numel = numel;
-    t->refcount = 1;
-    t->scope_slot = -1;
     return t;
 }
 
@@ -78,15 +85,30 @@ tg_tensor *tg__tensor_new(const char *fn, int ndim, const int64_t *shape)
     size_t head = 64, size;
     char *block = tg__storage_alloc(head + (size_t)numel * sizeof(double), &size);
     if (!block) {
-        tg__free(t);
+        tg__obj_free(t, sizeof *t);
         tg__error(TG_ERR_NOMEM, "%s: out of memory for %lld doubles", fn, (long long)numel);
         return NULL;
     }
     t->storage = (tg__storage *)(void *)block;
     t->storage->refcount = 1;
     t->storage->size = size;
+    t->storage->release = NULL;          /* a pool block: tg__storage_free */
     t->storage->data = (double *)(void *)(block + head);
     t->data = t->storage->data;
+    return t;
+}
+
+tg_tensor *tg__tensor_wrap(const char *fn, int ndim, const int64_t *shape, tg__storage *s,
+                           double *data)
+{
+    int64_t numel = tg__check_shape(fn, ndim, shape);
+    tg_tensor *t = numel < 0 ? NULL : tensor_header(fn, ndim, shape, numel);
+    if (!t)
+        return NULL;
+    TG_ASSERT(s->release && s->refcount == 0);
+    t->storage = s;
+    s->refcount = 1;
+    t->data = data;
     return t;
 }
 
@@ -116,9 +138,14 @@ static void tensor_destroy(tg_tensor *t)
     }
     if (t->grad)
         tg__tensor_unref(t->grad);
-    if (--t->storage->refcount == 0)
-        tg__storage_free(t->storage, t->storage->size);
-    tg__free(t);
+    if (--t->storage->refcount == 0) {
+        if (t->storage->release)
+            t->storage->release(t->storage);   /* not a pool block (a mapping) */
+        else
+            tg__storage_free(t->storage, t->storage->size);
+    }
+    t->magic = TG__DEAD;
+    tg__obj_free(t, sizeof *t);
 }
 
 void tg__tensor_unref(tg_tensor *t)
@@ -194,8 +221,7 @@ tg_tensor *tg_linspace(double start, double end, int64_t steps)
 
 int tg_ndim(const tg_tensor *t)
 {
-    if (!t) {
-        tg__null_arg("tg_ndim", "t");
+    if (tg__check_live("tg_ndim", "t", t) != TG_OK) {
         return -1;
     }
     return t->ndim;
@@ -203,8 +229,7 @@ int tg_ndim(const tg_tensor *t)
 
 const int64_t *tg_shape(const tg_tensor *t)
 {
-    if (!t) {
-        tg__null_arg("tg_shape", "t");
+    if (tg__check_live("tg_shape", "t", t) != TG_OK) {
         return NULL;
     }
     return t->shape;
@@ -212,8 +237,7 @@ const int64_t *tg_shape(const tg_tensor *t)
 
 int64_t tg_numel(const tg_tensor *t)
 {
-    if (!t) {
-        tg__null_arg("tg_numel", "t");
+    if (tg__check_live("tg_numel", "t", t) != TG_OK) {
         return -1;
     }
     return t->numel;
@@ -221,8 +245,7 @@ int64_t tg_numel(const tg_tensor *t)
 
 double *tg_data(tg_tensor *t)
 {
-    if (!t) {
-        tg__null_arg("tg_data", "t");
+    if (tg__check_live("tg_data", "t", t) != TG_OK) {
         return NULL;
     }
     return t->data;
@@ -230,8 +253,7 @@ double *tg_data(tg_tensor *t)
 
 double tg_item(const tg_tensor *t)
 {
-    if (!t) {
-        tg__null_arg("tg_item", "t");
+    if (tg__check_live("tg_item", "t", t) != TG_OK) {
         return NAN;
     }
     if (t->numel != 1) {
@@ -247,8 +269,9 @@ double tg_item(const tg_tensor *t)
 
 tg_status tg_set_requires_grad(tg_tensor *t, bool on)
 {
-    if (!t)
-        return tg__null_arg("tg_set_requires_grad", "t");
+    tg_status st = tg__check_live("tg_set_requires_grad", "t", t);
+    if (st != TG_OK)
+        return st;
     if (!tg__is_leaf(t))
         return tg__error(TG_ERR_STATE,
                          "tg_set_requires_grad: tensor is the result of '%s', not a leaf; use tg_detach",
@@ -259,17 +282,17 @@ tg_status tg_set_requires_grad(tg_tensor *t, bool on)
 
 bool tg_requires_grad(const tg_tensor *t)
 {
-    return t && t->requires_grad;
+    return t && tg__check_live("tg_requires_grad", "t", t) == TG_OK && t->requires_grad;
 }
 
 tg_tensor *tg_grad(const tg_tensor *t)
 {
-    return t ? t->grad : NULL;
+    return t && tg__check_live("tg_grad", "t", t) == TG_OK ? t->grad : NULL;
 }
 
 void tg_zero_grad(tg_tensor *t)
 {
-    if (!t || !t->grad)
+    if (!t || tg__check_live("tg_zero_grad", "t", t) != TG_OK || !t->grad)
         return;
     tg__tensor_unref(t->grad);
     t->grad = NULL;
@@ -277,10 +300,8 @@ void tg_zero_grad(tg_tensor *t)
 
 tg_tensor *tg_detach(tg_tensor *t)
 {
-    if (!t) {
-        tg__null_arg("tg_detach", "t");
+    if (tg__check_live("tg_detach", "t", t) != TG_OK)
         return NULL;
-    }
     tg_tensor *d = tg__tensor_alias(t, t->ndim, t->shape);
     return d ? tg__adopt(d) : NULL;
 }
