@@ -142,6 +142,16 @@ void   tg_release_memory(void);
 ** releases the cache. */
 size_t tg_set_memory_cache_limit(size_t bytes);
 
+/* Counters of the allocator, library-wide: allocations that reached the
+** system allocator since start-up (a training step in steady state adds
+** none), blocks currently held, and bytes kept in the data cache. */
+typedef struct tg_memory_stats {
+    int64_t system_allocations;
+    int64_t live_blocks;
+    size_t cached_bytes;
+} tg_memory_stats;
+void tg_get_memory_stats(tg_memory_stats *out);
+
 /* ----------------------------------------------------------------- scopes */
 
 /* Opens a scope on this thread's stack.  Tensors returned until the matching
@@ -296,6 +306,63 @@ tg_tensor *tg_flatten(tg_tensor *a, int start_dim, int end_dim);
 ** tg_select(x, 1, 1)); negative index counts from the end.  Copied. */
 tg_tensor *tg_select(tg_tensor *a, int dim, int64_t index);
 
+/* ------------------------------------------------------- Legendre series
+**
+** y = sum_j c_j P_j(alpha x + beta) for j = 0..K-1 (degree K - 1 >= 0), the
+** affine map taking the data's range onto [-1, 1], where the series is stable
+** at any degree (tested to 200).  Results are new tensors of the current
+** scope; every call is thread-safe on tensors no other thread is using.
+** alpha and beta must be finite (TG_ERR_ARG); a NULL tensor fails as for the
+** ops above (TG_ERR_ARG unless an error is already recorded). */
+
+/* The map taking [lo, hi] onto [-1, 1], as numpy's mapparms: *alpha = 2 / (hi
+** - lo), *beta = (-hi - lo) / (hi - lo), so alpha * lo + beta ~ -1 and alpha *
+** hi + beta ~ 1.  TG_ERR_ARG when lo or hi is not finite, lo >= hi, the map
+** overflows (hi - lo infinite or subnormal), or alpha / beta is NULL; on
+** failure the non-NULL outputs receive alpha = 1, beta = 0 (the identity). */
+tg_status tg_legendre_range_map(double lo, double hi, double *alpha, double *beta);
+
+/* The Legendre series of coef at the points x, one fused Function:
+**   coef [K],    x [N]    -> [N]      y[i]    = sum_j coef[j] P_j(alpha x[i] + beta)
+**   coef [B, K], x [B, N] -> [B, N]   series b at its own points x[b, :]
+**   coef [B, K], x [N]    -> [B, N]   every series at the shared points x
+** The forward is Clenshaw's recurrence over the coefficients, one kernel pass
+** over all B series (no loop of B calls: a batch of 10,000 series of 2,000
+** points is one Function).  The backward is one pass for the coefficients
+** (d coef[b, j] = sum_i g[b, i] P_j(t[b, i]), each point's P_j by Bonnet's
+** recurrence, summed over the points in a fixed order, so results are
+** deterministic and a batched call equals per-series calls bit for bit) and
+** one for x (dx = g alpha sum_j c_j P_j'(t), a differentiated Clenshaw;
+** summed over the series for a shared x).  Gradients flow to coef and x and
+** are differentiable to any order.
+** Errors: TG_ERR_SHAPE for other shape combinations (the B of coef and x
+** differ, 0-d or 3-d operands) and for K = 0; TG_ERR_ARG as above. */
+tg_tensor *tg_legendre_series(tg_tensor *coef, tg_tensor *x, double alpha, double beta);
+
+/* The design matrix V [N, degree + 1] of x [N]: V[i, j] = P_j(alpha x[i] +
+** beta), as numpy.polynomial.legendre.legvander of the mapped points, so that
+** V coef = tg_legendre_series(coef, x, alpha, beta) up to rounding.
+** Differentiable with respect to x (to any order).  Errors: TG_ERR_ARG for
+** degree < 0, TG_ERR_SHAPE unless x is 1-d. */
+tg_tensor *tg_legendre_vander(tg_tensor *x, int degree, double alpha, double beta);
+
+/* Exact least squares: the coefficients minimizing
+** || tg_legendre_vander(x, degree, alpha, beta) coef - y ||_2, solved through
+** LAPACK's dgelsd (SVD) on the design matrix, as numpy.linalg.lstsq.
+** x and y are 1-d of one length N (TG_ERR_SHAPE otherwise) and finite
+** (TG_ERR_ARG names the first NaN or infinity).  On success *coef receives a
+** new tensor [degree + 1] of the current scope (no graph: the solve is not
+** differentiable) and, when cond is not NULL, *cond the 2-norm condition
+** number of the design matrix, s_max / s_min of its singular values.
+** TG_ERR_NUMERIC when the matrix is rank-deficient: N < degree + 1, or a
+** singular value at or below N * DBL_EPSILON * s_max (numpy's default rcond;
+** *cond is still reported then, possibly infinite), or when the SVD does not
+** converge.  TG_ERR_ARG for degree < 0, NULL coef, non-finite alpha / beta;
+** TG_ERR_NOMEM.  On failure *coef is NULL and *cond NaN unless reported as
+** said.  Thread-safe as the other calls (LAPACK is reentrant). */
+tg_status tg_legendre_lstsq(tg_tensor *x, tg_tensor *y, int degree, double alpha, double beta,
+                            tg_tensor **coef, double *cond);
+
 /* ----------------------------------------------------- user Functions
 **
 ** A Function is a static vtable:
@@ -373,24 +440,114 @@ tg_status tg_set_error(tg_status s, const char *fmt, ...)
 #endif
     ;
 
+/* ------------------------------------------------------------- data files
+**
+** NumPy .npy files and CSV text.  Every reader returns a new tensor of the
+** current scope (the caller's when none is open), or NULL with the error
+** recorded; a reader never returns part of a file.  Malformed, truncated or
+** unreadable files are TG_ERR_IO with a message naming the function, the path
+** and what is wrong (a byte offset in a .npy header, line:column in a CSV);
+** NULL arguments are TG_ERR_ARG; TG_ERR_NOMEM when memory runs out.  All are
+** thread-safe for different paths and tensors (a file must not change while
+** it is read or mapped). */
+
+/* Reads a .npy file of version 1.0, 2.0 or 3.0, as numpy.load: a tensor of
+** the file's shape (0 to 8 dimensions; () is 0-d).  '<f8' is read as is; the
+** other numeric dtypes are converted to float64: float16 / float32 ('<f2',
+** '<f4'), int8-64 ('|i1', '<i2', '<i4', '<i8'), uint8-64 ('|u1' ... '<u8'),
+** bool ('|b1', 0 / 1), in either byte order ('<', '>', '=', '|'); int64 and
+** uint64 beyond 2^53 round to the nearest double.  Fortran-order files are
+** transposed into C (row-major) order.  Refused with TG_ERR_IO: complex,
+** object, string, datetime, structured and other non-numeric dtypes, more than
+** 8 dimensions, a bad magic or version, a header that is not the dict numpy
+** writes (keys 'descr', 'fortran_order', 'shape', each once), a file shorter
+** or longer than its header says. */
+tg_tensor *tg_load_npy(const char *path);
+
+/* Maps a little-endian float64 C-order .npy file (what tg_save_npy and
+** numpy.save of a float64 array write) instead of copying it: the pages are
+** read when first touched, so opening a file larger than memory is cheap.
+** The mapping is private (MAP_PRIVATE, PROT_READ | PROT_WRITE): the tensor is
+** writable like any other, a written page becomes a private copy, and writes
+** never reach the file.  The mapping lives as long as the tensor or any view
+** of it (tg_reshape, tg_detach) and is unmapped when the last one is freed.
+** TG_ERR_IO as tg_load_npy, and for any other dtype, Fortran order, data not
+** 8-byte aligned or a path that is not a regular file: the message says to
+** use tg_load_npy, which converts.  Changing or truncating the file while it
+** is mapped is undefined (SIGBUS on Linux), as with any mapping. */
+tg_tensor *tg_mmap_npy(const char *path);
+
+/* Writes t to path (created or truncated) as numpy.save does, byte for byte:
+** format version 1.0 (2.0 if the header ever needs it), '<f8', C order, the
+** header padded so the data starts at a multiple of 64 bytes.  numpy.load
+** reads it back as a float64 array of t's shape.  Errors: TG_ERR_ARG (NULL t
+** or path), TG_ERR_IO naming the path and the system's reason ("No such file
+** or directory", "No space left on device"); a regular file that could not be
+** written whole is removed.  Thread-safe for different paths. */
+tg_status tg_save_npy(const tg_tensor *t, const char *path);
+
+/* How tg_load_csv reads a file.  Start from tg_csv_defaults(): ',' and a
+** header.  A '\0' delimiter means ','; '"', '\r' and '\n' are TG_ERR_ARG. */
+typedef struct tg_csv_opts {
+    char delimiter;           /* field separator: ',', ';', '\t', ... */
+    bool header;              /* the first non-blank line names the columns */
+} tg_csv_opts;
+
+tg_csv_opts tg_csv_defaults(void);
+
+/* Reads n_cols >= 1 columns of a delimited text file into a [rows, n_cols]
+** tensor: column k of the result is the file's column columns[k] (a column
+** may be asked for twice; other columns are skipped unparsed and may hold
+** anything).  With opts->header (and opts NULL), columns[k] is a name of the
+** header line (the first equal one; names compare after unquoting and trimming
+** spaces); without a header it is a 0-based index written as a decimal string
+** ("0", "2").  A header with no rows after it gives a [0, n_cols] tensor.
+** Cells are parsed after trimming spaces and tabs, by strtod (short decimals
+** by an exact fast path giving strtod's result), so they follow the "C"
+** numeric locale (decimal point '.'); the program must not have changed
+** LC_NUMERIC.  "nan", "inf", "-inf" and overflowing values (inf) are
+** accepted.  The RFC 4180 basics are understood: fields in double quotes may
+** hold delimiters, line ends and doubled quotes ""; lines end in LF, CRLF or
+** CR, with or without a final line end; blank lines are skipped; a UTF-8
+** byte-order mark is skipped.  Every row must have as many fields as the
+** header (or the first row).  The file is read in one pass, with no
+** allocation per cell.
+** Errors: TG_ERR_ARG (NULL path, columns or columns[k], n_cols < 1, a bad
+** delimiter); TG_ERR_IO "tg_load_csv: path:line:column: what" with the 1-based
+** line of the file and the 1-based field number, for a file that cannot be
+** read, an empty file, an unknown column (the message lists the header's
+** names; no column number), an index out of range or not decimal, a cell that
+** is empty or not a number (quoted in the message), a row with too few or too
+** many fields, a quote never closed or text after a closing quote. */
+tg_tensor *tg_load_csv(const char *path, int n_cols, const char *const *columns,
+                       const tg_csv_opts *opts);
+
 /* --------------------------------------------------------- random numbers
 **
 ** A portable generator: xoshiro256** seeded through splitmix64, so a seed gives
-** the same stream on every machine and compiler.  uniform = (next >> 11) * 2^-53
-** in [0, 1); normal values come in Box-Muller pairs from two uniforms u1, u2:
-** r = sqrt(-2 log(1 - u1)), r cos(2 pi u2), r sin(2 pi u2) (a fill of odd
-** length drops the last sine).  tests/reference/make_reference.py implements
-** the same stream in Python, so PyTorch runs start from the same values.
+** the same stream on every machine and compiler.  tg_rng_seed fills s[0..3]
+** with the first four splitmix64 outputs from state = seed.  uniform =
+** (next >> 11) * 2^-53 in [0, 1).  Normal values come from Box-Muller: one
+** draw takes two uniforms, u1 then u2, and makes r = sqrt(-2 log(1 - u1)),
+** theta = (2 pi) u2 and the pair r cos(theta), r sin(theta).  tg_rng_normal
+** makes one draw per call and returns its cosine (the sine is discarded); a
+** tensor fill makes one draw per two elements, cosine first then sine, and a
+** fill of odd length gives its last element a draw's cosine alone.
+** tests/reference/tg_rng.py implements the same stream in Python, so PyTorch
+** runs start from the same values.
 ** A tg_rng is a plain value (copy it to fork a stream); each thread also has
-** its own default generator, seeded 0 until tg_manual_seed. */
+** its own default generator, seeded 0 until tg_manual_seed.  A NULL r records
+** TG_ERR_ARG (next returns 0, uniform and normal NaN, randint lo). */
 
 typedef struct tg_rng { uint64_t s[4]; } tg_rng;
 
 void     tg_rng_seed(tg_rng *r, uint64_t seed);
 uint64_t tg_rng_next(tg_rng *r);                 /* 64 random bits */
 double   tg_rng_uniform(tg_rng *r);              /* [0, 1) */
-double   tg_rng_normal(tg_rng *r);               /* standard normal, one Box-Muller pair per two calls */
-int64_t  tg_rng_randint(tg_rng *r, int64_t lo, int64_t hi);   /* lo + next % (hi - lo); hi > lo */
+double   tg_rng_normal(tg_rng *r);               /* standard normal: one Box-Muller draw, its cosine */
+/* lo + next % (hi - lo) (modulo bias is below 2^-40 for spans under 2^24);
+** hi <= lo records TG_ERR_ARG and returns lo without drawing. */
+int64_t  tg_rng_randint(tg_rng *r, int64_t lo, int64_t hi);
 
 /* Seeds this thread's default generator; returns it (borrowed, per thread). */
 tg_rng *tg_manual_seed(uint64_t seed);
@@ -429,8 +586,11 @@ void        tg_params_zero_grad(const tg_params *p);
 ** float64 data per entry).  TG_ERR_IO with the path and the reason. */
 tg_status tg_params_save(const tg_params *p, const char *path);
 /* Reads such a file into the listed tensors by name: every name of the list
-** must be in the file with the same shape (TG_ERR_SHAPE otherwise) and the
-** file must be whole (TG_ERR_IO).  Nothing is changed unless all succeeds. */
+** must be in the file with the same shape (TG_ERR_SHAPE otherwise, naming the
+** entry and both shapes) and the file must be whole and well formed
+** (TG_ERR_IO naming the path and what is wrong: cannot open, bad magic or
+** version, truncated entry, trailing bytes, a name listed twice).  Entries the
+** list does not name are ignored.  Nothing is changed unless all succeeds. */
 tg_status tg_params_load(const tg_params *p, const char *path);
 
 /* ------------------------------------------------------------------- nn */
@@ -438,13 +598,21 @@ tg_status tg_params_load(const tg_params *p, const char *path);
 typedef enum tg_reduction { TG_REDUCTION_MEAN = 0, TG_REDUCTION_SUM, TG_REDUCTION_NONE } tg_reduction;
 
 /* (pred - target)^2 reduced: mean (PyTorch's default), sum, or none (the
-** broadcast shape).  Shapes broadcast as in tg_sub. */
+** broadcast shape).  Shapes broadcast as in tg_sub.  Composed of tg_sub,
+** tg_pow and tg_mean / tg_sum: the result is the only new tensor left in the
+** current scope (or to the caller).  TG_ERR_ARG for another reduction. */
 tg_tensor *tg_mse_loss(tg_tensor *pred, tg_tensor *target, tg_reduction reduction);
 
 /* y = x W^T + b: x [..., in] (1-d or 2-d) -> [..., out]; weight [out, in] and
 ** bias [out] initialized as PyTorch's nn.Linear, uniform on
 ** [-1/sqrt(in), 1/sqrt(in)) from this thread's default generator (weight
-** first, row-major, then bias).  The forward is one dgemm. */
+** first, row-major, then bias; each value -b + (b - -b) u, b = 1/sqrt(in)).
+** The forward is one dgemm, recorded as the Function "tg_linear" and
+** differentiable to any order.  The module owns its weight, bias and
+** parameter list; tg_linear_new returns NULL with TG_ERR_ARG unless
+** in_features and out_features are >= 1 (TG_ERR_NOMEM on allocation
+** failure); tg_linear_forward reports TG_ERR_SHAPE for an x that is not
+** [in] or [n, in]. */
 typedef struct tg_linear tg_linear;
 tg_linear *tg_linear_new(int64_t in_features, int64_t out_features, bool bias);
 tg_tensor *tg_linear_forward(tg_linear *m, tg_tensor *x);

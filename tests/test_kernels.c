@@ -26,7 +26,7 @@
 static const int64_t lengths[] = {0, 1, 7, 8, 9, 1023};
 #define N_LENGTHS ((int)(sizeof lengths / sizeof lengths[0]))
 
-static const char *const binop_names[TG__N_BINOPS] = {"add", "sub", "mul", "div"};
+static const char *const binop_names[TG__N_BINOPS] = {"add", "sub", "mul", "div", "pow"};
 static const char *const unop_names[TG__N_UNOPS] = {"neg",  "exp",  "log",  "sin", "cos",
                                                     "tanh", "sqrt", "relu", "step"};
 
@@ -404,6 +404,7 @@ static double apply_binop(int op, double a, double b)
     case TG__ADD: return a + b;
     case TG__SUB: return a - b;
     case TG__MUL: return a * b;
+    case TG__POW: return pow(a, b);
     default: return a / b;
     }
 }

@@ -16,7 +16,11 @@
 
 #include <stdint.h>
 
-typedef enum tg__binop { TG__ADD, TG__SUB, TG__MUL, TG__DIV, TG__N_BINOPS } tg__binop;
+typedef enum tg__binop {
+    TG__ADD, TG__SUB, TG__MUL, TG__DIV,
+    TG__POW,    /* the C pow(x, y) per element, no special exponents (torch.pow(Tensor, Tensor)) */
+    TG__N_BINOPS
+} tg__binop;
 
 typedef enum tg__unop {
     TG__NEG, TG__EXP, TG__LOG, TG__SIN, TG__COS, TG__TANH, TG__SQRT, TG__RELU,
@@ -46,6 +50,24 @@ typedef struct tg__kernels {
     ** differentiated k times: P_{m+1}^(j) = ((2m+1)(x P_m^(j) + j P_m^(j-1))
     ** - m P_{m-1}^(j)) / (m+1).  scratch holds tg__legendre_scratch(k) doubles. */
     void (*legendre)(int64_t n, const double *x, int deg, int k, double *y, double *scratch);
+    /* Legendre series, nb series of n points, t = x * alpha + beta (rounded
+    ** twice, as affine); series b reads coef[b*ncoef ..] and its points at
+    ** x + b*x_stride (x_stride 0: every series shares x[n]).
+    ** legseries: y[b, i] = d^k/dt^k sum_c coef[b, c] P_c(t[b, i]), by Clenshaw's
+    ** recurrence b_c = coef_c + (2c+1)/(c+1) t b_{c+1} - (c+1)/(c+2) b_{c+2},
+    ** y = b_0, differentiated k times.  scratch: tg__legseries_scratch(k). */
+    void (*legseries)(int64_t nb, int64_t n, int64_t ncoef, const double *coef, const double *x,
+                      int64_t x_stride, double alpha, double beta, int k, double *y, double *scratch);
+    /* legproject: out[b, c] = sum_i g[b, i] P_c^(k)(t[b, i]) for c < ncoef, P_c^(k)
+    ** by Bonnet's recurrence (differentiated k times) per point; point i adds
+    ** into lane i % 8 in increasing i, the lanes combine as in sum_block.
+    ** scratch: tg__legproject_scratch(k, ncoef). */
+    void (*legproject)(int64_t nb, int64_t n, int64_t ncoef, const double *g, const double *x,
+                       int64_t x_stride, double alpha, double beta, int k, double *out, double *scratch);
+    /* legvander: out[i, c] = P_c(t[i]), out [n, ncoef] row-major, Bonnet's
+    ** recurrence as legproject.  scratch: tg__legvander_scratch(). */
+    void (*legvander)(int64_t n, int64_t ncoef, const double *x, double alpha, double beta, double *out,
+                      double *scratch);
 } tg__kernels;
 
 #define TG__SUM_BLOCK 4096
@@ -53,6 +75,13 @@ typedef struct tg__kernels {
 
 /* Doubles of scratch the legendre kernel needs for derivative order k. */
 static inline int64_t tg__legendre_scratch(int k) { return 3 * (int64_t)(k + 1) * TG__LEG_BLOCK; }
+/* Doubles of scratch for legseries / legproject at derivative order k, and legvander. */
+static inline int64_t tg__legseries_scratch(int k) { return (3 * (int64_t)(k + 1) + 1) * TG__LEG_BLOCK; }
+static inline int64_t tg__legproject_scratch(int k, int64_t ncoef)
+{
+    return (3 * (int64_t)(k + 1) + 1) * TG__LEG_BLOCK + 8 * ncoef;
+}
+static inline int64_t tg__legvander_scratch(void) { return 4 * (int64_t)TG__LEG_BLOCK; }
 
 /* The table for this CPU (environment TG_KERNELS=reference|avx2|avx512 forces
 ** one, when the CPU supports it). */

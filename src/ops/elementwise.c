@@ -1,6 +1,7 @@
 /*
 ** Elementwise ops: the four broadcasting binary ops, the unary functions, pow
-** and affine.  Each op's forward, backward and tg_function sit together; the
+** and affine, and pow_tensor (a ** b broadcast, with PyTorch's zero gradient
+** branches).  Each op's forward, backward and tg_function sit together; the
 ** backwards are written with tensorgrad ops so they are differentiable again.
 ** Forwards reach the kernels through tg__kern() over contiguous spans.
 */
@@ -248,3 +249,78 @@ tg_tensor *tg_affine(tg_tensor *a, double s, double t)
     double st[2] = {s, t};
     return tg__apply_op(&affine_fn, &a, st, sizeof st);
 }
+
+/* ------------------------------------------------------- pow_tensor */
+
+/* forward: y = where(mask, 0, x), mask a constant of x's shape  =>  dx = where(mask, 0, dy).
+** The derivative branches of pow_tensor that PyTorch defines as 0. */
+static tg_status zero_where_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    const tg_tensor *x = in[0], *mask = in[1];
+    TG_ASSERT(tg__same_shape(x, mask));
+    if (!(out[0] = tg__out("tg_pow_tensor", x->ndim, x->shape)))
+        return tg_last_status();
+    for (int64_t i = 0; i < x->numel; i++)
+        out[0]->data[i] = mask->data[i] != 0.0 ? 0.0 : x->data[i];
+    return tg_save_for_backward(ctx, 1, &in[1]);
+}
+static tg_status zero_where_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin);
+static const tg_function zero_where_fn = {.name = "tg_pow_tensor_where", .n_inputs = 2,
+                                          .n_outputs = 1, .forward = zero_where_forward,
+                                          .backward = zero_where_backward};
+static tg_status zero_where_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    tg_tensor *in[2] = {g[0], tg_saved_tensor(ctx, 0)};
+    return (gin[0] = tg__apply_op(&zero_where_fn, in, NULL, 0)) ? TG_OK : tg_last_status();
+}
+
+typedef enum pow_mask { MASK_B_ZERO, MASK_A_ZERO_B_NONNEG } pow_mask;
+
+/* A constant tensor of like's shape: 1 where the condition holds on a and b
+** broadcast to it, else 0. */
+static tg_tensor *pow_mask_of(pow_mask which, tg_tensor *a, tg_tensor *b, const tg_tensor *like)
+{
+    tg_tensor *ea = tg_expand(tg_detach(a), like->ndim, like->shape);
+    tg_tensor *eb = tg_expand(tg_detach(b), like->ndim, like->shape);
+    tg_tensor *m = ea && eb ? tg__out("tg_pow_tensor", like->ndim, like->shape) : NULL;
+    for (int64_t i = 0; m && i < m->numel; i++) {
+        double x = ea->data[i], p = eb->data[i];
+        m->data[i] = which == MASK_B_ZERO ? p == 0.0 : x == 0.0 && p >= 0.0;
+    }
+    return m;
+}
+
+static tg_tensor *zero_where(tg_tensor *x, tg_tensor *mask)
+{
+    return tg__apply_op(&zero_where_fn, (tg_tensor *[]){x, mask}, NULL, 0);
+}
+
+/* forward: y = a^b  =>  da = sum_to(where(b == 0, 0, dy * (b * a^(b-1)))),
+**                       db = sum_to(dy * where(a == 0 & b >= 0, 0, y * log(a)))  (PyTorch's) */
+static tg_status pow_tensor_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    tg_status st = binary_forward("tg_pow_tensor", TG__POW, in, out);
+    tg_tensor *saved[3] = {in[0], in[1], out[0]};
+    return st == TG_OK ? tg_save_for_backward(ctx, 3, saved) : st;
+}
+static tg_status pow_tensor_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    tg_tensor *a = tg_saved_tensor(ctx, 0), *b = tg_saved_tensor(ctx, 1), *y = tg_saved_tensor(ctx, 2);
+    if (!a || !b || !y)
+        return tg_last_status();
+    if (tg_needs_input_grad(ctx, 0)) {
+        tg_tensor *d = tg_mul(g[0], tg_mul(b, tg_pow_tensor(a, tg_affine(b, 1.0, -1.0))));
+        if (!(gin[0] = tg__grad_to_input(ctx, 0, zero_where(d, pow_mask_of(MASK_B_ZERO, a, b, y)))))
+            return tg_last_status();
+    }
+    if (tg_needs_input_grad(ctx, 1)) {
+        tg_tensor *d = zero_where(tg_mul(y, tg_log(a)), pow_mask_of(MASK_A_ZERO_B_NONNEG, a, b, y));
+        if (!(gin[1] = tg__grad_to_input(ctx, 1, tg_mul(g[0], d))))
+            return tg_last_status();
+    }
+    return TG_OK;
+}
+static const tg_function pow_tensor_fn = {.name = "tg_pow_tensor", .n_inputs = 2, .n_outputs = 1,
+                                          .forward = pow_tensor_forward, .backward = pow_tensor_backward};
+
+tg_tensor *tg_pow_tensor(tg_tensor *a, tg_tensor *b) { return binary(&pow_tensor_fn, a, b); }

@@ -1,7 +1,10 @@
 /*
 ** Shape ops: reshape (a view), expand (broadcast a tensor up to a shape) and
-** sum_to (sum it back down), the pair every broadcasting backward stands on.
-** Each op's forward, backward and tg_function sit together.
+** sum_to (sum it back down), the pair every broadcasting backward stands on;
+** unsqueeze and flatten (views through reshape); select (a copied slice) and
+** its backward, select_backward (the slice scattered into zeros), each the
+** other's derivative so both are differentiable to any order.  Each op's
+** forward, backward and tg_function sit together.
 */
 #include "ops.h"
 
@@ -247,4 +250,160 @@ tg_tensor *tg_reshape(tg_tensor *a, int ndim, const int64_t *shape)
     if (!reshape_target(a, ndim, shape, &sa))
         return NULL;
     return tg__apply_op(&reshape_fn, &a, &sa, sizeof sa);
+}
+
+/* ----------------------------------------------------------- unsqueeze, flatten */
+
+tg_tensor *tg_unsqueeze(tg_tensor *a, int dim)
+{
+    if (!a) {
+        tg__null_arg("tg_unsqueeze", "a");
+        return NULL;
+    }
+    int n = a->ndim, d = dim < 0 ? dim + n + 1 : dim;
+    if (d < 0 || d > n) {
+        tg__error(TG_ERR_ARG, "tg_unsqueeze: dim %d out of range for a %d-d tensor (%d..%d)", dim, n,
+                  -n - 1, n);
+        return NULL;
+    }
+    if (n == TG_MAX_DIMS) {
+        tg__error(TG_ERR_ARG, "tg_unsqueeze: a is already %d-d, the most a tensor can have", n);
+        return NULL;
+    }
+    int64_t shape[TG_MAX_DIMS];
+    for (int i = 0, j = 0; i <= n; i++)
+        shape[i] = i == d ? 1 : a->shape[j++];
+    return tg_reshape(a, n + 1, shape);
+}
+
+tg_tensor *tg_flatten(tg_tensor *a, int start_dim, int end_dim)
+{
+    if (!a) {
+        tg__null_arg("tg_flatten", "a");
+        return NULL;
+    }
+    int n = a->ndim, m = n > 0 ? n : 1;   /* a 0-d tensor flattens as if [1] */
+    int s = start_dim < 0 ? start_dim + m : start_dim, e = end_dim < 0 ? end_dim + m : end_dim;
+    if (s < 0 || s >= m || e < 0 || e >= m) {
+        tg__error(TG_ERR_ARG, "tg_flatten: start_dim %d or end_dim %d out of range for a %d-d tensor (%d..%d)",
+                  start_dim, end_dim, n, -m, m - 1);
+        return NULL;
+    }
+    if (s > e) {
+        tg__error(TG_ERR_ARG, "tg_flatten: start_dim %d comes after end_dim %d (a is %d-d)", start_dim,
+                  end_dim, n);
+        return NULL;
+    }
+    if (n == 0)
+        return tg_reshape(a, 1, (int64_t[]){1});
+    int64_t shape[TG_MAX_DIMS];
+    int k = 0;
+    for (int i = 0; i < s; i++)
+        shape[k++] = a->shape[i];
+    shape[k] = 1;
+    for (int i = s; i <= e; i++)
+        shape[k] *= a->shape[i];
+    k++;
+    for (int i = e + 1; i < n; i++)
+        shape[k++] = a->shape[i];
+    return tg_reshape(a, k, shape);
+}
+
+/* ----------------------------------------------------------- select */
+
+/* dim and index normalized (0 <= dim < ndim, 0 <= index < size); shape is the
+** input's (of select) or the output's (of select_backward). */
+typedef struct select_args { int dim; int64_t index; int ndim; int64_t shape[TG_MAX_DIMS]; } select_args;
+
+/* Copies between x (shape sa->shape) and its slice y at sa->index along
+** sa->dim: y = x[..., index, ...] when to_slice, else x[..., index, ...] = y. */
+static void slice_copy(const select_args *sa, double *x, double *y, bool to_slice)
+{
+    int64_t outer = 1, inner = 1, size = sa->shape[sa->dim];
+    for (int d = 0; d < sa->dim; d++)
+        outer *= sa->shape[d];
+    for (int d = sa->dim + 1; d < sa->ndim; d++)
+        inner *= sa->shape[d];
+    for (int64_t o = 0; o < outer && inner > 0; o++) {
+        double *xs = x + (o * size + sa->index) * inner, *ys = y + o * inner;
+        memcpy(to_slice ? ys : xs, to_slice ? xs : ys, (size_t)inner * sizeof(double));
+    }
+}
+
+static void drop_dim(const select_args *sa, int64_t *shape)
+{
+    for (int i = 0, j = 0; i < sa->ndim; i++)
+        if (i != sa->dim)
+            shape[j++] = sa->shape[i];
+}
+
+static tg_tensor *select_backward_op(tg_tensor *g, const select_args *sa);
+
+/* forward: y = x[..., index, ...] (dim removed)  =>  dx = zeros with dy at index */
+static tg_status select_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    const select_args *sa = tg_ctx_args(ctx);
+    int64_t shape[TG_MAX_DIMS];
+    drop_dim(sa, shape);
+    if (!(out[0] = tg__out("tg_select", sa->ndim - 1, shape)))
+        return tg_last_status();
+    slice_copy(sa, in[0]->data, out[0]->data, true);
+    return TG_OK;
+}
+static tg_status select_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    return (gin[0] = select_backward_op(g[0], tg_ctx_args(ctx))) ? TG_OK : tg_last_status();
+}
+static const tg_function select_fn = {.name = "tg_select", .n_inputs = 1, .n_outputs = 1,
+                                      .forward = select_forward, .backward = select_backward};
+
+/* forward: x = zeros(shape) with x[..., index, ...] = y  =>  dy = select(dx, dim, index) */
+static tg_status select_backward_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    const select_args *sa = tg_ctx_args(ctx);
+    if (!(out[0] = tg__out("tg_select_backward", sa->ndim, sa->shape)))
+        return tg_last_status();
+    memset(out[0]->data, 0, (size_t)out[0]->numel * sizeof(double));
+    slice_copy(sa, out[0]->data, in[0]->data, false);
+    return TG_OK;
+}
+static tg_status select_backward_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    const select_args *sa = tg_ctx_args(ctx);
+    return (gin[0] = tg_select(g[0], sa->dim, sa->index)) ? TG_OK : tg_last_status();
+}
+static const tg_function select_backward_fn = {.name = "tg_select_backward", .n_inputs = 1,
+                                               .n_outputs = 1, .forward = select_backward_forward,
+                                               .backward = select_backward_backward};
+
+static tg_tensor *select_backward_op(tg_tensor *g, const select_args *sa)
+{
+    return tg__apply_op(&select_backward_fn, &g, sa, sizeof *sa);
+}
+
+tg_tensor *tg_select(tg_tensor *a, int dim, int64_t index)
+{
+    if (!a) {
+        tg__null_arg("tg_select", "a");
+        return NULL;
+    }
+    int n = a->ndim, d = dim < 0 ? dim + n : dim;
+    if (n == 0) {
+        tg__error(TG_ERR_ARG, "tg_select: dim %d given but a is 0-d: nothing to select from", dim);
+        return NULL;
+    }
+    if (d < 0 || d >= n) {
+        tg__error(TG_ERR_ARG, "tg_select: dim %d out of range for a %d-d tensor (%d..%d)", dim, n, -n,
+                  n - 1);
+        return NULL;
+    }
+    int64_t size = a->shape[d], i = index < 0 ? index + size : index;
+    if (i < 0 || i >= size) {
+        tg__error(TG_ERR_ARG, "tg_select: index %lld out of range for dim %d of size %lld",
+                  (long long)index, dim, (long long)size);
+        return NULL;
+    }
+    select_args sa = {.dim = d, .index = i, .ndim = n};
+    memcpy(sa.shape, a->shape, sizeof sa.shape);
+    return tg__apply_op(&select_fn, &a, &sa, sizeof sa);
 }

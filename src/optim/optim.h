@@ -1,0 +1,52 @@
+/*
+** Private declarations shared by the optimizers in src/optim: the optimizer
+** object, the vtable of optimizer kinds, and helpers for per-parameter state.
+** An optimizer sits on top of core: it reads tg_grad and writes tg_data of the
+** parameters in place with plain loops (its own kernels), never through ops,
+** so nothing it does is recorded.  Each kind embeds tg_optim as its first
+** member and mirrors, operation by operation, the single-tensor (for-loop)
+** update of PyTorch 1.13's torch/optim, so trajectories agree to rounding.
+*/
+#ifndef TG_OPTIM_H
+#define TG_OPTIM_H
+
+#include "core/internal.h"
+
+typedef struct tg__optim_kind {
+    const char *name;                       /* "SGD", ..., for messages */
+    /* One update from the current gradients; NULL when the kind needs a closure. */
+    tg_status (*step)(tg_optim *o);
+    /* The whole closure step; NULL: call the closure once, then step. */
+    tg_status (*step_closure)(tg_optim *o, tg_closure closure, void *user, double *loss);
+    /* Frees what the kind added to the object (not the object itself); may be NULL. */
+    void (*free_state)(tg_optim *o);
+} tg__optim_kind;
+
+struct tg_optim {
+    const tg__optim_kind *kind;
+    int n;                  /* parameters */
+    tg_tensor **params;     /* one reference each (tg__tensor_ref) */
+    double **state;         /* per parameter: NULL until its first update, then zeroed buffers */
+    int64_t *steps;         /* per parameter: updates made (Adam's state['step']) */
+};
+
+/* A zeroed object of `size` bytes (the kind's struct, tg_optim first) holding a
+** reference to every tensor of params.  NULL + TG_ERR_ARG (NULL or empty
+** params, fn naming the caller) or TG_ERR_NOMEM. */
+tg_optim *tg__optim_new(const tg__optim_kind *kind, size_t size, const tg_params *params,
+                        const char *fn);
+
+/* Parameter i's state: n_buf zeroed buffers of numel doubles each, one block,
+** made on first use (*fresh is then true).  NULL + TG_ERR_NOMEM. */
+double *tg__optim_state(tg_optim *o, int i, int n_buf, bool *fresh);
+
+/* Calls the closure with gradient recording on, inside a scope of its own, and
+** stores the loss it returned.  TG_ERR_ARG when the closure fails without
+** recording an error or returns no one-element tensor. */
+tg_status tg__optim_eval(const char *fn, tg_closure closure, void *user, double *loss);
+
+/* Validation helper: records "<fn>: <what> is <v> (must be <rule>)" and
+** returns false unless ok. */
+bool tg__optim_check(bool ok, const char *fn, const char *what, double v, const char *rule);
+
+#endif /* TG_OPTIM_H */
