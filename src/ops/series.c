@@ -1,0 +1,315 @@
+/*
+** Legendre series: y = sum_j c_j P_j(t), t = alpha x + beta, for one series or
+** a batch of them, as fused Functions over the kernels legseries (Clenshaw),
+** legproject (Bonnet, per point, into fixed lanes) and legvander.  Three
+** Functions form a family closed under differentiation, so gradients of any
+** order stay fused (no loop over series or coefficients at this layer):
+**
+**   S_k(c, x)  = sum_j c_j P_j^(k)(t)            tg_legendre_series at k = 0
+**   Q_k(g, x)  = sum_i g_i P_j^(k)(t_i) per j     the coefficient gradient of S_k
+**   V(x)       = [P_j(t_i)]                       tg_legendre_vander
+**
+** S_k's backward is Q_k and S_{k+1}; Q_k's is S_k and S_{k+1}; V's is S_1.
+** tg_legendre_lstsq builds V by the kernel and solves through src/lapack.c.
+*/
+#include "ops.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+typedef struct series_args {
+    double alpha, beta;
+    int64_t ncoef;   /* coefficients per series */
+    int k;           /* derivative order in t */
+} series_args;
+
+/* nb series of n points; x_stride 0 when the series share x */
+typedef struct series_geom { int64_t nb, n, x_stride; } series_geom;
+
+/* lead is coef or a gradient of a series: [K] / [N] alone, [B, K] / [B, N] batched. */
+static series_geom geometry(const tg_tensor *lead, const tg_tensor *x)
+{
+    series_geom gm;
+    gm.nb = lead->ndim == 2 ? lead->shape[0] : 1;
+    gm.n = x->shape[x->ndim - 1];
+    gm.x_stride = x->ndim == 2 ? gm.n : 0;
+    return gm;
+}
+
+static tg_tensor *series_k(tg_tensor *coef, tg_tensor *x, series_args sa, int k);
+static tg_tensor *project_k(tg_tensor *g, tg_tensor *x, series_args sa, int k);
+
+/* d/dx of a series op: alpha * g * s elementwise, summed over the series when
+** they share x ([B, N] -> [N]). */
+static tg_tensor *x_grad(tg_tensor *g, tg_tensor *s, const tg_tensor *x, double alpha)
+{
+    tg_tensor *prod = tg_mul(g, s);
+    if (prod && prod->ndim == 2 && x->ndim == 1)
+        prod = tg_sum_dim(prod, 0, false);
+    return tg_affine(prod, alpha, 0.0);
+}
+
+/* ------------------------------------------------------------ S_k */
+
+static tg_status series_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    const series_args *sa = tg_ctx_args(ctx);
+    series_geom gm = geometry(in[0], in[1]);
+    int64_t shape[2] = {gm.nb, gm.n}, scratch_n = tg__legseries_scratch(sa->k);
+    tg_tensor *scratch = tg__out("tg_legendre_series", 1, &scratch_n);
+    int ndim = in[0]->ndim;
+    if (!scratch || !(out[0] = tg__out("tg_legendre_series", ndim, ndim == 2 ? shape : shape + 1)))
+        return tg_last_status();
+    tg__kern()->legseries(gm.nb, gm.n, sa->ncoef, in[0]->data, in[1]->data, gm.x_stride, sa->alpha, sa->beta,
+                          sa->k, out[0]->data, scratch->data);
+    return tg_save_for_backward(ctx, 2, in);
+}
+
+/* forward: y = S_k(c, x) = sum_j c_j P_j^(k)(alpha x + beta)
+**   =>  dc = Q_k(dy, x),  dx = alpha dy S_{k+1}(c, x)  (summed over series sharing x) */
+static tg_status series_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    const series_args *sa = tg_ctx_args(ctx);
+    tg_tensor *coef = tg_saved_tensor(ctx, 0), *x = tg_saved_tensor(ctx, 1);
+    if (!coef || !x)
+        return tg_last_status();
+    if (tg_needs_input_grad(ctx, 0) && !(gin[0] = project_k(g[0], x, *sa, sa->k)))
+        return tg_last_status();
+    if (tg_needs_input_grad(ctx, 1) &&
+        !(gin[1] = x_grad(g[0], series_k(coef, x, *sa, sa->k + 1), x, sa->alpha)))
+        return tg_last_status();
+    return TG_OK;
+}
+
+static const tg_function series_fn = {.name = "tg_legendre_series", .n_inputs = 2, .n_outputs = 1,
+                                      .forward = series_forward, .backward = series_backward};
+
+static tg_tensor *series_k(tg_tensor *coef, tg_tensor *x, series_args sa, int k)
+{
+    sa.k = k;
+    return tg__apply_op(&series_fn, (tg_tensor *const[]){coef, x}, &sa, sizeof sa);
+}
+
+/* ------------------------------------------------------------ Q_k */
+
+static tg_status project_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    const series_args *sa = tg_ctx_args(ctx);
+    series_geom gm = geometry(in[0], in[1]);
+    int64_t shape[2] = {gm.nb, sa->ncoef}, scratch_n = tg__legproject_scratch(sa->k, sa->ncoef);
+    tg_tensor *scratch = tg__out("tg_legendre_series", 1, &scratch_n);
+    int ndim = in[0]->ndim;
+    if (!scratch || !(out[0] = tg__out("tg_legendre_series", ndim, ndim == 2 ? shape : shape + 1)))
+        return tg_last_status();
+    tg__kern()->legproject(gm.nb, gm.n, sa->ncoef, in[0]->data, in[1]->data, gm.x_stride, sa->alpha,
+                           sa->beta, sa->k, out[0]->data, scratch->data);
+    return tg_save_for_backward(ctx, 2, in);
+}
+
+/* forward: z_j = Q_k(g, x)_j = sum_i g_i P_j^(k)(alpha x_i + beta)  (per series)
+**   =>  dg = S_k(dz, x),  dx = alpha g S_{k+1}(dz, x)  (summed over series sharing x) */
+static tg_status project_backward(tg_ctx *ctx, tg_tensor *const *h, tg_tensor **gin)
+{
+    const series_args *sa = tg_ctx_args(ctx);
+    tg_tensor *g = tg_saved_tensor(ctx, 0), *x = tg_saved_tensor(ctx, 1);
+    if (!g || !x)
+        return tg_last_status();
+    if (tg_needs_input_grad(ctx, 0) && !(gin[0] = series_k(h[0], x, *sa, sa->k)))
+        return tg_last_status();
+    if (tg_needs_input_grad(ctx, 1) && !(gin[1] = x_grad(g, series_k(h[0], x, *sa, sa->k + 1), x, sa->alpha)))
+        return tg_last_status();
+    return TG_OK;
+}
+
+static const tg_function project_fn = {.name = "tg_legendre_series_project", .n_inputs = 2, .n_outputs = 1,
+                                       .forward = project_forward, .backward = project_backward};
+
+static tg_tensor *project_k(tg_tensor *g, tg_tensor *x, series_args sa, int k)
+{
+    sa.k = k;
+    return tg__apply_op(&project_fn, (tg_tensor *const[]){g, x}, &sa, sizeof sa);
+}
+
+/* ------------------------------------------------------------ V */
+
+static tg_status vander_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    const series_args *sa = tg_ctx_args(ctx);
+    int64_t shape[2] = {in[0]->numel, sa->ncoef}, scratch_n = tg__legvander_scratch();
+    tg_tensor *scratch = tg__out("tg_legendre_vander", 1, &scratch_n);
+    if (!scratch || !(out[0] = tg__out("tg_legendre_vander", 2, shape)))
+        return tg_last_status();
+    tg__kern()->legvander(shape[0], shape[1], in[0]->data, sa->alpha, sa->beta, out[0]->data, scratch->data);
+    return tg_save_for_backward(ctx, 1, in);
+}
+
+/* forward: V[i, j] = P_j(alpha x_i + beta)
+**   =>  dx_i = alpha sum_j dV[i, j] P_j'(t_i) = alpha S_1(dV, x as [N, 1])[i] */
+static tg_status vander_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    const series_args *sa = tg_ctx_args(ctx);
+    tg_tensor *x = tg_saved_tensor(ctx, 0);
+    if (!x)
+        return tg_last_status();
+    int64_t col[2] = {x->numel, 1};
+    tg_tensor *d = series_k(g[0], tg_reshape(x, 2, col), *sa, 1);
+    gin[0] = tg_affine(tg_reshape(d, 1, col), sa->alpha, 0.0);
+    return gin[0] ? TG_OK : tg_last_status();
+}
+
+static const tg_function vander_fn = {.name = "tg_legendre_vander", .n_inputs = 1, .n_outputs = 1,
+                                      .forward = vander_forward, .backward = vander_backward};
+
+/* ------------------------------------------------------------ public */
+
+static bool map_ok(const char *fn, double alpha, double beta)
+{
+    if (isfinite(alpha) && isfinite(beta))
+        return true;
+    tg__error(TG_ERR_ARG, "%s: alpha = %g and beta = %g must be finite", fn, alpha, beta);
+    return false;
+}
+
+tg_status tg_legendre_range_map(double lo, double hi, double *alpha, double *beta)
+{
+    if (alpha) *alpha = 1.0;
+    if (beta) *beta = 0.0;
+    if (!alpha || !beta)
+        return tg__error(TG_ERR_ARG, "tg_legendre_range_map: %s is NULL", alpha ? "beta" : "alpha");
+    const double len = hi - lo, a = 2.0 / len, b = (-hi - lo) / len;   /* numpy's mapparms */
+    if (!isfinite(lo) || !isfinite(hi) || !(lo < hi) || !isfinite(len) || !isfinite(a) || !isfinite(b))
+        return tg__error(TG_ERR_ARG, "tg_legendre_range_map: [lo, hi] = [%.17g, %.17g] must be finite with "
+                         "lo < hi and a representable map", lo, hi);
+    *alpha = a;
+    *beta = b;
+    return TG_OK;
+}
+
+tg_tensor *tg_legendre_series(tg_tensor *coef, tg_tensor *x, double alpha, double beta)
+{
+    static const char fn[] = "tg_legendre_series";
+    if (!coef || !x) {
+        tg__null_arg(fn, coef ? "x" : "coef");
+        return NULL;
+    }
+    if (!map_ok(fn, alpha, beta))
+        return NULL;
+    bool batched_ok = coef->ndim == 2 && (x->ndim == 1 || (x->ndim == 2 && x->shape[0] == coef->shape[0]));
+    int64_t ncoef = coef->ndim >= 1 ? coef->shape[coef->ndim - 1] : 0;
+    if (!(coef->ndim == 1 && x->ndim == 1) && !batched_ok) {
+        char sc[TG__SHAPE_STR], sx[TG__SHAPE_STR];
+        tg__error(TG_ERR_SHAPE, "%s: coef is %s and x is %s; expected coef [K] with x [N], or coef [B,K] with "
+                  "x [N] or [B,N]", fn, tg__shape_str(sc, coef->ndim, coef->shape),
+                  tg__shape_str(sx, x->ndim, x->shape));
+        return NULL;
+    }
+    if (ncoef < 1) {
+        char sc[TG__SHAPE_STR];
+        tg__error(TG_ERR_SHAPE, "%s: coef is %s; a series needs at least one coefficient", fn,
+                  tg__shape_str(sc, coef->ndim, coef->shape));
+        return NULL;
+    }
+    series_args sa = {.alpha = alpha, .beta = beta, .ncoef = ncoef, .k = 0};
+    return series_k(coef, x, sa, 0);
+}
+
+tg_tensor *tg_legendre_vander(tg_tensor *x, int degree, double alpha, double beta)
+{
+    static const char fn[] = "tg_legendre_vander";
+    if (!x) {
+        tg__null_arg(fn, "x");
+        return NULL;
+    }
+    if (degree < 0) {
+        tg__error(TG_ERR_ARG, "%s: degree is %d, must be >= 0", fn, degree);
+        return NULL;
+    }
+    if (!map_ok(fn, alpha, beta))
+        return NULL;
+    if (x->ndim != 1) {
+        char sx[TG__SHAPE_STR];
+        tg__error(TG_ERR_SHAPE, "%s: x is %s, must be 1-d", fn, tg__shape_str(sx, x->ndim, x->shape));
+        return NULL;
+    }
+    series_args sa = {.alpha = alpha, .beta = beta, .ncoef = (int64_t)degree + 1, .k = 0};
+    return tg__apply_op(&vander_fn, &x, &sa, sizeof sa);
+}
+
+/* The first non-finite value of t[n] as an error naming it; TG_OK when none. */
+static tg_status all_finite(const char *fn, const char *what, const tg_tensor *t)
+{
+    for (int64_t i = 0; i < t->numel; i++)
+        if (!isfinite(t->data[i]))
+            return tg__error(TG_ERR_ARG, "%s: %s[%lld] is %g", fn, what, (long long)i, t->data[i]);
+    return TG_OK;
+}
+
+static tg_status lstsq_check(const char *fn, tg_tensor *x, tg_tensor *y, int degree, double alpha, double beta)
+{
+    if (!x || !y)
+        return tg__null_arg(fn, x ? "y" : "x");
+    if (degree < 0)
+        return tg__error(TG_ERR_ARG, "%s: degree is %d, must be >= 0", fn, degree);
+    if (!map_ok(fn, alpha, beta))
+        return tg_last_status();
+    if (x->ndim != 1 || y->ndim != 1 || x->numel != y->numel) {
+        char sx[TG__SHAPE_STR], sy[TG__SHAPE_STR];
+        return tg__error(TG_ERR_SHAPE, "%s: x is %s and y is %s; both must be 1-d of one length", fn,
+                         tg__shape_str(sx, x->ndim, x->shape), tg__shape_str(sy, y->ndim, y->shape));
+    }
+    if (x->numel < (int64_t)degree + 1)
+        return tg__error(TG_ERR_NUMERIC, "%s: %lld points cannot determine the %lld coefficients of degree %d "
+                         "(rank-deficient)", fn, (long long)x->numel, (long long)degree + 1, degree);
+    tg_status st = all_finite(fn, "x", x);
+    return st != TG_OK ? st : all_finite(fn, "y", y);
+}
+
+tg_status tg_legendre_lstsq(tg_tensor *x, tg_tensor *y, int degree, double alpha, double beta, tg_tensor **coef,
+                            double *cond)
+{
+    static const char fn[] = "tg_legendre_lstsq";
+    if (coef) *coef = NULL;
+    if (cond) *cond = NAN;
+    if (!coef)
+        return tg__error(TG_ERR_ARG, "%s: coef is NULL", fn);
+    tg_status st = lstsq_check(fn, x, y, degree, alpha, beta);
+    if (st != TG_OK)
+        return st;
+    const int64_t m = x->numel, ncoef = (int64_t)degree + 1;
+    double *a = NULL, *b = NULL, *s = NULL, scratch[4 * TG__LEG_BLOCK];
+    int64_t rank = 0;
+    if ((uint64_t)m > SIZE_MAX / sizeof(double) / (uint64_t)ncoef) {
+        st = tg__error(TG_ERR_NOMEM, "%s: a design matrix of %lld x %lld does not fit in memory", fn,
+                       (long long)m, (long long)ncoef);
+        goto cleanup;
+    }
+    a = tg__malloc((size_t)m * (size_t)ncoef * sizeof(double));
+    b = tg__malloc((size_t)m * sizeof(double));   /* m >= ncoef: room for the solution */
+    s = tg__malloc((size_t)ncoef * sizeof(double));
+    if (!a || !b || !s) {
+        st = tg__error(TG_ERR_NOMEM, "%s: out of memory for a %lld x %lld design matrix", fn, (long long)m,
+                       (long long)ncoef);
+        goto cleanup;
+    }
+    tg__kern()->legvander(m, ncoef, x->data, alpha, beta, a, scratch);
+    memcpy(b, y->data, (size_t)m * sizeof(double));
+    const double rcond = DBL_EPSILON * (double)m;   /* numpy.linalg.lstsq's default: eps * max(m, n) */
+    if ((st = tg__dgelsd(fn, m, ncoef, a, b, s, rcond, &rank)) != TG_OK)
+        goto cleanup;
+    if (cond)
+        *cond = s[0] / s[ncoef - 1];
+    if (rank < ncoef) {
+        st = tg__error(TG_ERR_NUMERIC, "%s: the degree-%d design matrix of %lld points has rank %lld < %lld "
+                       "(singular values below %g times the largest count as zero; condition number %g)",
+                       fn, degree, (long long)m, (long long)rank, (long long)ncoef, rcond, s[0] / s[ncoef - 1]);
+        goto cleanup;
+    }
+    if (!(*coef = tg_from_array(1, &ncoef, b)))
+        st = tg_last_status();
+cleanup:
+    tg__free(a);
+    tg__free(b);
+    tg__free(s);
+    return st;
+}
