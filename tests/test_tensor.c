@@ -223,9 +223,22 @@ static void test_reshape_shares_storage_and_infers(void **state)
     tg_scope_end();
 }
 
+/* Under AddressSanitizer freed headers are poisoned and the sanitizer itself
+** reports such a use; the library's own check is tested in the other builds. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TGT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TGT_ASAN 1
+#endif
+#endif
+
 static void test_use_after_scope_end_and_double_free_are_reported(void **state)
 {
     (void)state;
+#ifdef TGT_ASAN
+    skip();
+#endif
     tg_scope_begin();
     tg_tensor *t = tg_scalar(1.0);
     tg_scope_end();

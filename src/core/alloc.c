@@ -113,6 +113,7 @@ static void flush(obj_cache *c)
     for (int k = 0; k < OBJ_CLASSES; k++) {
         while (c->list[k]) {
             obj *o = c->list[k];
+            TG_UNPOISON(o, (size_t)(k + 1) * OBJ_GRAIN);
             c->list[k] = o->next;
             tg__free(o);
         }
@@ -140,6 +141,7 @@ void *tg__obj_alloc(size_t n)
     }
     if (inject())
         return NULL;
+    TG_UNPOISON(o, (size_t)(k + 1) * OBJ_GRAIN);
     cache.list[k] = o->next;
     cache.count[k]--;
     return o;
@@ -157,5 +159,6 @@ void tg__obj_free(void *p, size_t n)
     obj *o = p;
     o->next = cache.list[k];
     cache.list[k] = o;
+    TG_POISON(o, (size_t)(k + 1) * OBJ_GRAIN);
     cache.count[k]++;
 }

@@ -20,6 +20,28 @@
     ((cond) ? (void)0 : tg__assert_fail(#cond, __FILE__, __LINE__))
 void tg__assert_fail(const char *cond, const char *file, int line);
 
+/* ------------------------------------------------------------- sanitizers
+** Blocks kept in the library's caches are poisoned for AddressSanitizer, so a
+** use after free is reported in sanitizer builds although the memory is not
+** returned to malloc.  No-ops otherwise. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TG_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TG_ASAN 1
+#endif
+#endif
+#ifdef TG_ASAN
+#include <sanitizer/asan_interface.h>
+/* the first word (the free-list link) stays readable, so LeakSanitizer
+** follows the lists and does not report cached blocks as leaks */
+#define TG_POISON(p, n) ASAN_POISON_MEMORY_REGION((char *)(p) + sizeof(void *), (n) - sizeof(void *))
+#define TG_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define TG_POISON(p, n) ((void)(p), (void)(n))
+#define TG_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 /* ------------------------------------------------------------- allocator
 ** Every allocation of the library goes through these. */
 void *tg__malloc(size_t n);

@@ -50,6 +50,7 @@ void *tg__storage_alloc(size_t n, size_t *size)
     pthread_mutex_lock(&lock);
     block *b = free_list[c];
     if (b) {
+        TG_UNPOISON(b, *size);
         free_list[c] = b->next;
         cached_bytes -= *size;
     }
@@ -74,6 +75,7 @@ void tg__storage_free(void *p, size_t size)
         block *b = p;
         b->next = free_list[c];
         free_list[c] = b;
+        TG_POISON(b, size);
         cached_bytes += size;
     }
     pthread_mutex_unlock(&lock);
@@ -106,6 +108,7 @@ void tg_release_memory(void)
     for (int c = 0; c < N_CLASSES; c++) {
         while (free_list[c]) {
             block *b = free_list[c];
+            TG_UNPOISON(b, sizeof *b);
             free_list[c] = b->next;
             tg__free(b);
         }
