@@ -27,8 +27,8 @@ static const int64_t lengths[] = {0, 1, 7, 8, 9, 1023};
 #define N_LENGTHS ((int)(sizeof lengths / sizeof lengths[0]))
 
 static const char *const binop_names[TG__N_BINOPS] = {"add", "sub", "mul", "div", "pow"};
-static const char *const unop_names[TG__N_UNOPS] = {"neg",  "exp",  "log",  "sin", "cos",
-                                                    "tanh", "sqrt", "relu", "step"};
+static const char *const unop_names[TG__N_UNOPS] = {"neg",  "exp",  "log",  "sin", "cos", "tanh",
+                                                    "sqrt", "relu", "step", "abs", "sign"};
 
 #define GUARD 16
 static const uint64_t canary_bits = 0x7ff4deadbeef1234u;   /* a NaN nothing computes */
@@ -160,6 +160,7 @@ static void test_kern_all_lists_every_table_this_cpu_runs(void **state)
         for (int j = 0; j < n; j++) assert_string_not_equal(all[j]->name, k->name);
         for (int op = 0; op < TG__N_BINOPS; op++) assert_non_null(k->binary[op]);
         for (int op = 0; op < TG__N_UNOPS; op++) assert_non_null(k->unary[op]);
+        for (int op = 0; op < TG__N_UNOPS; op++) assert_non_null(unop_names[op]);   /* named here too */
         assert_non_null(k->pow);
         assert_non_null(k->affine);
         assert_non_null(k->acc);
@@ -444,7 +445,10 @@ static double apply_unop(int op, double v)
     case TG__TANH: return tanh(v);
     case TG__SQRT: return sqrt(v);
     case TG__RELU: return isnan(v) ? v : v > 0 ? v : 0.0;
-    default: return v > 0 ? 1.0 : 0.0;
+    case TG__STEP: return v > 0 ? 1.0 : 0.0;
+    case TG__ABS: return fabs(v);
+    case TG__SIGN: return v > 0 ? 1.0 : v < 0 ? -1.0 : 0.0;
+    default: fail_msg("unary op %d has no reference in apply_unop", op); return NAN;
     }
 }
 
@@ -478,6 +482,23 @@ static void test_relu_keeps_nan_and_gives_positive_zero_for_negative_zero(void *
         assert_true(relu[4] == 2.5 && relu[5] == 0.0 && !signbit(relu[5]));
         const double step_want[6] = {0.0, 0.0, 0.0, 0.0, 1.0, 0.0};
         assert_int_equal(count_different(all[t]->name, step, step_want, 6), 0);
+    }
+}
+
+static void test_abs_and_sign_at_zero_nan_and_infinity(void **state)
+{
+    (void)state;
+    const double x[7] = {NAN, -0.0, 0.0, -1.5, 2.5, -INFINITY, INFINITY};
+    const tg__kernels *const *all = tg__kern_all();
+    for (int t = 0; all[t] != NULL; t++) {
+        double a[7], s[7];
+        all[t]->unary[TG__ABS](7, x, a);
+        all[t]->unary[TG__SIGN](7, x, s);
+        assert_true(isnan(a[0]));
+        assert_true(a[1] == 0.0 && !signbit(a[1]) && a[2] == 0.0 && !signbit(a[2]));
+        assert_true(a[3] == 1.5 && a[4] == 2.5 && a[5] == INFINITY && a[6] == INFINITY);
+        const double sign_want[7] = {0.0, 0.0, 0.0, -1.0, 1.0, -1.0, 1.0};   /* sign(0) = 0, as PyTorch */
+        assert_int_equal(count_different(all[t]->name, s, sign_want, 7), 0);
     }
 }
 
@@ -679,6 +700,7 @@ int main(void)
         cmocka_unit_test(test_legendre_fast_equals_reference_at_awkward_lengths),
         cmocka_unit_test(test_binary_reference_equals_c_operators),
         cmocka_unit_test(test_unary_reference_equals_libm),
+        cmocka_unit_test(test_abs_and_sign_at_zero_nan_and_infinity),
         cmocka_unit_test(test_relu_keeps_nan_and_gives_positive_zero_for_negative_zero),
         cmocka_unit_test(test_pow_reference_follows_pytorch_at_special_exponents),
         cmocka_unit_test(test_affine_and_acc_reference_round_each_operation),

@@ -376,10 +376,13 @@ static tg_status prepare(run *r, int n_roots, tg_tensor *const *roots)
             return st;
     }
     scratch *s = r->s;
-    int64_t cap = s->per_node_cap;   /* buf_off and needed grow together */
-    if (!grow(&s->buf_off, &cap, r->n + 1, sizeof *s->buf_off) ||
-        !grow(&s->needed, &s->per_node_cap, cap, sizeof *s->needed))
+    /* buf_off and needed share one recorded capacity: the smaller of the two
+    ** (grow may give needed more than it was asked for) */
+    int64_t cap_off = s->per_node_cap, cap_needed = s->per_node_cap;
+    if (!grow(&s->buf_off, &cap_off, r->n + 1, sizeof *s->buf_off) ||
+        !grow(&s->needed, &cap_needed, cap_off, sizeof *s->needed))
         return tg__error(TG_ERR_NOMEM, "%s: out of memory", r->fname);
+    s->per_node_cap = cap_off < cap_needed ? cap_off : cap_needed;
     r->buf_off = s->buf_off;
     r->needed = s->needed;
     int64_t total = 0;
@@ -554,6 +557,8 @@ tg_status tg_autograd_grad(int n_outputs, tg_tensor *const *outputs, tg_tensor *
 {
     const char *fname = "tg_autograd_grad";
     tg_status st = check_grad_args(n_outputs, grad_outputs, n_inputs, inputs, grads);
+    if (n_inputs < 1 || !inputs || !grads)
+        return st;   /* grads was not written: nothing to clean up below */
     if (st == TG_OK)
         st = check_roots(fname, n_outputs, outputs);
     for (int j = 0; st == TG_OK && j < n_inputs; j++)

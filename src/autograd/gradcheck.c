@@ -132,8 +132,9 @@ static tg_status check_args(const char *fname, int n_inputs, tg_tensor *const *i
                          atol, rtol);
     bool any = false;
     for (int i = 0; i < n_inputs; i++) {
-        if (!inputs[i])
-            return tg__null_arg(fname, "an input");
+        tg_status st = tg__check_live(fname, "an input", inputs[i]);
+        if (st != TG_OK)
+            return st;
         if (inputs[i]->requires_grad && !tg__is_leaf(inputs[i]))
             return tg__error(TG_ERR_ARG, "%s: input %d is not a leaf", fname, i);
         any = any || inputs[i]->requires_grad;

@@ -159,14 +159,19 @@ void tg__tensor_unref(tg_tensor *t)
 
 /* ----------------------------------------------------------- creation */
 
-tg_tensor *tg_full(int ndim, const int64_t *shape, double value)
+static tg_tensor *filled(const char *fn, int ndim, const int64_t *shape, double value)
 {
-    tg_tensor *t = tg__tensor_new("tg_full", ndim, shape);
+    tg_tensor *t = tg__tensor_new(fn, ndim, shape);
     if (!t)
         return NULL;
     for (int64_t i = 0; i < t->numel; i++)
         t->data[i] = value;
     return tg__adopt(t);
+}
+
+tg_tensor *tg_full(int ndim, const int64_t *shape, double value)
+{
+    return filled("tg_full", ndim, shape, value);
 }
 
 tg_tensor *tg_zeros(int ndim, const int64_t *shape)
@@ -180,7 +185,7 @@ tg_tensor *tg_zeros(int ndim, const int64_t *shape)
 
 tg_tensor *tg_scalar(double value)
 {
-    return tg_full(0, NULL, value);
+    return filled("tg_scalar", 0, NULL, value);
 }
 
 tg_tensor *tg_from_array(int ndim, const int64_t *shape, const double *data)

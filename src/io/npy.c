@@ -621,8 +621,9 @@ static bool write_data(int fd, const tg_tensor *t)
 
 tg_status tg_save_npy(const tg_tensor *t, const char *path)
 {
-    if (!t)
-        return tg__null_arg("tg_save_npy", "t");
+    tg_status st = tg__check_live("tg_save_npy", "t", t);
+    if (st != TG_OK)
+        return st;
     if (!path)
         return tg__null_arg("tg_save_npy", "path");
     unsigned char head[1024];

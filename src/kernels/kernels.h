@@ -25,6 +25,8 @@ typedef enum tg__binop {
 typedef enum tg__unop {
     TG__NEG, TG__EXP, TG__LOG, TG__SIN, TG__COS, TG__TANH, TG__SQRT, TG__RELU,
     TG__STEP,   /* x > 0 ? 1 : 0 (the relu derivative) */
+    TG__ABS,    /* |x| */
+    TG__SIGN,   /* -1, 0 or 1 (NaN gives 0; the abs derivative, sign(0) = 0) */
     TG__N_UNOPS
 } tg__unop;
 

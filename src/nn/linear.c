@@ -24,7 +24,7 @@ static tg_status check_shapes(const tg_tensor *x, const tg_tensor *w)
     if ((x->ndim == 1 || x->ndim == 2) && x->shape[x->ndim - 1] == w->shape[1])
         return TG_OK;
     char bx[TG__SHAPE_STR], bw[TG__SHAPE_STR];
-    return tg__error(TG_ERR_SHAPE, "tg_linear: x is %s but weight is %s (need [%lld] or [n,%lld])",
+    return tg__error(TG_ERR_SHAPE, "tg_linear_forward: x is %s but weight is %s (need [%lld] or [n,%lld])",
                      tg__shape_str(bx, x->ndim, x->shape), tg__shape_str(bw, w->ndim, w->shape),
                      (long long)w->shape[1], (long long)w->shape[1]);
 }
@@ -81,10 +81,12 @@ static const tg_function linear_nobias_fn = {.name = "tg_linear", .n_inputs = 2,
 
 tg_tensor *tg_linear_forward(tg_linear *m, tg_tensor *x)
 {
-    if (!m || !x) {
-        tg__null_arg("tg_linear_forward", !m ? "m" : "x");
+    if (!m) {
+        tg__null_arg("tg_linear_forward", "m");
         return NULL;
     }
+    if (tg__check_live("tg_linear_forward", "x", x) != TG_OK)
+        return NULL;
     linear_args la = {.bias = m->bias != NULL};
     tg_tensor *in[3] = {x, m->weight, m->bias};
     return tg__apply_op(la.bias ? &linear_fn : &linear_nobias_fn, in, &la, sizeof la);

@@ -7,10 +7,13 @@
 
 tg_tensor *tg_mse_loss(tg_tensor *pred, tg_tensor *target, tg_reduction reduction)
 {
-    if (!pred || !target) {
-        tg__null_arg("tg_mse_loss", !pred ? "pred" : "target");
+    if (tg__check_live("tg_mse_loss", "pred", pred) != TG_OK ||
+        tg__check_live("tg_mse_loss", "target", target) != TG_OK)
         return NULL;
-    }
+    int n;
+    int64_t shape[TG_MAX_DIMS];   /* checked here so that the message names tg_mse_loss */
+    if (!tg__broadcast_shape("tg_mse_loss", pred->ndim, pred->shape, target->ndim, target->shape, &n, shape))
+        return NULL;
     if (reduction != TG_REDUCTION_MEAN && reduction != TG_REDUCTION_SUM && reduction != TG_REDUCTION_NONE) {
         tg__error(TG_ERR_ARG, "tg_mse_loss: reduction %d is not TG_REDUCTION_MEAN, _SUM or _NONE",
                   (int)reduction);

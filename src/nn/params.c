@@ -92,8 +92,11 @@ static void append(tg_params *p, char *name, tg_tensor *t)
 
 tg_status tg_params_add(tg_params *p, const char *name, tg_tensor *t)
 {
-    if (!p || !name || !t)
-        return tg__null_arg("tg_params_add", !p ? "p" : !name ? "name" : "t");
+    if (!p || !name)
+        return tg__null_arg("tg_params_add", !p ? "p" : "name");
+    tg_status live = tg__check_live("tg_params_add", "t", t);
+    if (live != TG_OK)
+        return live;
     if (find_index(p, name) >= 0)
         return tg__error(TG_ERR_ARG, "tg_params_add: name '%s' is already in the list", name);
     tg_status st = reserve(p, 1, "tg_params_add");

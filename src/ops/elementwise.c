@@ -155,9 +155,9 @@ static tg_status unary_forward(const char *name, tg__unop op, tg_tensor *const *
 }
 
 /* A constant (no graph) tensor f(x): masks and other non-differentiable factors. */
-static tg_tensor *unary_const(tg__unop op, tg_tensor *x)
+static tg_tensor *unary_const(const char *fn, tg__unop op, tg_tensor *x)
 {
-    tg_tensor *t = tg__out("tg_relu", x->ndim, x->shape);
+    tg_tensor *t = x ? tg__out(fn, x->ndim, x->shape) : NULL;
     if (t)
         tg__kern()->unary[op](x->numel, x->data, t->data);
     return t;
@@ -199,7 +199,9 @@ TG_UNARY_FN(tanh, "tg_tanh", TG__TANH, SAVE_OUT, tg_mul(g[0], tg_affine(tg_mul(s
 /* forward: y = sqrt(x)       =>  dx = dy / (2 y) */
 TG_UNARY_FN(sqrt, "tg_sqrt", TG__SQRT, SAVE_OUT, tg_div(g[0], tg_affine(s, 2.0, 0.0)))
 /* forward: y = max(x, 0)     =>  dx = dy * (x > 0), a constant mask */
-TG_UNARY_FN(relu, "tg_relu", TG__RELU, SAVE_IN, tg_mul(g[0], unary_const(TG__STEP, s)))
+TG_UNARY_FN(relu, "tg_relu", TG__RELU, SAVE_IN, tg_mul(g[0], unary_const("tg_relu", TG__STEP, s)))
+/* forward: y = |x|          =>  dx = dy * sign(x), a constant (sign(0) = 0, as PyTorch) */
+TG_UNARY_FN(abs, "tg_abs", TG__ABS, SAVE_IN, tg_mul(g[0], unary_const("tg_abs", TG__SIGN, s)))
 
 /* ------------------------------------------------------- pow, affine */
 

@@ -55,10 +55,8 @@ tg_tensor *tg_mean(tg_tensor *a) { return tg__apply_op(&mean_fn, &a, NULL, 0); }
 
 tg_tensor *tg_sum_dim(tg_tensor *a, int dim, bool keepdim)
 {
-    if (!a) {
-        tg__null_arg("tg_sum_dim", "a");
+    if (tg__check_live("tg_sum_dim", "a", a) != TG_OK)
         return NULL;
-    }
     int n = a->ndim, d = dim < 0 ? dim + n : dim;
     if (d < 0 || d >= n) {
         tg__error(TG_ERR_ARG, "tg_sum_dim: dim %d out of range for a %d-d tensor", dim, n);

@@ -189,10 +189,8 @@ tg_status tg_legendre_range_map(double lo, double hi, double *alpha, double *bet
 tg_tensor *tg_legendre_series(tg_tensor *coef, tg_tensor *x, double alpha, double beta)
 {
     static const char fn[] = "tg_legendre_series";
-    if (!coef || !x) {
-        tg__null_arg(fn, coef ? "x" : "coef");
+    if (tg__check_live(fn, "coef", coef) != TG_OK || tg__check_live(fn, "x", x) != TG_OK)
         return NULL;
-    }
     if (!map_ok(fn, alpha, beta))
         return NULL;
     bool batched_ok = coef->ndim == 2 && (x->ndim == 1 || (x->ndim == 2 && x->shape[0] == coef->shape[0]));
@@ -217,10 +215,8 @@ tg_tensor *tg_legendre_series(tg_tensor *coef, tg_tensor *x, double alpha, doubl
 tg_tensor *tg_legendre_vander(tg_tensor *x, int degree, double alpha, double beta)
 {
     static const char fn[] = "tg_legendre_vander";
-    if (!x) {
-        tg__null_arg(fn, "x");
+    if (tg__check_live(fn, "x", x) != TG_OK)
         return NULL;
-    }
     if (degree < 0) {
         tg__error(TG_ERR_ARG, "%s: degree is %d, must be >= 0", fn, degree);
         return NULL;
@@ -247,8 +243,8 @@ static tg_status all_finite(const char *fn, const char *what, const tg_tensor *t
 
 static tg_status lstsq_check(const char *fn, tg_tensor *x, tg_tensor *y, int degree, double alpha, double beta)
 {
-    if (!x || !y)
-        return tg__null_arg(fn, x ? "y" : "x");
+    if (tg__check_live(fn, "x", x) != TG_OK || tg__check_live(fn, "y", y) != TG_OK)
+        return tg_last_status();
     if (degree < 0)
         return tg__error(TG_ERR_ARG, "%s: degree is %d, must be >= 0", fn, degree);
     if (!map_ok(fn, alpha, beta))

@@ -130,10 +130,8 @@ static const tg_function expand_fn = {.name = "tg_expand", .n_inputs = 1, .n_out
 tg_tensor *tg_expand(tg_tensor *a, int ndim, const int64_t *shape)
 {
     shape_args sa;
-    if (!a) {
-        tg__null_arg("tg_expand", "a");
+    if (tg__check_live("tg_expand", "a", a) != TG_OK)
         return NULL;
-    }
     if (!make_shape_args("tg_expand", ndim, shape, &sa))
         return NULL;
     return tg__apply_op(&expand_fn, &a, &sa, sizeof sa);
@@ -167,10 +165,8 @@ static const tg_function sum_to_fn = {.name = "tg_sum_to", .n_inputs = 1, .n_out
 tg_tensor *tg_sum_to(tg_tensor *a, int ndim, const int64_t *shape)
 {
     shape_args sa;
-    if (!a) {
-        tg__null_arg("tg_sum_to", "a");
+    if (tg__check_live("tg_sum_to", "a", a) != TG_OK)
         return NULL;
-    }
     if (!make_shape_args("tg_sum_to", ndim, shape, &sa))
         return NULL;
     return tg__apply_op(&sum_to_fn, &a, &sa, sizeof sa);
@@ -243,10 +239,8 @@ static bool reshape_target(tg_tensor *a, int ndim, const int64_t *shape, shape_a
 tg_tensor *tg_reshape(tg_tensor *a, int ndim, const int64_t *shape)
 {
     shape_args sa;
-    if (!a) {
-        tg__null_arg("tg_reshape", "a");
+    if (tg__check_live("tg_reshape", "a", a) != TG_OK)
         return NULL;
-    }
     if (!reshape_target(a, ndim, shape, &sa))
         return NULL;
     return tg__apply_op(&reshape_fn, &a, &sa, sizeof sa);
@@ -256,10 +250,8 @@ tg_tensor *tg_reshape(tg_tensor *a, int ndim, const int64_t *shape)
 
 tg_tensor *tg_unsqueeze(tg_tensor *a, int dim)
 {
-    if (!a) {
-        tg__null_arg("tg_unsqueeze", "a");
+    if (tg__check_live("tg_unsqueeze", "a", a) != TG_OK)
         return NULL;
-    }
     int n = a->ndim, d = dim < 0 ? dim + n + 1 : dim;
     if (d < 0 || d > n) {
         tg__error(TG_ERR_ARG, "tg_unsqueeze: dim %d out of range for a %d-d tensor (%d..%d)", dim, n,
@@ -278,10 +270,8 @@ tg_tensor *tg_unsqueeze(tg_tensor *a, int dim)
 
 tg_tensor *tg_flatten(tg_tensor *a, int start_dim, int end_dim)
 {
-    if (!a) {
-        tg__null_arg("tg_flatten", "a");
+    if (tg__check_live("tg_flatten", "a", a) != TG_OK)
         return NULL;
-    }
     int n = a->ndim, m = n > 0 ? n : 1;   /* a 0-d tensor flattens as if [1] */
     int s = start_dim < 0 ? start_dim + m : start_dim, e = end_dim < 0 ? end_dim + m : end_dim;
     if (s < 0 || s >= m || e < 0 || e >= m) {
@@ -383,10 +373,8 @@ static tg_tensor *select_backward_op(tg_tensor *g, const select_args *sa)
 
 tg_tensor *tg_select(tg_tensor *a, int dim, int64_t index)
 {
-    if (!a) {
-        tg__null_arg("tg_select", "a");
+    if (tg__check_live("tg_select", "a", a) != TG_OK)
         return NULL;
-    }
     int n = a->ndim, d = dim < 0 ? dim + n : dim;
     if (n == 0) {
         tg__error(TG_ERR_ARG, "tg_select: dim %d given but a is 0-d: nothing to select from", dim);
