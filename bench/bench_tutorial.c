@@ -5,9 +5,14 @@
 **   builtin   the fused built-in tg_legendre(x, 3)
 **   fused     one hand-written C loop doing forward and backward in one pass,
 **             the physical limit the engine is measured against
+**   captured  the builtin and the user step captured once with tg_graph_capture
+**             and replayed (the user P3 Function is called as an opaque block)
 ** and the cost of dispatching a one-element user Function forward + backward.
 ** Every path's loss and gradients are checked against the others before
 ** anything is timed.  Times are ratios within one run (machines are noisy).
+**
+** For N >= 10^6 it also measures the captured builtin replay's peak resident
+** memory above the idle process, against the bytes of x and y.
 **
 ** usage: bench_tutorial [N ...]     (default: 2000 100000)
 */
@@ -15,6 +20,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <tensorgrad.h>
@@ -59,10 +65,15 @@ typedef struct problem {
     int64_t n;
     tg_tensor *x, *y, *p[4];
     double *xd, *yd;
+    tg_params *params;
+    /* captured paths: graphs with lr 1 (verification: the update is the
+    ** gradient) and lr 1e-12 (timing), for the builtin and the user step */
+    tg_graph *unit[2], *timed[2];
 } problem;
 
-enum { USER, BUILTIN, FUSED, N_PATHS };
-static const char *const path_name[N_PATHS] = {"user P3 Function", "builtin tg_legendre", "hand-fused loop"};
+enum { USER, BUILTIN, FUSED, CAPTURED_BUILTIN, CAPTURED_USER, N_PATHS };
+static const char *const path_name[N_PATHS] = {"user P3 Function", "builtin tg_legendre", "hand-fused loop",
+                                               "captured builtin", "captured user P3"};
 
 /* One step; writes the loss and the four gradients; applies the update when lr != 0. */
 static int step_engine(problem *pb, int path, double lr, double *loss_out, double *grad_out)
@@ -110,8 +121,58 @@ static int step_fused(problem *pb, double lr, double *loss_out, double *grad_out
     return 1;
 }
 
+typedef struct capture_arg { problem *pb; int path; } capture_arg;
+
+/* the step's loss as step_engine builds it, for tg_graph_capture */
+static tg_tensor *step_loss(void *user)
+{
+    const capture_arg *ca = user;
+    tg_tensor **p = ca->pb->p;
+    tg_tensor *u = tg_add(p[2], tg_mul(p[3], ca->pb->x));
+    tg_tensor *q = ca->path == USER ? tg_apply1(&p3_fn, &u) : tg_legendre(u, 3);
+    return tg_sum(tg_pow(tg_sub(tg_add(p[0], tg_mul(p[1], q)), ca->pb->y), 2.0));
+}
+
+/* A replay; lr 0 (verification) replays the lr-1 graph, reads the gradients
+** off the update and restores the parameters. */
+static int step_captured(problem *pb, int path, double lr, double *loss, double *grad)
+{
+    int k = path == CAPTURED_BUILTIN ? 0 : 1;
+    double before[4], glr = lr == 0.0 ? 1.0 : 1e-12;
+    for (int i = 0; i < 4; i++)
+        before[i] = tg_data(pb->p[i])[0];
+    if (tg_graph_replay(lr == 0.0 ? pb->unit[k] : pb->timed[k], loss) != TG_OK)
+        return 0;
+    for (int i = 0; i < 4; i++) {
+        grad[i] = (before[i] - tg_data(pb->p[i])[0]) / glr;
+        if (lr == 0.0)
+            tg_data(pb->p[i])[0] = before[i];
+    }
+    return 1;
+}
+
+static int capture(problem *pb)
+{
+    pb->params = tg_params_new();
+    for (int i = 0; i < 4 && pb->params; i++)
+        if (tg_params_add(pb->params, (const char *[]){"a", "b", "c", "d"}[i], pb->p[i]) != TG_OK)
+            return 0;
+    for (int k = 0; k < 2; k++) {
+        capture_arg ca = {pb, k == 0 ? BUILTIN : USER};
+        pb->unit[k] = tg_graph_capture(step_loss, &ca, pb->params, 1.0);
+        pb->timed[k] = tg_graph_capture(step_loss, &ca, pb->params, 1e-12);
+        if (!pb->unit[k] || !pb->timed[k]) {
+            fprintf(stderr, "capture failed: %s\n", tg_last_error());
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int run_step(problem *pb, int path, double lr, double *loss, double *grad)
 {
+    if (path == CAPTURED_BUILTIN || path == CAPTURED_USER)
+        return step_captured(pb, path, lr, loss, grad);
     return path == FUSED ? step_fused(pb, lr, loss, grad) : step_engine(pb, path, lr, loss, grad);
 }
 
@@ -135,6 +196,8 @@ static int verify(problem *pb)
     }
     for (int path = 1; path < N_PATHS; path++) {
         double scale = fabs(grad[0][1]) + fabs(grad[0][3]);
+        if (path >= CAPTURED_BUILTIN)   /* gradients read off an lr-1 update of O(1) parameters */
+            scale += 1e6;
         int bad = fabs(loss[path] - loss[0]) > 1e-10 * fabs(loss[0]);
         for (int i = 0; i < 4; i++)
             bad |= fabs(grad[path][i] - grad[0][i]) > 1e-10 * scale;
@@ -206,7 +269,7 @@ static int bench_n(int64_t n)
         pb.p[i] = tg_scalar(0.0);
         tg_set_requires_grad(pb.p[i], true);
     }
-    int ok = verify(&pb);
+    int ok = capture(&pb) && verify(&pb);
     if (ok) {
         double t[N_PATHS];
         for (int path = 0; path < N_PATHS; path++)
@@ -219,6 +282,75 @@ static int bench_n(int64_t n)
                    faults);
         }
     }
+    for (int k = 0; k < 2; k++) {
+        tg_graph_free(pb.unit[k]);
+        tg_graph_free(pb.timed[k]);
+    }
+    tg_params_free(pb.params);
+    for (int i = 0; i < 4; i++)
+        tg_free(pb.p[i]);
+    tg_free(pb.x);
+    tg_free(pb.y);
+    return ok;
+}
+
+/* ----------------------------------------------------------- peak memory */
+
+/* A line of /proc/self/status in kB ("VmRSS", "VmHWM"); -1 when unreadable. */
+static long status_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    size_t k = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, key, k) == 0 && line[k] == ':')
+            v = strtol(line + k + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* Peak resident memory of captured builtin replays above the idle process
+** (before x and y exist), against the bytes of x and y.  The capture's eager
+** step is not counted: the peak is reset (/proc/self/clear_refs) after it. */
+static int bench_memory(int64_t n)
+{
+    tg_release_memory();
+    long idle = status_kb("VmRSS");
+    problem pb = {.n = n};
+    pb.x = tg_linspace(-3.14159265358979323846, 3.14159265358979323846, n);
+    pb.y = tg_sin(pb.x);
+    for (int i = 0; i < 4; i++) {
+        pb.p[i] = tg_scalar(0.0);
+        tg_set_requires_grad(pb.p[i], true);
+    }
+    reset(&pb);
+    pb.params = tg_params_new();
+    for (int i = 0; i < 4; i++)
+        tg_params_add(pb.params, (const char *[]){"a", "b", "c", "d"}[i], pb.p[i]);
+    capture_arg ca = {&pb, BUILTIN};
+    tg_graph *g = tg_graph_capture(step_loss, &ca, pb.params, 1e-12);
+    int ok = g != NULL;
+    tg_release_memory();
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    ok = ok && f && fputs("5", f) >= 0;
+    if (f)
+        fclose(f);
+    double loss;
+    for (int r = 0; ok && r < 5; r++)
+        ok = tg_graph_replay(g, &loss) == TG_OK;
+    long peak = status_kb("VmHWM");
+    if (ok && idle > 0 && peak > 0) {
+        double xy = 2.0 * (double)n * sizeof(double);
+        printf("\ncaptured builtin replay at N=%lld (%s): peak RSS above idle %.1f MB, x and y %.1f MB: "
+               "%.3fx\n", (long long)n, tg_graph_executor(g), (double)(peak - idle) / 1024.0, xy / 1048576.0,
+               (double)(peak - idle) * 1024.0 / xy);
+    } else {
+        fprintf(stderr, "peak memory not measured: %s\n", g ? "no /proc/self/clear_refs" : tg_last_error());
+    }
+    tg_graph_free(g);
+    tg_params_free(pb.params);
     for (int i = 0; i < 4; i++)
         tg_free(pb.p[i]);
     tg_free(pb.x);
@@ -278,6 +410,9 @@ int main(int argc, char **argv)
     printf("|----------------------|------------|--------------|------------|-----------|---------|---------|\n");
     for (int i = 0; i < n_sizes; i++)
         if (sizes[i] < 1 || !bench_n(sizes[i]))
+            return 1;
+    for (int i = 0; i < n_sizes; i++)
+        if (sizes[i] >= 1000000 && !bench_memory(sizes[i]))
             return 1;
     return bench_dispatch() ? 0 : 1;
 }

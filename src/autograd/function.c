@@ -6,6 +6,7 @@
 ** (saved tensors, arguments) and the thread's gradient mode.  Autograd layer.
 */
 #include "graph.h"
+#include "../graph/capture.h"
 
 #include <string.h>
 
@@ -241,6 +242,8 @@ tg_status tg_apply_args(const tg_function *fn, tg_tensor *const *inputs, tg_tens
             st = TG_ERR_NOMEM;
         }
     }
+    if (st == TG_OK && tg__graph_recorder)   /* tg_graph_capture is recording this thread */
+        tg__graph_record(fn, inputs, outputs, args, args_size);
     return st;
 }
 

@@ -1,0 +1,380 @@
+/*
+** tg_graph_capture: records one training step while it runs eagerly once.
+** While the thread's recorder is set, tg_apply_args reports every apply; those
+** made with gradient recording on are the step's own work (loss_fn's ops, and
+** the backward, which runs under create_graph so its ops are recorded too),
+** while ops nested inside a Function's forward run with recording off and are
+** left to that Function.  Tensors are identified by their data: the recorder
+** holds a reference to every tensor it sees, so no block is recycled under it.
+** A Function the planner cannot fuse has its backward wrapped for the capture:
+** if that backward turns out to be made of recorded ops it is kept as ops,
+** otherwise it is recorded as one opaque call.  Sits above autograd.
+*/
+#include "capture.h"
+
+#include <math.h>
+#include <string.h>
+
+_Thread_local tg__recorder *tg__graph_recorder;
+
+typedef struct tg__wrap {
+    tg_function fn;            /* first member: the node's fn points here while capturing */
+    const tg_function *orig;
+    tg__node *node;            /* a reference */
+    int fwd;
+} tg__wrap;
+
+static const struct { const char *name; int op; } known[] = {
+    {"tg_add", OP_ADD},         {"tg_sub", OP_SUB},       {"tg_mul", OP_MUL},
+    {"tg_div", OP_DIV},         {"tg_neg", OP_NEG},       {"tg_exp", OP_EXP},
+    {"tg_log", OP_LOG},         {"tg_sin", OP_SIN},       {"tg_cos", OP_COS},
+    {"tg_tanh", OP_TANH},       {"tg_sqrt", OP_SQRT},     {"tg_pow", OP_POW},
+    {"tg_affine", OP_AFFINE},   {"tg_legendre", OP_LEGENDRE}, {"tg_sum", OP_SUM},
+    {"tg_mean", OP_MEAN},       {"tg_sum_to", OP_SUM_TO}, {"tg_expand", OP_EXPAND},
+    {"tg_reshape", OP_RESHAPE},
+};
+
+static int known_op(const tg_function *fn)
+{
+    for (size_t i = 0; fn->name && i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(fn->name, known[i].name) == 0)
+            return known[i].op;
+    return OP_OPAQUE;
+}
+
+static bool grow(void *p, int *cap, int need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    int c = *cap * 2 > need ? *cap * 2 : need + 16;
+    void *q = tg__realloc(*(void **)p, (size_t)c * elem);
+    if (!q)
+        return false;
+    *(void **)p = q;
+    *cap = c;
+    return true;
+}
+
+static bool fail(tg__recorder *r)
+{
+    if (r->err == TG_OK)
+        r->err = tg__error(TG_ERR_NOMEM, "tg_graph_capture: out of memory recording the step");
+    return false;
+}
+
+static bool hold(tg__recorder *r, tg_tensor *t)
+{
+    if (!grow(&r->held, &r->cap_held, r->n_held + 1, sizeof *r->held))
+        return fail(r);
+    r->held[r->n_held++] = tg__tensor_ref(t);
+    return true;
+}
+
+static int find(const tg__gval *val, int n_val, const double *key)
+{
+    for (int v = n_val - 1; key && v >= 0; v--)
+        if (val[v].key == key)
+            return v;
+    return -1;
+}
+
+static int lookup(const tg__recorder *r, const double *key) { return find(r->val, r->n_val, key); }
+
+static int new_value(tg__recorder *r, tg_tensor *t, int producer)
+{
+    if (!grow(&r->val, &r->cap_val, r->n_val + 1, sizeof *r->val) || !hold(r, t))
+        return fail(r) ? -1 : -1;
+    tg__gval *v = &r->val[r->n_val];
+    memset(v, 0, sizeof *v);
+    v->key = t->data;
+    v->ext = producer < 0 ? t : NULL;
+    v->producer = producer;
+    v->ndim = t->ndim;
+    memcpy(v->shape, t->shape, sizeof v->shape);
+    v->numel = t->numel;
+    v->alias = -1;
+    return r->n_val++;
+}
+
+static int value_of(tg__recorder *r, tg_tensor *t)
+{
+    int v = lookup(r, t->data);
+    return v >= 0 ? v : new_value(r, t, -1);
+}
+
+/* A new record with its inputs read; NULL on OOM. */
+static tg__grec *add_record(tg__recorder *r, int op, const tg_function *fn, int n_in,
+                            tg_tensor *const *inputs, const void *args, size_t args_size)
+{
+    if (r->err || !grow(&r->rec, &r->cap_rec, r->n_rec + 1, sizeof *r->rec))
+        return r->err ? NULL : (fail(r), NULL);
+    int in[TG_MAX_FN_ARITY];
+    for (int i = 0; i < n_in; i++)
+        if ((in[i] = value_of(r, inputs[i])) < 0)
+            return NULL;
+    tg__grec *g = &r->rec[r->n_rec];
+    memset(g, 0, sizeof *g);
+    g->op = op, g->fn = fn, g->n_in = n_in, g->fwd = -1;
+    for (int i = 0; i < n_in; i++) {
+        g->in[i] = in[i];
+        g->in_meta[i].ndim = inputs[i]->ndim;
+        memcpy(g->in_meta[i].shape, inputs[i]->shape, sizeof g->in_meta[i].shape);
+    }
+    if (args_size > 0) {
+        if (!(g->args = tg__malloc(args_size)))
+            return fail(r), NULL;
+        memcpy(g->args, args, args_size);
+        g->args_size = args_size;
+    }
+    r->n_rec++;
+    return g;
+}
+
+static tg_status wrap_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin);
+
+/* Swaps the node's Function for one whose backward reports to the recorder. */
+static void wrap(tg__recorder *r, tg__node *n, int fwd)
+{
+    tg__wrap *w = tg__calloc(1, sizeof *w);
+    if (!w || !grow(&r->wraps, &r->cap_wraps, r->n_wraps + 1, sizeof *r->wraps)) {
+        tg__free(w);
+        fail(r);
+        return;
+    }
+    w->fn = *n->fn;
+    w->fn.backward = wrap_backward;
+    w->orig = n->fn;
+    w->node = n;
+    w->fwd = fwd;
+    n->refcount++;
+    n->fn = &w->fn;
+    r->wraps[r->n_wraps++] = w;
+}
+
+void tg__graph_record(const tg_function *fn, tg_tensor *const *inputs, tg_tensor *const *outputs,
+                      const void *args, size_t args_size)
+{
+    tg__recorder *r = tg__graph_recorder;
+    if (!tg_is_grad_enabled() || r->err)
+        return;   /* nested in a forward: that Function's own business */
+    int op = known_op(fn), k = r->n_rec;
+    tg__grec *g = add_record(r, op, fn, fn->n_inputs, inputs, args, args_size);
+    if (!g)
+        return;
+    tg__node *n = outputs[0]->node;
+    g->needs_grad = n && n->fn == fn ? n->needs_grad : 0;
+    g->n_out = fn->n_outputs;
+    for (int o = 0; o < fn->n_outputs; o++)
+        r->rec[k].out[o] = new_value(r, outputs[o], k);
+    if (op == OP_OPAQUE && r->rec[k].needs_grad && fn->backward)
+        wrap(r, n, k);
+}
+
+/* True when the backward just run is made of recorded ops: everything they
+** and its results read was known before it started (no tensor appeared from
+** raw loops or from ops run with recording off). */
+static bool made_of_ops(const tg__recorder *r, const tg_ctx *ctx, tg_tensor *const *gin, int r0, int v0)
+{
+    for (int k = r0; k < r->n_rec; k++)
+        for (int i = 0; i < r->rec[k].n_in; i++)
+            if (r->rec[k].in[i] >= v0 && r->val[r->rec[k].in[i]].producer < 0)
+                return false;
+    for (int i = 0; i < ctx->n_inputs; i++) {
+        int v = gin[i] ? lookup(r, gin[i]->data) : 0;
+        if (v < 0 || (v >= v0 && r->val[v].producer < 0))
+            return false;
+    }
+    return true;
+}
+
+/* forward: whatever the wrapped Function computes  =>  its own backward, recorded */
+static tg_status wrap_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    const tg__wrap *w = (const tg__wrap *)ctx->fn;
+    tg__recorder *r = tg__graph_recorder;
+    int r0 = r ? r->n_rec : 0, v0 = r ? r->n_val : 0;
+    tg_status st = w->orig->backward(ctx, g, gin);
+    if (st != TG_OK || !r || r->err || made_of_ops(r, ctx, gin, r0, v0))
+        return st;
+    int k = r->n_rec;
+    tg__grec *b = add_record(r, OP_BWD, w->orig, ctx->n_outputs, g, NULL, 0);
+    if (!b)
+        return TG_OK;   /* r->err reports it */
+    b->fwd = w->fwd;
+    b->needs_grad = ctx->needs_grad;
+    b->n_out = ctx->n_inputs;
+    for (int i = 0; i < ctx->n_inputs; i++)
+        r->rec[k].out[i] = gin[i] ? new_value(r, gin[i], k) : -1;
+    return TG_OK;
+}
+
+static void recorder_end(tg__recorder *r)
+{
+    for (int i = 0; i < r->n_wraps; i++) {
+        r->wraps[i]->node->fn = r->wraps[i]->orig;
+        tg__node_unref(r->wraps[i]->node);
+        tg__free(r->wraps[i]);
+    }
+    tg__free(r->wraps);
+    for (int i = 0; i < r->n_held; i++)
+        tg__tensor_unref(r->held[i]);
+    tg__free(r->held);
+}
+
+static tg_status check_capture_args(tg_tensor *(*loss_fn)(void *), const tg_params *params, double lr)
+{
+    const char *F = "tg_graph_capture";
+    if (!loss_fn || !params)
+        return tg__error(TG_ERR_ARG, "%s: %s is NULL", F, loss_fn ? "params" : "loss_fn");
+    if (tg_params_count(params) < 1)
+        return tg__error(TG_ERR_ARG, "%s: params is empty", F);
+    if (!isfinite(lr))
+        return tg__error(TG_ERR_ARG, "%s: lr is %g, must be finite", F, lr);
+    if (tg__graph_recorder)
+        return tg__error(TG_ERR_STATE, "%s: a capture is already running on this thread", F);
+    for (int i = 0; i < tg_params_count(params); i++) {
+        tg_tensor *p = tg_params_get(params, i);
+        if (!p->requires_grad || !tg__is_leaf(p))
+            return tg__error(TG_ERR_ARG, "%s: parameter '%s' (index %d) must be a leaf that requires grad",
+                             F, tg_params_name(params, i), i);
+    }
+    return TG_OK;
+}
+
+/* Runs loss_fn and the backward under the recorder; *grads gets the gradients. */
+static tg_status record_step(tg__recorder *r, tg_tensor *(*loss_fn)(void *), void *user,
+                             const tg_params *params, tg_tensor **ps, tg_tensor **grads, tg_tensor **loss)
+{
+    const char *F = "tg_graph_capture";
+    int np = tg_params_count(params);
+    for (int i = 0; i < np; i++)
+        ps[i] = tg_params_get(params, i);
+    tg__graph_recorder = r;
+    tg_tensor *l = *loss = loss_fn(user);
+    tg_status st = TG_OK;
+    if (!l) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", tg_last_error());
+        st = tg__error(tg_last_status() != TG_OK ? tg_last_status() : TG_ERR_ARG,
+                       "%s: loss_fn returned NULL (%s)", F, msg[0] ? msg : "no error recorded");
+    } else if (l->numel != 1) {
+        char b[TG__SHAPE_STR];
+        st = tg__error(TG_ERR_SHAPE, "%s: the loss has shape %s, it must have one element", F,
+                       tg__shape_str(b, l->ndim, l->shape));
+    } else if (!l->requires_grad) {
+        st = tg__error(TG_ERR_ARG, "%s: the loss does not depend on any parameter", F);
+    } else {
+        tg_backward_opts o = {.create_graph = true};
+        st = tg_autograd_grad(1, &l, NULL, np, ps, grads, &o);
+    }
+    tg__graph_recorder = NULL;
+    if (st == TG_OK && r->err)
+        st = r->err;
+    return st;
+}
+
+/* Finds the loss, the parameters and their gradients among g's values. */
+static tg_status find_outputs(tg_graph *g, const tg_params *params, tg_tensor *const *ps,
+                              tg_tensor *const *grads, tg_tensor *loss)
+{
+    int np = g->n_params;
+    g->loss = find(g->val, g->n_val, loss->data);
+    g->param = tg__calloc((size_t)np, sizeof *g->param);
+    g->pval = tg__calloc((size_t)np, sizeof *g->pval);
+    g->gval = tg__calloc((size_t)np, sizeof *g->gval);
+    if (!g->param || !g->pval || !g->gval)
+        return tg__error(TG_ERR_NOMEM, "tg_graph_capture: out of memory");
+    for (int i = 0; i < np; i++) {
+        g->param[i] = tg__tensor_ref(ps[i]);
+        g->pval[i] = find(g->val, g->n_val, ps[i]->data);
+        g->gval[i] = find(g->val, g->n_val, grads[i]->data);
+        if (g->pval[i] < 0 || g->gval[i] < 0 || g->val[g->pval[i]].producer >= 0)
+            return tg__error(TG_ERR_ARG, "tg_graph_capture: parameter '%s' (index %d) is not reached "
+                             "from the loss", tg_params_name(params, i), i);
+    }
+    return g->loss >= 0 ? TG_OK : tg__error(TG_ERR_ARG, "tg_graph_capture: the loss was not recorded");
+}
+
+static bool interpreter_forced(void)
+{
+    const char *e = getenv("TG_GRAPH_INTERPRET");
+    return e && e[0] && strcmp(e, "0") != 0;
+}
+
+tg_graph *tg_graph_capture(tg_tensor *(*loss_fn)(void *user), void *user, const tg_params *params, double lr)
+{
+    if (check_capture_args(loss_fn, params, lr) != TG_OK)
+        return NULL;
+    int np = tg_params_count(params);
+    tg__recorder r = {0};
+    tg_graph *g = tg__calloc(1, sizeof *g);
+    tg_tensor **ps = tg__calloc((size_t)np * 2, sizeof *ps), *loss = NULL;
+    if (!g || !ps) {
+        tg__free(g);
+        tg__free(ps);
+        tg__error(TG_ERR_NOMEM, "tg_graph_capture: out of memory");
+        return NULL;
+    }
+    g->n_params = np;
+    g->lr = lr;
+    int depth = tg__scope_depth();
+    tg_scope_begin();
+    bool prev = tg_set_grad_enabled(true);
+    tg_status st = record_step(&r, loss_fn, user, params, ps, ps + np, &loss);
+    tg_set_grad_enabled(prev);
+    g->rec = r.rec, g->n_rec = r.n_rec, g->val = r.val, g->n_val = r.n_val;
+    if (st == TG_OK)
+        st = find_outputs(g, params, ps, ps + np, loss);
+    if (st == TG_OK)
+        st = tg__graph_plan(g);   /* takes references to the externals it keeps */
+    recorder_end(&r);
+    tg__scope_end_to(depth);
+    tg__free(ps);
+    if (st != TG_OK) {
+        tg_graph_free(g);
+        return NULL;
+    }
+    if (!interpreter_forced())
+        g->compiled = tg__graph_compile(g);
+    return g;
+}
+
+const char *tg_graph_executor(const tg_graph *g)
+{
+    return !g ? NULL : g->compiled ? "compiled" : "interpreted";
+}
+
+void tg_graph_free(tg_graph *g)
+{
+    if (!g)
+        return;
+    for (int k = 0; k < g->n_rec; k++) {
+        tg__free(g->rec[k].args);
+        for (int i = 0; i < g->rec[k].n_in; i++)
+            if (g->rec[k].proxy[i])
+                tg__tensor_unref(g->rec[k].proxy[i]);
+        if (g->rec[k].held)
+            tg__tensor_unref(g->rec[k].held);
+    }
+    for (int v = 0; v < g->n_val; v++) {
+        if (g->val[v].own_buf)
+            tg__free(g->val[v].buf);
+        if (g->val[v].kept)
+            tg__tensor_unref(g->val[v].ext);
+    }
+    for (int p = 0; p < g->n_pass; p++) {
+        tg__free(g->pass[p].elem);
+        tg__free(g->pass[p].red);
+        tg__free(g->pass[p].store);
+        tg__free(g->pass[p].upd);
+        tg__free(g->pass[p].part);
+    }
+    for (int i = 0; g->param && i < g->n_params; i++)
+        if (g->param[i])
+            tg__tensor_unref(g->param[i]);
+    tg__graph_unload(g);
+    tg__free(g->rec), tg__free(g->val), tg__free(g->sc), tg__free(g->buf), tg__free(g->pass);
+    tg__free(g->step), tg__free(g->param), tg__free(g->pval), tg__free(g->gval);
+    tg__free(g->scratch), tg__free(g->slot), tg__free(g->leg_scratch);
+    tg__free(g);
+}

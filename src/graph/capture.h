@@ -1,0 +1,144 @@
+/*
+** Captured graphs (tg_graph), private declarations shared by the files of src/graph and
+** the one hook in tg_apply_args.  capture.c records a training step as a list
+** of applies over values (tensors identified by their data); plan.c classifies
+** the values, orders the work into fused passes over blocks and boundary steps
+** and runs it (the interpreter); jit.c writes the passes as C, compiles them
+** with the system compiler and loads them.  Sits above autograd: it sees nodes
+** and tensors, never the kernels' callers in src/ops.
+*/
+#ifndef TG_CAPTURE_H
+#define TG_CAPTURE_H
+
+#include "../autograd/graph.h"
+
+typedef struct tg__recorder tg__recorder;
+
+/* The recorder of this thread while tg_graph_capture runs loss_fn and the
+** backward; NULL otherwise (the common case: one load in tg_apply_args). */
+extern _Thread_local tg__recorder *tg__graph_recorder;
+
+/* Called by tg_apply_args after a successful apply while a recorder is set. */
+void tg__graph_record(const tg_function *fn, tg_tensor *const *inputs, tg_tensor *const *outputs,
+                      const void *args, size_t args_size);
+
+/* ------------------------------------------------------------ the record */
+
+enum {
+    OP_OPAQUE, OP_BWD,   /* a Function called on whole tensors; an opaque backward */
+    OP_ADD, OP_SUB, OP_MUL, OP_DIV,
+    OP_NEG, OP_EXP, OP_LOG, OP_SIN, OP_COS, OP_TANH, OP_SQRT,
+    OP_POW, OP_AFFINE, OP_LEGENDRE,
+    OP_SUM, OP_MEAN, OP_SUM_TO, OP_EXPAND, OP_RESHAPE
+};
+
+/* how a value is held during replay */
+enum {
+    V_SCAL,   /* one element, in sc[v] */
+    V_UNIF,   /* N elements all equal to sc[v] (a broadcast scalar) */
+    V_ELEM,   /* N elements computed element by element inside passes */
+    V_BUF     /* a whole buffer buf[v] (external data, an opaque result) */
+};
+
+/* how a record runs */
+enum { R_SKIP, R_SCALAR, R_ELEM, R_REDUCE, R_OPAQUE };
+
+typedef struct tg__grec {
+    int op;
+    const tg_function *fn;           /* the Function applied (OP_BWD: whose backward) */
+    int n_in, n_out;
+    int in[TG_MAX_FN_ARITY], out[TG_MAX_FN_ARITY];   /* value ids; -1: no gradient */
+    tg__meta in_meta[TG_MAX_FN_ARITY];               /* shapes as this record read them */
+    void *args;                      /* owned copy */
+    size_t args_size;
+    uint32_t needs_grad;
+    int fwd;                         /* OP_BWD: the record of its forward */
+    /* plan */
+    bool needed, has_bwd;
+    int run, level;
+    tg_tensor *proxy[TG_MAX_FN_ARITY];   /* R_OPAQUE: inputs as tensors over the buffers */
+    tg_tensor *held;                 /* replay: the forward's output, alive until its backward */
+} tg__grec;
+
+typedef struct tg__gval {
+    const double *key;               /* data pointer during capture */
+    tg_tensor *ext;                  /* an external: the tensor read (a reference) */
+    int producer;                    /* record, or -1 for an external */
+    int ndim;
+    int64_t shape[TG_MAX_DIMS], numel;
+    /* plan */
+    int kind, level, alias;          /* alias: the value an identity op passes on */
+    bool needed, store;              /* store: a V_ELEM written to buf by its pass */
+    bool kept;                       /* the graph holds a reference to ext */
+    bool opaque_in;                  /* read by an opaque call: needs a buffer */
+    double *buf;
+    bool own_buf;
+} tg__gval;
+
+struct tg__recorder {
+    tg__grec *rec;
+    int n_rec, cap_rec;
+    tg__gval *val;
+    int n_val, cap_val;
+    tg_tensor **held;                /* references taken while capturing */
+    int n_held, cap_held;
+    struct tg__wrap **wraps;
+    int n_wraps, cap_wraps;
+    tg_status err;                   /* first failure (TG_ERR_NOMEM) */
+};
+
+/* one fused pass over the N points */
+typedef struct tg__pass {
+    int *elem, n_elem;               /* V_ELEM values computed, in order */
+    int *red, n_red;                 /* reduction records */
+    int *store, n_store;             /* values written to their buffers */
+    int *upd, n_upd;                 /* parameters updated (the last pass) */
+    double *part;                    /* nblocks * n_red block partial sums */
+    void (*compiled)(double *const *buf, const double *sc, double *part, int64_t lo, int64_t hi);
+} tg__pass;
+
+enum { S_SCALAR, S_OPAQUE, S_PASS };
+typedef struct tg__step { int kind, index; } tg__step;
+
+#define TG__GRAPH_BLOCK 2048
+
+struct tg_graph {
+    tg__grec *rec;
+    int n_rec;
+    tg__gval *val;
+    int n_val;
+    int64_t n;                       /* N: elements of the largest values */
+    double *sc;
+    double **buf;
+    tg__pass *pass;
+    int n_pass;
+    tg__step *step;
+    int n_step;
+    int n_params, loss;
+    tg_tensor **param;               /* references */
+    int *pval, *gval;                /* value of each parameter and of its gradient */
+    double lr;
+    double *scratch;                 /* interpreter: blocks of the values of a pass */
+    int64_t *slot;                   /* interpreter: scratch slot of each V_ELEM value */
+    double *leg_scratch;
+    void *dl;                        /* the compiled passes (dlopen handle) */
+    bool compiled;
+};
+
+/* Builds the plan of g (records and values filled, loss / params set): classes,
+** levels, passes, steps, buffers.  TG_OK or TG_ERR_NOMEM. */
+tg_status tg__graph_plan(tg_graph *g);
+/* Generates, compiles (cached) and loads the passes; false (nothing changed)
+** when no compiler works or the source has an op it cannot write. */
+bool tg__graph_compile(tg_graph *g);
+/* Closes what tg__graph_compile loaded (nothing when nothing was). */
+void tg__graph_unload(tg_graph *g);
+/* The value an identity op chain passes on. */
+static inline int tg__graph_root(const tg_graph *g, int v)
+{
+    while (g->val[v].alias >= 0)
+        v = g->val[v].alias;
+    return v;
+}
+
+#endif /* TG_CAPTURE_H */

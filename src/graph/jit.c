@@ -1,0 +1,299 @@
+/*
+** The compiled executor: each pass of a plan written as one C function over a
+** block of points, with every elementwise value a local of the loop body (so
+** no intermediate array exists), reductions in 8 lanes per block, stores and
+** parameter updates last.  The source is compiled once with the system
+** compiler ($CC, else cc: -O3 -march=native -fPIC -shared) into a cache of
+** built kernels keyed by a hash of the source and the command
+** ($XDG_CACHE_HOME/tensorgrad, else /tmp/tensorgrad-cache-$UID; a kernel is
+** written under a temporary name and renamed, so concurrent processes never
+** load a partial file; the source is kept beside it as tg-HASH.c), and
+** loaded with dlopen.  -march=native lets the
+** compiler contract a * b + c into FMA, so results can differ from the
+** interpreter's in the last bits.
+*/
+#define _POSIX_C_SOURCE 200809L
+#include "capture.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TG_JIT_FLAGS "-O3 -march=native -fPIC -shared -fno-math-errno"
+
+typedef struct sbuf { char *p; size_t n, cap; bool oom; } sbuf;
+
+static void put(sbuf *s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void put(sbuf *s, const char *fmt, ...)
+{
+    va_list ap;
+    for (int tries = 0; tries < 2 && !s->oom; tries++) {
+        va_start(ap, fmt);
+        int w = vsnprintf(s->p ? s->p + s->n : NULL, s->p ? s->cap - s->n : 0, fmt, ap);
+        va_end(ap);
+        if (w < 0) {
+            s->oom = true;
+        } else if (s->p && (size_t)w < s->cap - s->n) {
+            s->n += (size_t)w;
+            return;
+        } else {
+            size_t cap = (s->cap + (size_t)w + 1) * 2;
+            char *q = tg__realloc(s->p, cap);
+            if (!q)
+                s->oom = true;
+            s->p = q ? q : s->p;
+            s->cap = q ? cap : s->cap;
+        }
+    }
+}
+
+/* A double as an exact C literal. */
+static const char *lit(char *b, double x)
+{
+    if (isnan(x))
+        snprintf(b, 40, "__builtin_nan(\"\")");
+    else if (isinf(x))
+        snprintf(b, 40, "%s__builtin_inf()", x < 0 ? "-" : "");
+    else
+        snprintf(b, 40, "%a", x);
+    return b;
+}
+
+/* How the body reads value v: a local, a buffer element or a scalar. */
+static const char *name(char *b, const tg_graph *g, int v)
+{
+    v = tg__graph_root(g, v);
+    int kind = g->val[v].kind;
+    snprintf(b, 40, kind == V_ELEM ? "v%d" : kind == V_BUF ? "b%d[k]" : "s%d", v);
+    return b;
+}
+
+/* P_deg^(k)(x) unrolled into straight-line locals v<v>_<m>_<j> = P_m^(j)(x), so the
+** loop body stays one basic block the compiler can vectorize. */
+static void emit_legendre(sbuf *s, int v, const char *x, int deg, int k)
+{
+    char b[40];
+    if (k > deg || deg == 0) {
+        put(s, "    const double v%d = %s;\n", v, k == 0 ? "1.0" : "0.0");
+        return;
+    }
+    for (int j = 0; j <= k; j++) {
+        put(s, "    const double v%d_0_%d = %s;\n", v, j, j == 0 ? "1.0" : "0.0");
+        put(s, "    const double v%d_1_%d = %s;\n", v, j, j == 0 ? x : j == 1 ? "1.0" : "0.0");
+    }
+    /* P_{m+1}^(j) = ((2m+1)(x P_m^(j) + j P_m^(j-1)) - m P_{m-1}^(j)) / (m+1), as the kernel */
+    for (int m = 1; m < deg; m++) {
+        lit(b, 1.0 / (m + 1.0));
+        put(s, "    const double v%d_%d_0 = (%d.0 * (%s * v%d_%d_0) - %d.0 * v%d_%d_0) * %s;\n", v, m + 1,
+            2 * m + 1, x, v, m, m, v, m - 1, b);
+        for (int j = 1; j <= k; j++)
+            put(s, "    const double v%d_%d_%d = (%d.0 * (%s * v%d_%d_%d + %d.0 * v%d_%d_%d) - %d.0 * v%d_%d_%d) * %s;\n",
+                v, m + 1, j, 2 * m + 1, x, v, m, j, j, v, m, j - 1, m, v, m - 1, j, b);
+    }
+    put(s, "    const double v%d = v%d_%d_%d;\n", v, v, deg, k);
+}
+
+static void emit_pow(sbuf *s, int v, const char *x, double p)
+{
+    char b[40];
+    if (p == 2.0)
+        put(s, "    const double v%d = %s * %s;\n", v, x, x);
+    else if (p == 3.0)
+        put(s, "    const double v%d = %s * %s * %s;\n", v, x, x, x);
+    else if (p == 1.0)
+        put(s, "    const double v%d = %s;\n", v, x);
+    else if (p == 0.5)
+        put(s, "    const double v%d = sqrt(%s);\n", v, x);
+    else if (p == -0.5)
+        put(s, "    const double v%d = 1.0 / sqrt(%s);\n", v, x);
+    else if (p == -1.0)
+        put(s, "    const double v%d = 1.0 / %s;\n", v, x);
+    else if (p == -2.0)
+        put(s, "    const double v%d = 1.0 / (%s * %s);\n", v, x, x);
+    else
+        put(s, "    const double v%d = pow(%s, %s);\n", v, x, lit(b, p));
+}
+
+static void emit_value(sbuf *s, const tg_graph *g, int v)
+{
+    static const char *const bin[] = {"+", "-", "*", "/"};
+    static const char *const un[] = {"-", "exp", "log", "sin", "cos", "tanh", "sqrt"};
+    const tg__grec *r = &g->rec[g->val[v].producer];
+    char a[40], b[40], c[40], d[40];
+    name(a, g, r->in[0]);
+    if (r->n_in > 1)
+        name(b, g, r->in[1]);
+    const double *dargs = r->args;
+    switch (r->op) {
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV:
+        put(s, "    const double v%d = %s %s %s;\n", v, a, bin[r->op - OP_ADD], b);
+        break;
+    case OP_POW: emit_pow(s, v, a, dargs[0]); break;
+    case OP_AFFINE: put(s, "    const double v%d = %s * %s + %s;\n", v, a, lit(c, dargs[0]), lit(d, dargs[1])); break;
+    case OP_LEGENDRE: emit_legendre(s, v, a, ((const int *)r->args)[0], ((const int *)r->args)[1]); break;
+    default: put(s, "    const double v%d = %s(%s);\n", v, un[r->op - OP_NEG], a); break;
+    }
+}
+
+/* Declarations of the scalars and buffers the pass reads. */
+static void emit_reads(sbuf *s, const tg_graph *g, const tg__pass *ps, bool *seen)
+{
+    memset(seen, 0, (size_t)g->n_val);
+    for (int e = 0; e < ps->n_elem + ps->n_red; e++) {
+        const tg__grec *r = e < ps->n_elem ? &g->rec[g->val[ps->elem[e]].producer] : &g->rec[ps->red[e - ps->n_elem]];
+        for (int i = 0; i < r->n_in; i++) {
+            int v = tg__graph_root(g, r->in[i]);
+            if (seen[v] || g->val[v].kind == V_ELEM)
+                continue;
+            seen[v] = true;
+            if (g->val[v].kind == V_BUF)
+                put(s, "    const double *const b%d = buf[%d];\n", v, v);
+            else
+                put(s, "    const double s%d = sc[%d];\n", v, v);
+        }
+    }
+}
+
+static void emit_body(sbuf *s, const tg_graph *g, const tg__pass *ps)
+{
+    char a[40];
+    for (int e = 0; e < ps->n_elem; e++)
+        emit_value(s, g, ps->elem[e]);
+    for (int r = 0; r < ps->n_red; r++)
+        put(s, "    r%d[j] += %s;\n", r, name(a, g, g->rec[ps->red[r]].in[0]));
+    for (int t = 0; t < ps->n_store; t++)
+        put(s, "    w%d[k] = %s;\n", ps->store[t], name(a, g, ps->store[t]));
+    for (int u = 0; u < ps->n_upd; u++)
+        put(s, "    u%d[k] -= lr * %s;\n", u, name(a, g, g->gval[ps->upd[u]]));
+}
+
+static void emit_pass(sbuf *s, const tg_graph *g, int p, bool *seen)
+{
+    const tg__pass *ps = &g->pass[p];
+    char b[40];
+    put(s, "\nvoid tgk_pass_%d(double *const *buf, const double *sc, double *part, int64_t lo, int64_t hi)\n{\n", p);
+    put(s, "    (void)sc, (void)buf, (void)part;\n    const double lr = %s;\n    (void)lr;\n", lit(b, g->lr));
+    emit_reads(s, g, ps, seen);
+    for (int t = 0; t < ps->n_store; t++)
+        put(s, "    double *const w%d = buf[%d];\n", ps->store[t], ps->store[t]);
+    for (int u = 0; u < ps->n_upd; u++)
+        put(s, "    double *const u%d = buf[%d];\n", u, g->pval[ps->upd[u]]);
+    for (int r = 0; r < ps->n_red; r++)
+        put(s, "    double r%d[8] = {0, 0, 0, 0, 0, 0, 0, 0};\n", r);
+    put(s, "    int64_t i = lo;\n    for (; i + 8 <= hi; i += 8)\n        for (int j = 0; j < 8; j++) {\n"
+           "    const int64_t k = i + j;\n");
+    emit_body(s, g, ps);
+    put(s, "        }\n    for (; i < hi; i++) {\n    const int j = (int)((i - lo) & 7);\n    const int64_t k = i;\n");
+    emit_body(s, g, ps);
+    put(s, "    }\n");
+    for (int r = 0; r < ps->n_red; r++)
+        put(s, "    part[%d] = ((r%d[0] + r%d[1]) + (r%d[2] + r%d[3])) + ((r%d[4] + r%d[5]) + (r%d[6] + r%d[7]));\n",
+            r, r, r, r, r, r, r, r, r);
+    put(s, "}\n");
+}
+
+static uint64_t fnv1a(uint64_t h, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    return h;
+}
+
+/* The cache directory, made if needed; refused unless it is ours and private. */
+static bool cache_dir(char *dir, size_t n)
+{
+    const char *x = getenv("XDG_CACHE_HOME");
+    if (x && x[0] == '/') {
+        mkdir(x, 0700);
+        snprintf(dir, n, "%s/tensorgrad", x);
+    } else {
+        snprintf(dir, n, "/tmp/tensorgrad-cache-%u", (unsigned)getuid());
+    }
+    struct stat st;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return false;
+    return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid() &&
+           (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
+/* Path of the built kernel for src, compiling it when the cache lacks it. */
+static bool build(const char *src, size_t len, char *so, size_t n)
+{
+    static _Atomic unsigned counter;
+    const char *cc = getenv("CC");
+    char dir[512], c_path[700], tmp_so[700], cmd[2600];
+    if (!cc || !cc[0])
+        cc = "cc";
+    if (strlen(cc) > 512 || strchr(cc, '\'') || !cache_dir(dir, sizeof dir))
+        return false;
+    uint64_t h = fnv1a(fnv1a(fnv1a(14695981039346656037ull, cc, strlen(cc)), TG_JIT_FLAGS, sizeof TG_JIT_FLAGS), src, len);
+    snprintf(so, n, "%s/tg-%016llx.so", dir, (unsigned long long)h);
+    if (access(so, R_OK) == 0)
+        return true;
+    unsigned id = counter++;
+    snprintf(c_path, sizeof c_path, "%s/tg-%016llx.%ld.%u.c", dir, (unsigned long long)h, (long)getpid(), id);
+    snprintf(tmp_so, sizeof tmp_so, "%s/tg-%016llx.%ld.%u.so", dir, (unsigned long long)h, (long)getpid(), id);
+    FILE *f = fopen(c_path, "w");
+    if (!f)
+        return false;
+    bool ok = fwrite(src, 1, len, f) == len;
+    ok = fclose(f) == 0 && ok;
+    snprintf(cmd, sizeof cmd, "%s " TG_JIT_FLAGS " -o '%s' '%s' -lm >/dev/null 2>&1", cc, tmp_so, c_path);
+    ok = ok && system(cmd) == 0 && rename(tmp_so, so) == 0;
+    char kept_c[800];   /* the source stays beside its kernel, for reading */
+    snprintf(kept_c, sizeof kept_c, "%.*s.c", (int)(strlen(so) - 3), so);
+    if (!ok || rename(c_path, kept_c) != 0)
+        remove(c_path);
+    if (!ok)
+        remove(tmp_so);
+    return ok;
+}
+
+bool tg__graph_compile(tg_graph *g)
+{
+    sbuf s = {0};
+    bool *seen = tg__malloc((size_t)g->n_val + 1);
+    int n_passes = 0;
+    put(&s, "/* tensorgrad captured step: generated, do not edit */\n#include <math.h>\n#include <stdint.h>\n");
+    for (int t = 0; seen && t < g->n_step; t++)
+        if (g->step[t].kind == S_PASS) {
+            emit_pass(&s, g, g->step[t].index, seen);
+            n_passes++;
+        }
+    char so[800];
+    bool ok = seen && !s.oom && n_passes > 0 && build(s.p, s.n, so, sizeof so);
+    void *dl = ok ? dlopen(so, RTLD_NOW | RTLD_LOCAL) : NULL;
+    for (int t = 0; dl && t < g->n_step; t++)
+        if (g->step[t].kind == S_PASS) {
+            char sym[40];
+            snprintf(sym, sizeof sym, "tgk_pass_%d", g->step[t].index);
+            void *fp = dlsym(dl, sym);
+            if (!fp) {
+                for (int p = 0; p < g->n_pass; p++)
+                    g->pass[p].compiled = NULL;
+                dlclose(dl);
+                dl = NULL;
+                break;
+            }
+            memcpy(&g->pass[g->step[t].index].compiled, &fp, sizeof fp);   /* object to function pointer */
+        }
+    g->dl = dl;
+    tg__free(seen);
+    tg__free(s.p);
+    return dl != NULL;
+}
+
+void tg__graph_unload(tg_graph *g)
+{
+    if (g->dl)
+        dlclose(g->dl);
+    g->dl = NULL;
+}

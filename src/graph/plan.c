@@ -1,0 +1,562 @@
+/*
+** The plan of a captured step and its interpreter.  Values are classified
+** (one element, a broadcast scalar, element by element over the N points, or
+** a whole buffer); records become scalar work, elementwise work fused into
+** passes over blocks of TG__GRAPH_BLOCK points, block-partial reductions, or
+** opaque calls of a Function on whole tensors.  Levels order it all: a pass
+** computes what its reductions and opaque calls need, recomputing elementwise
+** values rather than storing them, so no N-sized intermediate exists unless an
+** opaque call must read it.  Reductions combine their block partials in a
+** fixed pairwise tree: the result depends on N and the data only.
+*/
+#include "capture.h"
+#include "../kernels/kernels.h"
+
+#include <string.h>
+
+static bool vector_kind(const tg_graph *g, int v)
+{
+    const tg__gval *x = &g->val[v];
+    return x->kind == V_ELEM || (x->kind == V_BUF && x->numel == g->n);
+}
+static bool scalar_kind(const tg_graph *g, int v)
+{
+    return g->val[v].kind == V_SCAL || g->val[v].kind == V_UNIF;
+}
+static int avail(const tg_graph *g, int v)   /* level at which v exists as a buffer */
+{
+    return g->val[v].kind == V_ELEM ? g->val[v].level + 1 : g->val[v].level;
+}
+
+/* Marks what the loss and the gradients need, walking the records backward. */
+static void mark_needed(tg_graph *g)
+{
+    g->val[g->loss].needed = true;
+    for (int i = 0; i < g->n_params; i++)
+        g->val[g->pval[i]].needed = g->val[g->gval[i]].needed = true;
+    for (int k = g->n_rec - 1; k >= 0; k--) {
+        tg__grec *r = &g->rec[k];
+        for (int o = 0; o < r->n_out; o++)
+            r->needed = r->needed || (r->out[o] >= 0 && g->val[r->out[o]].needed);
+        if (!r->needed)
+            continue;
+        for (int i = 0; i < r->n_in; i++)
+            g->val[r->in[i]].needed = true;
+        if (r->op == OP_BWD)
+            g->rec[r->fwd].needed = g->rec[r->fwd].has_bwd = true;
+    }
+}
+
+static void set_opaque(tg_graph *g, tg__grec *r)
+{
+    int level = 0;
+    r->run = R_OPAQUE;
+    for (int i = 0; i < r->n_in; i++) {
+        int v = tg__graph_root(g, r->in[i]);
+        g->val[v].opaque_in = true;
+        g->val[v].store = g->val[v].kind == V_ELEM;
+        level = avail(g, v) > level ? avail(g, v) : level;
+    }
+    if (r->op == OP_BWD && g->rec[r->fwd].level > level)
+        level = g->rec[r->fwd].level;   /* after its forward */
+    r->level = level;
+    for (int o = 0; o < r->n_out; o++)
+        if (r->out[o] >= 0) {
+            g->val[r->out[o]].kind = g->val[r->out[o]].numel == 1 ? V_SCAL : V_BUF;
+            g->val[r->out[o]].level = level;
+        }
+}
+
+/* Elementwise ops: scalar work when every input is scalar, fused when every
+** vector input has the output's shape; false: call it opaque. */
+static bool plan_elementwise(tg_graph *g, tg__grec *r, int level)
+{
+    tg__gval *out = &g->val[r->out[0]];
+    bool all_scalar = true;
+    for (int i = 0; i < r->n_in; i++) {
+        int v = tg__graph_root(g, r->in[i]);
+        if (scalar_kind(g, v))
+            continue;
+        if (!vector_kind(g, v) || out->numel != g->n || r->in_meta[i].ndim != out->ndim ||
+            memcmp(r->in_meta[i].shape, out->shape, (size_t)out->ndim * sizeof(int64_t)) != 0)
+            return false;
+        all_scalar = false;
+    }
+    if (all_scalar && out->numel != 1 && out->numel != g->n)
+        return false;
+    r->run = all_scalar ? R_SCALAR : R_ELEM;
+    out->kind = all_scalar ? (out->numel == 1 ? V_SCAL : V_UNIF) : V_ELEM;
+    out->level = r->level = level;
+    return true;
+}
+
+/* sum, mean, sum_to, expand, reshape; false: call it opaque. */
+static bool plan_shape_or_reduce(tg_graph *g, tg__grec *r, int level)
+{
+    int v = tg__graph_root(g, r->in[0]);
+    tg__gval *out = &g->val[r->out[0]], *in = &g->val[v];
+    bool to_one = r->op == OP_SUM || r->op == OP_MEAN || (r->op == OP_SUM_TO && out->numel == 1);
+    if (to_one || (r->op == OP_EXPAND && scalar_kind(g, v) && in->numel == 1)) {
+        if (scalar_kind(g, v)) {
+            r->run = R_SCALAR;
+            out->kind = out->numel == 1 ? V_SCAL : V_UNIF;
+            out->level = r->level = level;
+            return out->numel == 1 || out->numel == g->n;
+        }
+        if (!to_one || !vector_kind(g, v))
+            return false;
+        r->run = R_REDUCE;
+        r->level = level;          /* computed in pass `level` */
+        out->kind = V_SCAL;
+        out->level = level + 1;
+        return true;
+    }
+    if (out->numel != in->numel)
+        return false;              /* a real broadcast or sum over some dims */
+    r->run = R_SKIP;               /* an identity: the output is the input */
+    out->alias = v;
+    out->kind = in->kind;
+    out->level = r->level = in->level;
+    return true;
+}
+
+static void classify(tg_graph *g)
+{
+    for (int v = 0; v < g->n_val; v++) {
+        tg__gval *x = &g->val[v];
+        if (x->needed && x->numel > g->n)
+            g->n = x->numel;
+        if (x->producer < 0)
+            x->kind = x->numel == 1 ? V_SCAL : V_BUF;
+    }
+    for (int k = 0; k < g->n_rec; k++) {
+        tg__grec *r = &g->rec[k];
+        if (!r->needed)
+            continue;
+        int level = 0;
+        for (int i = 0; i < r->n_in; i++) {
+            int l = g->val[tg__graph_root(g, r->in[i])].level;
+            level = l > level ? l : level;
+        }
+        bool ok = false;
+        if (r->op >= OP_ADD && r->op <= OP_LEGENDRE)
+            ok = plan_elementwise(g, r, level);
+        else if (r->op >= OP_SUM)
+            ok = plan_shape_or_reduce(g, r, level);
+        if (!ok)
+            set_opaque(g, r);
+    }
+}
+
+/* ----------------------------------------------------------------- passes */
+
+/* Adds v and the V_ELEM values it is computed from to the set. */
+static void close_over(const tg_graph *g, int v, bool *in_set)
+{
+    v = tg__graph_root(g, v);
+    if (g->val[v].kind != V_ELEM || in_set[v])
+        return;
+    in_set[v] = true;
+    const tg__grec *r = &g->rec[g->val[v].producer];
+    for (int i = 0; i < r->n_in; i++)
+        close_over(g, r->in[i], in_set);
+}
+
+static int *list_of(const bool *set, int n, int *count)
+{
+    int c = 0;
+    for (int v = 0; v < n; v++)
+        c += set[v];
+    int *l = tg__malloc((size_t)(c ? c : 1) * sizeof *l);
+    if (l)
+        for (int v = 0, j = 0; v < n; v++)
+            if (set[v])
+                l[j++] = v;
+    *count = c;
+    return l;
+}
+
+/* Pass p (p == n_levels: the update pass of parameters with elementwise gradients). */
+static tg_status build_pass(tg_graph *g, tg__pass *ps, int p, bool last, bool *set)
+{
+    memset(set, 0, (size_t)g->n_val * sizeof *set);
+    int nr = 0, ns = 0, nu = 0;
+    int *red = tg__malloc((size_t)(g->n_rec + 1) * sizeof *red);
+    int *st = tg__malloc((size_t)(g->n_val + 1) * sizeof *st);
+    int *up = tg__malloc((size_t)(g->n_params + 1) * sizeof *up);
+    ps->red = red, ps->store = st, ps->upd = up;
+    if (!red || !st || !up)
+        return TG_ERR_NOMEM;
+    for (int k = 0; !last && k < g->n_rec; k++)
+        if (g->rec[k].needed && g->rec[k].run == R_REDUCE && g->rec[k].level == p) {
+            red[nr++] = k;
+            close_over(g, g->rec[k].in[0], set);
+        }
+    for (int v = 0; !last && v < g->n_val; v++)
+        if (g->val[v].needed && g->val[v].store && g->val[v].level == p) {
+            st[ns++] = v;
+            close_over(g, v, set);
+        }
+    for (int i = 0; last && i < g->n_params; i++)
+        if (g->val[tg__graph_root(g, g->gval[i])].kind == V_ELEM) {
+            up[nu++] = i;
+            close_over(g, g->gval[i], set);
+        }
+    ps->n_red = nr, ps->n_store = ns, ps->n_upd = nu;
+    if (!(ps->elem = list_of(set, g->n_val, &ps->n_elem)))
+        return TG_ERR_NOMEM;
+    int64_t nblocks = (g->n + TG__GRAPH_BLOCK - 1) / TG__GRAPH_BLOCK;
+    ps->part = tg__calloc((size_t)(nblocks * nr + 1), sizeof(double));
+    return ps->part ? TG_OK : TG_ERR_NOMEM;
+}
+
+static int max_level(const tg_graph *g)
+{
+    int m = 0;
+    for (int k = 0; k < g->n_rec; k++)
+        if (g->rec[k].needed && g->rec[k].run != R_SKIP) {
+            int l = g->rec[k].run == R_REDUCE ? g->rec[k].level + 1 : g->rec[k].level;
+            m = l > m ? l : m;
+        }
+    return m;
+}
+
+/* Steps: at each level the scalar and opaque records in order, then its pass. */
+static tg_status build_steps(tg_graph *g)
+{
+    int levels = max_level(g) + 1;
+    bool *set = tg__malloc((size_t)g->n_val + 1);
+    g->pass = tg__calloc((size_t)levels + 1, sizeof *g->pass);
+    g->step = tg__malloc(((size_t)g->n_rec + (size_t)levels + 1) * sizeof *g->step);
+    tg_status st = set && g->pass && g->step ? TG_OK : TG_ERR_NOMEM;
+    for (int l = 0; st == TG_OK && l <= levels; l++) {
+        for (int k = 0; l < levels && k < g->n_rec; k++) {
+            const tg__grec *r = &g->rec[k];
+            if (r->needed && r->level == l && (r->run == R_SCALAR || r->run == R_OPAQUE))
+                g->step[g->n_step++] = (tg__step){r->run == R_SCALAR ? S_SCALAR : S_OPAQUE, k};
+        }
+        tg__pass *ps = &g->pass[g->n_pass];
+        if ((st = build_pass(g, ps, l, l == levels, set)) != TG_OK)
+            break;
+        g->n_pass++;
+        if (ps->n_red || ps->n_store || ps->n_upd)
+            g->step[g->n_step++] = (tg__step){S_PASS, g->n_pass - 1};
+    }
+    tg__free(set);
+    return st;
+}
+
+/* ---------------------------------------------------------------- buffers */
+
+static void release_proxy(tg__storage *s) { tg__free(s); }
+
+/* A caller-owned tensor of the given shape over data (not owned). */
+static tg_tensor *proxy_of(const tg__meta *m, double *data)
+{
+    tg__storage *s = tg__calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->data = data;
+    s->release = release_proxy;
+    tg_tensor *t = tg__tensor_wrap("tg_graph_capture", m->ndim, m->shape, s, data);
+    if (!t)
+        tg__free(s);
+    return t;
+}
+
+static tg_status make_buffers(tg_graph *g)
+{
+    for (int v = 0; v < g->n_val; v++) {
+        tg__gval *x = &g->val[v];
+        if (!x->needed || x->alias >= 0)
+            continue;
+        if (x->producer < 0 && x->kind == V_BUF) {
+            x->buf = x->ext->data;
+        } else if (x->kind == V_BUF || x->store || x->opaque_in) {
+            if (!(x->buf = tg__malloc((size_t)(x->numel ? x->numel : 1) * sizeof(double))))
+                return TG_ERR_NOMEM;
+            x->own_buf = true;
+        }
+    }
+    for (int v = 0; v < g->n_val; v++) {
+        int root = tg__graph_root(g, v);
+        g->buf[v] = g->val[root].buf;
+    }
+    for (int k = 0; k < g->n_rec; k++) {
+        tg__grec *r = &g->rec[k];
+        for (int i = 0; r->needed && r->run == R_OPAQUE && i < r->n_in; i++) {
+            if (!(r->proxy[i] = proxy_of(&r->in_meta[i], g->buf[r->in[i]])))
+                return TG_ERR_NOMEM;
+            if (r->has_bwd && (r->needs_grad >> i & 1u))
+                r->proxy[i]->requires_grad = true;
+        }
+    }
+    return TG_OK;
+}
+
+static tg_status make_scratch(tg_graph *g)
+{
+    int most = 0, k_max = 0;
+    for (int p = 0; p < g->n_pass; p++)
+        most = g->pass[p].n_elem > most ? g->pass[p].n_elem : most;
+    for (int k = 0; k < g->n_rec; k++)
+        if (g->rec[k].needed && g->rec[k].op == OP_LEGENDRE) {
+            const int *nk = g->rec[k].args;
+            k_max = nk[1] > k_max ? nk[1] : k_max;
+        }
+    g->scratch = tg__malloc((size_t)(most + 1) * TG__GRAPH_BLOCK * sizeof(double));
+    g->slot = tg__calloc((size_t)g->n_val + 1, sizeof *g->slot);
+    g->leg_scratch = tg__malloc((size_t)tg__legendre_scratch(k_max) * sizeof(double));
+    return g->scratch && g->slot && g->leg_scratch ? TG_OK : TG_ERR_NOMEM;
+}
+
+tg_status tg__graph_plan(tg_graph *g)
+{
+    mark_needed(g);
+    classify(g);
+    for (int v = 0; v < g->n_val; v++) {
+        tg__gval *x = &g->val[v];
+        if (x->producer < 0 && x->needed) {
+            tg__tensor_ref(x->ext);
+            x->kept = true;
+        }
+    }
+    g->sc = tg__calloc((size_t)g->n_val + 1, sizeof *g->sc);
+    g->buf = tg__calloc((size_t)g->n_val + 1, sizeof *g->buf);
+    tg_status st = g->sc && g->buf ? build_steps(g) : TG_ERR_NOMEM;
+    if (st == TG_OK)
+        st = make_buffers(g);
+    if (st == TG_OK)
+        st = make_scratch(g);
+    if (st != TG_OK)
+        return tg__error(TG_ERR_NOMEM, "tg_graph_capture: out of memory planning the step");
+    return TG_OK;
+}
+
+/* ------------------------------------------------------------ interpreter */
+
+static double legendre1(tg_graph *g, double x, const int *nk)
+{
+    double y;
+    tg__kern()->legendre(1, &x, nk[0], nk[1], &y, g->leg_scratch);
+    return y;
+}
+
+/* A record whose inputs are all one element or broadcast scalars. */
+static void run_scalar(tg_graph *g, const tg__grec *r)
+{
+    const tg__kernels *kn = tg__kern();
+    double a = g->sc[tg__graph_root(g, r->in[0])], b = r->n_in > 1 ? g->sc[tg__graph_root(g, r->in[1])] : 0, y;
+    const tg__gval *in = &g->val[tg__graph_root(g, r->in[0])];
+    switch (r->op) {
+    case OP_ADD: y = a + b; break;
+    case OP_SUB: y = a - b; break;
+    case OP_MUL: y = a * b; break;
+    case OP_DIV: y = a / b; break;
+    case OP_NEG: case OP_EXP: case OP_LOG: case OP_SIN: case OP_COS: case OP_TANH: case OP_SQRT:
+        kn->unary[TG__NEG + (r->op - OP_NEG)](1, &a, &y);
+        break;
+    case OP_POW: kn->pow(1, &a, *(const double *)r->args, &y); break;
+    case OP_AFFINE: kn->affine(1, &a, ((const double *)r->args)[0], ((const double *)r->args)[1], &y); break;
+    case OP_LEGENDRE: y = legendre1(g, a, r->args); break;
+    case OP_SUM: case OP_SUM_TO: y = in->kind == V_UNIF ? a * (double)in->numel : a; break;
+    default: y = a; break;   /* mean, expand of a scalar */
+    }
+    g->sc[r->out[0]] = y;
+}
+
+/* Elementwise record over one block of nb points into out. */
+static void run_elem(tg_graph *g, const tg__grec *r, int64_t lo, int64_t nb, double *out)
+{
+    const tg__kernels *kn = tg__kern();
+    const double *x[2] = {0};
+    int64_t inc[2] = {1, 1};
+    for (int i = 0; i < r->n_in; i++) {
+        int v = tg__graph_root(g, r->in[i]);
+        const tg__gval *val = &g->val[v];
+        if (val->kind == V_ELEM)
+            x[i] = g->scratch + g->slot[v] * TG__GRAPH_BLOCK;
+        else if (val->kind == V_BUF)
+            x[i] = val->buf + lo;
+        else
+            x[i] = &g->sc[v], inc[i] = 0;
+    }
+    switch (r->op) {
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV:
+        kn->binary[TG__ADD + (r->op - OP_ADD)](nb, x[0], inc[0], x[1], inc[1], out);
+        break;
+    case OP_POW: kn->pow(nb, x[0], *(const double *)r->args, out); break;
+    case OP_AFFINE: kn->affine(nb, x[0], ((const double *)r->args)[0], ((const double *)r->args)[1], out); break;
+    case OP_LEGENDRE: {
+        const int *nk = r->args;
+        kn->legendre(nb, x[0], nk[0], nk[1], out, g->leg_scratch);
+        break;
+    }
+    default: kn->unary[TG__NEG + (r->op - OP_NEG)](nb, x[0], out); break;
+    }
+}
+
+static const double *block_of(tg_graph *g, int v, int64_t lo)
+{
+    v = tg__graph_root(g, v);
+    return g->val[v].kind == V_ELEM ? g->scratch + g->slot[v] * TG__GRAPH_BLOCK : g->val[v].buf + lo;
+}
+
+static void interp_block(tg_graph *g, const tg__pass *ps, double *part, int64_t lo, int64_t hi)
+{
+    int64_t nb = hi - lo;
+    for (int e = 0; e < ps->n_elem; e++) {
+        int v = ps->elem[e];
+        g->slot[v] = e;
+        run_elem(g, &g->rec[g->val[v].producer], lo, nb, g->scratch + (int64_t)e * TG__GRAPH_BLOCK);
+    }
+    for (int r = 0; r < ps->n_red; r++)
+        part[r] = tg__kern()->sum(nb, block_of(g, g->rec[ps->red[r]].in[0], lo));
+    for (int s = 0; s < ps->n_store; s++)
+        memcpy(g->val[ps->store[s]].buf + lo, block_of(g, ps->store[s], lo), (size_t)nb * sizeof(double));
+    for (int u = 0; u < ps->n_upd; u++) {
+        double *p = g->buf[g->pval[ps->upd[u]]] + lo;
+        const double *d = block_of(g, g->gval[ps->upd[u]], lo);
+        for (int64_t i = 0; i < nb; i++)
+            p[i] -= g->lr * d[i];
+    }
+}
+
+/* Block partials combined in a fixed pairwise tree. */
+static double tree(const double *part, int stride, int64_t lo, int64_t hi)
+{
+    if (hi - lo <= 0)
+        return 0.0;
+    if (hi - lo == 1)
+        return part[lo * stride];
+    int64_t mid = lo + (hi - lo) / 2;
+    return tree(part, stride, lo, mid) + tree(part, stride, mid, hi);
+}
+
+static void run_pass(tg_graph *g, const tg__pass *ps)
+{
+    int64_t n = g->n, nblocks = (n + TG__GRAPH_BLOCK - 1) / TG__GRAPH_BLOCK;
+    for (int64_t b = 0; b < nblocks; b++) {
+        int64_t lo = b * TG__GRAPH_BLOCK, hi = lo + TG__GRAPH_BLOCK < n ? lo + TG__GRAPH_BLOCK : n;
+        if (ps->compiled)
+            ps->compiled(g->buf, g->sc, ps->part + b * ps->n_red, lo, hi);
+        else
+            interp_block(g, ps, ps->part + b * ps->n_red, lo, hi);
+    }
+    for (int r = 0; r < ps->n_red; r++) {
+        const tg__grec *rec = &g->rec[ps->red[r]];
+        double s = tree(ps->part + r, ps->n_red, 0, nblocks);
+        if (rec->op == OP_MEAN)
+            s /= (double)g->val[tg__graph_root(g, rec->in[0])].numel;
+        g->sc[rec->out[0]] = s;
+    }
+}
+
+/* ------------------------------------------------------------ opaque calls */
+
+static tg_status copy_out(tg_graph *g, const tg__grec *r, int o, const tg_tensor *t)
+{
+    const tg__gval *v = &g->val[r->out[o]];
+    if (!v->needed)
+        return TG_OK;
+    if (!t || t->numel != v->numel)
+        return tg__error(TG_ERR_SHAPE, "tg_graph_replay: '%s' returned %s %d with %lld elements on "
+                         "replay, %lld when captured", r->fn->name ? r->fn->name : "(unnamed)",
+                         r->op == OP_BWD ? "gradient" : "output", o,
+                         (long long)(t ? t->numel : 0), (long long)v->numel);
+    if (v->kind == V_SCAL)
+        g->sc[r->out[o]] = t->data[0];
+    else
+        memcpy(g->buf[r->out[o]], t->data, (size_t)v->numel * sizeof(double));
+    return TG_OK;
+}
+
+static void fill_inputs(tg_graph *g, const tg__grec *r)
+{
+    for (int i = 0; i < r->n_in; i++) {
+        int v = tg__graph_root(g, r->in[i]);
+        const tg__gval *x = &g->val[v];
+        if (x->kind == V_SCAL || x->kind == V_UNIF)
+            for (int64_t j = 0; j < x->numel; j++)
+                x->buf[j] = g->sc[v];
+    }
+}
+
+static tg_status run_opaque(tg_graph *g, tg__grec *r)
+{
+    tg_tensor *out[TG_MAX_FN_ARITY] = {0};
+    tg_status st;
+    fill_inputs(g, r);
+    tg_scope_begin();
+    if (r->op == OP_BWD) {
+        tg__grec *f = &g->rec[r->fwd];
+        tg__node *n = f->held->node;
+        bool prev = tg_set_grad_enabled(false);
+        st = n->fn->backward(n, r->proxy, out);
+        tg_set_grad_enabled(prev);
+        for (int o = 0; st == TG_OK && o < r->n_out; o++)
+            if (r->out[o] >= 0)
+                st = copy_out(g, r, o, out[o]);
+        tg__tensor_unref(f->held);
+        f->held = NULL;
+    } else {
+        bool prev = tg_set_grad_enabled(true);
+        st = tg_apply_args(r->fn, r->proxy, out, r->args, r->args_size);
+        tg_set_grad_enabled(prev);
+        for (int o = 0; st == TG_OK && o < r->n_out; o++)
+            if (r->out[o] >= 0)
+                st = copy_out(g, r, o, out[o]);
+        if (st == TG_OK && r->has_bwd)
+            r->held = tg__tensor_ref(out[0]);
+    }
+    tg_scope_end();
+    return st;
+}
+
+/* ----------------------------------------------------------------- replay */
+
+static void update_params(tg_graph *g)
+{
+    for (int i = 0; i < g->n_params; i++) {
+        int gv = tg__graph_root(g, g->gval[i]);
+        double *p = tg_data(g->param[i]);
+        const tg__gval *x = &g->val[gv];
+        if (x->kind == V_SCAL || x->kind == V_UNIF) {
+            for (int64_t j = 0; j < g->param[i]->numel; j++)
+                p[j] -= g->lr * g->sc[gv];
+        } else if (x->kind == V_BUF) {
+            for (int64_t j = 0; j < g->param[i]->numel; j++)
+                p[j] -= g->lr * x->buf[j];
+        }   /* V_ELEM: done by the update pass */
+    }
+}
+
+tg_status tg_graph_replay(tg_graph *g, double *loss)
+{
+    if (!g)
+        return tg__error(TG_ERR_ARG, "tg_graph_replay: g is NULL");
+    for (int v = 0; v < g->n_val; v++)
+        if (g->val[v].kept && g->val[v].kind == V_SCAL)
+            g->sc[v] = g->val[v].ext->data[0];
+    tg_status st = TG_OK;
+    for (int s = 0; s < g->n_step && st == TG_OK; s++) {
+        const tg__step *sp = &g->step[s];
+        if (sp->kind == S_SCALAR)
+            run_scalar(g, &g->rec[sp->index]);
+        else if (sp->kind == S_OPAQUE)
+            st = run_opaque(g, &g->rec[sp->index]);
+        else
+            run_pass(g, &g->pass[sp->index]);
+    }
+    for (int k = 0; k < g->n_rec; k++)
+        if (g->rec[k].held) {
+            tg__tensor_unref(g->rec[k].held);
+            g->rec[k].held = NULL;
+        }
+    if (st != TG_OK)
+        return st;
+    update_params(g);
+    if (loss)
+        *loss = g->sc[tg__graph_root(g, g->loss)];
+    return TG_OK;
+}

@@ -1,0 +1,320 @@
+/*
+** Captured graphs (src/graph): a replayed training step against the eager
+** step it was captured from, over 100 steps, with the built-in tg_legendre,
+** with a user P3 Function whose backward is raw loops (called as an opaque
+** block) or tensorgrad ops (replayed as ops), compiled and interpreted; new
+** data written into x and y between replays; no allocation per replay; the
+** capture's errors; a failing compiler falling back to the interpreter.
+*/
+#define _POSIX_C_SOURCE 200809L   /* setenv */
+#include "support.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* forward: y = (5x^3 - 3x) / 2  =>  dx = dy * 1.5 (5x^2 - 1), in raw loops */
+static tg_status p3_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    tg_tensor *x = in[0];
+    if (!(out[0] = tg_zeros(tg_ndim(x), tg_shape(x))))
+        return tg_last_status();
+    const double *xd = tg_data(x);
+    double *yd = tg_data(out[0]);
+    for (int64_t i = 0; i < tg_numel(x); i++)
+        yd[i] = 0.5 * (5 * xd[i] * xd[i] * xd[i] - 3 * xd[i]);
+    return tg_save_for_backward(ctx, 1, in);
+}
+static tg_status p3_backward_raw(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_saved_tensor(ctx, 0);
+    if (!x || !(gin[0] = tg_zeros(tg_ndim(x), tg_shape(x))))
+        return tg_last_status();
+    const double *xd = tg_data(x), *gd = tg_data(g[0]);
+    double *dx = tg_data(gin[0]);
+    for (int64_t i = 0; i < tg_numel(x); i++)
+        dx[i] = gd[i] * 1.5 * (5 * xd[i] * xd[i] - 1);
+    return TG_OK;
+}
+/* the same derivative written with ops */
+static tg_status p3_backward_ops(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_saved_tensor(ctx, 0);
+    gin[0] = tg_mul(g[0], tg_affine(tg_mul(x, x), 7.5, -1.5));
+    return gin[0] ? TG_OK : tg_last_status();
+}
+static const tg_function p3_raw = {.name = "P3raw", .n_inputs = 1, .n_outputs = 1,
+                                   .forward = p3_forward, .backward = p3_backward_raw};
+static const tg_function p3_ops = {.name = "P3ops", .n_inputs = 1, .n_outputs = 1,
+                                   .forward = p3_forward, .backward = p3_backward_ops};
+
+enum { BUILTIN, USER_RAW, USER_OPS, MSE_RELU };
+
+typedef struct problem {
+    int kind;
+    int64_t n;
+    tg_tensor *x, *y, *p[4];
+    tg_params *params;
+} problem;
+
+static tg_tensor *loss_of(void *user)
+{
+    problem *pb = user;
+    tg_tensor **p = pb->p;
+    if (pb->kind == MSE_RELU) {   /* mean((relu(a x + b) * c + d - y)^2) */
+        tg_tensor *h = tg_relu(tg_add(tg_mul(p[0], pb->x), p[1]));
+        return tg_mse_loss(tg_add(tg_mul(h, p[2]), p[3]), pb->y, TG_REDUCTION_MEAN);
+    }
+    tg_tensor *u = tg_add(p[2], tg_mul(p[3], pb->x));
+    tg_tensor *q = pb->kind == BUILTIN ? tg_legendre(u, 3) : tg_apply1(pb->kind == USER_RAW ? &p3_raw : &p3_ops, &u);
+    return tg_sum(tg_pow(tg_sub(tg_add(p[0], tg_mul(p[1], q)), pb->y), 2.0));
+}
+
+static void make_problem(problem *pb, int kind, int64_t n)
+{
+    static const double init[4] = {0.0, -1.0, 0.0, 0.3}, init_mse[4] = {0.7, 0.1, 0.9, -0.2};
+    pb->kind = kind;
+    pb->n = n;
+    pb->x = tg_linspace(-M_PI, M_PI, n);
+    pb->y = tg_sin(pb->x);
+    pb->params = tg_params_new();
+    assert_non_null(pb->y);
+    for (int i = 0; i < 4; i++) {
+        pb->p[i] = tg_scalar(kind == MSE_RELU ? init_mse[i] : init[i]);
+        tg_set_requires_grad(pb->p[i], true);
+        char name[2] = {(char)('a' + i), 0};
+        assert_status(TG_OK, tg_params_add(pb->params, name, pb->p[i]));
+    }
+}
+
+static void free_problem(problem *pb)
+{
+    for (int i = 0; i < 4; i++)
+        tg_free(pb->p[i]);
+    tg_free(pb->x);
+    tg_free(pb->y);
+    tg_params_free(pb->params);
+}
+
+static double eager_step(problem *pb, double lr)
+{
+    tg_scope_begin();
+    tg_tensor *loss = loss_of(pb);
+    assert_non_null(loss);
+    assert_status(TG_OK, tg_backward(loss, NULL));
+    double l = tg_item(loss);
+    for (int i = 0; i < 4; i++) {
+        tg_data(pb->p[i])[0] -= lr * tg_item(tg_grad(pb->p[i]));
+        tg_zero_grad(pb->p[i]);
+    }
+    tg_scope_end();
+    return l;
+}
+
+/* rtol relative, and 1e-12 absolute: parameters are O(1) and some stay near 0 */
+static void expect_close(const char *what, int step, double got, double want, double rtol)
+{
+    if (fabs(got - want) > rtol * fabs(want) + 1e-12)
+        fail_msg("%s at step %d: replay %.17g, eager %.17g (relative error %.3g)", what, step, got, want,
+                 fabs(got - want) / fabs(want));
+}
+
+/* 100 replays against 100 eager steps from the same start. */
+static void compare(int kind, int64_t n, const char *executor, double lr)
+{
+    problem e, c;
+    make_problem(&e, kind, n);
+    make_problem(&c, kind, n);
+    tg_graph *g = tg_graph_capture(loss_of, &c, c.params, lr);
+    if (!g)
+        fail_msg("capture failed: %s", tg_last_error());
+    assert_string_equal(tg_graph_executor(g), executor);
+    for (int i = 0; i < 4; i++)   /* the capture does not update */
+        assert_true(tg_data(c.p[i])[0] == tg_data(e.p[i])[0]);
+    for (int t = 0; t < 100; t++) {
+        double le = eager_step(&e, lr), lc = NAN;
+        assert_status(TG_OK, tg_graph_replay(g, &lc));
+        expect_close("loss", t, lc, le, 1e-11);
+        for (int i = 0; i < 4; i++)
+            expect_close("parameter", t, tg_data(c.p[i])[0], tg_data(e.p[i])[0], 1e-11);
+    }
+    tg_graph_free(g);
+    free_problem(&e);
+    free_problem(&c);
+}
+
+static void force_interpreter(bool on)
+{
+    if (on)
+        setenv("TG_GRAPH_INTERPRET", "1", 1);
+    else
+        unsetenv("TG_GRAPH_INTERPRET");
+}
+
+static void test_graph_replay_equals_eager_builtin_compiled(void **state)
+{
+    (void)state;
+    compare(BUILTIN, 2000, "compiled", 5e-6);
+    compare(BUILTIN, 5003, "compiled", 2e-6);   /* three blocks, the last partial */
+}
+
+static void test_graph_replay_equals_eager_builtin_interpreted(void **state)
+{
+    (void)state;
+    force_interpreter(true);
+    compare(BUILTIN, 2000, "interpreted", 5e-6);
+    compare(BUILTIN, 5003, "interpreted", 2e-6);
+    force_interpreter(false);
+}
+
+static void test_graph_replay_equals_eager_user_function(void **state)
+{
+    (void)state;
+    compare(USER_RAW, 2000, "compiled", 5e-6);
+    compare(USER_OPS, 2000, "compiled", 5e-6);
+    force_interpreter(true);
+    compare(USER_RAW, 5003, "interpreted", 2e-6);
+    compare(USER_OPS, 5003, "interpreted", 2e-6);
+    force_interpreter(false);
+}
+
+static void test_graph_replay_equals_eager_mean_loss_with_relu(void **state)
+{
+    (void)state;
+    compare(MSE_RELU, 3000, "compiled", 1e-2);
+    force_interpreter(true);
+    compare(MSE_RELU, 3000, "interpreted", 1e-2);
+    force_interpreter(false);
+}
+
+/* New x and y written into the captured tensors are what the replay reads. */
+static void test_graph_replay_reads_new_data(void **state)
+{
+    (void)state;
+    problem e, c;
+    make_problem(&e, BUILTIN, 3000);
+    make_problem(&c, BUILTIN, 3000);
+    tg_graph *g = tg_graph_capture(loss_of, &c, c.params, 1e-5);
+    assert_non_null(g);
+    for (int t = 0; t < 20; t++) {
+        for (int64_t i = 0; i < 3000; i++) {
+            double x = -1.0 + 2.0 * (double)((i * 7919 + t * 104729) % 3000) / 3000.0;
+            tg_data(e.x)[i] = tg_data(c.x)[i] = x;
+            tg_data(e.y)[i] = tg_data(c.y)[i] = cos(x * (1 + t));
+        }
+        double le = eager_step(&e, 1e-5), lc;
+        assert_status(TG_OK, tg_graph_replay(g, &lc));
+        expect_close("loss", t, lc, le, 1e-11);
+        for (int i = 0; i < 4; i++)
+            expect_close("parameter", t, tg_data(c.p[i])[0], tg_data(e.p[i])[0], 1e-11);
+    }
+    tg_graph_free(g);
+    free_problem(&e);
+    free_problem(&c);
+}
+
+static void no_allocation_per_replay(int kind)
+{
+    problem c;
+    make_problem(&c, kind, 4000);
+    tg_graph *g = tg_graph_capture(loss_of, &c, c.params, 1e-6);
+    assert_non_null(g);
+    double loss;
+    assert_status(TG_OK, tg_graph_replay(g, &loss));
+    assert_status(TG_OK, tg_graph_replay(g, &loss));
+    tg_memory_stats m0, m1;
+    tg_get_memory_stats(&m0);
+    for (int t = 0; t < 10; t++)
+        assert_status(TG_OK, tg_graph_replay(g, &loss));
+    tg_get_memory_stats(&m1);
+    assert_int_equal(m1.system_allocations, m0.system_allocations);
+    tg_graph_free(g);
+    free_problem(&c);
+}
+
+static void test_graph_replay_makes_no_allocation(void **state)
+{
+    (void)state;
+    no_allocation_per_replay(BUILTIN);
+    no_allocation_per_replay(USER_RAW);
+    force_interpreter(true);
+    no_allocation_per_replay(BUILTIN);
+    force_interpreter(false);
+}
+
+static tg_tensor *loss_not_scalar(void *user)
+{
+    problem *pb = user;
+    return tg_mul(pb->p[0], pb->x);
+}
+static tg_tensor *loss_skips_d(void *user)
+{
+    problem *pb = user;
+    return tg_sum(tg_mul(tg_add(pb->p[0], tg_mul(pb->p[1], pb->x)), pb->p[2]));
+}
+static tg_tensor *loss_fails(void *user)
+{
+    problem *pb = user;
+    return tg_add(pb->x, tg_zeros(1, (const int64_t[]){3}));
+}
+
+static void expect_capture_error(tg_tensor *(*fn)(void *), problem *pb, const tg_params *params,
+                                 tg_status want, const char *text)
+{
+    tg_clear_error();
+    tg_graph *g = tg_graph_capture(fn, pb, params, 1e-3);
+    assert_null(g);
+    assert_int_equal(tg_last_status(), want);
+    if (!strstr(tg_last_error(), text))
+        fail_msg("message '%s' lacks '%s'", tg_last_error(), text);
+}
+
+static void test_graph_capture_rejects_bad_steps(void **state)
+{
+    (void)state;
+    problem c;
+    make_problem(&c, BUILTIN, 100);
+    expect_capture_error(loss_not_scalar, &c, c.params, TG_ERR_SHAPE, "the loss has shape [100]");
+    expect_capture_error(loss_skips_d, &c, c.params, TG_ERR_ARG, "parameter 'd' (index 3) is not reached");
+    expect_capture_error(loss_fails, &c, c.params, TG_ERR_SHAPE, "loss_fn returned NULL");
+    expect_capture_error(NULL, &c, c.params, TG_ERR_ARG, "loss_fn is NULL");
+    expect_capture_error(loss_of, &c, NULL, TG_ERR_ARG, "params is NULL");
+    tg_params *empty = tg_params_new();
+    expect_capture_error(loss_of, &c, empty, TG_ERR_ARG, "params is empty");
+    tg_params_free(empty);
+    assert_status(TG_ERR_ARG, tg_graph_replay(NULL, NULL));
+    assert_null(tg_graph_executor(NULL));
+    tg_graph_free(NULL);
+    for (int i = 0; i < 4; i++)   /* nothing was updated */
+        assert_true(tg_data(c.p[i])[0] == (i == 1 ? -1.0 : i == 3 ? 0.3 : 0.0));
+    free_problem(&c);
+}
+
+static void test_graph_failing_compiler_falls_back_to_interpreter(void **state)
+{
+    (void)state;
+    const char *old = getenv("CC");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("CC", "/bin/false", 1);
+    compare(BUILTIN, 2500, "interpreted", 5e-6);
+    if (saved)
+        setenv("CC", saved, 1);
+    else
+        unsetenv("CC");
+    free(saved);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_graph_replay_equals_eager_builtin_compiled),
+        cmocka_unit_test(test_graph_replay_equals_eager_builtin_interpreted),
+        cmocka_unit_test(test_graph_replay_equals_eager_user_function),
+        cmocka_unit_test(test_graph_replay_equals_eager_mean_loss_with_relu),
+        cmocka_unit_test(test_graph_replay_reads_new_data),
+        cmocka_unit_test(test_graph_replay_makes_no_allocation),
+        cmocka_unit_test(test_graph_capture_rejects_bad_steps),
+        cmocka_unit_test(test_graph_failing_compiler_falls_back_to_interpreter),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
