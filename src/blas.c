@@ -1,7 +1,10 @@
 /*
 ** The one file that talks to cblas.  Every call is validated here first:
 ** OpenBLAS reports bad arguments by printing to stdout and returning, which a
-** library linked into other programs must never do.
+** library linked into other programs must never do.  BLAS calls are made on
+** the calling thread, never inside one of the kernels' parallel regions, and
+** BLAS gets the same thread count as the kernels (tg__blas_set_threads), so the
+** two never run more threads than tg_get_num_threads() at once.
 */
 #include "core/internal.h"
 
@@ -38,4 +41,9 @@ tg_status tg__dgemm(const char *fn, bool trans_a, bool trans_b, int64_t m, int64
     cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
                 (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
     return TG_OK;
+}
+
+void tg__blas_set_threads(int n)
+{
+    openblas_set_num_threads(n > 0 ? n : 1);
 }

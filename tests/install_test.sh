@@ -98,6 +98,10 @@ mode_pkgconfig() {
         say "fully static link: skipped, the sanitizer runtimes do not support -static"
         return
     fi
+    if [[ " $(pkg-config --libs --static tensorgrad) " == *" -fopenmp=libomp "* ]]; then
+        say "fully static link: skipped, clang's OpenMP runtime libomp has no static library (libgomp has)"
+        return
+    fi
     say "fully static: cc -static prog.c \$(pkg-config --cflags --libs --static tensorgrad)"
     # shellcheck disable=SC2046
     run "$cc" -static prog.c $(pkg-config --cflags --libs --static tensorgrad) -o prog_full_static
