@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# tgfit end to end, one case per ctest entry (tests/tgfit/CMakeLists.txt):
+#   tgfit_test.sh CASE TGFIT GEN_POINTS CHECK_JSON SOURCE_DIR [MPIEXEC]
+# Data files are generated in a temporary directory by gen_points (a known
+# polynomial plus deterministic noise, or the tutorial's sin data); the JSON is
+# read by check_json; the SVG is checked with xmllint.
+set -euo pipefail
+case_name=$1 tgfit=$2 gen=$3 check=$4 src=$5 mpiexec=${6:-}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+die() { echo "FAIL: $*" >&2; exit 1; }
+
+svg_ok() {   # valid XML, an <svg> root, the four series, a sampled data set
+    local svg=$1 max_points=$2
+    xmllint --noout "$svg" || die "$svg is not well-formed XML"
+    [[ $(xmllint --xpath 'name(/*)' "$svg") == svg ]] || die "$svg: the root is not <svg>"
+    for id in data fit residuals loss; do
+        [[ $(xmllint --xpath "count(//*[@id='$id'])" "$svg") == 1 ]] || die "$svg has no element with id $id"
+    done
+    local n; n=$(xmllint --xpath "count(//*[@id='data']/*)" "$svg")
+    ((n > 0 && n <= max_points)) || die "$svg: $n data points (want 1..$max_points)"
+    [[ -n $(xmllint --xpath "string(//*[@id='fit']/@points)" "$svg") ]] || die "$svg: the fit curve is empty"
+    echo "$svg: valid SVG, $n data points, series data fit residuals loss"
+}
+
+bad_input() {   # one line on stderr starting "tgfit: ", nothing on stdout, nonzero exit
+    local expect=$1; shift
+    local rc=0
+    "$tgfit" "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+    ((rc != 0)) || die "tgfit $* exited 0"
+    [[ $(wc -l <"$tmp/err") == 1 ]] || { cat "$tmp/err"; die "tgfit $* wrote $(wc -l <"$tmp/err") lines on stderr"; }
+    grep -q '^tgfit: ' "$tmp/err" || die "stderr does not start with 'tgfit: '"
+    grep -qi -- "$expect" "$tmp/err" || die "stderr '$(cat "$tmp/err")' does not mention '$expect'"
+    [[ ! -s $tmp/out ]] || die "tgfit $* wrote on stdout"
+    echo "ok (exit $rc): $(cat "$tmp/err")"
+}
+
+case $case_name in
+csv_fit_agrees_with_lstsq)
+    "$gen" csv poly 20000 "$tmp/points.csv"
+    "$tgfit" --data "$tmp/points.csv" --x x --y y --degree 4 --optimizer lbfgs --steps 20 \
+        --out "$tmp/fit.json" --plot "$tmp/fit.svg" 2>"$tmp/err"
+    cat "$tmp/fit.json"
+    "$check" lstsq "$tmp/fit.json" 1e-9 1e-6
+    # the known polynomial 1 - 2x + 0.5x^2 + 3x^3 - x^4 in Legendre form on [-2, 3] is found
+    # to within the noise (amplitude 0.01)
+    "$check" near "$tmp/fit.json" lstsq_coefficients 1e-4 \
+        -0.083333333333333 10 -7.7380952380952 6.25 -8.9285714285714
+    [[ $("$check" get "$tmp/fit.json" interrupted) == false ]] || die "marked interrupted"
+    svg_ok "$tmp/fit.svg" 3000
+    # not a terminal: plain progress lines, about ten
+    n=$(grep -c '^step [0-9]*/20 loss ' "$tmp/err") && ((n >= 5 && n <= 12)) || die "progress lines: $n"
+    ;;
+adam_and_sgd_reach_lstsq)
+    "$gen" csv poly 5000 "$tmp/points.csv"
+    "$tgfit" --data "$tmp/points.csv" --x x --y y --degree 6 --optimizer adam --lr 0.05 --steps 3000 --out "$tmp/a.json" 2>/dev/null
+    "$check" lstsq "$tmp/a.json" 1e-9 1e-4
+    "$tgfit" --data "$tmp/points.csv" --x x --y y --degree 6 --optimizer sgd --lr 0.5 --steps 3000 --out "$tmp/s.json" 2>/dev/null
+    "$check" lstsq "$tmp/s.json" 1e-9 1e-4
+    # minibatches of 256 points: close, not exact
+    "$tgfit" --data "$tmp/points.csv" --x x --y y --degree 4 --optimizer adam --lr 0.02 --batch 256 --steps 2000 \
+        --seed 7 --out "$tmp/b.json" 2>/dev/null
+    "$check" lstsq "$tmp/b.json" 0.05 0.05
+    ;;
+lstsq_mode_npy)
+    "$gen" npy poly 3000 "$tmp/points.npy"
+    "$tgfit" --data "$tmp/points.npy" --x 0 --y 1 --degree 12 --optimizer lstsq --out "$tmp/fit.json" --plot "$tmp/fit.svg"
+    "$check" lstsq "$tmp/fit.json" 0 0
+    [[ $("$check" get "$tmp/fit.json" steps_done) == 0 ]] || die "lstsq mode took steps"
+    [[ $("$check" get "$tmp/fit.json" lstsq_method) == '"svd"' ]] || die "lstsq method"
+    svg_ok "$tmp/fit.svg" 3000
+    ;;
+p3_tutorial)
+    # PyTorch's tutorial: sum loss, lr 5e-6, 2000 points -> the MSE with lr 5e-6 * 2000
+    "$gen" csv sin 2000 "$tmp/sin.csv"
+    "$tgfit" --data "$tmp/sin.csv" --x x --y y --model p3 --optimizer sgd --lr 0.01 --steps 2000 \
+        --out "$tmp/fit.json" --plot "$tmp/fit.svg" 2>/dev/null
+    ref=$src/tests/data/tutorial.txt
+    read -r -a abcd < <(awk '$1 == "a" || $1 == "b" || $1 == "c" || $1 == "d" { printf "%s ", $2 }' "$ref") || true
+    ((${#abcd[@]} == 4)) || die "no a b c d in $ref"
+    "$check" near "$tmp/fit.json" coefficients 1e-9 "${abcd[@]}"
+    # a cubic can do no better than the degree-3 least squares
+    gap=$("$check" get "$tmp/fit.json" relative_gap)
+    awk -v g="$gap" 'BEGIN { exit !(g > -1e-12) }' || die "p3 beat the least squares: gap $gap"
+    svg_ok "$tmp/fit.svg" 3000
+    ;;
+plot_subsamples_large_data)
+    "$gen" npy poly 200000 "$tmp/points.npy"
+    "$tgfit" --data "$tmp/points.npy" --x 0 --y 1 --degree 3 --steps 50 --plot "$tmp/fit.svg" >/dev/null 2>&1
+    svg_ok "$tmp/fit.svg" 3000
+    ;;
+bad_input)
+    "$gen" csv poly 100 "$tmp/p.csv"
+    "$gen" npy poly 100 "$tmp/p.npy"
+    printf 'x,y\n1,2\n2,nan\n3,4\n' >"$tmp/nan.csv"
+    printf 'x,y\n1,2\n2,abc\n3,4\n' >"$tmp/text.csv"
+    printf 'x,y\n' >"$tmp/empty.csv"
+    bad_input "no such file"   --data "$tmp/missing.csv" --x x --y y --degree 3
+    bad_input "no column 'z'"  --data "$tmp/p.csv" --x x --y z --degree 3
+    bad_input "data row 2"     --data "$tmp/nan.csv" --x x --y y --degree 1
+    bad_input "--degree -1"    --data "$tmp/p.csv" --x x --y y --degree -1
+    bad_input "'abc'"          --data "$tmp/text.csv" --x x --y y --degree 1
+    bad_input "unknown option" --data "$tmp/p.csv" --x x --y y --degree 3 --colour red
+    bad_input "needs a value"  --data "$tmp/p.csv" --x x --y y --degree
+    bad_input "2 columns"      --data "$tmp/p.npy" --x 0 --y 2 --degree 3
+    bad_input "indices"        --data "$tmp/p.npy" --x x --y 1 --degree 3
+    bad_input "not an integer" --data "$tmp/p.csv" --x x --y y --degree three
+    bad_input "no data rows"   --data "$tmp/empty.csv" --x x --y y --degree 1
+    bad_input "is required"    --data "$tmp/p.csv" --x x --y y
+    bad_input "lstsq needs"    --data "$tmp/p.csv" --x x --y y --model p3 --optimizer lstsq
+    bad_input "unexpected"     --data "$tmp/p.csv" --x x --y y --degree 3 stray
+    bad_input "rank-deficient" --data "$tmp/p.csv" --x x --y y --degree 200 --optimizer lstsq
+    ;;
+sigint_writes_best_fit)
+    "$gen" csv poly 200000 "$tmp/points.csv"
+    "$tgfit" --data "$tmp/points.csv" --x x --y y --degree 8 --steps 100000000 \
+        --out "$tmp/fit.json" --plot "$tmp/fit.svg" >"$tmp/out" 2>"$tmp/err" &
+    pid=$!
+    sleep 1.5     # reading takes ~0.1 s here; a SIGINT during reading stops after the first step
+    kill -INT "$pid"
+    rc=0; wait "$pid" || rc=$?
+    ((rc == 130)) || { cat "$tmp/err"; die "exit status $rc after SIGINT, want 130"; }
+    grep -q 'interrupted after step' "$tmp/err" || die "no interruption message"
+    [[ $("$check" get "$tmp/fit.json" interrupted) == true ]] || die "JSON not marked interrupted"
+    steps=$("$check" get "$tmp/fit.json" steps_done)
+    ((steps > 0 && steps < 100000000)) || die "steps_done $steps"
+    loss=$("$check" get "$tmp/fit.json" loss)
+    awk -v l="$loss" 'BEGIN { exit !(l > 0 && l < 1e3) }' || die "loss $loss"
+    svg_ok "$tmp/fit.svg" 3000
+    echo "interrupted after $steps steps, loss $loss"
+    ;;
+tty_progress_bar)
+    "$gen" csv poly 2000 "$tmp/points.csv"
+    script -qec "'$tgfit' --data '$tmp/points.csv' --x x --y y --degree 4 --steps 300" /dev/null >"$tmp/tty" </dev/null
+    grep -q $'\r\[#' "$tmp/tty" || die "no redrawn bar on the terminal"
+    grep -q 'points/s  ETA' "$tmp/tty" || die "no rate / ETA on the bar"
+    echo "bar: $(tr '\r' '\n' <"$tmp/tty" | grep -a 'step 300/300' | head -1)"
+    ;;
+mpi_matches_single_process)
+    bash "$src/tests/tgfit/mpi_check.sh" "$tgfit" "$gen" "$check" "$mpiexec"
+    ;;
+*)
+    die "unknown case $case_name"
+    ;;
+esac
+echo "PASS: $case_name"

@@ -1,0 +1,115 @@
+/*
+** tgfit: the polynomial-fitting command built on tensorgrad (a program, not
+** part of the library).  Shared declarations of its files:
+**   main.c      options, the run from data to outputs, the one error line
+**   data.c      CSV / .npy reading, this rank's slice, the finiteness check
+**   fit.c       the models, the loss, the training loop, least squares
+**   report.c    the summary on stdout, the JSON file, the SVG plot
+**   progress.c  the progress bar or lines on stderr, SIGINT
+**   par.c       the parallel layer: tensorgrad_mpi when built with MPI and
+**               started by an MPI launcher, one process otherwise
+*/
+#ifndef TGFIT_H
+#define TGFIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <tensorgrad.h>
+
+/* Every failure is recorded here once, with tgfit_fail, and printed once by
+** main as "tgfit: <message>". */
+/* Failure returns: TGFIT_FAIL when every rank fails alike (rank 0 prints),
+** TGFIT_FAIL_HERE when only this rank failed and prints, TGFIT_FAIL_QUIET
+** when another rank prints.  tgfit_fail records and returns TGFIT_FAIL. */
+enum { TGFIT_FAIL = -1, TGFIT_FAIL_QUIET = -2, TGFIT_FAIL_HERE = -3 };
+int tgfit_fail(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+const char *tgfit_error(void);
+double tgfit_now(void);                     /* monotonic seconds */
+
+typedef enum model_kind { MODEL_LEGENDRE, MODEL_P3 } model_kind;
+typedef enum optim_kind { OPT_ADAM, OPT_SGD, OPT_LBFGS, OPT_LSTSQ } optim_kind;
+
+typedef struct options {
+    const char *data, *xcol, *ycol, *out, *plot;
+    model_kind model;
+    optim_kind optimizer;
+    int degree;                 /* -1 when not given */
+    int64_t steps, batch;       /* batch 0: all points every step */
+    double lr;                  /* 0: the optimizer's default */
+    uint64_t seed;
+    bool no_lstsq;              /* skip the least-squares reference (huge data) */
+} options;
+
+const char *model_name(model_kind m);
+const char *optim_name(optim_kind o);
+
+/* ---------------------------------------------------------------- par.c */
+typedef struct par { int rank, size; bool mpi; } par;
+int  par_init(int *argc, char ***argv, par *p);
+void par_finalize(const par *p);
+void par_rows(const par *p, int64_t n, int64_t *begin, int64_t *end);
+int  par_sum(const par *p, double *buf, int64_t n);
+int  par_grads(const par *p, const tg_params *params, double *extra, int64_t n_extra);
+int  par_minmax(const par *p, double *lo, double *hi);
+int  par_gather(const par *p, const double *mine, int64_t n_mine, double **all, int64_t *n_all);
+/* Collective: true when some rank failed; *report is true on the lowest failing rank only. */
+bool par_failed(const par *p, bool failed_here, bool *report);
+int  par_lstsq(const par *p, tg_tensor *x, tg_tensor *y, int degree, double alpha, double beta,
+               tg_tensor **coef, double *cond);
+
+/* --------------------------------------------------------------- data.c */
+typedef struct dataset {
+    int64_t n_total;            /* points in the file */
+    int64_t begin, n;           /* this rank's rows [begin, begin + n) */
+    tg_tensor *x, *y;           /* [n], owned */
+    double xlo, xhi;            /* the range of x over all ranks */
+    double read_seconds;        /* parsing / mapping and slicing */
+} dataset;
+int  data_load(const options *o, const par *p, dataset *d);
+void data_free(dataset *d);
+
+/* ---------------------------------------------------------------- fit.c */
+typedef struct fit_run {
+    double *coef;               /* best coefficients, n_coef */
+    int n_coef;
+    double loss;                /* MSE of coef over all points */
+    double alpha, beta;         /* the range map (legendre model and the lstsq reference) */
+    double *lstsq_coef;         /* degree + 1 (3 + 1 for p3), NULL when not available */
+    int n_lstsq;
+    double lstsq_loss, cond;
+    const char *lstsq_note;     /* why there is no reference, or NULL */
+    double *loss_hist;          /* the loss of every step */
+    int64_t n_hist, steps_done, evaluations;
+    bool interrupted, diverged;
+    double points_done;         /* points evaluated by all ranks over all evaluations */
+    double fit_seconds, lstsq_seconds, total_seconds;
+    double lr;                  /* the learning rate used */
+} fit_run;
+int  fit_run_all(const options *o, const par *p, const dataset *d, fit_run *r);
+void fit_run_free(fit_run *r);
+/* The model at the points x [n] with the coefficients of r (no graph). */
+int  fit_predict(const options *o, const fit_run *r, const double *x, int64_t n, double *y);
+
+/* ------------------------------------------------------------ report.c */
+void report_print(const options *o, const par *p, const dataset *d, const fit_run *r);
+int  report_json(const options *o, const par *p, const dataset *d, const fit_run *r, const char *path);
+int  report_svg(const options *o, const fit_run *r, const double *x, const double *y, int64_t n,
+                const char *path);
+
+/* ---------------------------------------------------------- progress.c */
+void progress_install_sigint(void);
+bool progress_interrupted(void);
+typedef struct progress {
+    bool on, tty;
+    int64_t total, every;
+    double start, last;
+} progress;
+void progress_begin(progress *pg, bool on, int64_t total);
+void progress_step(progress *pg, int64_t step, double loss, double points_done);
+void progress_end(progress *pg, int64_t step, double loss, double points_done);
+
+#endif /* TGFIT_H */
