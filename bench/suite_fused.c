@@ -1,0 +1,78 @@
+/*
+** The limit the engine is measured against: the tutorial step's forward,
+** loss and backward as one C loop, one pass over the points.  This file alone
+** is built with -O3 -march=native -ffp-contract=fast when the compiler takes
+** them (bench/CMakeLists.txt), and keeps eight accumulators per sum so the
+** compiler can vectorize without reassociating: the best a compiler does with
+** the step written by hand.
+*/
+#include "suite.h"
+
+#ifndef TG_BENCH_FUSED_FLAGS
+#define TG_BENCH_FUSED_FLAGS "default"
+#endif
+
+enum { LANES = 8 };
+
+const char *suite_fused_flags(void) { return TG_BENCH_FUSED_FLAGS; }
+
+/* One point into lane j of the five sums. */
+static inline void point(double a, double b, double c, double d, double xi, double yi,
+                         double acc[5][LANES], int j)
+{
+    double u = c + d * xi, p3 = 0.5 * (5 * u * u * u - 3 * u);
+    double r = a + b * p3 - yi, g = 2 * r, gu = g * b * 1.5 * (5 * u * u - 1);
+    acc[0][j] += r * r;
+    acc[1][j] += g;
+    acc[2][j] += g * p3;
+    acc[3][j] += gu;
+    acc[4][j] += gu * xi;
+}
+
+/* The five sums over points [lo, hi). */
+static void fused_range(int64_t lo, int64_t hi, const double *x, const double *y, const double p[4],
+                        double out[5])
+{
+    const double a = p[0], b = p[1], c = p[2], d = p[3];
+    double acc[5][LANES] = {{0}};
+    int64_t i = lo;
+    for (; i + LANES <= hi; i += LANES)
+        for (int j = 0; j < LANES; j++)
+            point(a, b, c, d, x[i + j], y[i + j], acc, j);
+    for (int j = 0; i + j < hi; j++)
+        point(a, b, c, d, x[i + j], y[i + j], acc, j);
+    for (int k = 0; k < 5; k++) {
+        double s = 0;
+        for (int j = 0; j < LANES; j++)
+            s += acc[k][j];
+        out[k] = s;
+    }
+}
+
+/* x, y [n]; p = {a, b, c, d}:
+**   u = c + d x, p3 = (5u^3 - 3u) / 2, r = a + b p3 - y, loss = sum r^2
+**   g = 2r: ga = sum g, gb = sum g p3, gc = sum g b P3'(u), gd = sum g b P3'(u) x
+** With threads > 1 (and OpenMP), thread t sums the t-th contiguous slice and
+** the slices' sums are added in order. */
+void suite_fused_step(int64_t n, const double *x, const double *y, const double p[4], int threads,
+                      double out[5])
+{
+    enum { MAX_THREADS = 64 };
+    if (threads > MAX_THREADS)
+        threads = MAX_THREADS;
+    if (threads <= 1 || n < 1024 * threads) {
+        fused_range(0, n, x, y, p, out);
+        return;
+    }
+    double part[MAX_THREADS][5];
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+#endif
+    for (int t = 0; t < threads; t++)
+        fused_range(n / threads * t, t == threads - 1 ? n : n / threads * (t + 1), x, y, p, part[t]);
+    for (int k = 0; k < 5; k++) {
+        out[k] = 0;
+        for (int t = 0; t < threads; t++)
+            out[k] += part[t][k];
+    }
+}

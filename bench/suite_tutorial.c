@@ -1,0 +1,368 @@
+/*
+** The tutorial step y = a + b * P3(c + d x), loss sum((y - target)^2),
+** backward and the parameter update, timed one way per call of tut_run (which
+** bench_suite.c makes in a fresh child process, so peaks do not mix):
+**   fused      suite_fused_step, the hand-fused loop (the limit)
+**   user       P3 as a user tg_function (the tutorial's way), eager
+**   builtin    tg_legendre(u, 3), eager
+**   captured   either step captured once with tg_graph_capture and replayed
+**              (the hook at the end of this file; absent until the graph API is)
+** Each path's loss and gradients from the initial parameters are checked
+** against the hand-fused loop's to 1e-10 relative before anything is timed.
+*/
+#define _POSIX_C_SOURCE 200809L
+#include "suite.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tensorgrad.h>
+
+const char *const suite_path_name[N_PATHS] = {
+    [PATH_FUSED] = "hand-fused C loop",
+    [PATH_USER] = "user P3 Function, eager",
+    [PATH_BUILTIN] = "tg_legendre, eager",
+    [PATH_USER_CAPTURED] = "user P3 Function, captured",
+    [PATH_BUILTIN_CAPTURED] = "tg_legendre, captured",
+    [PATH_TORCH] = "PyTorch eager, custom Function",
+    [PATH_NUMPY] = "NumPy, gradients by hand",
+};
+
+static const double init[4] = {0.0, -1.0, 0.0, 0.3};
+
+/* ------------------------------------------------------------ P3 user fn */
+
+/* forward: y = (5x^3 - 3x) / 2 */
+static tg_status p3_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    tg_tensor *x = in[0];
+    if (!(out[0] = tg_zeros(tg_ndim(x), tg_shape(x))))
+        return tg_last_status();
+    const double *xd = tg_data(x);
+    double *yd = tg_data(out[0]);
+    for (int64_t i = 0, n = tg_numel(x); i < n; i++)
+        yd[i] = 0.5 * (5 * xd[i] * xd[i] * xd[i] - 3 * xd[i]);
+    return tg_save_for_backward(ctx, 1, in);
+}
+/* forward: y = (5x^3 - 3x) / 2  =>  dx = dy * 1.5 (5x^2 - 1) */
+static tg_status p3_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_saved_tensor(ctx, 0);
+    if (!x || !(gin[0] = tg_zeros(tg_ndim(x), tg_shape(x))))
+        return tg_last_status();
+    const double *xd = tg_data(x), *gd = tg_data(g[0]);
+    double *dx = tg_data(gin[0]);
+    for (int64_t i = 0, n = tg_numel(x); i < n; i++)
+        dx[i] = gd[i] * 1.5 * (5 * xd[i] * xd[i] - 1);
+    return TG_OK;
+}
+static const tg_function p3_fn = {.name = "LegendrePolynomial3", .n_inputs = 1, .n_outputs = 1,
+                                  .forward = p3_forward, .backward = p3_backward};
+
+/* ------------------------------------------------------------- problem */
+
+typedef struct problem {
+    int64_t n;
+    int threads;          /* the fused loop's */
+    tg_tensor *x, *y, *p[4];
+    void *captured;       /* the captured step (TG_BENCH_HAVE_GRAPH), else NULL */
+} problem;
+
+static void reset(problem *pb)
+{
+    for (int i = 0; i < 4; i++)
+        tg_data(pb->p[i])[0] = init[i];
+}
+
+/* The eager step: out = {loss, ga, gb, gc, gd}; the update p -= lr * grad. */
+static int step_eager(problem *pb, bool user, double lr, double out[5])
+{
+    tg_scope_begin();
+    tg_tensor **p = pb->p;
+    tg_tensor *u = tg_add(p[2], tg_mul(p[3], pb->x));
+    tg_tensor *q = user ? tg_apply1(&p3_fn, &u) : tg_legendre(u, 3);
+    tg_tensor *loss = tg_sum(tg_pow(tg_sub(tg_add(p[0], tg_mul(p[1], q)), pb->y), 2.0));
+    int ok = loss && tg_backward(loss, NULL) == TG_OK;
+    if (ok) {
+        out[0] = tg_item(loss);
+        for (int i = 0; i < 4; i++) {
+            out[1 + i] = tg_item(tg_grad(p[i]));
+            tg_data(p[i])[0] -= lr * out[1 + i];
+            tg_zero_grad(p[i]);
+        }
+    }
+    tg_scope_end();
+    return ok;
+}
+
+static int step_fused(problem *pb, double lr, double out[5])
+{
+    double p[4];
+    for (int i = 0; i < 4; i++)
+        p[i] = tg_data(pb->p[i])[0];
+    suite_fused_step(pb->n, tg_data(pb->x), tg_data(pb->y), p, pb->threads, out);
+    for (int i = 0; i < 4; i++)
+        tg_data(pb->p[i])[0] -= lr * out[1 + i];
+    return 1;
+}
+
+static int captured_prepare(problem *pb, bool user);
+static int step_captured(problem *pb, double lr, double out[5]);
+static const char *captured_executor(problem *pb);
+static void captured_free(problem *pb);
+
+static int run_step(problem *pb, int path, double lr, double out[5])
+{
+    switch (path) {
+    case PATH_FUSED: return step_fused(pb, lr, out);
+    case PATH_USER: return step_eager(pb, true, lr, out);
+    case PATH_BUILTIN: return step_eager(pb, false, lr, out);
+    default: return step_captured(pb, lr, out);
+    }
+}
+
+/* ------------------------------------------------------------- measure */
+
+/* The path's first step against the hand-fused loop's, from the same start. */
+static int verify(problem *pb, const tut_config *cfg, double *loss, char *err, size_t err_size)
+{
+    double want[5], got[5];
+    reset(pb);
+    step_fused(pb, 0.0, want);
+    want[0] *= 1 + cfg->perturb;
+    reset(pb);
+    if (!run_step(pb, cfg->path, 0.0, got)) {
+        snprintf(err, err_size, "%s failed: %s", suite_path_name[cfg->path], tg_last_error());
+        return 1;
+    }
+    *loss = got[0];
+    double scale = fabs(want[2]) + fabs(want[4]);   /* gradients that do not cancel */
+    for (int k = 0; k < 5; k++) {
+        double tol = 1e-10 * (k == 0 ? fabs(want[0]) : scale);
+        if (!(fabs(got[k] - want[k]) <= tol)) {
+            snprintf(err, err_size, "N=%lld: %s disagrees with the hand-fused loop: %s %.17g vs %.17g",
+                     (long long)pb->n, suite_path_name[cfg->path], k == 0 ? "loss" : "gradient",
+                     got[k], want[k]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Best of the batches after one untimed step; allocations and faults counted
+** over the last batch (steady state).  The peak resident size is reset after
+** the untimed step and the library's cache released, so a captured graph's
+** peak is its replay's, not its capture's (which runs the step eagerly). */
+static int time_path(problem *pb, const tut_config *cfg, tut_result *out)
+{
+    double step[5], best = INFINITY;
+    long reps = 1;
+    if (!run_step(pb, cfg->path, 1e-12, step))   /* warm: pools filled, the timed graph captured */
+        return 1;
+    tg_release_memory();   /* the peak is the timed steps' own, not the capture's or the check's */
+    suite_reset_peak();
+    for (int batch = 0; batch < cfg->timing.batches; batch++) {
+        tg_memory_stats m0, m1;
+        long f0 = suite_minor_faults();
+        tg_get_memory_stats(&m0);
+        double t0 = suite_now(), dt;
+        reset(pb);
+        for (long r = 0; r < reps; r++)
+            if (!run_step(pb, cfg->path, 1e-12, step))
+                return 1;
+        dt = suite_now() - t0;
+        tg_get_memory_stats(&m1);
+        out->faults = (double)(suite_minor_faults() - f0) / (double)reps;
+        out->allocs = (double)(m1.system_allocations - m0.system_allocations) / (double)reps;
+        best = fmin(best, dt / (double)reps);
+        if (batch == 0 && dt < cfg->timing.min_batch) {   /* calibrate, then start over */
+            reps *= dt > 0 ? (long)ceil(1.2 * cfg->timing.min_batch / dt) : 1024;
+            batch = -1;
+            best = INFINITY;
+        }
+    }
+    out->seconds = best;
+    return 0;
+}
+
+/* The library's and the loop's code and thread pool in use before the idle
+** size is read: a small eager step and a small fused one. */
+static void warm_up(int threads)
+{
+    problem pb = {.n = 4096, .threads = threads};
+    double out[5];
+    pb.x = tg_linspace(-1, 1, pb.n);
+    pb.y = tg_sin(pb.x);
+    for (int i = 0; i < 4; i++)
+        if ((pb.p[i] = tg_scalar(0.0)))
+            tg_set_requires_grad(pb.p[i], true);
+    if (pb.x && pb.y && pb.p[0] && pb.p[1] && pb.p[2] && pb.p[3]) {
+        reset(&pb);
+        step_eager(&pb, false, 0.0, out);
+        step_fused(&pb, 0.0, out);
+    }
+    for (int i = 0; i < 4; i++)
+        tg_free(pb.p[i]);
+    tg_free(pb.x);
+    tg_free(pb.y);
+}
+
+int tut_run(const tut_config *cfg, tut_result *out, char *err, size_t err_size)
+{
+    problem pb = {.n = cfg->n, .threads = cfg->threads > 0 ? cfg->threads : 1};
+    int rc = 1;
+#if TG_BENCH_HAVE_THREADS
+    if (cfg->threads > 0)
+        tg_set_num_threads(cfg->threads);
+#endif
+    warm_up(pb.threads);
+    double idle = suite_reset_peak();
+    pb.x = tg_linspace(-3.14159265358979323846, 3.14159265358979323846, cfg->n);
+    pb.y = tg_sin(pb.x);
+    for (int i = 0; i < 4; i++)
+        if ((pb.p[i] = tg_scalar(0.0)))
+            tg_set_requires_grad(pb.p[i], true);
+    if (!pb.x || !pb.y || !pb.p[0] || !pb.p[1] || !pb.p[2] || !pb.p[3]) {
+        snprintf(err, err_size, "setup: %s", tg_last_error());
+        goto cleanup;
+    }
+    if (cfg->path >= PATH_USER_CAPTURED && captured_prepare(&pb, cfg->path == PATH_USER_CAPTURED)) {
+        snprintf(err, err_size, "%s: capture failed: %s", suite_path_name[cfg->path], tg_last_error());
+        goto cleanup;
+    }
+    if (verify(&pb, cfg, &out->loss, err, err_size))
+        goto cleanup;
+    if (time_path(&pb, cfg, out)) {
+        snprintf(err, err_size, "%s failed while timed: %s", suite_path_name[cfg->path], tg_last_error());
+        goto cleanup;
+    }
+    out->peak_bytes = suite_peak_bytes() - idle;
+    snprintf(out->executor, sizeof out->executor, "%s", captured_executor(&pb));
+    if (cfg->path == PATH_FUSED)
+        out->allocs = 0;   /* the loop allocates nothing (and the counter sees only the library) */
+    rc = 0;
+cleanup:
+    captured_free(&pb);
+    for (int i = 0; i < 4; i++)
+        tg_free(pb.p[i]);
+    tg_free(pb.x);
+    tg_free(pb.y);
+    return rc;
+}
+
+/* ------------------------------------------------------ captured replay
+**
+** The captured rows use the graph-capture API (tg_graph_capture /
+** tg_graph_replay); bench/CMakeLists.txt defines TG_BENCH_HAVE_GRAPH when
+** include/tensorgrad.h declares it, and without it these rows are reported as
+** not in this build.  The replay reports the loss but not the gradients, so
+** the check replays a graph captured with lr = 1 once and reads each gradient
+** back as p - p_after; the timed graph has the usual tiny lr. */
+
+bool tut_path_available(int path)
+{
+    if (path == PATH_USER_CAPTURED || path == PATH_BUILTIN_CAPTURED)
+        return TG_BENCH_HAVE_GRAPH;
+    return path >= 0 && path < PATH_TORCH;
+}
+
+#if TG_BENCH_HAVE_GRAPH
+typedef struct captured {
+    tg_params *params;
+    tg_graph *graph;
+    bool user;
+    problem *pb;
+} captured;
+
+/* The step's loss, as step_eager builds it. */
+static tg_tensor *captured_loss(void *arg)
+{
+    captured *c = arg;
+    tg_tensor **p = c->pb->p;
+    tg_tensor *u = tg_add(p[2], tg_mul(p[3], c->pb->x));
+    tg_tensor *q = c->user ? tg_apply1(&p3_fn, &u) : tg_legendre(u, 3);
+    return tg_sum(tg_pow(tg_sub(tg_add(p[0], tg_mul(p[1], q)), c->pb->y), 2.0));
+}
+
+static int captured_prepare(problem *pb, bool user)
+{
+    static const char *const names[4] = {"a", "b", "c", "d"};
+    captured *c = calloc(1, sizeof *c);
+    if (!c)
+        return 1;
+    *c = (captured){.params = tg_params_new(), .user = user, .pb = pb};
+    pb->captured = c;
+    for (int i = 0; i < 4 && c->params; i++)
+        if (tg_params_add(c->params, names[i], pb->p[i]) != TG_OK)
+            return 1;
+    return c->params ? 0 : 1;
+}
+
+/* lr = 0 (the check): a graph with lr = 1, replayed once, the gradients read
+** back from the update and the parameters restored.  Otherwise the timed
+** graph (captured on first use with the lr of the timing). */
+static int step_captured(problem *pb, double lr, double out[5])
+{
+    captured *c = pb->captured;
+    if (lr == 0) {
+        double before[4];
+        tg_graph *g = tg_graph_capture(captured_loss, c, c->params, 1.0);
+        for (int i = 0; i < 4; i++)
+            before[i] = tg_data(pb->p[i])[0];
+        int ok = g && tg_graph_replay(g, &out[0]) == TG_OK;
+        for (int i = 0; i < 4; i++) {
+            out[1 + i] = before[i] - tg_data(pb->p[i])[0];
+            tg_data(pb->p[i])[0] = before[i];
+        }
+        tg_graph_free(g);
+        return ok;
+    }
+    if (!c->graph && !(c->graph = tg_graph_capture(captured_loss, c, c->params, lr)))
+        return 0;
+    return tg_graph_replay(c->graph, &out[0]) == TG_OK;
+}
+
+static const char *captured_executor(problem *pb)
+{
+    captured *c = pb->captured;
+    return c && c->graph ? tg_graph_executor(c->graph) : "";
+}
+
+static void captured_free(problem *pb)
+{
+    captured *c = pb->captured;
+    if (c) {
+        tg_graph_free(c->graph);
+        tg_params_free(c->params);
+        free(c);
+    }
+    pb->captured = NULL;
+}
+#else
+static int captured_prepare(problem *pb, bool user)
+{
+    (void)pb;
+    (void)user;
+    return 1;
+}
+
+static int step_captured(problem *pb, double lr, double out[5])
+{
+    (void)pb;
+    (void)lr;
+    (void)out;
+    return 0;
+}
+
+static const char *captured_executor(problem *pb)
+{
+    (void)pb;
+    return "";
+}
+
+static void captured_free(problem *pb)
+{
+    pb->captured = NULL;
+}
+#endif
