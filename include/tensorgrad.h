@@ -152,6 +152,30 @@ typedef struct tg_memory_stats {
 } tg_memory_stats;
 void tg_get_memory_stats(tg_memory_stats *out);
 
+/* ---------------------------------------------------------------- threads */
+
+/* Kernels over large tensors (elementwise ops, sums, Legendre) split their
+** work over threads (OpenMP); a call with less than about 2^15 elements of
+** work runs on the calling thread and spawns nothing.  Results do not depend
+** on the thread count, bit for bit: elementwise work is cut into slices, and
+** every reduction (tg_sum, tg_mean, the gradient sums of broadcasting, the
+** Legendre series coefficient gradients) adds in one fixed order, fixed-size
+** blocks combined in a fixed tree, whatever thread computes each part.
+**
+** The count is per process: tg_set_num_threads(n) uses n threads from now on
+** for every call, in any thread, and gives OpenBLAS (tg_matmul, tg_linear,
+** tg_legendre_lstsq) the same count; the kernels never run inside a BLAS call
+** nor BLAS inside a kernel's parallel region, so the two together use at most
+** n cores at a time.  n <= 0 restores the default: the OpenMP default
+** (OMP_NUM_THREADS, else the number of cores).  Returns the previous count,
+** or -1 with TG_ERR_ARG when n > 1024 (nothing changes).  Call it while no
+** other thread is inside tensorgrad; calls from several threads at once each
+** use up to n threads.  In a build without OpenMP the kernels always run on
+** the calling thread: tg_get_num_threads() is 1 and n only sets BLAS's count. */
+int tg_set_num_threads(int n);
+/* The number of threads large kernels use now (>= 1). */
+int tg_get_num_threads(void);
+
 /* ----------------------------------------------------------------- scopes */
 
 /* Opens a scope on this thread's stack.  Tensors returned until the matching
@@ -251,6 +275,7 @@ tg_tensor *tg_cos(tg_tensor *a);
 tg_tensor *tg_tanh(tg_tensor *a);
 tg_tensor *tg_sqrt(tg_tensor *a);
 tg_tensor *tg_relu(tg_tensor *a);        /* gradient 0 at 0, as PyTorch */
+tg_tensor *tg_abs(tg_tensor *a);         /* gradient sign(x): 0 at 0, as PyTorch */
 
 /* a ** p for a real exponent p, as torch.pow: p = 2, 3, 0.5, -0.5, -1, -2 are
 ** computed directly (x*x, x*x*x, sqrt, ...), any other p by the C pow. */
@@ -521,6 +546,86 @@ tg_csv_opts tg_csv_defaults(void);
 ** many fields, a quote never closed or text after a closing quote. */
 tg_tensor *tg_load_csv(const char *path, int n_cols, const char *const *columns,
                        const tg_csv_opts *opts);
+
+/* -------------------------------------------------------- captured graphs
+**
+** A tg_graph is one training step (forward, backward and the SGD update),
+** captured once and replayed in place, like a CUDA graph:
+**
+**     tg_graph *g = tg_graph_capture(loss_fn, &data, params, 5e-6);
+**     for (int t = 0; t < steps; t++) {
+**         memcpy(tg_data(x), next_x, n * sizeof(double));   (new data, same tensors)
+**         if (tg_graph_replay(g, &loss) != TG_OK) { puts(tg_last_error()); break; }
+**     }
+**     tg_graph_free(g);
+**
+** The replay runs the step planned ahead: elementwise work (the four binary
+** ops with scalars broadcast, neg, exp, log, sin, cos, tanh, sqrt, pow,
+** affine, tg_legendre and its derivatives, expand of a scalar, reshape) fused
+** into passes over blocks of 2048 points, with no intermediate array;
+** tg_sum, tg_mean and tg_sum_to to one element reduced per block and combined
+** in a fixed pairwise tree, so a replay's result depends on N and the data
+** only; and any other Function (a user Function, matmul, relu, ...) called on
+** whole tensors in preallocated buffers.  A user Function's backward is
+** replayed as recorded ops when it is written with tensorgrad ops and as one
+** opaque call otherwise (raw loops).  The passes are compiled at capture time
+** into C by the system compiler ($CC, else cc, with -O3 -march=native) and
+** cached ($XDG_CACHE_HOME/tensorgrad, else /tmp/tensorgrad-cache-$UID; safe
+** for concurrent processes); without a working compiler, or with the
+** environment variable TG_GRAPH_INTERPRET=1, a blocked interpreter runs the
+** same plan.  Because fusion reorders sums (and the compiler may contract
+** a * b + c into one rounding), a replay agrees with the eager step to about
+** 1e-12 relative, not bit for bit.
+**
+** A replay makes no allocation from the system in steady state and, for a
+** step made of the fused ops, touches no memory beyond the tensors it reads
+** and the parameters.
+**
+** Ops run by loss_fn with gradient recording off (tg_set_grad_enabled(false),
+** tg_detach) and tensors made without ops are read as data on replay, not
+** recomputed: keep data-dependent work in recorded ops.  Function names
+** starting with "tg_" are the library's; the planner recognizes its ops by
+** name. */
+
+typedef struct tg_graph tg_graph;
+struct tg_params;                        /* tg_params, declared under "parameters" below */
+
+/* Captures one training step.  loss_fn(user) builds the loss, a one-element
+** tensor, from the tensors it uses (its inputs, its parameters, constants);
+** the capture runs it once with gradient recording on, differentiates the loss
+** with respect to every tensor of params (leaves that require grad), and
+** records the forward, the backward and the update p -= lr * grad.  Gradients
+** are not stored in tg_grad and the parameters are not changed by the capture.
+** Tensors loss_fn makes are freed before it returns.  The graph keeps a
+** reference to every tensor the step reads (inputs, constants, parameters), so
+** they stay valid for it even if the caller frees them.
+** Returns a graph owned by the caller (tg_graph_free), or NULL with:
+** TG_ERR_ARG (NULL loss_fn or params, empty params, lr not finite, a parameter
+** that is not a leaf requiring grad or is not reached from the loss, a loss
+** that depends on no parameter, loss_fn returning NULL: the message quotes its
+** error), TG_ERR_SHAPE (a loss of more than one element), TG_ERR_STATE
+** (loss_fn itself calls tg_graph_capture), TG_ERR_NOMEM, or what the
+** backward reports.  The capture and the graph belong to the calling thread's
+** use: a graph must not be replayed by two threads at once; different graphs
+** may run on different threads. */
+tg_graph *tg_graph_capture(tg_tensor *(*loss_fn)(void *user), void *user, const struct tg_params *params,
+                           double lr);
+
+/* Replays the step in place: reads the current data of every tensor the step
+** read (write new x / y data into them with tg_data before replaying),
+** updates the parameters' data and writes the loss (before the update) to
+** *loss when loss is not NULL.  Errors: TG_ERR_ARG (NULL g), and what an
+** opaque Function's forward or backward reports (TG_ERR_SHAPE when it returns
+** another shape than at capture); the parameters are then unchanged. */
+tg_status tg_graph_replay(tg_graph *g, double *loss);
+
+/* "compiled" when the passes run as compiled code, "interpreted" otherwise
+** (no compiler, TG_GRAPH_INTERPRET set, or nothing to fuse).  A constant
+** string; NULL for NULL. */
+const char *tg_graph_executor(const tg_graph *g);
+
+/* Frees the graph and drops its references.  NULL is a no-op. */
+void tg_graph_free(tg_graph *g);
 
 /* --------------------------------------------------------- random numbers
 **

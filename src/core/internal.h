@@ -181,6 +181,9 @@ bool tg__grad_mode(void);
 tg_status tg__dgemm(const char *fn, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                     double alpha, const double *a, int64_t lda, const double *b, int64_t ldb,
                     double beta, double *c, int64_t ldc);
+/* BLAS (and OpenBLAS's LAPACK) uses n >= 1 threads from now on
+** (openblas_set_num_threads); tg_set_num_threads keeps it equal to ours. */
+void tg__blas_set_threads(int n);
 
 /* ---------------------------------------------------------------- LAPACK
 ** The only doorway to LAPACKE (src/lapack.c); arguments validated first.
