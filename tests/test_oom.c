@@ -5,6 +5,7 @@
 ** leaked (live block count unchanged), parameters and gradients as they were,
 ** and the library usable: the same operation succeeds once allocation works.
 */
+#define _POSIX_C_SOURCE 200809L   /* setenv */
 #include "support.h"
 #include "core/internal.h"
 
@@ -70,6 +71,36 @@ static tg_status custom_apply_backward(void *self)
     tg_tensor *y = tg_apply1(&p3, &f->x);
     tg_status st = y ? tg_backward(tg_sum(y), NULL) : tg_last_status();
     tg_scope_end();
+    return st;
+}
+
+/* (d) graph capture and replay of the tutorial step (interpreted: the walk
+** counts the library's own allocations, not the system compiler's) */
+static tg_tensor *graph_loss(void *self)
+{
+    fit *f = self;
+    tg_tensor *pred = tg_add(f->p[0], tg_mul(f->p[1], tg_legendre(tg_add(f->p[2], tg_mul(f->p[3], f->x)), 3)));
+    return tg_sum(tg_pow(tg_sub(pred, f->y), 2.0));
+}
+
+static tg_status capture_replay(void *self)
+{
+    fit *f = self;
+    tg_params *ps = tg_params_new();
+    if (!ps)
+        return tg_last_status();
+    tg_status st = TG_OK;
+    const char *names[4] = {"a", "b", "c", "d"};
+    for (int i = 0; i < 4 && st == TG_OK; i++)
+        st = tg_params_add(ps, names[i], f->p[i]);
+    tg_graph *g = st == TG_OK ? tg_graph_capture(graph_loss, f, ps, 1e-6) : NULL;
+    if (st == TG_OK && !g)
+        st = tg_last_status();
+    double loss;
+    for (int r = 0; r < 2 && st == TG_OK; r++)
+        st = tg_graph_replay(g, &loss);
+    tg_graph_free(g);
+    tg_params_free(ps);
     return st;
 }
 
@@ -169,12 +200,21 @@ static void test_custom_function_survives_every_allocation_failure(void **state)
     check_walk("custom Function", custom_apply_backward);
 }
 
+static void test_graph_capture_and_replay_survive_every_allocation_failure(void **state)
+{
+    (void)state;
+    setenv("TG_GRAPH_INTERPRET", "1", 1);
+    check_walk("graph capture + replay", capture_replay);
+    unsetenv("TG_GRAPH_INTERPRET");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_training_step_survives_every_allocation_failure),
         cmocka_unit_test(test_double_backward_survives_every_allocation_failure),
         cmocka_unit_test(test_custom_function_survives_every_allocation_failure),
+        cmocka_unit_test(test_graph_capture_and_replay_survive_every_allocation_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

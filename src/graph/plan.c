@@ -235,10 +235,9 @@ static tg_status build_steps(tg_graph *g)
             if (r->needed && r->level == l && (r->run == R_SCALAR || r->run == R_OPAQUE))
                 g->step[g->n_step++] = (tg__step){r->run == R_SCALAR ? S_SCALAR : S_OPAQUE, k};
         }
-        tg__pass *ps = &g->pass[g->n_pass];
+        tg__pass *ps = &g->pass[g->n_pass++];   /* counted first: a half-built pass is freed too */
         if ((st = build_pass(g, ps, l, l == levels, set)) != TG_OK)
             break;
-        g->n_pass++;
         if (ps->n_red || ps->n_store || ps->n_upd)
             g->step[g->n_step++] = (tg__step){S_PASS, g->n_pass - 1};
     }
