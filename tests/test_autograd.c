@@ -10,14 +10,6 @@
 #include <math.h>
 #include <string.h>
 
-static void assert_error(tg_status expected, const char *needle)
-{
-    assert_int_equal(tg_last_status(), expected);
-    if (!strstr(tg_last_error(), needle))
-        fail_msg("message '%s' does not mention '%s'", tg_last_error(), needle);
-    tg_clear_error();
-}
-
 static tg_tensor *leaf(int ndim, const int64_t *shape, double start, double step)
 {
     tg_tensor *t = tg_zeros(ndim, shape);

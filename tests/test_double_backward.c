@@ -10,14 +10,6 @@
 #include <math.h>
 #include <string.h>
 
-static void assert_error(tg_status expected, const char *needle)
-{
-    assert_int_equal(tg_last_status(), expected);
-    if (!strstr(tg_last_error(), needle))
-        fail_msg("message '%s' does not mention '%s'", tg_last_error(), needle);
-    tg_clear_error();
-}
-
 static tg_tensor *leaf_points(void)
 {
     tg_tensor *x = tg_linspace(-1.2, 0.9, 5);

@@ -74,16 +74,6 @@ static tg_tensor *grid(bool requires_grad)
     return x;
 }
 
-static void assert_error(tg_status want, const char *needle, const char *needle2)
-{
-    if (tg_last_status() != want)
-        fail_msg("recorded %s, expected %s: '%s'", tg_status_str(tg_last_status()), tg_status_str(want),
-                 tg_last_error());
-    if (!strstr(tg_last_error(), needle) || !strstr(tg_last_error(), needle2))
-        fail_msg("message '%s' does not mention '%s' and '%s'", tg_last_error(), needle, needle2);
-    tg_clear_error();
-}
-
 /* ------------------------------------------------- against exact values */
 
 static void test_legendre_values_match_exact_for_n_0_to_64(void **state)
@@ -268,47 +258,14 @@ static void test_legendre_batch_equals_one_call_per_point_bit_for_bit(void **sta
 
 /* ------------------------------------------------------------------ main */
 
-static int64_t live_at_start;
-
-static int record_live(void **state)
-{
-    (void)state;
-    tg_clear_error();
-    tg_release_memory();   /* the storage pool keeps freed blocks: count without them */
-    live_at_start = tg__alloc_live();
-    return 0;
-}
-
-/* Insists that a test freed every block it made.  A failed test leaves its
-** scope open (cmocka jumps out of it): that is closed for the next test and
-** not counted again. */
-static int check_live(void **state)
-{
-    (void)state;
-    int depth = tg__scope_depth();
-    tg__scope_end_to(0);
-    tg_release_memory();
-    int64_t live = tg__alloc_live();
-    if (depth == 0 && live != live_at_start) {
-        print_error("the test left %" PRId64 " blocks live (%" PRId64 " before it, %" PRId64 " after)\n",
-                    live - live_at_start, live_at_start, live);
-        return -1;
-    }
-    return 0;
-}
-
-#define T(name) cmocka_unit_test_setup_teardown(name, record_live, check_live)
+#define T(name) tgt_test(name)
 
 int main(void)
 {
     /* Ended scopes are kept for reuse (src/core/scope.c), so the first time a
     ** nesting depth is reached costs blocks that stay: reach every depth the
     ** tests use (nested create_graph passes nest deepest) before counting. */
-    for (int d = 0; d < 128; d++) {
-        tg_scope_begin();
-        tg_scalar(0.0);
-    }
-    tg__scope_end_to(0);
+    tgt_warm_scopes();
 
     const struct CMUnitTest tests[] = {
         T(test_legendre_values_match_exact_for_n_0_to_64),

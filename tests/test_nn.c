@@ -32,19 +32,6 @@
 
 /* --------------------------------------------------------------- helpers */
 
-#define assert_error(want, ...) check_error((want), (const char *const[]){__VA_ARGS__, NULL})
-
-static void check_error(tg_status want, const char *const *needles)
-{
-    if (tg_last_status() != want)
-        fail_msg("recorded %s, expected %s: '%s'", tg_status_str(tg_last_status()), tg_status_str(want),
-                 tg_last_error());
-    for (; *needles; needles++)
-        if (!strstr(tg_last_error(), *needles))
-            fail_msg("message '%s' does not mention '%s'", tg_last_error(), *needles);
-    tg_clear_error();
-}
-
 static double signed0(int64_t k) { return sin(1.0 + 0.7 * (double)k); }
 static double signed1(int64_t k) { return cos(0.5 + 1.3 * (double)k); }
 
@@ -213,7 +200,7 @@ static void test_params_keep_tensors_alive_after_their_scope_and_tg_free(void **
     tg_free(owned);
     assert_true(tg_data(tg_params_find(p, "scoped"))[2] == 1.5);
     assert_true(tg_item(tg_params_find(p, "owned")) == 2.5);
-    tg_params_free(p);   /* the last references: check_live sees every block back */
+    tg_params_free(p);   /* the last references: the teardown sees every block back */
 }
 
 static void test_params_zero_grad_drops_every_gradient(void **state)
@@ -690,7 +677,7 @@ static void test_mse_loss_outside_a_scope_leaves_only_the_loss_to_free(void **st
     assert_true(tg_item(loss) == 16.0);
     tg_free(loss);
     tg_free(p);
-    tg_free(t);   /* check_live: nothing else was left behind */
+    tg_free(t);   /* the teardown: nothing else was left behind */
 }
 
 static void test_mse_loss_rejects_bad_reduction_and_shapes(void **state)
@@ -709,48 +696,17 @@ static void test_mse_loss_rejects_bad_reduction_and_shapes(void **state)
 
 /* --------------------------------------------------------------- main */
 
-static int64_t live_at_start;
-
-static int record_live(void **state)
-{
-    (void)state;
-    tg_clear_error();
-    tg_release_memory();
-    live_at_start = tg__alloc_live();
-    return 0;
-}
-
-static int check_live(void **state)
-{
-    (void)state;
-    int depth = tg__scope_depth();
-    tg__scope_end_to(0);
-    tg_set_grad_enabled(true);
-    tg_release_memory();
-    int64_t live = tg__alloc_live();
-    if (depth == 0 && live != live_at_start) {
-        print_error("the test left %" PRId64 " blocks live (%" PRId64 " before it, %" PRId64 " after)\n",
-                    live - live_at_start, live_at_start, live);
-        return -1;
-    }
-    return 0;
-}
-
 static int remove_dir(void **state)
 {
     (void)state;
     return rmdir(dir);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, record_live, check_live)
+#define T(name) tgt_test(name)
 
 int main(void)
 {
-    for (int d = 0; d < 128; d++) {   /* warm the scope free list, as test_ops.c */
-        tg_scope_begin();
-        tg_scalar(0.0);
-    }
-    tg__scope_end_to(0);
+    tgt_warm_scopes();
     /* and the engine's per-thread scratch, which the first (nested) backward allocates */
     tg_scope_begin();
     tg_tensor *w = tg_scalar(0.5);

@@ -38,21 +38,6 @@
 
 /* --------------------------------------------------------------- helpers */
 
-/* Asserts the recorded error has status want and a message containing every
-** needle, then clears it. */
-#define assert_error(want, ...) check_error((want), (const char *const[]){__VA_ARGS__, NULL})
-
-static void check_error(tg_status want, const char *const *needles)
-{
-    if (tg_last_status() != want)
-        fail_msg("recorded %s, expected %s: '%s'", tg_status_str(tg_last_status()), tg_status_str(want),
-                 tg_last_error());
-    for (; *needles; needles++)
-        if (!strstr(tg_last_error(), *needles))
-            fail_msg("message '%s' does not mention '%s'", tg_last_error(), *needles);
-    tg_clear_error();
-}
-
 typedef struct dims { int n; int64_t s[4]; } dims;
 
 static const char *dims_str(char *buf, size_t size, dims d)
@@ -1089,55 +1074,21 @@ static void test_sum_dim_rows_equal_tg_sum_of_each_row_bit_for_bit(void **state)
 
 /* ------------------------------------------------------------------ main */
 
-static int64_t live_at_start;
-
-static int record_live(void **state)
-{
-    (void)state;
-    tg_clear_error();
-    tg_release_memory();   /* the storage pool keeps freed blocks: count without them */
-    live_at_start = tg__alloc_live();
-    return 0;
-}
-
-/* Insists that a test freed every block it made.  A failed test leaves its
-** scope open (cmocka jumps out of it): that is closed for the next test and
-** not counted again. */
-static int check_live(void **state)
-{
-    (void)state;
-    int depth = tg__scope_depth();
-    tg__scope_end_to(0);
-    tg_set_grad_enabled(true);
-    tg_release_memory();
-    int64_t live = tg__alloc_live();
-    if (depth == 0 && live != live_at_start) {
-        print_error("the test left %" PRId64 " blocks live (%" PRId64 " before it, %" PRId64 " after)\n",
-                    live - live_at_start, live_at_start, live);
-        return -1;
-    }
-    return 0;
-}
-
-#define T(name) cmocka_unit_test_setup_teardown(name, record_live, check_live)
+#define T(name) tgt_test(name)
 
 int main(void)
 {
     /* Ended scopes are kept for reuse (src/core/scope.c), so the first time a
     ** nesting depth is reached costs blocks that stay: reach every depth the
     ** tests use (gradgradcheck nests deepest) before counting. */
-    for (int d = 0; d < 128; d++) {
-        tg_scope_begin();
-        tg_scalar(0.0);
-    }
-    tg__scope_end_to(0);
+    tgt_warm_scopes();
 
     static struct CMUnitTest ref_tests[N_REF_CASES];
     static char ref_names[N_REF_CASES][96];
     for (size_t i = 0; i < N_REF_CASES; i++) {
         snprintf(ref_names[i], sizeof ref_names[i], "%s_matches_pytorch", ref_cases[i].name);
         ref_tests[i] = (struct CMUnitTest){.name = ref_names[i], .test_func = run_ref_case,
-                                           .setup_func = record_live, .teardown_func = check_live,
+                                           .setup_func = tgt_record_live, .teardown_func = tgt_check_live,
                                            .initial_state = (void *)&ref_cases[i]};
     }
     const struct CMUnitTest tests[] = {

@@ -15,14 +15,6 @@
 #define DATA "optim.txt"
 #define RTOL 1e-10
 
-static void assert_error(tg_status expected, const char *needle)
-{
-    assert_int_equal(tg_last_status(), expected);
-    if (!strstr(tg_last_error(), needle))
-        fail_msg("message '%s' does not mention '%s'", tg_last_error(), needle);
-    tg_clear_error();
-}
-
 /* ------------------------------------------------------------ the problems */
 
 typedef struct problem {

@@ -42,16 +42,6 @@ static double abs_sum(const tg_tensor *t)
     return s;
 }
 
-static void assert_error(tg_status want, const char *needle, const char *needle2)
-{
-    if (tg_last_status() != want)
-        fail_msg("recorded %s, expected %s: '%s'", tg_status_str(tg_last_status()), tg_status_str(want),
-                 tg_last_error());
-    if (!strstr(tg_last_error(), needle) || !strstr(tg_last_error(), needle2))
-        fail_msg("message '%s' does not mention '%s' and '%s'", tg_last_error(), needle, needle2);
-    tg_clear_error();
-}
-
 static bool bits_equal(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
 
 /* ------------------------------------------------------------- range map */
@@ -482,43 +472,11 @@ static void test_lstsq_rejects_every_documented_error(void **state)
 
 /* ------------------------------------------------------------------ main */
 
-static int64_t live_at_start;
-
-static int record_live(void **state)
-{
-    (void)state;
-    tg_clear_error();
-    tg_release_memory();
-    live_at_start = tg__alloc_live();
-    return 0;
-}
-
-/* Insists that a test freed every block it made (a failed test's open scopes
-** are closed and not counted). */
-static int check_live(void **state)
-{
-    (void)state;
-    int depth = tg__scope_depth();
-    tg__scope_end_to(0);
-    tg_release_memory();
-    int64_t live = tg__alloc_live();
-    if (depth == 0 && live != live_at_start) {
-        print_error("the test left %" PRId64 " blocks live (%" PRId64 " before it, %" PRId64 " after)\n",
-                    live - live_at_start, live_at_start, live);
-        return -1;
-    }
-    return 0;
-}
-
-#define T(name) cmocka_unit_test_setup_teardown(name, record_live, check_live)
+#define T(name) tgt_test(name)
 
 int main(void)
 {
-    for (int d = 0; d < 128; d++) {   /* reach every scope depth before counting (see test_legendre.c) */
-        tg_scope_begin();
-        tg_scalar(0.0);
-    }
-    tg__scope_end_to(0);
+    tgt_warm_scopes();
 
     const struct CMUnitTest tests[] = {
         T(test_range_map_equals_numpy_mapparms_bit_for_bit),

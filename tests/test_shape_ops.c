@@ -27,19 +27,6 @@
 
 /* --------------------------------------------------------------- helpers */
 
-#define assert_error(want, ...) check_error((want), (const char *const[]){__VA_ARGS__, NULL})
-
-static void check_error(tg_status want, const char *const *needles)
-{
-    if (tg_last_status() != want)
-        fail_msg("recorded %s, expected %s: '%s'", tg_status_str(tg_last_status()), tg_status_str(want),
-                 tg_last_error());
-    for (; *needles; needles++)
-        if (!strstr(tg_last_error(), *needles))
-            fail_msg("message '%s' does not mention '%s'", tg_last_error(), *needles);
-    tg_clear_error();
-}
-
 static double signed0(int64_t k) { return sin(1.0 + 0.7 * (double)k); }
 static double positive0(int64_t k) { return 1.5 + sin(1.0 + 0.7 * (double)k); }
 static double signed1(int64_t k) { return cos(0.5 + 1.3 * (double)k); }
@@ -419,49 +406,18 @@ static void test_reference_table_covers_every_case_in_shape_ops_txt(void **state
 
 /* --------------------------------------------------------------- main */
 
-static int64_t live_at_start;
-
-static int record_live(void **state)
-{
-    (void)state;
-    tg_clear_error();
-    tg_release_memory();
-    live_at_start = tg__alloc_live();
-    return 0;
-}
-
-static int check_live(void **state)
-{
-    (void)state;
-    int depth = tg__scope_depth();
-    tg__scope_end_to(0);
-    tg_set_grad_enabled(true);
-    tg_release_memory();
-    int64_t live = tg__alloc_live();
-    if (depth == 0 && live != live_at_start) {
-        print_error("the test left %" PRId64 " blocks live (%" PRId64 " before it, %" PRId64 " after)\n",
-                    live - live_at_start, live_at_start, live);
-        return -1;
-    }
-    return 0;
-}
-
-#define T(name) cmocka_unit_test_setup_teardown(name, record_live, check_live)
+#define T(name) tgt_test(name)
 
 int main(void)
 {
-    for (int d = 0; d < 128; d++) {   /* warm the scope free list, as test_ops.c */
-        tg_scope_begin();
-        tg_scalar(0.0);
-    }
-    tg__scope_end_to(0);
+    tgt_warm_scopes();
 
     static struct CMUnitTest ref_tests[N_REF_CASES];
     static char ref_names[N_REF_CASES][96];
     for (size_t i = 0; i < N_REF_CASES; i++) {
         snprintf(ref_names[i], sizeof ref_names[i], "%s_matches_pytorch", ref_cases[i].name);
         ref_tests[i] = (struct CMUnitTest){.name = ref_names[i], .test_func = run_ref_case,
-                                           .setup_func = record_live, .teardown_func = check_live,
+                                           .setup_func = tgt_record_live, .teardown_func = tgt_check_live,
                                            .initial_state = (void *)&ref_cases[i]};
     }
     const struct CMUnitTest tests[] = {

@@ -7,14 +7,6 @@
 #include <math.h>
 #include <string.h>
 
-static void assert_error(tg_status expected, const char *fn_name)
-{
-    assert_int_equal(tg_last_status(), expected);
-    if (!strstr(tg_last_error(), fn_name))
-        fail_msg("message '%s' does not name %s", tg_last_error(), fn_name);
-    tg_clear_error();
-}
-
 static void test_zeros_full_scalar_have_shape_and_values(void **state)
 {
     (void)state;

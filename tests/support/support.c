@@ -5,6 +5,7 @@
 ** so that the many look-ups of a test cost one parse per file.
 */
 #include "support.h"
+#include "core/internal.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -302,4 +303,53 @@ void tgt_assert_tensor_close(const char *what, tg_tensor *actual, const char *fi
         return;
     }
     assert_allclose(what, e->n, tg_data(actual), entry_values(f, e), rtol, atol);
+}
+
+/* ------------------------------------------------------ errors and leaks */
+
+void tgt_check_error(tg_status want, const char *const *needles)
+{
+    if (tg_last_status() != want)
+        fail_msg("recorded %s, expected %s: '%s'", tg_status_str(tg_last_status()), tg_status_str(want),
+                 tg_last_error());
+    for (; *needles; needles++)
+        if (!strstr(tg_last_error(), *needles))
+            fail_msg("message '%s' does not mention '%s'", tg_last_error(), *needles);
+    tg_clear_error();
+}
+
+static int64_t live_at_start;
+
+int tgt_record_live(void **state)
+{
+    (void)state;
+    tg_clear_error();
+    tg_release_memory();   /* the caches keep freed blocks: count without them */
+    live_at_start = tg__alloc_live();
+    return 0;
+}
+
+int tgt_check_live(void **state)
+{
+    (void)state;
+    int depth = tg__scope_depth();
+    tg__scope_end_to(0);
+    tg_set_grad_enabled(true);
+    tg_release_memory();
+    int64_t live = tg__alloc_live();
+    if (depth == 0 && live != live_at_start) {
+        print_error("the test left %lld blocks live (%lld before it, %lld after)\n",
+                    (long long)(live - live_at_start), (long long)live_at_start, (long long)live);
+        return -1;
+    }
+    return 0;
+}
+
+void tgt_warm_scopes(void)
+{
+    for (int d = 0; d < 128; d++) {
+        tg_scope_begin();
+        tg_scalar(0.0);
+    }
+    tg__scope_end_to(0);
 }

@@ -51,6 +51,21 @@ tg_tensor *tgt_ref_tensor(const char *file, const char *key);
 void tgt_assert_tensor_close(const char *what, tg_tensor *actual, const char *file, const char *key,
                              double rtol, double atol);
 
+/* Asserts the recorded error has status want and a message containing every
+** needle (at least one), then clears it. */
+#define assert_error(want, ...) tgt_check_error((want), (const char *const[]){__VA_ARGS__, NULL})
+void tgt_check_error(tg_status want, const char *const *needles);
+
+/* cmocka setup and teardown that fail a test which left blocks live (after
+** tg_release_memory).  A failed test leaves its scopes open (cmocka jumps out
+** of them): the teardown closes them and does not count that test again.
+** tgt_warm_scopes() reaches the scope depths tests use first, since ended
+** scopes are kept for reuse and the first visit to a depth costs blocks. */
+int  tgt_record_live(void **state);
+int  tgt_check_live(void **state);
+void tgt_warm_scopes(void);
+#define tgt_test(name) cmocka_unit_test_setup_teardown(name, tgt_record_live, tgt_check_live)
+
 /* Asserts a call returns status want, printing the recorded error otherwise. */
 #define assert_status(want, expr)                                                          \
     do {                                                                                   \
