@@ -23,7 +23,7 @@ import torch
 torch.set_default_dtype(torch.float64)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_reference import Writer  # noqa: E402
+from refdata import Writer  # noqa: E402
 
 N_POINTS = 50
 
@@ -140,7 +140,7 @@ def main():
         "CFG.loss: the loss each step saw (L-BFGS: its first closure call); CFG.w.T / CFG.B.T:",
         "the parameters after step T (T = 1, 2 and CFG.steps).  Options are in the script's CONFIGS.",
         "lstsq.X (1, x, x^2, x^3) and lstsq.coef, the least-squares fit of fit.y (numpy.linalg.lstsq).",
-    ])
+    ], script="tests/reference/make_optim_reference.py")
     out.put("fit.X.shape", list(X.shape))
     out.put("fit.X", X.reshape(-1).tolist())
     out.put("fit.X2.shape", list(X2.shape))
