@@ -93,5 +93,5 @@ const char *tg__shape_str(char *buf, int ndim, const int64_t *shape)
 void tg__assert_fail(const char *cond, const char *file, int line)
 {
     fprintf(stderr, "tensorgrad: internal error: %s (%s:%d)\n", cond, file, line);
-    abort();
+    abort();   /* TG_ASSERT only: a broken internal invariant, never user input */
 }
