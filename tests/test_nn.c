@@ -32,21 +32,6 @@
 
 /* --------------------------------------------------------------- helpers */
 
-static double signed0(int64_t k) { return sin(1.0 + 0.7 * (double)k); }
-static double signed1(int64_t k) { return cos(0.5 + 1.3 * (double)k); }
-
-static tg_tensor *make(int n, const int64_t *shape, double (*gen)(int64_t), bool grad)
-{
-    tg_tensor *t = tg_zeros(n, shape);
-    if (!t)
-        fail_msg("tg_zeros: %s", tg_last_error());
-    for (int64_t k = 0; k < tg_numel(t); k++)
-        tg_data(t)[k] = gen(k);
-    if (grad)
-        assert_status(TG_OK, tg_set_requires_grad(t, true));
-    return t;
-}
-
 static void check_grads(const char *what, tg_fn f, int n, tg_tensor *const *in, void *user)
 {
     tg_status st = tg_gradcheck(f, n, in, user, GC_EPS, GC_ATOL, GC_RTOL);
@@ -208,7 +193,7 @@ static void test_params_zero_grad_drops_every_gradient(void **state)
     (void)state;
     tg_params *p = tg_params_new();
     tg_scope_begin();
-    tg_tensor *a = make(1, (int64_t[]){3}, signed0, true), *b = make(0, NULL, signed1, true);
+    tg_tensor *a = tgt_make(1, (int64_t[]){3}, tgt_signed0, true), *b = tgt_make(0, NULL, tgt_signed1, true);
     tg_params_add(p, "a", a);
     tg_params_add(p, "b", b);
     assert_status(TG_OK, tg_backward(tg_sum(tg_mul(a, b)), NULL));
@@ -228,7 +213,7 @@ static void test_params_zero_grad_drops_every_gradient(void **state)
 static tg_params *sample_params(void)
 {
     tg_params *p = tg_params_new();
-    tg_tensor *w = make(2, (int64_t[]){2, 3}, signed0, true);
+    tg_tensor *w = tgt_make(2, (int64_t[]){2, 3}, tgt_signed0, true);
     tg_data(w)[1] = -0.0;
     tg_data(w)[2] = INFINITY;
     tg_data(w)[3] = 0x1p-1074;
@@ -515,19 +500,9 @@ static void test_linear_init_stays_within_one_over_sqrt_in(void **state)
 /* Runs the nn.txt case name through m (x = in0), checking out and the gradients. */
 static void check_linear_case(const char *name, tg_linear *m, tg_tensor *x)
 {
-    char key[96];
-    snprintf(key, sizeof key, "%s.out", name);
-    tg_tensor *y = tg_linear_forward(m, x);
-    tgt_assert_tensor_close(key, y, NN, key, REF_RTOL, REF_ATOL);
-    snprintf(key, sizeof key, "%s.w", name);
-    tg_tensor *w = tg_reshape(tgt_ref_tensor(NN, key), tg_ndim(y), tg_shape(y));
     tg_params_zero_grad(tg_linear_params(m));
-    assert_status(TG_OK, tg_backward(tg_sum(tg_mul(y, w)), NULL));
     tg_tensor *ins[3] = {x, tg_linear_weight(m), tg_linear_bias(m)};
-    for (int i = 0; i < 3 && ins[i]; i++) {
-        snprintf(key, sizeof key, "%s.grad%d", name, i);
-        tgt_assert_tensor_close(key, tg_grad(ins[i]), NN, key, REF_RTOL, REF_ATOL);
-    }
+    tgt_check_ref_case(NN, name, tg_linear_forward(m, x), 3, ins, REF_RTOL, REF_ATOL);
     tg_zero_grad(x);
 }
 
@@ -589,7 +564,7 @@ static void test_linear_passes_gradcheck_and_gradgradcheck(void **state)
     tg_scope_begin();
     tg_manual_seed(21);
     tg_linear *m = tg_linear_new(3, 2, true), *nb = tg_linear_new(3, 2, false);
-    tg_tensor *x = make(2, (int64_t[]){4, 3}, signed0, true), *x1 = make(1, (int64_t[]){3}, signed1, true);
+    tg_tensor *x = tgt_make(2, (int64_t[]){4, 3}, tgt_signed0, true), *x1 = tgt_make(1, (int64_t[]){3}, tgt_signed1, true);
     check_grads("linear [4,3]", f_linear, 3, (tg_tensor *[]){x, tg_linear_weight(m), tg_linear_bias(m)}, m);
     check_grads("linear [3]", f_linear, 3, (tg_tensor *[]){x1, tg_linear_weight(m), tg_linear_bias(m)}, m);
     check_grads("linear without bias", f_linear, 2, (tg_tensor *[]){x, tg_linear_weight(nb)}, nb);
@@ -631,22 +606,9 @@ static void test_mse_loss_matches_pytorch_for_every_reduction(void **state)
     char key[64];
     for (int r = 0; r < 3; r++) {
         tg_scope_begin();
-        snprintf(key, sizeof key, "mse_%s.in0", red_names[r]);
-        tg_tensor *pred = tgt_ref_tensor(NN, key);
-        snprintf(key, sizeof key, "mse_%s.in1", red_names[r]);
-        tg_tensor *target = tgt_ref_tensor(NN, key);
-        tg_set_requires_grad(pred, true);
-        tg_set_requires_grad(target, true);
-        tg_tensor *loss = tg_mse_loss(pred, target, (tg_reduction)r);
-        snprintf(key, sizeof key, "mse_%s.out", red_names[r]);
-        tgt_assert_tensor_close(key, loss, NN, key, REF_RTOL, REF_ATOL);
-        snprintf(key, sizeof key, "mse_%s.w", red_names[r]);
-        tg_tensor *w = tg_reshape(tgt_ref_tensor(NN, key), tg_ndim(loss), tg_shape(loss));
-        assert_status(TG_OK, tg_backward(tg_sum(tg_mul(loss, w)), NULL));
-        snprintf(key, sizeof key, "mse_%s.grad0", red_names[r]);
-        tgt_assert_tensor_close(key, tg_grad(pred), NN, key, REF_RTOL, REF_ATOL);
-        snprintf(key, sizeof key, "mse_%s.grad1", red_names[r]);
-        tgt_assert_tensor_close(key, tg_grad(target), NN, key, REF_RTOL, REF_ATOL);
+        snprintf(key, sizeof key, "mse_%s", red_names[r]);
+        tg_tensor *in[2] = {tgt_ref_input(NN, key, 0), tgt_ref_input(NN, key, 1)};
+        tgt_check_ref_case(NN, key, tg_mse_loss(in[0], in[1], (tg_reduction)r), 2, in, REF_RTOL, REF_ATOL);
         tg_scope_end();
     }
 }
@@ -660,7 +622,7 @@ static void test_mse_loss_passes_gradcheck_and_gradgradcheck_for_every_reduction
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *pred = make(2, (int64_t[]){2, 3}, signed0, true), *target = make(1, (int64_t[]){3}, signed1, true);
+    tg_tensor *pred = tgt_make(2, (int64_t[]){2, 3}, tgt_signed0, true), *target = tgt_make(1, (int64_t[]){3}, tgt_signed1, true);
     for (int r = 0; r < 3; r++) {
         tg_reduction red = (tg_reduction)r;
         check_grads(red_names[r], f_mse, 2, (tg_tensor *[]){pred, target}, &red);

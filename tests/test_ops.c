@@ -50,25 +50,12 @@ static const char *dims_str(char *buf, size_t size, dims d)
     return buf;
 }
 
-static double signed0(int64_t k) { return sin(1.0 + 0.7 * (double)k); }
-static double signed1(int64_t k) { return cos(0.5 + 1.3 * (double)k); }
-static double positive0(int64_t k) { return 1.5 + signed0(k); }
-static double positive1(int64_t k) { return 1.5 + signed1(k); }
+static double positive1(int64_t k) { return 1.5 + tgt_signed1(k); }
 /* multiples of 1/8 in [-5/8, 5/8]: sums of a few of them are exact */
 static double dyadic(int64_t k) { return (double)((k * 7) % 11 - 5) / 8.0; }
 
 /* A tensor of shape d filled with gen(k), k row-major; a leaf requiring grad when grad. */
-static tg_tensor *make(dims d, double (*gen)(int64_t), bool grad)
-{
-    tg_tensor *t = tg_zeros(d.n, d.s);
-    if (!t)
-        fail_msg("tg_zeros: %s", tg_last_error());
-    for (int64_t k = 0; k < tg_numel(t); k++)
-        tg_data(t)[k] = gen(k);
-    if (grad)
-        assert_status(TG_OK, tg_set_requires_grad(t, true));
-    return t;
-}
+static tg_tensor *make(dims d, double (*gen)(int64_t), bool grad) { return tgt_make(d.n, d.s, gen, grad); }
 
 static tg_tensor *vec(int64_t n, const double *v, bool grad)
 {
@@ -183,36 +170,13 @@ static void run_ref_case(void **state)
     tg_tensor *in[8];
     double args[4] = {0};
     tg_scope_begin();
-    for (int i = 0; i < c->n_inputs; i++) {
-        snprintf(key, sizeof key, "%s.in%d", c->name, i);
-        in[i] = tgt_ref_tensor(OPS, key);
-        assert_status(TG_OK, tg_set_requires_grad(in[i], true));
-    }
+    for (int i = 0; i < c->n_inputs; i++)
+        in[i] = tgt_ref_input(OPS, c->name, i);
     if (c->n_args > 0) {
         snprintf(key, sizeof key, "%s.args", c->name);
         assert_int_equal(tgt_ref(OPS, key, args, 4), c->n_args);
     }
-    tg_tensor *out = c->fn(in, args);
-    snprintf(key, sizeof key, "%s.out", c->name);
-    tgt_assert_tensor_close(key, out, OPS, key, REF_RTOL, REF_ATOL);
-
-    snprintf(key, sizeof key, "%s.w", c->name);
-    tg_tensor *w = tg_reshape(tgt_ref_tensor(OPS, key), tg_ndim(out), tg_shape(out));
-    assert_non_null(w);
-    assert_status(TG_OK, tg_backward(tg_sum(tg_mul(out, w)), NULL));
-    for (int i = 0; i < c->n_inputs; i++) {
-        tg_tensor *g = tg_grad(in[i]);
-        snprintf(key, sizeof key, "%s.grad%d", c->name, i);
-        if (!g)
-            fail_msg("%s: no gradient", key);
-        assert_int_equal(tg_ndim(g), tg_ndim(in[i]));
-        for (int d = 0; d < tg_ndim(g); d++)
-            assert_int_equal(tg_shape(g)[d], tg_shape(in[i])[d]);
-        double want[64];
-        assert_true(tg_numel(g) <= 64);
-        assert_int_equal(tgt_ref(OPS, key, want, 64), tg_numel(g));
-        assert_allclose(key, tg_numel(g), tg_data(g), want, REF_RTOL, REF_ATOL);
-    }
+    tgt_check_ref_case(OPS, c->name, c->fn(in, args), c->n_inputs, in, REF_RTOL, REF_ATOL);
     tg_scope_end();
 }
 
@@ -277,8 +241,8 @@ static void test_binary_ops_pass_gradcheck_on_broadcast_shapes(void **state)
             char what[160], b1[40], b2[40];
             snprintf(what, sizeof what, "%s(%s, %s)", op->name, dims_str(b1, sizeof b1, layouts[l].a),
                      dims_str(b2, sizeof b2, layouts[l].b));
-            tg_tensor *in[2] = {make(layouts[l].a, signed0, true),
-                                make(layouts[l].b, op->fn == tg_div ? positive1 : signed1, true)};
+            tg_tensor *in[2] = {make(layouts[l].a, tgt_signed0, true),
+                                make(layouts[l].b, op->fn == tg_div ? positive1 : tgt_signed1, true)};
             assert_shape(what, op->fn(in[0], in[1]), layouts[l].out);
             check_grads(what, apply_binary, 2, in, op);
             tg_scope_end();
@@ -295,8 +259,8 @@ static void test_binary_ops_pass_gradcheck_with_one_input_requiring_grad(void **
             tg_scope_begin();
             char what[80];
             snprintf(what, sizeof what, "%s with only input %d requiring grad", op->name, which);
-            tg_tensor *in[2] = {make((dims){2, {4, 1}}, signed0, which == 0),
-                                make((dims){1, {3}}, op->fn == tg_div ? positive1 : signed1, which == 1)};
+            tg_tensor *in[2] = {make((dims){2, {4, 1}}, tgt_signed0, which == 0),
+                                make((dims){1, {3}}, op->fn == tg_div ? positive1 : tgt_signed1, which == 1)};
             check_grads(what, apply_binary, 2, in, op);
             tg_tensor *other = in[1 - which];
             assert_status(TG_OK, tg_backward(tg_sum(op->fn(in[0], in[1])), NULL));
@@ -313,9 +277,9 @@ typedef struct unary_op {
     double (*gen)(int64_t);   /* inputs inside the domain, away from kinks */
 } unary_op;
 static unary_op unary_ops[] = {
-    {"tg_neg", tg_neg, signed0},   {"tg_exp", tg_exp, signed0},   {"tg_log", tg_log, positive0},
-    {"tg_sin", tg_sin, signed0},   {"tg_cos", tg_cos, signed0},   {"tg_tanh", tg_tanh, signed0},
-    {"tg_sqrt", tg_sqrt, positive0}, {"tg_relu", tg_relu, signed0},   /* |sin(1 + 0.7k)| > 0.02 */
+    {"tg_neg", tg_neg, tgt_signed0},   {"tg_exp", tg_exp, tgt_signed0},   {"tg_log", tg_log, tgt_positive0},
+    {"tg_sin", tg_sin, tgt_signed0},   {"tg_cos", tg_cos, tgt_signed0},   {"tg_tanh", tg_tanh, tgt_signed0},
+    {"tg_sqrt", tg_sqrt, tgt_positive0}, {"tg_relu", tg_relu, tgt_signed0},   /* |sin(1 + 0.7k)| > 0.02 */
 };
 #define N_UNARY (sizeof unary_ops / sizeof unary_ops[0])
 
@@ -352,7 +316,7 @@ static void test_pow_passes_gradcheck_for_integer_fractional_zero_and_negative_e
         tg_scope_begin();
         char what[40];
         snprintf(what, sizeof what, "tg_pow(x, %g)", exponents[i]);
-        tg_tensor *x = make((dims){2, {2, 3}}, positive0, true);
+        tg_tensor *x = make((dims){2, {2, 3}}, tgt_positive0, true);
         check_grads(what, apply_pow, 1, &x, &exponents[i]);
         tg_scope_end();
     }
@@ -363,7 +327,7 @@ static void test_pow_with_integer_exponent_accepts_negative_base(void **state)
     (void)state;
     tg_scope_begin();
     double p = 3.0;
-    tg_tensor *x = make((dims){1, {5}}, signed0, true);   /* has negatives */
+    tg_tensor *x = make((dims){1, {5}}, tgt_signed0, true);   /* has negatives */
     tg_data(x)[1] = -1.25;
     check_grads("tg_pow(x, 3) with negative x", apply_pow, 1, &x, &p);
     tg_tensor *y = tg_pow(x, 3.0);
@@ -383,12 +347,12 @@ static void test_affine_is_x_times_s_plus_t_and_passes_gradcheck(void **state)
     (void)state;
     tg_scope_begin();
     double st[2] = {-2.5, 0.75};
-    tg_tensor *x = make((dims){2, {3, 4}}, signed0, true);
+    tg_tensor *x = make((dims){2, {3, 4}}, tgt_signed0, true);
     tg_tensor *y = tg_affine(x, st[0], st[1]);
     assert_shape("affine", y, (dims){2, {3, 4}});
     double want[12];
     for (int k = 0; k < 12; k++)
-        want[k] = signed0(k) * st[0] + st[1];
+        want[k] = tgt_signed0(k) * st[0] + st[1];
     /* one rounding (fused) or two: within an ulp or so of the largest term */
     assert_allclose("affine", 12, tg_data(y), want, 0, 4e-16 * 3.25);
     assert_status(TG_OK, tg_backward(tg_sum(y), NULL));
@@ -407,7 +371,7 @@ static void test_sum_and_mean_pass_gradcheck(void **state)
     static const dims shapes[] = {{0, {0}}, {1, {5}}, {3, {2, 3, 2}}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         tg_scope_begin();
-        tg_tensor *x = make(shapes[s], signed0, true);
+        tg_tensor *x = make(shapes[s], tgt_signed0, true);
         assert_shape("sum", tg_sum(x), (dims){0, {0}});
         assert_shape("mean", tg_mean(x), (dims){0, {0}});
         check_grads("tg_sum", apply_sum, 1, &x, NULL);
@@ -442,7 +406,7 @@ static void test_sum_dim_passes_gradcheck_for_every_dim_keepdim_and_negative_dim
             char what[64];
             snprintf(what, sizeof what, "tg_sum_dim(x [2,3,4], %d, %s)", dim, keep ? "true" : "false");
             dim_arg arg = {dim, keep};
-            tg_tensor *x = make(x_shape, signed0, true);
+            tg_tensor *x = make(x_shape, tgt_signed0, true);
             assert_shape(what, tg_sum_dim(x, dim, keep), want);
             check_grads(what, apply_sum_dim, 1, &x, &arg);
             tg_scope_end();
@@ -454,7 +418,7 @@ static void test_sum_dim_with_negative_dim_equals_positive_dim(void **state)
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *x = make((dims){3, {2, 3, 4}}, signed0, false);
+    tg_tensor *x = make((dims){3, {2, 3, 4}}, tgt_signed0, false);
     for (int dim = 0; dim < 3; dim++) {
         tg_tensor *a = tg_sum_dim(x, dim, true), *b = tg_sum_dim(x, dim - 3, true);
         assert_non_null(a);
@@ -494,7 +458,7 @@ static void test_expand_and_sum_to_pass_gradcheck(void **state)
         char what[120], b1[40], b2[40];
         dims_str(b1, sizeof b1, sp.small);
         dims_str(b2, sizeof b2, sp.big);
-        tg_tensor *small = make(sp.small, signed0, true), *big = make(sp.big, signed1, true);
+        tg_tensor *small = make(sp.small, tgt_signed0, true), *big = make(sp.big, tgt_signed1, true);
         snprintf(what, sizeof what, "tg_expand(%s -> %s)", b1, b2);
         assert_shape(what, tg_expand(small, sp.big.n, sp.big.s), sp.big);
         check_grads(what, apply_expand, 1, &small, &sp.big);
@@ -559,7 +523,7 @@ static void test_matmul_passes_gradcheck_with_both_or_one_input_requiring_grad(v
             char what[120], b1[40], b2[40];
             snprintf(what, sizeof what, "tg_matmul(%s%s, %s%s)", dims_str(b1, sizeof b1, sizes[s].a),
                      mask & 1 ? " grad" : "", dims_str(b2, sizeof b2, sizes[s].b), mask & 2 ? " grad" : "");
-            tg_tensor *in[2] = {make(sizes[s].a, signed0, mask & 1), make(sizes[s].b, signed1, mask & 2)};
+            tg_tensor *in[2] = {make(sizes[s].a, tgt_signed0, mask & 1), make(sizes[s].b, tgt_signed1, mask & 2)};
             assert_shape(what, tg_matmul(in[0], in[1]), (dims){2, {sizes[s].a.s[0], sizes[s].b.s[1]}});
             check_grads(what, apply_matmul, 2, in, NULL);
             tg_scope_end();
@@ -586,7 +550,7 @@ static void test_reshape_infers_minus_one_shares_storage_and_passes_gradcheck(vo
         char what[120], b1[40], b2[40];
         snprintf(what, sizeof what, "tg_reshape(%s -> %s)", dims_str(b1, sizeof b1, cases[c].from),
                  dims_str(b2, sizeof b2, cases[c].to));
-        tg_tensor *x = make(cases[c].from, signed0, true);
+        tg_tensor *x = make(cases[c].from, tgt_signed0, true);
         tg_tensor *y = tg_reshape(x, cases[c].to.n, cases[c].to.s);
         assert_shape(what, y, cases[c].want);
         assert_ptr_equal(tg_data(y), tg_data(x));
@@ -602,13 +566,13 @@ static void test_transpose_swaps_rows_and_columns_and_passes_gradcheck(void **st
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *x = make((dims){2, {3, 37}}, signed0, true);   /* crosses the 32-wide blocks */
+    tg_tensor *x = make((dims){2, {3, 37}}, tgt_signed0, true);   /* crosses the 32-wide blocks */
     tg_tensor *y = tg_transpose(x);
     assert_shape("transpose", y, (dims){2, {37, 3}});
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 37; j++)
             assert_true(tg_data(y)[j * 3 + i] == tg_data(x)[i * 37 + j]);
-    tg_tensor *small = make((dims){2, {2, 3}}, signed0, true);
+    tg_tensor *small = make((dims){2, {2, 3}}, tgt_signed0, true);
     check_grads("tg_transpose", apply_transpose, 1, &small, NULL);
     tg_scope_end();
 }
@@ -619,7 +583,7 @@ static void test_binary_ops_reject_shapes_that_do_not_broadcast(void **state)
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *a = make((dims){2, {2, 3}}, positive0, false), *b = make((dims){1, {2}}, positive1, false);
+    tg_tensor *a = make((dims){2, {2, 3}}, tgt_positive0, false), *b = make((dims){1, {2}}, positive1, false);
     tg_tensor *c = make((dims){3, {4, 3, 2}}, positive1, false);
     for (size_t o = 0; o < sizeof binary_ops / sizeof binary_ops[0]; o++) {
         tg_clear_error();
@@ -635,10 +599,10 @@ static void test_matmul_rejects_inner_dim_mismatch(void **state)
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *a = make((dims){2, {2, 3}}, signed0, true);
+    tg_tensor *a = make((dims){2, {2, 3}}, tgt_signed0, true);
     assert_null(tg_matmul(a, a));
     assert_error(TG_ERR_SHAPE, "tg_matmul", "[2,3]");
-    tg_tensor *b = make((dims){2, {4, 2}}, signed1, false);
+    tg_tensor *b = make((dims){2, {4, 2}}, tgt_signed1, false);
     assert_null(tg_matmul(a, b));
     assert_error(TG_ERR_SHAPE, "tg_matmul", "[2,3]", "[4,2]");
     tg_scope_end();
@@ -648,8 +612,8 @@ static void test_matmul_rejects_operands_that_are_not_2d(void **state)
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *m = make((dims){2, {3, 3}}, signed0, false), *v = make((dims){1, {3}}, signed1, false);
-    tg_tensor *s = make((dims){0, {0}}, signed1, false), *t = make((dims){3, {1, 3, 3}}, signed1, false);
+    tg_tensor *m = make((dims){2, {3, 3}}, tgt_signed0, false), *v = make((dims){1, {3}}, tgt_signed1, false);
+    tg_tensor *s = make((dims){0, {0}}, tgt_signed1, false), *t = make((dims){3, {1, 3, 3}}, tgt_signed1, false);
     assert_null(tg_matmul(v, m));
     assert_error(TG_ERR_SHAPE, "tg_matmul", "[3]", "[3,3]");
     assert_null(tg_matmul(m, v));
@@ -665,7 +629,7 @@ static void test_sum_dim_rejects_dim_out_of_range(void **state)
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *x = make((dims){2, {2, 3}}, signed0, true), *s = make((dims){0, {0}}, signed0, false);
+    tg_tensor *x = make((dims){2, {2, 3}}, tgt_signed0, true), *s = make((dims){0, {0}}, tgt_signed0, false);
     assert_null(tg_sum_dim(x, 2, false));
     assert_error(TG_ERR_ARG, "tg_sum_dim", "dim 2", "2-d");
     assert_null(tg_sum_dim(x, -3, true));
@@ -681,7 +645,7 @@ static void test_sum_to_rejects_shape_it_does_not_broadcast_from(void **state)
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *x = make((dims){2, {2, 3}}, signed0, true);
+    tg_tensor *x = make((dims){2, {2, 3}}, tgt_signed0, true);
     assert_null(tg_sum_to(x, 1, (int64_t[]){4}));
     assert_error(TG_ERR_SHAPE, "tg_sum_to", "[2,3]", "[4]");
     assert_null(tg_sum_to(x, 2, (int64_t[]){3, 3}));
@@ -695,7 +659,7 @@ static void test_expand_rejects_incompatible_shape(void **state)
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *x = make((dims){2, {2, 3}}, signed0, true);
+    tg_tensor *x = make((dims){2, {2, 3}}, tgt_signed0, true);
     assert_null(tg_expand(x, 2, (int64_t[]){2, 4}));
     assert_error(TG_ERR_SHAPE, "tg_expand", "[2,3]", "[2,4]");
     assert_null(tg_expand(x, 1, (int64_t[]){3}));   /* fewer dims than x */
@@ -709,7 +673,7 @@ static void test_shape_arguments_reject_bad_ndim_null_shape_and_negative_sizes(v
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *x = make((dims){2, {2, 3}}, signed0, false);
+    tg_tensor *x = make((dims){2, {2, 3}}, tgt_signed0, false);
     int64_t nine[9] = {1, 1, 1, 1, 1, 1, 1, 2, 3};
     assert_null(tg_expand(x, 9, nine));
     assert_error(TG_ERR_ARG, "tg_expand", "ndim is 9");
@@ -736,14 +700,14 @@ static void test_reshape_rejects_element_count_mismatch(void **state)
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *x = make((dims){2, {2, 3}}, signed0, true);
+    tg_tensor *x = make((dims){2, {2, 3}}, tgt_signed0, true);
     assert_null(tg_reshape(x, 1, (int64_t[]){4}));
     assert_error(TG_ERR_SHAPE, "tg_reshape", "[2,3]", "[4]");
     assert_null(tg_reshape(x, 2, (int64_t[]){-1, 4}));   /* 6 is not a multiple of 4 */
     assert_error(TG_ERR_SHAPE, "tg_reshape", "[2,3]", "[-1,4]");
     assert_null(tg_reshape(x, 0, NULL));
     assert_error(TG_ERR_SHAPE, "tg_reshape", "[2,3]", "[]");
-    tg_tensor *empty = make((dims){2, {2, 0}}, signed0, false);
+    tg_tensor *empty = make((dims){2, {2, 0}}, tgt_signed0, false);
     assert_null(tg_reshape(empty, 2, (int64_t[]){-1, 0}));   /* -1 could be anything */
     assert_error(TG_ERR_SHAPE, "tg_reshape", "[2,0]", "[-1,0]");
     assert_null(tg_reshape(x, 2, (int64_t[]){-1, -1}));      /* only one may be inferred */
@@ -755,11 +719,11 @@ static void test_transpose_rejects_tensors_that_are_not_2d(void **state)
 {
     (void)state;
     tg_scope_begin();
-    assert_null(tg_transpose(make((dims){1, {3}}, signed0, true)));
+    assert_null(tg_transpose(make((dims){1, {3}}, tgt_signed0, true)));
     assert_error(TG_ERR_SHAPE, "tg_transpose", "[3]", "2-d");
-    assert_null(tg_transpose(make((dims){3, {2, 2, 2}}, signed0, false)));
+    assert_null(tg_transpose(make((dims){3, {2, 2, 2}}, tgt_signed0, false)));
     assert_error(TG_ERR_SHAPE, "tg_transpose", "[2,2,2]");
-    assert_null(tg_transpose(make((dims){0, {0}}, signed0, false)));
+    assert_null(tg_transpose(make((dims){0, {0}}, tgt_signed0, false)));
     assert_error(TG_ERR_SHAPE, "tg_transpose", "[]");
     tg_scope_end();
 }
@@ -809,7 +773,7 @@ static void test_null_operand_without_recorded_error_is_arg_error_naming_the_op(
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *x = make((dims){2, {2, 2}}, positive0, false);
+    tg_tensor *x = make((dims){2, {2, 2}}, tgt_positive0, false);
     for (size_t i = 0; i < N_OPS; i++) {
         tg_clear_error();
         if (!call_op(i, x, x))
@@ -830,7 +794,7 @@ static void test_null_operand_keeps_the_earlier_error(void **state)
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *x = make((dims){2, {2, 2}}, positive0, false);
+    tg_tensor *x = make((dims){2, {2, 2}}, tgt_positive0, false);
     for (size_t i = 0; i < N_OPS; i++) {
         for (int which = 0; which < (is_binary(i) ? 2 : 1); which++) {
             tg_set_error(TG_ERR_IO, "earlier failure %zu", i);
@@ -850,7 +814,7 @@ static void test_error_of_inner_call_propagates_through_outer_ops(void **state)
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *a = make((dims){2, {2, 3}}, signed0, true), *bad = make((dims){1, {4}}, signed1, false);
+    tg_tensor *a = make((dims){2, {2, 3}}, tgt_signed0, true), *bad = make((dims){1, {4}}, tgt_signed1, false);
     assert_null(tg_sum(tg_transpose(tg_exp(tg_add(a, bad)))));
     assert_error(TG_ERR_SHAPE, "tg_add", "[2,3]", "[4]");
     assert_null(tg_sum_dim(tg_reshape(tg_matmul(a, a), 1, (int64_t[]){-1}), 0, false));
@@ -941,7 +905,7 @@ static void test_empty_tensors_flow_through_elementwise_ops(void **state)
     for (size_t s = 0; s < 2; s++) {
         tg_scope_begin();
         dims d = shapes[s];
-        tg_tensor *x = make(d, signed0, true);
+        tg_tensor *x = make(d, tgt_signed0, true);
         char what[64], b[40];
         dims_str(b, sizeof b, d);
         for (size_t o = 0; o < N_UNARY; o++) {
@@ -950,8 +914,8 @@ static void test_empty_tensors_flow_through_elementwise_ops(void **state)
         }
         assert_shape("pow", tg_pow(x, 2.5), d);
         assert_shape("affine", tg_affine(x, 2.0, 1.0), d);
-        tg_tensor *others[] = {make(d, signed1, false), make((dims){1, {0}}, signed1, false),
-                               tg_scalar(2.0), make((dims){1, {1}}, signed1, false)};
+        tg_tensor *others[] = {make(d, tgt_signed1, false), make((dims){1, {0}}, tgt_signed1, false),
+                               tg_scalar(2.0), make((dims){1, {1}}, tgt_signed1, false)};
         for (size_t o = 0; o < sizeof binary_ops / sizeof binary_ops[0]; o++) {
             for (size_t k = 0; k < 4; k++) {
                 snprintf(what, sizeof what, "%s(%s, other %zu)", binary_ops[o].name, b, k);
@@ -972,7 +936,7 @@ static void test_sum_of_empty_is_zero_and_mean_of_empty_is_nan(void **state)
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *e1 = make((dims){1, {0}}, signed0, true), *e2 = make((dims){2, {2, 0}}, signed0, true);
+    tg_tensor *e1 = make((dims){1, {0}}, tgt_signed0, true), *e2 = make((dims){2, {2, 0}}, tgt_signed0, true);
     assert_true(same_bits(tg_item(tg_sum(e1)), 0.0));
     assert_true(same_bits(tg_item(tg_sum(e2)), 0.0));
     assert_true(isnan(tg_item(tg_mean(e1))));
@@ -996,7 +960,7 @@ static void test_matmul_of_empty_matrices_gives_zeros_or_empty_results(void **st
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *a = make((dims){2, {2, 0}}, signed0, true), *b = make((dims){2, {0, 3}}, signed1, true);
+    tg_tensor *a = make((dims){2, {2, 0}}, tgt_signed0, true), *b = make((dims){2, {0, 3}}, tgt_signed1, true);
     tg_tensor *c = tg_matmul(a, b);
     assert_shape("[2,0] x [0,3]", c, (dims){2, {2, 3}});
     for (int k = 0; k < 6; k++)
@@ -1004,8 +968,8 @@ static void test_matmul_of_empty_matrices_gives_zeros_or_empty_results(void **st
     assert_status(TG_OK, tg_backward(tg_sum(c), NULL));
     assert_shape("grad a", tg_grad(a), (dims){2, {2, 0}});
     assert_shape("grad b", tg_grad(b), (dims){2, {0, 3}});
-    tg_tensor *m = make((dims){2, {2, 3}}, signed0, true), *n = make((dims){2, {3, 0}}, signed1, true);
-    tg_tensor *rows0 = make((dims){2, {0, 2}}, signed1, true);
+    tg_tensor *m = make((dims){2, {2, 3}}, tgt_signed0, true), *n = make((dims){2, {3, 0}}, tgt_signed1, true);
+    tg_tensor *rows0 = make((dims){2, {0, 2}}, tgt_signed1, true);
     assert_shape("[2,3] x [3,0]", tg_matmul(m, n), (dims){2, {2, 0}});
     assert_shape("[0,2] x [2,3]", tg_matmul(rows0, m), (dims){2, {0, 3}});
     assert_status(TG_OK, tg_backward(tg_add(tg_sum(tg_matmul(m, n)), tg_sum(tg_matmul(rows0, m))), NULL));

@@ -27,22 +27,6 @@
 
 /* --------------------------------------------------------------- helpers */
 
-static double signed0(int64_t k) { return sin(1.0 + 0.7 * (double)k); }
-static double positive0(int64_t k) { return 1.5 + sin(1.0 + 0.7 * (double)k); }
-static double signed1(int64_t k) { return cos(0.5 + 1.3 * (double)k); }
-
-static tg_tensor *make(int n, const int64_t *shape, double (*gen)(int64_t), bool grad)
-{
-    tg_tensor *t = tg_zeros(n, shape);
-    if (!t)
-        fail_msg("tg_zeros: %s", tg_last_error());
-    for (int64_t k = 0; k < tg_numel(t); k++)
-        tg_data(t)[k] = gen(k);
-    if (grad)
-        assert_status(TG_OK, tg_set_requires_grad(t, true));
-    return t;
-}
-
 static void assert_dims(const char *what, const tg_tensor *t, int n, const int64_t *want)
 {
     if (!t)
@@ -103,31 +87,11 @@ static const ref_case ref_cases[] = {
 static void run_ref_case(void **state)
 {
     const ref_case *c = *state;
-    char key[128];
     tg_tensor *in[2];
     tg_scope_begin();
-    for (int i = 0; i < c->n_inputs; i++) {
-        snprintf(key, sizeof key, "%s.in%d", c->name, i);
-        in[i] = tgt_ref_tensor(DATA, key);
-        assert_status(TG_OK, tg_set_requires_grad(in[i], true));
-    }
-    tg_tensor *out = c->fn(in);
-    snprintf(key, sizeof key, "%s.out", c->name);
-    tgt_assert_tensor_close(key, out, DATA, key, REF_RTOL, REF_ATOL);
-    snprintf(key, sizeof key, "%s.w", c->name);
-    tg_tensor *w = tg_reshape(tgt_ref_tensor(DATA, key), tg_ndim(out), tg_shape(out));
-    assert_non_null(w);
-    assert_status(TG_OK, tg_backward(tg_sum(tg_mul(out, w)), NULL));
-    for (int i = 0; i < c->n_inputs; i++) {
-        snprintf(key, sizeof key, "%s.grad%d", c->name, i);
-        double want[64];
-        tg_tensor *g = tg_grad(in[i]);
-        if (!g)
-            fail_msg("%s: no gradient", key);
-        assert_int_equal(tgt_ref(DATA, key, want, 64), tg_numel(in[i]));
-        assert_int_equal(tg_numel(g), tg_numel(in[i]));
-        assert_allclose(key, tg_numel(g), tg_data(g), want, REF_RTOL, REF_ATOL);
-    }
+    for (int i = 0; i < c->n_inputs; i++)
+        in[i] = tgt_ref_input(DATA, c->name, i);
+    tgt_check_ref_case(DATA, c->name, c->fn(in), c->n_inputs, in, REF_RTOL, REF_ATOL);
     tg_scope_end();
 }
 
@@ -137,7 +101,7 @@ static void test_unsqueeze_and_flatten_share_storage(void **state)
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *x = make(3, (int64_t[]){2, 3, 4}, signed0, false);
+    tg_tensor *x = tgt_make(3, (int64_t[]){2, 3, 4}, tgt_signed0, false);
     tg_tensor *u = tg_unsqueeze(x, 2), *f = tg_flatten(x, 0, 1);
     assert_dims("unsqueeze(x, 2)", u, 4, (int64_t[]){2, 3, 1, 4});
     assert_dims("flatten(x, 0, 1)", f, 2, (int64_t[]){6, 4});
@@ -158,7 +122,7 @@ static void test_flatten_of_0d_is_1_element_1d_and_unsqueeze_of_0d_is_1d(void **
     assert_dims("unsqueeze(0-d, -1)", u, 1, (int64_t[]){1});
     assert_dims("unsqueeze(0-d, 0)", u0, 1, (int64_t[]){1});
     assert_true(tg_data(f)[0] == 2.5);
-    tg_tensor *v = make(1, (int64_t[]){5}, signed0, false);
+    tg_tensor *v = tgt_make(1, (int64_t[]){5}, tgt_signed0, false);
     assert_dims("flatten(1-d)", tg_flatten(v, 0, 0), 1, (int64_t[]){5});
     tg_tensor *e = tg_zeros(3, (int64_t[]){2, 0, 3});
     assert_dims("flatten(empty)", tg_flatten(e, 1, 2), 2, (int64_t[]){2, 0});
@@ -169,7 +133,7 @@ static void test_select_copies_the_slice_and_negative_index_counts_from_the_end(
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *x = make(3, (int64_t[]){2, 3, 4}, signed0, false);
+    tg_tensor *x = tgt_make(3, (int64_t[]){2, 3, 4}, tgt_signed0, false);
     tg_tensor *a = tg_select(x, 1, 2), *b = tg_select(x, -2, -1);
     assert_dims("select(x, 1, 2)", a, 2, (int64_t[]){2, 4});
     for (int64_t i = 0; i < 2; i++)
@@ -178,10 +142,10 @@ static void test_select_copies_the_slice_and_negative_index_counts_from_the_end(
             assert_true(tg_data(b)[i * 4 + k] == tg_data(a)[i * 4 + k]);
         }
     assert_ptr_not_equal(tg_data(a), tg_data(x));
-    tg_tensor *v = make(1, (int64_t[]){3}, signed0, false);
+    tg_tensor *v = tgt_make(1, (int64_t[]){3}, tgt_signed0, false);
     tg_tensor *s = tg_select(v, 0, 1);   /* a 1-d tensor selects to 0-d */
     assert_dims("select(v, 0, 1)", s, 0, NULL);
-    assert_true(tg_item(s) == signed0(1));
+    assert_true(tg_item(s) == tgt_signed0(1));
     tg_scope_end();
 }
 
@@ -190,8 +154,8 @@ static void test_pow_tensor_is_c_pow_bit_for_bit(void **state)
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *a = make(2, (int64_t[]){3, 5}, positive0, false);
-    tg_tensor *b = make(1, (int64_t[]){5}, signed1, false);
+    tg_tensor *a = tgt_make(2, (int64_t[]){3, 5}, tgt_positive0, false);
+    tg_tensor *b = tgt_make(1, (int64_t[]){5}, tgt_signed1, false);
     tg_tensor *y = tg_pow_tensor(a, b), *y2 = tg_pow_tensor(a, tg_full(0, NULL, 2.0));
     assert_non_null(y);
     assert_non_null(y2);
@@ -234,7 +198,7 @@ static void test_unsqueeze_and_flatten_pass_gradcheck_and_gradgradcheck(void **s
     (void)state;
     char what[64];
     tg_scope_begin();
-    tg_tensor *x = make(3, (int64_t[]){2, 3, 2}, signed0, true);
+    tg_tensor *x = tgt_make(3, (int64_t[]){2, 3, 2}, tgt_signed0, true);
     for (int d = -4; d <= 3; d++) {
         snprintf(what, sizeof what, "unsqueeze dim %d", d);
         check_grads(what, f_unsqueeze, 1, &x, &d);
@@ -252,7 +216,7 @@ static void test_select_passes_gradcheck_and_gradgradcheck_for_every_dim(void **
     (void)state;
     char what[64];
     tg_scope_begin();
-    tg_tensor *x = make(3, (int64_t[]){2, 3, 2}, signed0, true);
+    tg_tensor *x = tgt_make(3, (int64_t[]){2, 3, 2}, tgt_signed0, true);
     int di[][2] = {{0, 0}, {0, -1}, {1, 1}, {-2, 2}, {2, 0}, {-1, 1}};
     for (size_t i = 0; i < sizeof di / sizeof di[0]; i++) {
         snprintf(what, sizeof what, "select dim %d index %d", di[i][0], di[i][1]);
@@ -267,7 +231,7 @@ static void test_select_double_backward_goes_through_select_backward(void **stat
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *x = make(2, (int64_t[]){3, 2}, signed0, true);
+    tg_tensor *x = tgt_make(2, (int64_t[]){3, 2}, tgt_signed0, true);
     tg_tensor *y = tg_select(x, 0, 1);
     tg_tensor *loss = tg_sum(tg_mul(tg_mul(y, y), y));        /* sum y^3 */
     tg_tensor *g;
@@ -289,11 +253,11 @@ static void test_pow_tensor_passes_gradcheck_and_gradgradcheck_with_broadcasting
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *a = make(2, (int64_t[]){2, 3}, positive0, true);
-    tg_tensor *b = make(1, (int64_t[]){3}, signed1, true);
+    tg_tensor *a = tgt_make(2, (int64_t[]){2, 3}, tgt_positive0, true);
+    tg_tensor *b = tgt_make(1, (int64_t[]){3}, tgt_signed1, true);
     check_grads("pow_tensor [2,3] ** [3]", f_pow, 2, (tg_tensor *[]){a, b}, NULL);
-    tg_tensor *col = make(2, (int64_t[]){2, 1}, positive0, true);
-    tg_tensor *row = make(2, (int64_t[]){1, 3}, signed1, true);
+    tg_tensor *col = tgt_make(2, (int64_t[]){2, 1}, tgt_positive0, true);
+    tg_tensor *row = tgt_make(2, (int64_t[]){1, 3}, tgt_signed1, true);
     check_grads("pow_tensor [2,1] ** [1,3]", f_pow, 2, (tg_tensor *[]){col, row}, NULL);
     tg_tensor *s = tg_full(0, NULL, 1.7);
     assert_status(TG_OK, tg_set_requires_grad(s, true));
@@ -307,10 +271,10 @@ static void test_stacked_powers_pass_gradcheck_and_gradgradcheck(void **state)
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *x = make(1, (int64_t[]){4}, signed0, true);
+    tg_tensor *x = tgt_make(1, (int64_t[]){4}, tgt_signed0, true);
     tg_tensor *p = tg_from_array(1, (int64_t[]){3}, (double[]){1, 2, 3});
     check_grads("x.unsqueeze(-1).pow([1,2,3]), d/dx", f_powers, 2, (tg_tensor *[]){x, p}, NULL);
-    tg_tensor *xp = make(1, (int64_t[]){4}, positive0, true);
+    tg_tensor *xp = tgt_make(1, (int64_t[]){4}, tgt_positive0, true);
     assert_status(TG_OK, tg_set_requires_grad(p, true));
     check_grads("x.unsqueeze(-1).pow([1,2,3]), x > 0, d/dx and d/dp", f_powers, 2,
                 (tg_tensor *[]){xp, p}, NULL);

@@ -305,6 +305,58 @@ void tgt_assert_tensor_close(const char *what, tg_tensor *actual, const char *fi
     assert_allclose(what, e->n, tg_data(actual), entry_values(f, e), rtol, atol);
 }
 
+/* ------------------------------------------------------- PyTorch cases */
+
+tg_tensor *tgt_ref_input(const char *file, const char *name, int i)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%s.in%d", name, i);
+    tg_tensor *t = tgt_ref_tensor(file, key);
+    assert_status(TG_OK, tg_set_requires_grad(t, true));
+    return t;
+}
+
+void tgt_check_ref_case(const char *file, const char *name, tg_tensor *out, int n_inputs,
+                        tg_tensor *const *inputs, double rtol, double atol)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%s.out", name);
+    tgt_assert_tensor_close(key, out, file, key, rtol, atol);
+    snprintf(key, sizeof key, "%s.w", name);
+    tg_tensor *w = tg_reshape(tgt_ref_tensor(file, key), tg_ndim(out), tg_shape(out));
+    if (!w)
+        fail_msg("%s: %s", key, tg_last_error());
+    assert_status(TG_OK, tg_backward(tg_sum(tg_mul(out, w)), NULL));
+    for (int i = 0; i < n_inputs; i++) {
+        if (!inputs[i])
+            continue;
+        tg_tensor *g = tg_grad(inputs[i]);
+        snprintf(key, sizeof key, "%s.grad%d", name, i);
+        if (!g)
+            fail_msg("%s: no gradient", key);
+        assert_int_equal(tg_ndim(g), tg_ndim(inputs[i]));
+        for (int d = 0; d < tg_ndim(g); d++)
+            assert_int_equal(tg_shape(g)[d], tg_shape(inputs[i])[d]);
+        tgt_assert_tensor_close(key, g, file, key, rtol, atol);
+    }
+}
+
+double tgt_signed0(int64_t k) { return sin(1.0 + 0.7 * (double)k); }
+double tgt_signed1(int64_t k) { return cos(0.5 + 1.3 * (double)k); }
+double tgt_positive0(int64_t k) { return 1.5 + tgt_signed0(k); }
+
+tg_tensor *tgt_make(int ndim, const int64_t *shape, double (*gen)(int64_t), bool grad)
+{
+    tg_tensor *t = tg_zeros(ndim, shape);
+    if (!t)
+        fail_msg("tg_zeros: %s", tg_last_error());
+    for (int64_t k = 0; k < tg_numel(t); k++)
+        tg_data(t)[k] = gen(k);
+    if (grad)
+        assert_status(TG_OK, tg_set_requires_grad(t, true));
+    return t;
+}
+
 /* ------------------------------------------------------ errors and leaks */
 
 void tgt_check_error(tg_status want, const char *const *needles)

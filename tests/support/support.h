@@ -51,6 +51,23 @@ tg_tensor *tgt_ref_tensor(const char *file, const char *key);
 void tgt_assert_tensor_close(const char *what, tg_tensor *actual, const char *file, const char *key,
                              double rtol, double atol);
 
+/* PyTorch cases (NAME.in<i>, NAME.out, NAME.w, NAME.grad<i> of a data file).
+** tgt_ref_input loads NAME.in<i> as a leaf requiring grad.  tgt_check_ref_case
+** checks out against NAME.out, runs the backward of sum(out * NAME.w) and
+** checks tg_grad(inputs[i]) against NAME.grad<i>: the input's shape and the
+** values (NULL inputs are skipped). */
+tg_tensor *tgt_ref_input(const char *file, const char *name, int i);
+void tgt_check_ref_case(const char *file, const char *name, tg_tensor *out, int n_inputs,
+                        tg_tensor *const *inputs, double rtol, double atol);
+
+/* Deterministic inputs, element k row-major: sin(1 + 0.7k), cos(0.5 + 1.3k)
+** and 1.5 + the first (the formulas of the reference scripts). */
+double tgt_signed0(int64_t k);
+double tgt_signed1(int64_t k);
+double tgt_positive0(int64_t k);
+/* A tensor of shape filled with gen(k); a leaf requiring grad when grad. */
+tg_tensor *tgt_make(int ndim, const int64_t *shape, double (*gen)(int64_t), bool grad);
+
 /* Asserts the recorded error has status want and a message containing every
 ** needle (at least one), then clears it. */
 #define assert_error(want, ...) tgt_check_error((want), (const char *const[]){__VA_ARGS__, NULL})
