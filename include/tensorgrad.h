@@ -108,6 +108,9 @@ typedef struct tg_tensor tg_tensor;      /* opaque; contiguous row-major float64
 ** when none is open.  Errors: TG_ERR_ARG (ndim out of range, NULL shape,
 ** negative size, element count overflowing), TG_ERR_NOMEM. */
 tg_tensor *tg_zeros(int ndim, const int64_t *shape);
+/* Like tg_zeros with the data left unset (torch.empty): for outputs a caller
+** fills completely, such as a user Function's forward writing every element. */
+tg_tensor *tg_empty(int ndim, const int64_t *shape);
 tg_tensor *tg_full(int ndim, const int64_t *shape, double value);
 tg_tensor *tg_scalar(double value);                       /* 0-d */
 /* Copies numel(shape) doubles from data (which may be NULL only when empty). */
@@ -423,6 +426,27 @@ typedef struct tg_function {             /* may gain fields; users fill it with 
     ** gradients it returned fails with TG_ERR_STATE naming the Function,
     ** instead of silently treating them as constants. */
     bool once_differentiable;
+    /* ELEMENTWISE FUNCTIONS.  A Function whose one output is, point by
+    ** point, a function of its inputs at the same point may give two span
+    ** kernels instead of forward and backward (which must then be NULL):
+    **
+    **   forward_span(n, in, out)
+    **       out[j] = f(in[0][j], ..., in[k-1][j]) for 0 <= j < n
+    **   backward_span(n, in, out, grad_out, grad_in)
+    **       grad_in[i][j] = grad_out[j] * df/din_i at point j, for each input
+    **       i with grad_in[i] != NULL (the others are not wanted)
+    **
+    ** tensorgrad does the rest: NumPy broadcasting of the inputs, the output
+    ** allocation, saving what backward reads, summing gradients back to
+    ** broadcast inputs, splitting large tensors over the threads, and, in a
+    ** captured graph (tg_graph_capture), calling the kernels block by block
+    ** inside its fused passes so the output never exists as a whole.  The
+    ** kernels must be pure: they may run at once on disjoint spans from
+    ** several threads, and on spans of any length.  Requires n_outputs == 1.
+    ** The backward is once differentiable (see once_differentiable). */
+    void (*forward_span)(int64_t n, const double *const *in, double *out);
+    void (*backward_span)(int64_t n, const double *const *in, const double *out,
+                          const double *grad_out, double *const *grad_in);
 } tg_function;
 
 #define TG_MAX_FN_ARITY 16

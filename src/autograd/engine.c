@@ -253,16 +253,18 @@ static tg_status run_node(run *r, tg__node *n)
     for (int k = 0; k < n->n_outputs; k++)
         if (!gout[k] && !(gout[k] = zeros_like_meta(&n->out_meta[k])))
             return tg_last_status();
-    if (!n->fn->backward)
+    if (!n->fn->backward && !n->fn->backward_span)
         return tg__error(TG_ERR_STATE, "%s: '%s' has no backward", r->fname, tg__node_name(n));
-    /* a once-differentiable backward runs unrecorded; its results are guarded */
-    bool guard = r->create && n->fn->once_differentiable, record = r->create && !guard;
+    /* a once-differentiable backward (span kernels are) runs unrecorded; its
+    ** results are guarded */
+    bool once = n->fn->once_differentiable || !n->fn->backward;
+    bool guard = r->create && once, record = r->create && !guard;
     int depth = tg__scope_depth();
     tg_scope_begin();
     bool prev = tg_set_grad_enabled(record);
     n->create_graph = record;
     tg__anomaly_enter_backward(1);
-    tg_status st = n->fn->backward(n, gout, gin);
+    tg_status st = n->fn->backward ? n->fn->backward(n, gout, gin) : tg__span_backward(n, gout, gin);
     tg__anomaly_enter_backward(-1);
     n->create_graph = false;
     tg_set_grad_enabled(prev);

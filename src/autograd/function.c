@@ -38,7 +38,10 @@ static tg_status check_apply(const tg_function *fn, tg_tensor *const *inputs, tg
 {
     if (!fn)
         return tg__error(TG_ERR_ARG, "tg_apply: fn is NULL");
-    if (!fn->forward)
+    if (fn->forward_span && (fn->forward || fn->backward || fn->n_outputs != 1))
+        return tg__error(TG_ERR_ARG, "tg_apply: '%s' gives span kernels, so it must have one output "
+                         "and no forward or backward", fn_name(fn));
+    if (!fn->forward && !fn->forward_span)
         return tg__error(TG_ERR_ARG, "tg_apply: '%s' has no forward", fn_name(fn));
     if (fn->n_inputs < 1 || fn->n_inputs > TG_MAX_FN_ARITY || fn->n_outputs < 1 ||
         fn->n_outputs > TG_MAX_FN_ARITY)
@@ -166,7 +169,8 @@ static tg_status run_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **
     tg_tensor *raw_saved[TG_MAX_FN_ARITY * 2] = {0};
     n->in_forward = true;
     n->pending = raw_saved;   /* raw pointers until classified */
-    tg_status st = n->fn->forward(n, inputs, outputs);
+    tg_status st = n->fn->forward ? n->fn->forward(n, inputs, outputs)
+                                  : tg__span_forward(n, inputs, outputs);
     n->in_forward = false;
     n->pending = NULL;
     tg_set_grad_enabled(prev);

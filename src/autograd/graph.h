@@ -64,6 +64,9 @@ tg_status tg__anomaly_check(const tg__node *n, bool forward, int count, tg_tenso
 /* +1 entering a Function's backward, -1 leaving it: forwards of the ops it
 ** runs are not checked on their own, its grad_inputs are. */
 void tg__anomaly_enter_backward(int delta);
+/* The forward and backward of a Function given as span kernels (span.c). */
+tg_status tg__span_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **outputs);
+tg_status tg__span_backward(tg__node *n, tg_tensor *const *grad_outputs, tg_tensor **grad_inputs);
 /* Drops the saved tensors (after a backward without retain_graph). */
 void tg__node_release_saved(tg__node *n);
 

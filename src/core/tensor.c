@@ -183,6 +183,12 @@ tg_tensor *tg_zeros(int ndim, const int64_t *shape)
     return tg__adopt(t);
 }
 
+tg_tensor *tg_empty(int ndim, const int64_t *shape)
+{
+    tg_tensor *t = tg__tensor_new("tg_empty", ndim, shape);
+    return t ? tg__adopt(t) : NULL;
+}
+
 tg_tensor *tg_scalar(double value)
 {
     return filled("tg_scalar", 0, NULL, value);
