@@ -120,8 +120,8 @@ static int run_config(suite_report *rep, int path, int64_t n, int threads, const
 
 static int run_tutorial(suite_report *rep, const int64_t *sizes, int n_sizes, const options *o)
 {
-    static const int paths[] = {PATH_FUSED, PATH_USER, PATH_BUILTIN, PATH_USER_CAPTURED,
-                                PATH_BUILTIN_CAPTURED};
+    static const int paths[] = {PATH_FUSED, PATH_USER, PATH_SPAN, PATH_BUILTIN, PATH_USER_CAPTURED,
+                                PATH_SPAN_CAPTURED, PATH_BUILTIN_CAPTURED};
     int bad = 0;
     for (int s = 0; s < n_sizes; s++) {
         bool two = TG_BENCH_HAVE_THREADS && s == n_sizes - 1 && sizes[s] >= 1000000;

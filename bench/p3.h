@@ -1,18 +1,28 @@
 /*
-** The tutorial's P3 as a user Function, with forward and backward as single
-** raw loops over the batch, shared by the benchmark programs (each includes it
-** once; everything here is static).
+** The tutorial's P3 as a user Function, written both ways a user can, shared
+** by the benchmark programs (each includes it once; everything here is
+** static):
+**   p3_fn       forward and backward callbacks, each a single raw loop over
+**               the batch (the general form, as in PyTorch's tutorial)
+**   p3_span_fn  span kernels: the library allocates, broadcasts, splits
+**               the batch over threads and fuses them into captured passes
 */
 #ifndef TG_BENCH_P3_H
 #define TG_BENCH_P3_H
 
 #include <tensorgrad.h>
 
+#if defined(__GNUC__)
+#define P3_MAYBE_UNUSED __attribute__((unused))   /* not every program uses both forms */
+#else
+#define P3_MAYBE_UNUSED
+#endif
+
 /* forward: y = (5x^3 - 3x) / 2 */
 static tg_status p3_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 {
     tg_tensor *x = in[0];
-    if (!(out[0] = tg_zeros(tg_ndim(x), tg_shape(x))))
+    if (!(out[0] = tg_empty(tg_ndim(x), tg_shape(x))))
         return tg_last_status();
     const double *xd = tg_data(x);
     double *yd = tg_data(out[0]);
@@ -25,7 +35,7 @@ static tg_status p3_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 static tg_status p3_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
 {
     tg_tensor *x = tg_saved_tensor(ctx, 0);
-    if (!x || !(gin[0] = tg_zeros(tg_ndim(x), tg_shape(x))))
+    if (!x || !(gin[0] = tg_empty(tg_ndim(x), tg_shape(x))))
         return tg_last_status();
     const double *xd = tg_data(x), *gd = tg_data(g[0]);
     double *dx = tg_data(gin[0]);
@@ -34,7 +44,28 @@ static tg_status p3_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
     return TG_OK;
 }
 
-static const tg_function p3_fn = {.name = "LegendrePolynomial3", .n_inputs = 1, .n_outputs = 1,
+P3_MAYBE_UNUSED static const tg_function p3_fn = {.name = "LegendrePolynomial3", .n_inputs = 1, .n_outputs = 1,
                                   .forward = p3_forward, .backward = p3_backward};
+
+/* out = (5x^3 - 3x) / 2 */
+static void p3_span_forward(int64_t n, const double *const *in, double *out)
+{
+    const double *x = in[0];
+    for (int64_t i = 0; i < n; i++)
+        out[i] = 0.5 * (5 * x[i] * x[i] * x[i] - 3 * x[i]);
+}
+
+/* grad_in = grad_out * 1.5 (5x^2 - 1) */
+static void p3_span_backward(int64_t n, const double *const *in, const double *out, const double *grad_out,
+                             double *const *grad_in)
+{
+    const double *x = in[0];
+    (void)out;
+    for (int64_t i = 0; i < n; i++)
+        grad_in[0][i] = grad_out[i] * 1.5 * (5 * x[i] * x[i] - 1);
+}
+
+P3_MAYBE_UNUSED static const tg_function p3_span_fn = {.name = "LegendrePolynomial3", .n_inputs = 1, .n_outputs = 1,
+                                       .forward_span = p3_span_forward, .backward_span = p3_span_backward};
 
 #endif /* TG_BENCH_P3_H */

@@ -49,9 +49,11 @@ int suite_in_child(suite_child_fn fn, const void *arg, void *result, size_t size
 
 enum suite_path {
     PATH_FUSED,          /* the hand-fused C loop: the limit */
-    PATH_USER,           /* P3 as a user tg_function, eager */
+    PATH_USER,           /* P3 as a user tg_function with forward / backward, eager */
+    PATH_SPAN,           /* P3 as a user tg_function with span kernels, eager */
     PATH_BUILTIN,        /* tg_legendre(u, 3), eager */
-    PATH_USER_CAPTURED,  /* the user-Function step captured once, replayed */
+    PATH_USER_CAPTURED,  /* the user-Function steps captured once, replayed */
+    PATH_SPAN_CAPTURED,
     PATH_BUILTIN_CAPTURED,
     PATH_TORCH,          /* PyTorch eager with the tutorial's custom Function (pytorch_step.py) */
     PATH_NUMPY,          /* NumPy with gradients by hand (pytorch_step.py) */

@@ -234,19 +234,37 @@ static tg_status twice_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gi
 static const tg_function twice_fn = {.name = "twice", .n_inputs = 1, .n_outputs = 1,
                                      .forward = twice_forward, .backward = twice_backward};
 
-typedef struct dispatch_ctx { tg_tensor *x; int ok; } dispatch_ctx;
+/* the same as span kernels */
+static void twice_span_forward(int64_t n, const double *const *in, double *out)
+{
+    for (int64_t i = 0; i < n; i++)
+        out[i] = in[0][i] * 2.0;
+}
+static void twice_span_backward(int64_t n, const double *const *in, const double *out, const double *g,
+                                double *const *gin)
+{
+    (void)in, (void)out;
+    for (int64_t i = 0; i < n; i++)
+        gin[0][i] = g[i] * 2.0;
+}
+static const tg_function twice_span_fn = {.name = "twice", .n_inputs = 1, .n_outputs = 1,
+                                          .forward_span = twice_span_forward,
+                                          .backward_span = twice_span_backward};
+
+typedef struct dispatch_ctx { const tg_function *fn; tg_tensor *x; int ok; } dispatch_ctx;
 static void dispatch_once(void *p)
 {
     dispatch_ctx *c = p;
     tg_scope_begin();
-    c->ok &= tg_backward(tg_apply1(&twice_fn, &c->x), NULL) == TG_OK;
+    c->ok &= tg_backward(tg_apply1(c->fn, &c->x), NULL) == TG_OK;
     tg_scope_end();
 }
 
-/* ns per apply + backward; every backward must have accumulated 2. */
-static int dispatch_row(const suite_timing *t, micro_row *row, char *err, size_t err_size)
+/* ns per apply + backward of fn; every backward must have accumulated 2. */
+static int dispatch_row(const tg_function *fn, const char *name, const suite_timing *t, micro_row *row, char *err,
+                        size_t err_size)
 {
-    dispatch_ctx c = {tg_scalar(1.0), 1};
+    dispatch_ctx c = {fn, tg_scalar(1.0), 1};
     int ok = c.x && tg_set_requires_grad(c.x, true) == TG_OK;
     for (int r = 0; r < 1000 && ok; r++)
         dispatch_once(&c);
@@ -262,8 +280,8 @@ static int dispatch_row(const suite_timing *t, micro_row *row, char *err, size_t
         snprintf(err, err_size, "dispatch failed while timed: %s", tg_last_error());
         return 1;
     }
-    *row = (micro_row){.name = "user Function apply + backward, 1 element", .unit = "ns",
-                       .value = s * 1e9, .reference = NAN, .ratio = NAN};
+    *row = (micro_row){.unit = "ns", .value = s * 1e9, .reference = NAN, .ratio = NAN};
+    snprintf(row->name, sizeof row->name, "%s", name);
     return 0;
 }
 
@@ -366,9 +384,16 @@ int micro_run(const micro_config *cfg, micro_row *rows, int max_rows, char *err,
     if (m < 0)
         snprintf(err, err_size, "micro-benchmarks: out of memory for n = %lld", (long long)cfg->n);
     else
-        m = kernel_rows(&b, &cfg->timing, rows, max_rows - 2, err, err_size);
+        m = kernel_rows(&b, &cfg->timing, rows, max_rows - 3, err, err_size);
     bufs_free(&b);
-    if (m >= 0 && dispatch_row(&cfg->timing, &rows[m], err, err_size) == 0)
+    /* the first "ns" row is the one the dispatch target judges */
+    if (m >= 0 && dispatch_row(&twice_fn, "user Function apply + backward, 1 element", &cfg->timing, &rows[m],
+                               err, err_size) == 0)
+        m++;
+    else
+        m = -1;
+    if (m >= 0 && dispatch_row(&twice_span_fn, "user span Function apply + backward, 1 element", &cfg->timing,
+                               &rows[m], err, err_size) == 0)
         m++;
     else
         m = -1;

@@ -3,7 +3,9 @@
 ** backward and the parameter update, timed one way per call of tut_run (which
 ** bench_suite.c makes in a fresh child process, so peaks do not mix):
 **   fused      suite_fused_step, the hand-fused loop (the limit)
-**   user       P3 as a user tg_function (the tutorial's way), eager
+**   user       P3 as a user tg_function with forward / backward (the
+**              tutorial's way), eager
+**   span       P3 as a user tg_function with span kernels, eager
 **   builtin    tg_legendre(u, 3), eager
 **   captured   either step captured once with tg_graph_capture and replayed
 **              (the hook at the end of this file; absent until the graph API is)
@@ -23,8 +25,10 @@
 const char *const suite_path_name[N_PATHS] = {
     [PATH_FUSED] = "hand-fused C loop",
     [PATH_USER] = "user P3 Function, eager",
+    [PATH_SPAN] = "user P3 span Function, eager",
     [PATH_BUILTIN] = "tg_legendre, eager",
     [PATH_USER_CAPTURED] = "user P3 Function, captured",
+    [PATH_SPAN_CAPTURED] = "user P3 span Function, captured",
     [PATH_BUILTIN_CAPTURED] = "tg_legendre, captured",
     [PATH_TORCH] = "PyTorch eager, custom Function",
     [PATH_NUMPY] = "NumPy, gradients by hand",
@@ -48,14 +52,28 @@ static void reset(problem *pb)
         tg_data(pb->p[i])[0] = init[i];
 }
 
+/* The user Function of a path, or NULL for tg_legendre. */
+static const tg_function *path_fn(int path)
+{
+    return path == PATH_USER || path == PATH_USER_CAPTURED   ? &p3_fn
+           : path == PATH_SPAN || path == PATH_SPAN_CAPTURED ? &p3_span_fn
+                                                             : NULL;
+}
+
+/* The step's loss: P3 by the user Function fn, or tg_legendre when NULL. */
+static tg_tensor *step_loss(tg_tensor *const p[4], tg_tensor *x, tg_tensor *y, const tg_function *fn)
+{
+    tg_tensor *u = tg_add(p[2], tg_mul(p[3], x));
+    tg_tensor *q = fn ? tg_apply1(fn, &u) : tg_legendre(u, 3);
+    return tg_sum(tg_pow(tg_sub(tg_add(p[0], tg_mul(p[1], q)), y), 2.0));
+}
+
 /* The eager step: out = {loss, ga, gb, gc, gd}; the update p -= lr * grad. */
-static int step_eager(problem *pb, bool user, double lr, double out[5])
+static int step_eager(problem *pb, const tg_function *fn, double lr, double out[5])
 {
     tg_scope_begin();
     tg_tensor **p = pb->p;
-    tg_tensor *u = tg_add(p[2], tg_mul(p[3], pb->x));
-    tg_tensor *q = user ? tg_apply1(&p3_fn, &u) : tg_legendre(u, 3);
-    tg_tensor *loss = tg_sum(tg_pow(tg_sub(tg_add(p[0], tg_mul(p[1], q)), pb->y), 2.0));
+    tg_tensor *loss = step_loss(p, pb->x, pb->y, fn);
     int ok = loss && tg_backward(loss, NULL) == TG_OK;
     if (ok) {
         out[0] = tg_item(loss);
@@ -80,7 +98,7 @@ static int step_fused(problem *pb, double lr, double out[5])
     return 1;
 }
 
-static int captured_prepare(problem *pb, bool user);
+static int captured_prepare(problem *pb, const tg_function *fn);
 static int step_captured(problem *pb, double lr, double out[5]);
 static const char *captured_executor(problem *pb);
 static void captured_free(problem *pb);
@@ -89,8 +107,9 @@ static int run_step(problem *pb, int path, double lr, double out[5])
 {
     switch (path) {
     case PATH_FUSED: return step_fused(pb, lr, out);
-    case PATH_USER: return step_eager(pb, true, lr, out);
-    case PATH_BUILTIN: return step_eager(pb, false, lr, out);
+    case PATH_USER:
+    case PATH_SPAN:
+    case PATH_BUILTIN: return step_eager(pb, path_fn(path), lr, out);
     default: return step_captured(pb, lr, out);
     }
 }
@@ -172,7 +191,7 @@ static void warm_up(int threads)
             tg_set_requires_grad(pb.p[i], true);
     if (pb.x && pb.y && pb.p[0] && pb.p[1] && pb.p[2] && pb.p[3]) {
         reset(&pb);
-        step_eager(&pb, false, 0.0, out);
+        step_eager(&pb, NULL, 0.0, out);
         step_fused(&pb, 0.0, out);
     }
     for (int i = 0; i < 4; i++)
@@ -200,7 +219,7 @@ int tut_run(const tut_config *cfg, tut_result *out, char *err, size_t err_size)
         snprintf(err, err_size, "setup: %s", tg_last_error());
         goto cleanup;
     }
-    if (cfg->path >= PATH_USER_CAPTURED && captured_prepare(&pb, cfg->path == PATH_USER_CAPTURED)) {
+    if (cfg->path >= PATH_USER_CAPTURED && captured_prepare(&pb, path_fn(cfg->path))) {
         snprintf(err, err_size, "%s: capture failed: %s", suite_path_name[cfg->path], tg_last_error());
         goto cleanup;
     }
@@ -235,7 +254,7 @@ cleanup:
 
 bool tut_path_available(int path)
 {
-    if (path == PATH_USER_CAPTURED || path == PATH_BUILTIN_CAPTURED)
+    if (path >= PATH_USER_CAPTURED && path <= PATH_BUILTIN_CAPTURED)
         return TG_BENCH_HAVE_GRAPH;
     return path >= 0 && path < PATH_TORCH;
 }
@@ -244,7 +263,7 @@ bool tut_path_available(int path)
 typedef struct captured {
     tg_params *params;
     tg_graph *graph;
-    bool user;
+    const tg_function *fn;   /* the user P3, or NULL: tg_legendre */
     problem *pb;
 } captured;
 
@@ -252,19 +271,16 @@ typedef struct captured {
 static tg_tensor *captured_loss(void *arg)
 {
     captured *c = arg;
-    tg_tensor **p = c->pb->p;
-    tg_tensor *u = tg_add(p[2], tg_mul(p[3], c->pb->x));
-    tg_tensor *q = c->user ? tg_apply1(&p3_fn, &u) : tg_legendre(u, 3);
-    return tg_sum(tg_pow(tg_sub(tg_add(p[0], tg_mul(p[1], q)), c->pb->y), 2.0));
+    return step_loss(c->pb->p, c->pb->x, c->pb->y, c->fn);
 }
 
-static int captured_prepare(problem *pb, bool user)
+static int captured_prepare(problem *pb, const tg_function *fn)
 {
     static const char *const names[4] = {"a", "b", "c", "d"};
     captured *c = calloc(1, sizeof *c);
     if (!c)
         return 1;
-    *c = (captured){.params = tg_params_new(), .user = user, .pb = pb};
+    *c = (captured){.params = tg_params_new(), .fn = fn, .pb = pb};
     pb->captured = c;
     for (int i = 0; i < 4 && c->params; i++)
         if (tg_params_add(c->params, names[i], pb->p[i]) != TG_OK)
@@ -313,10 +329,10 @@ static void captured_free(problem *pb)
     pb->captured = NULL;
 }
 #else
-static int captured_prepare(problem *pb, bool user)
+static int captured_prepare(problem *pb, const tg_function *fn)
 {
     (void)pb;
-    (void)user;
+    (void)fn;
     return 1;
 }
 
