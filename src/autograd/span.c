@@ -66,9 +66,12 @@ tg_status tg__span_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **ou
     int ndim = inputs[0]->ndim;
     int64_t shape[TG_MAX_DIMS];
     memcpy(shape, inputs[0]->shape, (size_t)ndim * sizeof *shape);
-    for (int i = 1; i < n->n_inputs; i++)
-        if (!tg__broadcast_shape(name, ndim, shape, inputs[i]->ndim, inputs[i]->shape, &ndim, shape))
+    for (int i = 1; i < n->n_inputs; i++) {
+        int64_t both[TG_MAX_DIMS];   /* not shape itself: the result must not alias an operand */
+        if (!tg__broadcast_shape(name, ndim, shape, inputs[i]->ndim, inputs[i]->shape, &ndim, both))
             return TG_ERR_SHAPE;
+        memcpy(shape, both, sizeof both);
+    }
     span_call c = {.fn = n->fn, .n_in = n->n_inputs};
     for (int i = 0; i < c.n_in; i++)
         if (!(c.in[i] = at_shape(inputs[i], ndim, shape)))
