@@ -74,6 +74,37 @@ static tg_status custom_apply_backward(void *self)
     return st;
 }
 
+/* (e) an elementwise span Function of x and the 0-d parameter a: the
+** broadcast, its output, the gradients and the sum back to a */
+static void scaled_forward(int64_t n, const double *const *in, double *out)
+{
+    for (int64_t j = 0; j < n; j++)
+        out[j] = in[0][j] * in[1][j];
+}
+static void scaled_backward(int64_t n, const double *const *in, const double *out, const double *g,
+                            double *const *gin)
+{
+    (void)out;
+    for (int64_t j = 0; j < n; j++) {
+        if (gin[0])
+            gin[0][j] = g[j] * in[1][j];
+        if (gin[1])
+            gin[1][j] = g[j] * in[0][j];
+    }
+}
+static const tg_function scaled = {.name = "scaled", .n_inputs = 2, .n_outputs = 1,
+                                   .forward_span = scaled_forward, .backward_span = scaled_backward};
+
+static tg_status span_apply_backward(void *self)
+{
+    fit *f = self;
+    tg_scope_begin();
+    tg_tensor *y = tg_apply1(&scaled, (tg_tensor *[]){f->x, f->p[0]});
+    tg_status st = y ? tg_backward(tg_sum(y), NULL) : tg_last_status();
+    tg_scope_end();
+    return st;
+}
+
 /* (d) graph capture and replay of the tutorial step (interpreted: the walk
 ** counts the library's own allocations, not the system compiler's) */
 static tg_tensor *graph_loss(void *self)
@@ -200,6 +231,12 @@ static void test_custom_function_survives_every_allocation_failure(void **state)
     check_walk("custom Function", custom_apply_backward);
 }
 
+static void test_span_function_survives_every_allocation_failure(void **state)
+{
+    (void)state;
+    check_walk("span Function", span_apply_backward);
+}
+
 static void test_graph_capture_and_replay_survive_every_allocation_failure(void **state)
 {
     (void)state;
@@ -214,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_training_step_survives_every_allocation_failure),
         cmocka_unit_test(test_double_backward_survives_every_allocation_failure),
         cmocka_unit_test(test_custom_function_survives_every_allocation_failure),
+        cmocka_unit_test(test_span_function_survives_every_allocation_failure),
         cmocka_unit_test(test_graph_capture_and_replay_survive_every_allocation_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
