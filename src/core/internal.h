@@ -123,7 +123,11 @@ struct tg_tensor {
 ** error is already recorded).  A tensor already freed (its scope ended, or
 ** tg_free) whose header has not been reused: TG_ERR_STATE.  Best effort: a
 ** freed header may have been handed to a new tensor. */
-tg_status tg__check_live(const char *fn, const char *what, const tg_tensor *t);
+tg_status tg__check_live_slow(const char *fn, const char *what, const tg_tensor *t);
+static inline tg_status tg__check_live(const char *fn, const char *what, const tg_tensor *t)
+{
+    return t && t->magic == TG__LIVE ? TG_OK : tg__check_live_slow(fn, what, t);
+}
 
 /* A new tensor owned by the caller of this function, registered nowhere.
 ** Data uninitialized.  NULL + TG_ERR_NOMEM / TG_ERR_ARG recorded. */
@@ -147,9 +151,17 @@ int64_t    tg__check_shape(const char *fn, int ndim, const int64_t *shape);
 bool       tg__same_shape(const tg_tensor *a, const tg_tensor *b);
 
 /* ----------------------------------------------------------------- scopes */
+typedef struct tg__scope {
+    tg_tensor **items;
+    int64_t n, cap;
+    int64_t live;              /* items not yet removed */
+    int level;                 /* depth of this scope, 1 = outermost */
+    struct tg__scope *parent;
+} tg__scope;
+
 int  tg__scope_depth(void);
 /* Depth of the scope owning t (1 = outermost), 0 when no scope owns it. */
-int  tg__owner_depth(const tg_tensor *t);
+static inline int tg__owner_depth(const tg_tensor *t) { return t->scope ? t->scope->level : 0; }
 void tg__scope_end_to(int depth);   /* ends scopes until depth remain */
 
 /* ---------------------------------------------------------- broadcasting */

@@ -44,9 +44,11 @@ void *tg__storage_alloc(size_t n, size_t *size)
 {
     if (n > ((size_t)1 << 62))
         return NULL;
-    int c = size_class(n, size);
-    if (*size <= SMALL_BLOCK)   /* small: the per-thread object lists, no lock */
+    if (n <= SMALL_BLOCK) {   /* small: the per-thread object lists (16-byte classes), no lock */
+        *size = n < 64 ? 64 : (n + 15) & ~(size_t)15;
         return tg__obj_alloc(*size);
+    }
+    int c = size_class(n, size);
     pthread_mutex_lock(&lock);
     block *b = free_list[c];
     if (b) {
@@ -62,13 +64,13 @@ void tg__storage_free(void *p, size_t size)
 {
     if (!p)
         return;
-    size_t got;
-    int c = size_class(size, &got);
-    TG_ASSERT(got == size);
     if (size <= SMALL_BLOCK) {
         tg__obj_free(p, size);
         return;
     }
+    size_t got;
+    int c = size_class(size, &got);
+    TG_ASSERT(got == size);
     pthread_mutex_lock(&lock);
     bool keep = cached_bytes + size <= cache_limit;
     if (keep) {

@@ -9,13 +9,6 @@
 
 #include <pthread.h>
 
-typedef struct tg__scope {
-    tg_tensor **items;
-    int64_t n, cap;
-    int64_t live;              /* items not yet removed */
-    int level;                 /* depth of this scope, 1 = outermost */
-    struct tg__scope *parent;
-} tg__scope;
 
 static pthread_key_t scopes_key;
 static pthread_once_t scopes_once = PTHREAD_ONCE_INIT;
@@ -42,7 +35,6 @@ static void scopes_exit(void *arg)
 
 static void make_scopes_key(void) { pthread_key_create(&scopes_key, scopes_exit); }
 
-int tg__owner_depth(const tg_tensor *t) { return t->scope ? t->scope->level : 0; }
 
 void tg_scope_begin(void)
 {

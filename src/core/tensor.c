@@ -50,7 +50,7 @@ bool tg__same_shape(const tg_tensor *a, const tg_tensor *b)
     return true;
 }
 
-tg_status tg__check_live(const char *fn, const char *what, const tg_tensor *t)
+tg_status tg__check_live_slow(const char *fn, const char *what, const tg_tensor *t)
 {
     if (!t)
         return tg__null_arg(fn, what);
@@ -60,17 +60,45 @@ tg_status tg__check_live(const char *fn, const char *what, const tg_tensor *t)
     return TG_OK;
 }
 
-static tg_tensor *tensor_header(const char *fn, int ndim, const int64_t *shape, int64_t numel)
+/* Every field written once, the shape only up to ndim: cheaper than a
+** compound literal that zeroes the whole header first. */
+static tg_tensor *tensor_header(const char *fn, int ndim, const int64_t *shape, int64_t numel, size_t size)
 {
-    tg_tensor *t = tg__obj_alloc(sizeof *t);
+    tg_tensor *t = tg__obj_alloc(size);
     if (!t) {
         tg__error(TG_ERR_NOMEM, "%s: out of memory for a tensor header", fn);
         return NULL;
     }
-    *t = (tg_tensor){.ndim = ndim, .numel = numel, .refcount = 1, .scope_slot = -1, .magic = TG__LIVE};
+    t->ndim = ndim;
     for (int i = 0; i < ndim; i++)
         t->shape[i] = shape[i];
+    t->numel = numel;
+    t->refcount = 1;
+    t->scope = NULL;
+    t->scope_slot = -1;
+    t->requires_grad = false;
+    t->node = NULL;
+    t->out_index = 0;
+    t->grad = NULL;
+    t->magic = TG__LIVE;
     return t;
+}
+
+/* A small tensor is one block: its header, then its storage header, then the
+** data (EMBED_AT bytes in, 64-byte aligned relative to the block).  Views may
+** hold the storage after the tensor is gone: the block is freed when the
+** storage's last reference goes, through its release hook. */
+#define EMBED_AT ((sizeof(tg_tensor) + sizeof(tg__storage) + 63) & ~(size_t)63)
+#define EMBED_MAX_BYTES 1024   /* tg__obj_alloc's largest class */
+
+static void embedded_release(tg__storage *s)
+{
+    tg__obj_free((char *)s - sizeof(tg_tensor), s->size);
+}
+
+static bool is_embedded(const tg_tensor *t)
+{
+    return t->storage->release == embedded_release && t->storage == (const tg__storage *)(const void *)(t + 1);
 }
 
 tg_tensor *tg__tensor_new(const char *fn, int ndim, const int64_t *shape)
@@ -78,12 +106,27 @@ tg_tensor *tg__tensor_new(const char *fn, int ndim, const int64_t *shape)
     int64_t numel = tg__check_shape(fn, ndim, shape);
     if (numel < 0)
         return NULL;
-    tg_tensor *t = tensor_header(fn, ndim, shape, numel);
+    size_t bytes = (size_t)numel * sizeof(double);
+    if (bytes <= EMBED_MAX_BYTES - EMBED_AT) {
+        size_t size = EMBED_AT + bytes;
+        tg_tensor *t = tensor_header(fn, ndim, shape, numel, size);
+        if (!t)
+            return NULL;
+        tg__storage *s = (tg__storage *)(void *)(t + 1);
+        s->data = (double *)(void *)((char *)t + EMBED_AT);
+        s->refcount = 1;
+        s->size = size;
+        s->release = embedded_release;
+        t->storage = s;
+        t->data = s->data;
+        return t;
+    }
+    tg_tensor *t = tensor_header(fn, ndim, shape, numel, sizeof *t);
     if (!t)
         return NULL;
     /* storage header and data in one pooled block */
     size_t head = 64, size;
-    char *block = tg__storage_alloc(head + (size_t)numel * sizeof(double), &size);
+    char *block = tg__storage_alloc(head + bytes, &size);
     if (!block) {
         tg__obj_free(t, sizeof *t);
         tg__error(TG_ERR_NOMEM, "%s: out of memory for %lld doubles", fn, (long long)numel);
@@ -102,7 +145,7 @@ tg_tensor *tg__tensor_wrap(const char *fn, int ndim, const int64_t *shape, tg__s
                            double *data)
 {
     int64_t numel = tg__check_shape(fn, ndim, shape);
-    tg_tensor *t = numel < 0 ? NULL : tensor_header(fn, ndim, shape, numel);
+    tg_tensor *t = numel < 0 ? NULL : tensor_header(fn, ndim, shape, numel, sizeof *t);
     if (!t)
         return NULL;
     TG_ASSERT(s->release && s->refcount == 0);
@@ -114,10 +157,10 @@ tg_tensor *tg__tensor_wrap(const char *fn, int ndim, const int64_t *shape, tg__s
 
 tg_tensor *tg__tensor_alias(tg_tensor *src, int ndim, const int64_t *shape)
 {
-    tg_tensor *t = tensor_header("tg_alias", ndim, shape, src->numel);
+    tg_tensor *t = tensor_header("tg_alias", ndim, shape, src->numel, sizeof *t);
     if (!t)
         return NULL;
-    TG_ASSERT(tg__check_shape("tg_alias", ndim, shape) == src->numel);
+    TG_ASSERT(shape == src->shape || tg__check_shape("tg_alias", ndim, shape) == src->numel);
     t->storage = src->storage;
     t->storage->refcount++;
     t->data = src->data;
@@ -138,14 +181,17 @@ static void tensor_destroy(tg_tensor *t)
     }
     if (t->grad)
         tg__tensor_unref(t->grad);
-    if (--t->storage->refcount == 0) {
-        if (t->storage->release)
-            t->storage->release(t->storage);   /* not a pool block (a mapping) */
+    tg__storage *s = t->storage;
+    bool embedded = is_embedded(t);
+    t->magic = TG__DEAD;   /* before the release: it may free this header's block */
+    if (--s->refcount == 0) {
+        if (s->release)
+            s->release(s);   /* an embedded block, or not a pool block (a mapping) */
         else
-            tg__storage_free(t->storage, t->storage->size);
+            tg__storage_free(s, s->size);
     }
-    t->magic = TG__DEAD;
-    tg__obj_free(t, sizeof *t);
+    if (!embedded)   /* an embedded header lives as long as its storage */
+        tg__obj_free(t, sizeof *t);
 }
 
 void tg__tensor_unref(tg_tensor *t)
