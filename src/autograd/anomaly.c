@@ -8,19 +8,17 @@
 
 #include <math.h>
 
-static _Thread_local bool anomaly_on;
-static _Thread_local int backward_depth;   /* ops inside a backward are judged by its result */
-
-void tg__anomaly_enter_backward(int delta) { backward_depth += delta; }
+_Thread_local bool tg__anomaly_on;
+_Thread_local int tg__backward_depth;   /* ops inside a backward are judged by its result */
 
 bool tg_set_anomaly(bool on)
 {
-    bool prev = anomaly_on;
-    anomaly_on = on;
+    bool prev = tg__anomaly_on;
+    tg__anomaly_on = on;
     return prev;
 }
 
-bool tg_is_anomaly_enabled(void) { return anomaly_on; }
+bool tg_is_anomaly_enabled(void) { return tg__anomaly_on; }
 
 static void input_shapes(const tg__node *n, tg_tensor *const *inputs, char *buf, size_t cap)
 {
@@ -34,10 +32,10 @@ static void input_shapes(const tg__node *n, tg_tensor *const *inputs, char *buf,
     }
 }
 
-tg_status tg__anomaly_check(const tg__node *n, bool forward, int count, tg_tensor *const *ts,
-                            tg_tensor *const *inputs)
+tg_status tg__anomaly_scan(const tg__node *n, bool forward, int count, tg_tensor *const *ts,
+                           tg_tensor *const *inputs)
 {
-    if (!anomaly_on || (forward && backward_depth > 0))
+    if (!tg__anomaly_on || (forward && tg__backward_depth > 0))
         return TG_OK;
     for (int k = 0; k < count; k++) {
         const tg_tensor *t = ts[k];

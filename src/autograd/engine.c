@@ -14,20 +14,33 @@
 #include <stdatomic.h>
 #include <string.h>
 
-static atomic_llong next_run_id;
+/* Run ids: a per-thread counter under a per-thread base, so no two runs share
+** an id and starting a backward needs no atomic operation. */
+static atomic_llong next_thread_base;
+static _Thread_local int64_t run_counter;
+
+static int64_t next_run_id(void)
+{
+    if (run_counter == 0)
+        run_counter = atomic_fetch_add(&next_thread_base, 1) << 40 | 1;
+    return run_counter++;
+}
 
 /* Working arrays of one backward, kept per thread and reused so a training
 ** step in steady state allocates nothing here.  A backward run from inside a
 ** backward (a Function that differentiates something itself) uses the next
 ** frame; past MAX_NEST the frame is made and freed for that run alone. */
 typedef struct dfs_frame { tg__node *node; int next; } dfs_frame;
+typedef struct entry {
+    tg__node *node;
+    int64_t buf_off;           /* its first gradient slot in bufs */
+    bool needed;               /* leads to a wanted gradient */
+} entry;
 typedef struct scratch {
-    tg__node **order;
+    entry *order;
     dfs_frame *stack;
-    int64_t *buf_off;
-    bool *needed;
     tg_tensor **bufs;
-    int64_t order_cap, stack_cap, per_node_cap, bufs_cap;
+    int64_t order_cap, stack_cap, bufs_cap;
 } scratch;
 
 #define MAX_NEST 8
@@ -42,8 +55,6 @@ static void scratch_free(scratch *s)
         return;
     tg__free(s->order);
     tg__free(s->stack);
-    tg__free(s->buf_off);
-    tg__free(s->needed);
     tg__free(s->bufs);
     tg__free(s);
 }
@@ -94,10 +105,8 @@ static void scratch_release(scratch *s)
 }
 
 /* Makes *p hold at least need elements of size elem. */
-static bool grow(void *p, int64_t *cap, int64_t need, size_t elem)
+static bool grow_slow(void *p, int64_t *cap, int64_t need, size_t elem)
 {
-    if (need <= *cap)
-        return true;
     int64_t c = *cap * 2 > need ? *cap * 2 : need + 16;
     void *q = tg__realloc(*(void **)p, (size_t)c * elem);
     if (!q)
@@ -107,29 +116,63 @@ static bool grow(void *p, int64_t *cap, int64_t need, size_t elem)
     return true;
 }
 
+static inline bool grow(void *p, int64_t *cap, int64_t need, size_t elem)
+{
+    return need <= *cap || grow_slow(p, cap, need, elem);
+}
+
 typedef struct run {
     const char *fname;           /* "tg_backward" or "tg_autograd_grad" */
     int64_t id;
     scratch *s;
-    tg__node **order;            /* post-order: inputs before the nodes using them */
+    entry *order;                /* post-order: inputs before the nodes using them */
     int64_t n;
-    int64_t *buf_off;            /* per node: first slot in bufs */
     tg_tensor **bufs;            /* per node output: the gradient arrived so far */
     int64_t n_bufs;
-    bool *needed;
+    int n_inputs;                /* tg_autograd_grad's inputs (NULL: the leaves) */
+    tg_tensor *const *inputs;
+    int64_t first_released;      /* a needed node whose saved tensors are gone, or -1 */
     bool create;
     bool retain;
 } run;
 
 static bool visited(const run *r, const tg__node *n) { return n->run_id == r->id; }
 
+/* Whether n leads to a wanted gradient: it is a leaf (no inputs given) or
+** the node of an input, or one of its inputs' nodes leads to one.  Its
+** inputs' nodes are ordered already (post-order). */
+static bool leads_to_target(const run *r, const tg__node *n)
+{
+    if (r->inputs) {
+        for (int j = 0; j < r->n_inputs; j++)
+            if (r->inputs[j]->node == n)
+                return true;
+    } else if (!n->fn) {
+        return true;
+    }
+    for (int i = 0; i < n->n_inputs; i++)
+        if (n->edges[i].node && r->order[n->edges[i].node->run_pos].needed)
+            return true;
+    return false;
+}
+
+/* Appends n to the order with its gradient slots (empty) and whether it is needed. */
 static tg_status push_order(run *r, tg__node *n)
 {
-    if (!grow(&r->s->order, &r->s->order_cap, r->n + 1, sizeof *r->s->order))
+    scratch *s = r->s;
+    if (!grow(&s->order, &s->order_cap, r->n + 1, sizeof *s->order) ||
+        !grow(&s->bufs, &s->bufs_cap, r->n_bufs + n->n_outputs, sizeof *s->bufs))
         return tg__error(TG_ERR_NOMEM, "%s: out of memory ordering the graph", r->fname);
-    r->order = r->s->order;
-    n->run_pos = r->n;
-    r->order[r->n++] = n;
+    r->order = s->order;
+    r->bufs = s->bufs;
+    for (int k = 0; k < n->n_outputs; k++)
+        r->bufs[r->n_bufs + k] = NULL;
+    bool need = leads_to_target(r, n);
+    if (need && n->released && r->first_released < 0)
+        r->first_released = r->n;
+    r->order[r->n] = (entry){n, r->n_bufs, need};
+    n->run_pos = r->n++;
+    r->n_bufs += n->n_outputs;
     return TG_OK;
 }
 
@@ -165,13 +208,12 @@ static tg_status collect(run *r, tg__node *root)
 
 static tg_status check_released(const run *r)
 {
-    for (int64_t i = 0; i < r->n; i++)
-        if (r->needed[i] && r->order[i]->released)
-            return tg__error(TG_ERR_STATE,
-                             "%s: the graph through '%s' was already freed by an earlier backward; "
-                             "pass retain_graph (or create_graph) to the first backward to walk it twice",
-                             r->fname, tg__node_name(r->order[i]));
-    return TG_OK;
+    if (r->first_released < 0)
+        return TG_OK;
+    return tg__error(TG_ERR_STATE,
+                     "%s: the graph through '%s' was already freed by an earlier backward; "
+                     "pass retain_graph (or create_graph) to the first backward to walk it twice",
+                     r->fname, tg__node_name(r->order[r->first_released].node));
 }
 
 /* Adds g into *slot (taking g's reference, even on failure).  Under create_graph the sum is a
@@ -191,9 +233,10 @@ static tg_status accumulate(run *r, tg_tensor **slot, tg_tensor *g)
     }
     int depth = tg__scope_depth();
     tg_scope_begin();
-    bool prev = tg_set_grad_enabled(r->create);
+    bool prev_off = tg__grad_off;
+    tg__grad_off = !r->create;
     tg_tensor *sum = tg_add(s, g);
-    tg_set_grad_enabled(prev);
+    tg__grad_off = prev_off;
     if (sum)
         tg__unscope(sum);
     tg__scope_end_to(depth);
@@ -243,8 +286,8 @@ static tg_status check_grad_shape(const run *r, const tg__node *n, int i, const 
 /* Runs one node's backward and routes its input gradients. */
 static tg_status run_node(run *r, tg__node *n)
 {
-    tg_tensor **gout = &r->bufs[r->buf_off[n->run_pos]];
-    tg_tensor *gin[TG_MAX_FN_ARITY] = {0};
+    tg_tensor **gout = &r->bufs[r->order[n->run_pos].buf_off];
+    tg_tensor *gin[TG_MAX_FN_ARITY];
     bool any = false;
     for (int k = 0; k < n->n_outputs; k++)
         any = any || gout[k];
@@ -255,26 +298,29 @@ static tg_status run_node(run *r, tg__node *n)
             return tg_last_status();
     if (!n->fn->backward && !n->fn->backward_span)
         return tg__error(TG_ERR_STATE, "%s: '%s' has no backward", r->fname, tg__node_name(n));
+    for (int i = 0; i < n->n_inputs; i++)
+        gin[i] = NULL;
     /* a once-differentiable backward (span kernels are) runs unrecorded; its
     ** results are guarded */
     bool once = n->fn->once_differentiable || !n->fn->backward;
     bool guard = r->create && once, record = r->create && !guard;
     int depth = tg__scope_depth();
     tg_scope_begin();
-    bool prev = tg_set_grad_enabled(record);
+    bool prev_off = tg__grad_off;
+    tg__grad_off = !record;
     n->create_graph = record;
-    tg__anomaly_enter_backward(1);
+    tg__backward_depth++;
     tg_status st = n->fn->backward ? n->fn->backward(n, gout, gin) : tg__span_backward(n, gout, gin);
-    tg__anomaly_enter_backward(-1);
+    tg__backward_depth--;
     n->create_graph = false;
-    tg_set_grad_enabled(prev);
+    tg__grad_off = prev_off;
     if (st != TG_OK && tg_last_status() == TG_OK)
         tg__error(st, "%s: backward of '%s' failed (%s)", r->fname, tg__node_name(n), tg_status_str(st));
     if (st == TG_OK)
         st = tg__anomaly_check(n, false, n->n_inputs, gin, NULL);
     for (int i = 0; i < n->n_inputs; i++) {
         tg__node *up = n->edges[i].node;
-        if (st != TG_OK || !up || !gin[i] || !r->needed[up->run_pos])
+        if (st != TG_OK || !up || !gin[i] || !r->order[up->run_pos].needed)
             continue;
         if ((st = check_grad_shape(r, n, i, gin[i])) != TG_OK)
             break;
@@ -282,29 +328,10 @@ static tg_status run_node(run *r, tg__node *n)
         if (guard && !(g = tg__once_guard(n, g)))
             st = tg_last_status();
         else
-            st = accumulate(r, &r->bufs[r->buf_off[up->run_pos] + n->edges[i].index], g);
+            st = accumulate(r, &r->bufs[r->order[up->run_pos].buf_off + n->edges[i].index], g);
     }
     tg__scope_end_to(depth);
     return st;
-}
-
-/* Marks the nodes that lead to a wanted gradient: leaves (target NULL) or
-** the nodes of the given inputs. */
-static void prune(run *r, int n_inputs, tg_tensor *const *inputs)
-{
-    for (int64_t p = 0; p < r->n; p++) {   /* post-order: inputs' nodes first */
-        tg__node *n = r->order[p];
-        bool need = false;
-        if (inputs) {
-            for (int j = 0; j < n_inputs && !need; j++)
-                need = inputs[j]->node == n;
-        } else {
-            need = !n->fn;
-        }
-        for (int i = 0; i < n->n_inputs && !need; i++)
-            need = n->edges[i].node && r->needed[n->edges[i].node->run_pos];
-        r->needed[p] = need;
-    }
 }
 
 static tg_status seed_roots(run *r, int n_roots, tg_tensor *const *roots, tg_tensor *const *grads)
@@ -344,7 +371,7 @@ static tg_status seed_roots(run *r, int n_roots, tg_tensor *const *roots, tg_ten
         if (!seed)
             return tg_last_status();
         tg__node *n = root->node;
-        tg_status st = accumulate(r, &r->bufs[r->buf_off[n->run_pos] + root->out_index], seed);
+        tg_status st = accumulate(r, &r->bufs[r->order[n->run_pos].buf_off + root->out_index], seed);
         if (st != TG_OK)
             return st;
     }
@@ -367,6 +394,8 @@ static tg_status check_roots(const char *fname, int n_roots, tg_tensor *const *r
     return TG_OK;
 }
 
+/* Orders the graph under the roots, with each node's gradient slots and
+** whether it is needed. */
 static tg_status prepare(run *r, int n_roots, tg_tensor *const *roots)
 {
     for (int i = 0; i < n_roots; i++) {
@@ -377,27 +406,6 @@ static tg_status prepare(run *r, int n_roots, tg_tensor *const *roots)
         if (st != TG_OK)
             return st;
     }
-    scratch *s = r->s;
-    /* buf_off and needed share one recorded capacity: the smaller of the two
-    ** (grow may give needed more than it was asked for) */
-    int64_t cap_off = s->per_node_cap, cap_needed = s->per_node_cap;
-    if (!grow(&s->buf_off, &cap_off, r->n + 1, sizeof *s->buf_off) ||
-        !grow(&s->needed, &cap_needed, cap_off, sizeof *s->needed))
-        return tg__error(TG_ERR_NOMEM, "%s: out of memory", r->fname);
-    s->per_node_cap = cap_off < cap_needed ? cap_off : cap_needed;
-    r->buf_off = s->buf_off;
-    r->needed = s->needed;
-    int64_t total = 0;
-    for (int64_t p = 0; p < r->n; p++) {
-        r->buf_off[p] = total;
-        r->needed[p] = false;
-        total += r->order[p]->n_outputs;
-    }
-    if (!grow(&s->bufs, &s->bufs_cap, total + 1, sizeof *s->bufs))
-        return tg__error(TG_ERR_NOMEM, "%s: out of memory", r->fname);
-    r->bufs = s->bufs;
-    r->n_bufs = total;
-    memset(r->bufs, 0, (size_t)total * sizeof *r->bufs);
     return TG_OK;
 }
 
@@ -426,8 +434,8 @@ static tg_status deposit(run *r)
 {
     tg_status st = TG_OK;
     for (int64_t p = 0; p < r->n && st == TG_OK; p++) {
-        tg__node *n = r->order[p];
-        tg_tensor **slot = &r->bufs[r->buf_off[p]];
+        tg__node *n = r->order[p].node;
+        tg_tensor **slot = &r->bufs[r->order[p].buf_off];
         if (n->fn || !*slot || !n->leaf || !n->leaf->requires_grad) {
             tg__tensor_unref(*slot);
             *slot = NULL;
@@ -450,8 +458,8 @@ static tg_status deposit(run *r)
             st = tg_last_status();
     }
     for (int64_t p = 0; p < r->n && st == TG_OK; p++) {
-        tg__node *n = r->order[p];
-        tg_tensor **slot = &r->bufs[r->buf_off[p]];
+        tg__node *n = r->order[p].node;
+        tg_tensor **slot = &r->bufs[r->order[p].buf_off];
         if (n->fn || !*slot)
             continue;
         if (adds_in_place(r, n->leaf->grad) && *slot != n->leaf->grad) {
@@ -472,7 +480,7 @@ static void finish(run *r)
         r->bufs[i] = NULL;
     }
     for (int64_t p = 0; p < r->n; p++)
-        r->order[p]->run_id = -1;
+        r->order[p].node->run_id = -1;
 }
 
 /* The whole backward.  capture (inputs != NULL): gradients of inputs returned
@@ -481,18 +489,17 @@ static tg_status execute(run *r, int n_roots, tg_tensor *const *roots, tg_tensor
                          int n_inputs, tg_tensor *const *inputs, tg_tensor **grads)
 {
     tg_status st = prepare(r, n_roots, roots);
-    if (st != TG_OK)
-        return st;
-    prune(r, n_inputs, inputs);
-    if ((st = check_released(r)) != TG_OK || (st = seed_roots(r, n_roots, roots, root_grads)) != TG_OK)
+    if (st != TG_OK || (st = check_released(r)) != TG_OK ||
+        (st = seed_roots(r, n_roots, roots, root_grads)) != TG_OK)
         return st;
     for (int64_t p = r->n; p-- > 0 && st == TG_OK;) {
-        tg__node *n = r->order[p];
-        if (!r->needed[p])
+        tg__node *n = r->order[p].node;
+        if (!r->order[p].needed)
             continue;
+        tg_tensor **slots = &r->bufs[r->order[p].buf_off];
         for (int j = 0; inputs && j < n_inputs; j++)
-            if (inputs[j]->node == n && !grads[j] && r->bufs[r->buf_off[p] + inputs[j]->out_index])
-                grads[j] = tg__tensor_ref(r->bufs[r->buf_off[p] + inputs[j]->out_index]);
+            if (inputs[j]->node == n && !grads[j] && slots[inputs[j]->out_index])
+                grads[j] = tg__tensor_ref(slots[inputs[j]->out_index]);
         if (!n->fn)
             continue;
         st = run_node(r, n);
@@ -511,8 +518,8 @@ static tg_status backward_common(const char *fname, int n_roots, tg_tensor *cons
                                  tg_tensor *const *inputs, tg_tensor **grads,
                                  const tg_backward_opts *opts)
 {
-    run r = {.fname = fname};
-    r.id = atomic_fetch_add(&next_run_id, 1);
+    run r = {.fname = fname, .n_inputs = n_inputs, .inputs = inputs, .first_released = -1};
+    r.id = next_run_id();
     r.create = opts && opts->create_graph;
     r.retain = opts && (opts->retain_graph || opts->create_graph);
     if (!(r.s = scratch_acquire()))

@@ -10,28 +10,20 @@
 
 #include <string.h>
 
-static _Thread_local bool grad_off;   /* zero-initialized: recording on */
-
-bool tg__grad_mode(void) { return !grad_off; }
+_Thread_local bool tg__grad_off;   /* zero-initialized: recording on */
 
 bool tg_set_grad_enabled(bool on)
 {
-    bool prev = !grad_off;
-    grad_off = !on;
+    bool prev = !tg__grad_off;
+    tg__grad_off = !on;
     return prev;
 }
 
-bool tg_is_grad_enabled(void) { return !grad_off; }
+bool tg_is_grad_enabled(void) { return !tg__grad_off; }
 
 static const char *fn_name(const tg_function *fn)
 {
     return fn->name ? fn->name : "(unnamed Function)";
-}
-
-static void set_meta(tg__meta *m, const tg_tensor *t)
-{
-    m->ndim = t->ndim;
-    memcpy(m->shape, t->shape, (size_t)t->ndim * sizeof(int64_t));
 }
 
 static tg_status check_apply(const tg_function *fn, tg_tensor *const *inputs, tg_tensor **outputs)
@@ -131,7 +123,7 @@ static tg_status record(tg__node *n, tg_tensor *const *inputs, tg_tensor **outpu
 {
     for (int i = 0; i < n->n_inputs; i++) {
         tg_tensor *in = inputs[i];
-        set_meta(&n->in_meta[i], in);
+        tg__set_meta(&n->in_meta[i], in);
         if (!in->requires_grad)
             continue;
         tg__node *up = in->node ? in->node : tg__leaf_node(in);
@@ -142,7 +134,7 @@ static tg_status record(tg__node *n, tg_tensor *const *inputs, tg_tensor **outpu
         n->edges[i].index = in->out_index;
     }
     for (int k = 0; k < n->n_outputs; k++) {
-        set_meta(&n->out_meta[k], outputs[k]);
+        tg__set_meta(&n->out_meta[k], outputs[k]);
         outputs[k]->node = n;
         outputs[k]->out_index = k;
         outputs[k]->requires_grad = true;
@@ -155,7 +147,7 @@ static tg_status record(tg__node *n, tg_tensor *const *inputs, tg_tensor **outpu
 static uint32_t grad_mask(const tg_function *fn, tg_tensor *const *inputs)
 {
     uint32_t mask = 0;
-    for (int i = 0; !grad_off && i < fn->n_inputs; i++)
+    for (int i = 0; !tg__grad_off && i < fn->n_inputs; i++)
         if (inputs[i]->requires_grad)
             mask |= 1u << i;
     return mask;
@@ -165,15 +157,16 @@ static tg_status run_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **
 {
     int depth = tg__scope_depth();
     tg_scope_begin();
-    bool prev = tg_set_grad_enabled(false);
-    tg_tensor *raw_saved[TG_MAX_FN_ARITY * 2] = {0};
+    bool prev_off = tg__grad_off;
+    tg__grad_off = true;
+    tg_tensor *raw_saved[TG_MAX_FN_ARITY * 2];   /* the first n->n_saved are set */
     n->in_forward = true;
     n->pending = raw_saved;   /* raw pointers until classified */
     tg_status st = n->fn->forward ? n->fn->forward(n, inputs, outputs)
                                   : tg__span_forward(n, inputs, outputs);
     n->in_forward = false;
     n->pending = NULL;
-    tg_set_grad_enabled(prev);
+    tg__grad_off = prev_off;
     if (st != TG_OK && tg_last_status() == TG_OK)
         tg__error(st, "%s: forward failed (%s)", fn_name(n->fn), tg_status_str(st));
     int taken = 0;
@@ -188,7 +181,8 @@ static tg_status run_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **
         st = tg__anomaly_check(n, true, n->n_outputs, outputs, inputs);
     int n_saved = n->n_saved;
     if (st == TG_OK && n_saved > 0) {
-        n->saved = tg__obj_alloc((size_t)n_saved * sizeof *n->saved);
+        n->saved = n_saved <= TG__SAVED_INLINE ? n->saved_inline
+                                               : tg__obj_alloc((size_t)n_saved * sizeof *n->saved);
         if (!n->saved) {
             n->n_saved = 0;
             st = tg__error(TG_ERR_NOMEM, "tg_apply: out of memory saving tensors");
@@ -383,7 +377,7 @@ tg_tensor *tg__once_guard(tg__node *n, tg_tensor *g)
             gn->edges[i].node->refcount++;
     }
     gn->needs_grad = n->needs_grad;
-    set_meta(&gn->out_meta[0], out);
+    tg__set_meta(&gn->out_meta[0], out);
     out->node = gn;   /* the node's own reference passes to the output */
     out->requires_grad = true;
     tg__tensor_unref(g);

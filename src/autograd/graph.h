@@ -25,6 +25,9 @@ typedef struct tg__saved {
     int kind, index;           /* TG__SAVED_INPUT / OUTPUT: which one */
 } tg__saved;
 
+/* Saved tensors held in the node itself; more take a block of their own. */
+#define TG__SAVED_INLINE 4
+
 struct tg_ctx {
     int64_t refcount;
     size_t alloc_size;         /* bytes of the block holding the node and its arguments */
@@ -34,7 +37,7 @@ struct tg_ctx {
     tg__edge *edges;           /* n_inputs */
     tg__meta *in_meta;         /* n_inputs */
     tg__meta *out_meta;        /* n_outputs */
-    tg__saved *saved;
+    tg__saved *saved;          /* saved_inline, or a block of its own past TG__SAVED_INLINE */
     int n_saved;
     tg_tensor **pending;       /* during forward: what tg_save_for_backward was given */
     uint32_t needs_grad;       /* bit i: input i requires grad and is recorded */
@@ -47,6 +50,7 @@ struct tg_ctx {
     int64_t run_id;
     int64_t run_pos;
     tg__node *free_next;
+    tg__saved saved_inline[TG__SAVED_INLINE];
 };
 
 /* Allocates a node with room for its edges and metadata; NULL on OOM. */
@@ -56,14 +60,28 @@ tg__node *tg__node_new(const tg_function *fn, int n_inputs, int n_outputs,
 ** under create_graph, made the output of a guard node that depends on n's
 ** inputs and refuses to be differentiated.  NULL on OOM (g released). */
 tg_tensor *tg__once_guard(tg__node *n, tg_tensor *g);
+/* Anomaly mode (anomaly.c), per thread, and the depth of backwards running:
+** forwards of the ops a backward runs are not checked on their own, its
+** grad_inputs are. */
+extern _Thread_local bool tg__anomaly_on;
+extern _Thread_local int tg__backward_depth;
+tg_status tg__anomaly_scan(const tg__node *n, bool forward, int count, tg_tensor *const *ts,
+                           tg_tensor *const *inputs);
 /* Anomaly mode: TG_ERR_NUMERIC at the first NaN or infinity in ts[0..count)
-** (outputs of forward, or grad_inputs of backward); TG_OK when off.  inputs:
-** the forward's inputs, or NULL to use the recorded shapes. */
-tg_status tg__anomaly_check(const tg__node *n, bool forward, int count, tg_tensor *const *ts,
-                            tg_tensor *const *inputs);
-/* +1 entering a Function's backward, -1 leaving it: forwards of the ops it
-** runs are not checked on their own, its grad_inputs are. */
-void tg__anomaly_enter_backward(int delta);
+** (outputs of forward, or grad_inputs of backward); TG_OK when off (one flag
+** test).  inputs: the forward's inputs, or NULL to use the recorded shapes. */
+static inline tg_status tg__anomaly_check(const tg__node *n, bool forward, int count, tg_tensor *const *ts,
+                                          tg_tensor *const *inputs)
+{
+    return tg__anomaly_on ? tg__anomaly_scan(n, forward, count, ts, inputs) : TG_OK;
+}
+/* Copies a tensor's shape into node metadata. */
+static inline void tg__set_meta(tg__meta *m, const tg_tensor *t)
+{
+    m->ndim = t->ndim;
+    for (int d = 0; d < t->ndim; d++)
+        m->shape[d] = t->shape[d];
+}
 /* The forward and backward of a Function given as span kernels (span.c). */
 tg_status tg__span_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **outputs);
 tg_status tg__span_backward(tg__node *n, tg_tensor *const *grad_outputs, tg_tensor **grad_inputs);

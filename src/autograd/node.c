@@ -17,13 +17,30 @@ tg__node *tg__node_new(const tg_function *fn, int n_inputs, int n_outputs,
     tg__node *n = tg__obj_alloc(args_at + args_size);
     if (!n)
         return NULL;
-    *n = (tg__node){.alloc_size = args_at + args_size, .refcount = 1, .fn = fn,
-                    .n_inputs = n_inputs, .n_outputs = n_outputs, .run_id = -1};
+    /* field by field: the inline saved slots stay unwritten until used */
+    n->refcount = 1;
+    n->alloc_size = args_at + args_size;
+    n->fn = fn;
+    n->leaf = NULL;
+    n->n_inputs = n_inputs;
+    n->n_outputs = n_outputs;
     n->in_meta = (tg__meta *)(void *)(n + 1);
     n->out_meta = n->in_meta + n_inputs;
     n->edges = (tg__edge *)(void *)(n->out_meta + n_outputs);
     for (int i = 0; i < n_inputs; i++)
         n->edges[i] = (tg__edge){NULL, 0};
+    n->saved = NULL;
+    n->n_saved = 0;
+    n->pending = NULL;
+    n->needs_grad = 0;
+    n->args = NULL;
+    n->args_size = 0;
+    n->in_forward = false;
+    n->released = false;
+    n->create_graph = false;
+    n->run_id = -1;
+    n->run_pos = 0;
+    n->free_next = NULL;
     if (args_size > 0) {
         n->args = (char *)n + args_at;
         memcpy(n->args, args, args_size);
@@ -51,12 +68,19 @@ static void drop_saved(tg__saved *s, tg__node **work)
     tg__tensor_unref(t);
 }
 
+/* The saved array, when it is not the node's inline one. */
+static void free_saved(tg__node *n)
+{
+    if (n->saved != n->saved_inline)
+        tg__obj_free(n->saved, (size_t)n->n_saved * sizeof *n->saved);
+}
+
 void tg__node_release_saved(tg__node *n)
 {
     tg__node *work = NULL;
     for (int i = 0; i < n->n_saved; i++)
         drop_saved(&n->saved[i], &work);
-    tg__obj_free(n->saved, (size_t)n->n_saved * sizeof *n->saved);
+    free_saved(n);
     n->saved = NULL;
     n->n_saved = 0;
     if (work) {
@@ -91,7 +115,7 @@ void tg__node_unref(tg__node *n)
         }
         for (int i = 0; i < cur->n_saved; i++)
             drop_saved(&cur->saved[i], &work);
-        tg__obj_free(cur->saved, (size_t)cur->n_saved * sizeof *cur->saved);
+        free_saved(cur);
         TG_ASSERT(!cur->leaf);
         tg__obj_free(cur, cur->alloc_size);
     }

@@ -183,8 +183,9 @@ void tg__leaf_gone(tg_tensor *t);
 /* Shape of input i as the node recorded it (valid in backward). */
 const int64_t *tg__ctx_in_shape(const tg_ctx *ctx, int i, int *ndim);
 
-/* Thread-local grad mode. */
-bool tg__grad_mode(void);
+/* Thread-local grad mode (function.c): true while recording is off. */
+extern _Thread_local bool tg__grad_off;
+static inline bool tg__grad_mode(void) { return !tg__grad_off; }
 
 /* ------------------------------------------------------------------ BLAS
 ** The only doorway to cblas (src/blas.c).  Validates every argument first:
