@@ -43,10 +43,18 @@ typedef struct tg__kernels {
     void (*affine)(int64_t n, const double *x, double s, double t, double *z);
     /* y[i] += x[i] */
     void (*acc)(int64_t n, const double *x, double *y);
+    /* z[i] = v */
+    void (*fill)(int64_t n, double v, double *z);
+    /* z[i] = g[i] * (x[i] ** (p-1) * p + 0): the pow backward, rounded step
+    ** by step exactly as the pow, affine (s = p, t = 0) and mul kernels */
+    void (*powgrad)(int64_t n, const double *g, const double *x, double p, double *z);
     /* sum of x[0..n): fixed blocks of TG__SUM_BLOCK elements, each summed in
     ** 8 lanes combined pairwise, block sums combined in a fixed pairwise tree:
     ** the result depends on n and the values only */
     double (*sum)(int64_t n, const double *x);
+    /* sum of the products x[i] * y[i] (each rounded), in sum's order: bit for
+    ** bit sum() of the mul kernel's output */
+    double (*dot)(int64_t n, const double *x, const double *y);
     /* y[i] = d^k/dx^k P_deg(x[i]) for the Legendre polynomial P_deg (k = 0: the
     ** value).  Bonnet's recurrence (m+1) P_{m+1} = (2m+1) x P_m - m P_{m-1},
     ** differentiated k times: P_{m+1}^(j) = ((2m+1)(x P_m^(j) + j P_m^(j-1))
