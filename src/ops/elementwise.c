@@ -4,6 +4,13 @@
 ** branches).  Each op's forward, backward and tg_function sit together; the
 ** backwards are written with tensorgrad ops so they are differentiable again.
 ** Forwards reach the kernels through tg__kern() over contiguous spans.
+**
+** A backward that runs without create_graph (recording off: tg__grad_mode()
+** is false there, and only there within a backward) records nothing, so it
+** skips the ops: bin(), un() and aff() call the kernels the op would call, in
+** the same order, straight into fresh tensors of the backward's scope, and
+** give the op's bits without a node, scope and apply per op.  Under
+** create_graph they are the ops, which record.
 */
 #include "ops.h"
 
@@ -15,6 +22,12 @@
 ** broadcast pattern merge into one inner span handed to the kernel. */
 static void broadcast_binary(tg__binop op, const tg_tensor *a, const tg_tensor *b, tg_tensor *out)
 {
+    const tg__kernels *k = tg__kern();
+    bool fa = tg__same_shape(a, out), fb = tg__same_shape(b, out);
+    if ((fa || a->numel == 1) && (fb || b->numel == 1)) {   /* one span: the common cases */
+        k->binary[op](out->numel, a->data, fa ? 1 : 0, b->data, fb ? 1 : 0, out->data);
+        return;
+    }
     int n = out->ndim;
     int64_t sa[TG_MAX_DIMS], sb[TG_MAX_DIMS], ea = 1, eb = 1;
     for (int d = n - 1; d >= 0; d--) {   /* element strides; 0 where broadcast */
@@ -37,7 +50,6 @@ static void broadcast_binary(tg__binop op, const tg_tensor *a, const tg_tensor *
         inner *= out->shape[d];
         inner_from = d;
     }
-    const tg__kernels *k = tg__kern();
     int64_t outer = inner ? out->numel / inner : 0, idx[TG_MAX_DIMS] = {0}, oa = 0, ob = 0;
     for (int64_t o = 0; o < outer; o++) {
         k->binary[op](inner, a->data + oa, a0 ? 0 : 1, b->data + ob, b0 ? 0 : 1, out->data + o * inner);
@@ -62,6 +74,12 @@ static tg_status binary_forward(const char *name, tg__binop op, tg_tensor *const
     broadcast_binary(op, in[0], in[1], out[0]);
     return TG_OK;
 }
+
+/* The backward building blocks (see the file comment): a op b broadcast,
+** op(x) and x * s + t, as ops under create_graph, else unrecorded. */
+static tg_tensor *bin(tg__binop op, tg_tensor *a, tg_tensor *b);
+static tg_tensor *un(tg__unop op, tg_tensor *x);
+static tg_tensor *aff(tg_tensor *x, double s, double t);
 
 /* forward: z = a + b  =>  da = sum_to(dz), db = sum_to(dz) */
 static tg_status add_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
@@ -90,7 +108,7 @@ static tg_status sub_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
 {
     if (tg_needs_input_grad(ctx, 0) && !(gin[0] = tg__grad_to_input(ctx, 0, g[0])))
         return tg_last_status();
-    if (tg_needs_input_grad(ctx, 1) && !(gin[1] = tg__grad_to_input(ctx, 1, tg_neg(g[0]))))
+    if (tg_needs_input_grad(ctx, 1) && !(gin[1] = tg__grad_to_input(ctx, 1, un(TG__NEG, g[0]))))
         return tg_last_status();
     return TG_OK;
 }
@@ -103,12 +121,34 @@ static tg_status mul_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
     tg_status st = binary_forward("tg_mul", TG__MUL, in, out);
     return st == TG_OK ? tg_save_for_backward(ctx, 2, in) : st;
 }
+/* sum_to(dz * other) for input i.  Unrecorded, an input of one element that
+** dz was broadcast over takes 0 + dot(dz, other) in one pass: sum_to's
+** zeroed output plus sum's tree over the products, which is the dot kernel
+** (sum_to sums in one run, with that tree, when dz's last dim is not 1). */
+static tg_tensor *mul_grad(const tg_ctx *ctx, int i, tg_tensor *dz, tg_tensor *other)
+{
+    int ndim;
+    const int64_t *shape = tg__ctx_in_shape(ctx, i, &ndim);
+    int64_t numel = 1;
+    bool same = dz->ndim == ndim;
+    for (int d = 0; d < ndim; d++) {
+        numel *= shape[d];
+        same = same && dz->shape[d] == shape[d];
+    }
+    bool one_run = dz->numel <= 1 || dz->shape[dz->ndim - 1] != 1;
+    if (tg__grad_mode() || !other || same || numel != 1 || !one_run || !tg__same_shape(other, dz))
+        return tg__grad_to_input(ctx, i, bin(TG__MUL, dz, other));
+    tg_tensor *out = tg__out("tg_mul", ndim, shape);
+    if (out)
+        out->data[0] = 0.0 + tg__kern()->dot(dz->numel, dz->data, other->data);
+    return out;
+}
 static tg_status mul_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
 {
     tg_tensor *a = tg_saved_tensor(ctx, 0), *b = tg_saved_tensor(ctx, 1);
-    if (tg_needs_input_grad(ctx, 0) && !(gin[0] = tg__grad_to_input(ctx, 0, tg_mul(g[0], b))))
+    if (tg_needs_input_grad(ctx, 0) && !(gin[0] = mul_grad(ctx, 0, g[0], b)))
         return tg_last_status();
-    if (tg_needs_input_grad(ctx, 1) && !(gin[1] = tg__grad_to_input(ctx, 1, tg_mul(g[0], a))))
+    if (tg_needs_input_grad(ctx, 1) && !(gin[1] = mul_grad(ctx, 1, g[0], a)))
         return tg_last_status();
     return TG_OK;
 }
@@ -124,10 +164,10 @@ static tg_status div_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 static tg_status div_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
 {
     tg_tensor *a = tg_saved_tensor(ctx, 0), *b = tg_saved_tensor(ctx, 1);
-    if (tg_needs_input_grad(ctx, 0) && !(gin[0] = tg__grad_to_input(ctx, 0, tg_div(g[0], b))))
+    if (tg_needs_input_grad(ctx, 0) && !(gin[0] = tg__grad_to_input(ctx, 0, bin(TG__DIV, g[0], b))))
         return tg_last_status();
     if (tg_needs_input_grad(ctx, 1) &&
-        !(gin[1] = tg__grad_to_input(ctx, 1, tg_neg(tg_div(tg_mul(g[0], a), tg_mul(b, b))))))
+        !(gin[1] = tg__grad_to_input(ctx, 1, un(TG__NEG, bin(TG__DIV, bin(TG__MUL, g[0], a), bin(TG__MUL, b, b))))))
         return tg_last_status();
     return TG_OK;
 }
@@ -143,6 +183,25 @@ tg_tensor *tg_add(tg_tensor *a, tg_tensor *b) { return binary(&add_fn, a, b); }
 tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b) { return binary(&sub_fn, a, b); }
 tg_tensor *tg_mul(tg_tensor *a, tg_tensor *b) { return binary(&mul_fn, a, b); }
 tg_tensor *tg_div(tg_tensor *a, tg_tensor *b) { return binary(&div_fn, a, b); }
+
+static const tg_function *const binary_fns[TG__N_BINOPS];
+
+static tg_tensor *bin(tg__binop op, tg_tensor *a, tg_tensor *b)
+{
+    if (tg__grad_mode())
+        return binary(binary_fns[op], a, b);
+    if (!a || !b)
+        return NULL;
+    int n;
+    int64_t shape[TG_MAX_DIMS];
+    const char *name = binary_fns[op]->name;
+    if (!tg__broadcast_shape(name, a->ndim, a->shape, b->ndim, b->shape, &n, shape))
+        return NULL;
+    tg_tensor *out = tg__out(name, n, shape);
+    if (out)
+        broadcast_binary(op, a, b, out);
+    return out;
+}
 
 /* ------------------------------------------------------------- unary */
 
@@ -161,6 +220,13 @@ static tg_tensor *unary_const(const char *fn, tg__unop op, tg_tensor *x)
     if (t)
         tg__kern()->unary[op](x->numel, x->data, t->data);
     return t;
+}
+
+static tg_tensor *(*const unary_ops[TG__N_UNOPS])(tg_tensor *);
+
+static tg_tensor *un(tg__unop op, tg_tensor *x)
+{
+    return tg__grad_mode() ? unary_ops[op](x) : unary_const("tg_backward", op, x);
 }
 
 #define TG_UNARY_FN(fname, opname, op, save_what, bwd)                                          \
@@ -185,27 +251,32 @@ static tg_tensor *unary_const(const char *fn, tg__unop op, tg_tensor *x)
 #define SAVE_OUT tg_save_for_backward(ctx, 1, out)
 
 /* forward: y = -x            =>  dx = -dy */
-TG_UNARY_FN(neg, "tg_neg", TG__NEG, SAVE_IN, tg_neg(g[0]))
+TG_UNARY_FN(neg, "tg_neg", TG__NEG, SAVE_IN, un(TG__NEG, g[0]))
 /* forward: y = exp(x)        =>  dx = dy * y */
-TG_UNARY_FN(exp, "tg_exp", TG__EXP, SAVE_OUT, tg_mul(g[0], s))
+TG_UNARY_FN(exp, "tg_exp", TG__EXP, SAVE_OUT, bin(TG__MUL, g[0], s))
 /* forward: y = log(x)        =>  dx = dy / x */
-TG_UNARY_FN(log, "tg_log", TG__LOG, SAVE_IN, tg_div(g[0], s))
+TG_UNARY_FN(log, "tg_log", TG__LOG, SAVE_IN, bin(TG__DIV, g[0], s))
 /* forward: y = sin(x)        =>  dx = dy * cos(x) */
-TG_UNARY_FN(sin, "tg_sin", TG__SIN, SAVE_IN, tg_mul(g[0], tg_cos(s)))
+TG_UNARY_FN(sin, "tg_sin", TG__SIN, SAVE_IN, bin(TG__MUL, g[0], un(TG__COS, s)))
 /* forward: y = cos(x)        =>  dx = dy * -sin(x) */
-TG_UNARY_FN(cos, "tg_cos", TG__COS, SAVE_IN, tg_mul(g[0], tg_neg(tg_sin(s))))
+TG_UNARY_FN(cos, "tg_cos", TG__COS, SAVE_IN, bin(TG__MUL, g[0], un(TG__NEG, un(TG__SIN, s))))
 /* forward: y = tanh(x)       =>  dx = dy * (1 - y^2) */
-TG_UNARY_FN(tanh, "tg_tanh", TG__TANH, SAVE_OUT, tg_mul(g[0], tg_affine(tg_mul(s, s), -1.0, 1.0)))
+TG_UNARY_FN(tanh, "tg_tanh", TG__TANH, SAVE_OUT, bin(TG__MUL, g[0], aff(bin(TG__MUL, s, s), -1.0, 1.0)))
 /* forward: y = sqrt(x)       =>  dx = dy / (2 y) */
-TG_UNARY_FN(sqrt, "tg_sqrt", TG__SQRT, SAVE_OUT, tg_div(g[0], tg_affine(s, 2.0, 0.0)))
+TG_UNARY_FN(sqrt, "tg_sqrt", TG__SQRT, SAVE_OUT, bin(TG__DIV, g[0], aff(s, 2.0, 0.0)))
 /* forward: y = max(x, 0)     =>  dx = dy * (x > 0), a constant mask */
-TG_UNARY_FN(relu, "tg_relu", TG__RELU, SAVE_IN, tg_mul(g[0], unary_const("tg_relu", TG__STEP, s)))
+TG_UNARY_FN(relu, "tg_relu", TG__RELU, SAVE_IN, bin(TG__MUL, g[0], unary_const("tg_relu", TG__STEP, s)))
 /* forward: y = |x|          =>  dx = dy * sign(x), a constant (sign(0) = 0, as PyTorch) */
-TG_UNARY_FN(abs, "tg_abs", TG__ABS, SAVE_IN, tg_mul(g[0], unary_const("tg_abs", TG__SIGN, s)))
+TG_UNARY_FN(abs, "tg_abs", TG__ABS, SAVE_IN, bin(TG__MUL, g[0], unary_const("tg_abs", TG__SIGN, s)))
+
+static tg_tensor *(*const unary_ops[TG__N_UNOPS])(tg_tensor *) = {
+    [TG__NEG] = tg_neg, [TG__EXP] = tg_exp, [TG__LOG] = tg_log, [TG__SIN] = tg_sin,
+    [TG__COS] = tg_cos, [TG__TANH] = tg_tanh, [TG__SQRT] = tg_sqrt, [TG__RELU] = tg_relu,
+    [TG__ABS] = tg_abs};
 
 /* ------------------------------------------------------- pow, affine */
 
-/* forward: y = x^p  =>  dx = dy * p * x^(p-1) */
+/* forward: y = x^p  =>  dx = dy * (x^(p-1) * p + 0); unrecorded in one pass (powgrad) */
 static tg_status pow_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 {
     double p = *(const double *)tg_ctx_args(ctx);
@@ -218,10 +289,17 @@ static tg_status pow_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
 {
     double p = *(const double *)tg_ctx_args(ctx);
     tg_tensor *x = tg_saved_tensor(ctx, 0);
-    if (p == 0.0)
+    if (!x)
+        return tg_last_status();
+    if (p == 0.0) {
         gin[0] = tg_zeros(x->ndim, x->shape);
-    else
+    } else if (!tg__grad_mode()) {
+        TG_ASSERT(tg__same_shape(g[0], x));
+        if ((gin[0] = tg__out("tg_pow", x->ndim, x->shape)))
+            tg__kern()->powgrad(x->numel, g[0]->data, x->data, p, gin[0]->data);
+    } else {
         gin[0] = tg_mul(g[0], tg_affine(tg_pow(x, p - 1.0), p, 0.0));
+    }
     return gin[0] ? TG_OK : tg_last_status();
 }
 static const tg_function pow_fn = {.name = "tg_pow", .n_inputs = 1, .n_outputs = 1,
@@ -241,7 +319,7 @@ static tg_status affine_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **o
 static tg_status affine_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
 {
     const double *st = tg_ctx_args(ctx);
-    return (gin[0] = tg_affine(g[0], st[0], 0.0)) ? TG_OK : tg_last_status();
+    return (gin[0] = aff(g[0], st[0], 0.0)) ? TG_OK : tg_last_status();
 }
 static const tg_function affine_fn = {.name = "tg_affine", .n_inputs = 1, .n_outputs = 1,
                                       .forward = affine_forward, .backward = affine_backward};
@@ -250,6 +328,16 @@ tg_tensor *tg_affine(tg_tensor *a, double s, double t)
 {
     double st[2] = {s, t};
     return tg__apply_op(&affine_fn, &a, st, sizeof st);
+}
+
+static tg_tensor *aff(tg_tensor *x, double s, double t)
+{
+    if (tg__grad_mode())
+        return tg_affine(x, s, t);
+    tg_tensor *out = x ? tg__out("tg_affine", x->ndim, x->shape) : NULL;
+    if (out)
+        tg__kern()->affine(x->numel, x->data, s, t, out->data);
+    return out;
 }
 
 /* ------------------------------------------------------- pow_tensor */
@@ -311,13 +399,13 @@ static tg_status pow_tensor_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor
     if (!a || !b || !y)
         return tg_last_status();
     if (tg_needs_input_grad(ctx, 0)) {
-        tg_tensor *d = tg_mul(g[0], tg_mul(b, tg_pow_tensor(a, tg_affine(b, 1.0, -1.0))));
+        tg_tensor *d = bin(TG__MUL, g[0], bin(TG__MUL, b, bin(TG__POW, a, aff(b, 1.0, -1.0))));
         if (!(gin[0] = tg__grad_to_input(ctx, 0, zero_where(d, pow_mask_of(MASK_B_ZERO, a, b, y)))))
             return tg_last_status();
     }
     if (tg_needs_input_grad(ctx, 1)) {
-        tg_tensor *d = zero_where(tg_mul(y, tg_log(a)), pow_mask_of(MASK_A_ZERO_B_NONNEG, a, b, y));
-        if (!(gin[1] = tg__grad_to_input(ctx, 1, tg_mul(g[0], d))))
+        tg_tensor *d = zero_where(bin(TG__MUL, y, un(TG__LOG, a)), pow_mask_of(MASK_A_ZERO_B_NONNEG, a, b, y));
+        if (!(gin[1] = tg__grad_to_input(ctx, 1, bin(TG__MUL, g[0], d))))
             return tg_last_status();
     }
     return TG_OK;
@@ -326,3 +414,7 @@ static const tg_function pow_tensor_fn = {.name = "tg_pow_tensor", .n_inputs = 2
                                           .forward = pow_tensor_forward, .backward = pow_tensor_backward};
 
 tg_tensor *tg_pow_tensor(tg_tensor *a, tg_tensor *b) { return binary(&pow_tensor_fn, a, b); }
+
+static const tg_function *const binary_fns[TG__N_BINOPS] = {
+    [TG__ADD] = &add_fn, [TG__SUB] = &sub_fn, [TG__MUL] = &mul_fn, [TG__DIV] = &div_fn,
+    [TG__POW] = &pow_tensor_fn};

@@ -2,7 +2,9 @@
 ** Reductions: sum and mean of everything (0-d results) and sum over one
 ** dimension.  Sums use the deterministic sum kernel, so equal inputs give
 ** bit-identical results.  Each op's forward, backward and tg_function sit
-** together; sum_dim is sum_to followed by a reshape.
+** together; sum_dim is sum_to followed by a reshape.  A backward run without
+** create_graph (recording off) fills its gradient directly with the fill
+** kernel, the values expand would give (see elementwise.c).
 */
 #include "ops.h"
 
@@ -17,11 +19,24 @@ static tg_status sum_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
     out[0]->data[0] = tg__kern()->sum(in[0]->numel, in[0]->data);
     return TG_OK;
 }
+/* A fresh tensor of shape, every element v, recorded nowhere. */
+static tg_tensor *filled_now(const char *fn, int ndim, const int64_t *shape, double v)
+{
+    tg_tensor *t = tg__out(fn, ndim, shape);
+    if (t)
+        tg__kern()->fill(t->numel, v, t->data);
+    return t;
+}
+
 static tg_status sum_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
 {
     int ndim;
     const int64_t *shape = tg__ctx_in_shape(ctx, 0, &ndim);
-    return (gin[0] = tg_expand(g[0], ndim, shape)) ? TG_OK : tg_last_status();
+    if (tg__grad_mode())
+        gin[0] = tg_expand(g[0], ndim, shape);
+    else
+        gin[0] = filled_now("tg_sum", ndim, shape, g[0]->data[0]);
+    return gin[0] ? TG_OK : tg_last_status();
 }
 static const tg_function sum_fn = {.name = "tg_sum", .n_inputs = 1, .n_outputs = 1,
                                    .forward = sum_forward, .backward = sum_backward};
@@ -45,7 +60,13 @@ static tg_status mean_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin
     int64_t n = 1;
     for (int d = 0; d < ndim; d++)
         n *= shape[d];
-    gin[0] = tg_expand(tg_affine(g[0], 1.0 / (double)n, 0.0), ndim, shape);
+    if (tg__grad_mode()) {
+        gin[0] = tg_expand(tg_affine(g[0], 1.0 / (double)n, 0.0), ndim, shape);
+    } else {
+        double v;   /* as tg_affine rounds it: (dy * (1/n)) + 0 */
+        tg__kern()->affine(1, g[0]->data, 1.0 / (double)n, 0.0, &v);
+        gin[0] = filled_now("tg_mean", ndim, shape, v);
+    }
     return gin[0] ? TG_OK : tg_last_status();
 }
 static const tg_function mean_fn = {.name = "tg_mean", .n_inputs = 1, .n_outputs = 1,

@@ -4,7 +4,9 @@
 ** unsqueeze and flatten (views through reshape); select (a copied slice) and
 ** its backward, select_backward (the slice scattered into zeros), each the
 ** other's derivative so both are differentiable to any order.  Each op's
-** forward, backward and tg_function sit together.
+** forward, backward and tg_function sit together.  A backward run without
+** create_graph (recording off) computes the same values straight into fresh
+** tensors instead of applying the ops (see elementwise.c).
 */
 #include "ops.h"
 
@@ -69,8 +71,7 @@ static void expand_run(void *self, int64_t ob, int64_t os, int64_t len, bool bca
 {
     span_pair *p = self;
     if (bcast) {
-        for (int64_t i = 0; i < len; i++)
-            p->dst[ob + i] = p->src[os];
+        tg__kern()->fill(len, p->src[os], p->dst + ob);
     } else {
         memcpy(p->dst + ob, p->src + os, (size_t)len * sizeof(double));
     }
@@ -107,18 +108,64 @@ static tg_status shape_error(const char *fn, const char *verb, const tg_tensor *
 
 /* ----------------------------------------------------------- expand */
 
+/* x broadcast to sa's shape in a fresh tensor of the current scope, recorded
+** nowhere: expand's forward, and the unrecorded backwards of sum_to. */
+static tg_tensor *expand_now(tg_tensor *x, const shape_args *sa)
+{
+    int64_t small[TG_MAX_DIMS];
+    if (!x)
+        return NULL;
+    if (!align_shape(sa->ndim, sa->shape, x->ndim, x->shape, small)) {
+        shape_error("tg_expand", "expand", x, sa);
+        return NULL;
+    }
+    tg_tensor *out = tg__out("tg_expand", sa->ndim, sa->shape);
+    if (out) {
+        span_pair p = {x->data, out->data};
+        walk_broadcast(sa->ndim, sa->shape, small, expand_run, &p);
+    }
+    return out;
+}
+
+/* x summed down to sa's shape, fresh and recorded nowhere: sum_to's forward,
+** and tg__grad_to_input in an unrecorded backward. */
+static tg_tensor *sum_to_now(tg_tensor *x, const shape_args *sa)
+{
+    int64_t small[TG_MAX_DIMS];
+    if (!x)
+        return NULL;
+    if (!align_shape(x->ndim, x->shape, sa->ndim, sa->shape, small)) {
+        shape_error("tg_sum_to", "sum", x, sa);
+        return NULL;
+    }
+    tg_tensor *out = tg__out("tg_sum_to", sa->ndim, sa->shape);
+    /* into one element, in one run when x's last dim is not 1 (else the walk
+    ** adds element by element): 0 + sum of all of x */
+    if (out && out->numel == 1 && (x->numel <= 1 || x->shape[x->ndim - 1] != 1)) {
+        out->data[0] = 0.0 + tg__kern()->sum(x->numel, x->data);
+    } else if (out) {
+        memset(out->data, 0, (size_t)out->numel * sizeof(double));
+        span_pair p = {x->data, out->data};
+        walk_broadcast(x->ndim, x->shape, small, sum_run, &p);
+    }
+    return out;
+}
+
+/* The shape_args of input i as the node recorded it. */
+static shape_args in_shape_args(const tg_ctx *ctx, int i)
+{
+    shape_args sa;
+    const int64_t *shape = tg__ctx_in_shape(ctx, i, &sa.ndim);
+    memset(sa.shape, 0, sizeof sa.shape);
+    if (sa.ndim > 0)
+        memcpy(sa.shape, shape, (size_t)sa.ndim * sizeof *shape);
+    return sa;
+}
+
 /* forward: y = broadcast(x, shape)  =>  dx = sum_to(dy, x.shape) */
 static tg_status expand_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 {
-    const shape_args *sa = tg_ctx_args(ctx);
-    int64_t small[TG_MAX_DIMS];
-    if (!align_shape(sa->ndim, sa->shape, in[0]->ndim, in[0]->shape, small))
-        return shape_error("tg_expand", "expand", in[0], sa);
-    if (!(out[0] = tg__out("tg_expand", sa->ndim, sa->shape)))
-        return tg_last_status();
-    span_pair p = {in[0]->data, out[0]->data};
-    walk_broadcast(sa->ndim, sa->shape, small, expand_run, &p);
-    return TG_OK;
+    return (out[0] = expand_now(in[0], tg_ctx_args(ctx))) ? TG_OK : tg_last_status();
 }
 static tg_status expand_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
 {
@@ -142,22 +189,13 @@ tg_tensor *tg_expand(tg_tensor *a, int ndim, const int64_t *shape)
 /* forward: y = sum of x over its broadcast dims down to shape  =>  dx = expand(dy, x.shape) */
 static tg_status sum_to_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 {
-    const shape_args *sa = tg_ctx_args(ctx);
-    int64_t small[TG_MAX_DIMS];
-    if (!align_shape(in[0]->ndim, in[0]->shape, sa->ndim, sa->shape, small))
-        return shape_error("tg_sum_to", "sum", in[0], sa);
-    if (!(out[0] = tg__out("tg_sum_to", sa->ndim, sa->shape)))
-        return tg_last_status();
-    memset(out[0]->data, 0, (size_t)out[0]->numel * sizeof(double));
-    span_pair p = {in[0]->data, out[0]->data};
-    walk_broadcast(in[0]->ndim, in[0]->shape, small, sum_run, &p);
-    return TG_OK;
+    return (out[0] = sum_to_now(in[0], tg_ctx_args(ctx))) ? TG_OK : tg_last_status();
 }
 static tg_status sum_to_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
 {
-    int ndim;
-    const int64_t *shape = tg__ctx_in_shape(ctx, 0, &ndim);
-    return (gin[0] = tg_expand(g[0], ndim, shape)) ? TG_OK : tg_last_status();
+    shape_args sa = in_shape_args(ctx, 0);
+    gin[0] = tg__grad_mode() ? tg_expand(g[0], sa.ndim, sa.shape) : expand_now(g[0], &sa);
+    return gin[0] ? TG_OK : tg_last_status();
 }
 static const tg_function sum_to_fn = {.name = "tg_sum_to", .n_inputs = 1, .n_outputs = 1,
                                       .forward = sum_to_forward, .backward = sum_to_backward};
@@ -181,7 +219,12 @@ tg_tensor *tg__grad_to_input(const tg_ctx *ctx, int i, tg_tensor *g)
     bool same = g->ndim == ndim;
     for (int d = 0; same && d < ndim; d++)
         same = g->shape[d] == shape[d];
-    return same ? g : tg_sum_to(g, ndim, shape);
+    if (same)
+        return g;
+    if (tg__grad_mode())
+        return tg_sum_to(g, ndim, shape);
+    shape_args sa = in_shape_args(ctx, i);
+    return sum_to_now(g, &sa);
 }
 
 /* ----------------------------------------------------------- reshape */
@@ -197,7 +240,11 @@ static tg_status reshape_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **
 {
     int ndim;
     const int64_t *shape = tg__ctx_in_shape(ctx, 0, &ndim);
-    return (gin[0] = tg_reshape(g[0], ndim, shape)) ? TG_OK : tg_last_status();
+    if (tg__grad_mode())
+        gin[0] = tg_reshape(g[0], ndim, shape);
+    else   /* unrecorded: a view, as reshape's forward makes */
+        gin[0] = tg__adopt(tg__tensor_alias(g[0], ndim, shape));
+    return gin[0] ? TG_OK : tg_last_status();
 }
 static const tg_function reshape_fn = {.name = "tg_reshape", .n_inputs = 1, .n_outputs = 1,
                                        .forward = reshape_forward, .backward = reshape_backward};
@@ -329,20 +376,38 @@ static void drop_dim(const select_args *sa, int64_t *shape)
 
 static tg_tensor *select_backward_op(tg_tensor *g, const select_args *sa);
 
+/* x[..., index, ...] (x of sa's shape) in a fresh tensor, recorded nowhere */
+static tg_tensor *select_now(tg_tensor *x, const select_args *sa)
+{
+    int64_t shape[TG_MAX_DIMS];
+    drop_dim(sa, shape);
+    tg_tensor *out = x ? tg__out("tg_select", sa->ndim - 1, shape) : NULL;
+    if (out)
+        slice_copy(sa, x->data, out->data, true);
+    return out;
+}
+
+/* zeros of sa's shape with y at [..., index, ...], fresh and recorded nowhere */
+static tg_tensor *scatter_now(tg_tensor *y, const select_args *sa)
+{
+    tg_tensor *out = y ? tg__out("tg_select_backward", sa->ndim, sa->shape) : NULL;
+    if (out) {
+        memset(out->data, 0, (size_t)out->numel * sizeof(double));
+        slice_copy(sa, out->data, y->data, false);
+    }
+    return out;
+}
+
 /* forward: y = x[..., index, ...] (dim removed)  =>  dx = zeros with dy at index */
 static tg_status select_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 {
-    const select_args *sa = tg_ctx_args(ctx);
-    int64_t shape[TG_MAX_DIMS];
-    drop_dim(sa, shape);
-    if (!(out[0] = tg__out("tg_select", sa->ndim - 1, shape)))
-        return tg_last_status();
-    slice_copy(sa, in[0]->data, out[0]->data, true);
-    return TG_OK;
+    return (out[0] = select_now(in[0], tg_ctx_args(ctx))) ? TG_OK : tg_last_status();
 }
 static tg_status select_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
 {
-    return (gin[0] = select_backward_op(g[0], tg_ctx_args(ctx))) ? TG_OK : tg_last_status();
+    const select_args *sa = tg_ctx_args(ctx);
+    gin[0] = tg__grad_mode() ? select_backward_op(g[0], sa) : scatter_now(g[0], sa);
+    return gin[0] ? TG_OK : tg_last_status();
 }
 static const tg_function select_fn = {.name = "tg_select", .n_inputs = 1, .n_outputs = 1,
                                       .forward = select_forward, .backward = select_backward};
@@ -350,17 +415,13 @@ static const tg_function select_fn = {.name = "tg_select", .n_inputs = 1, .n_out
 /* forward: x = zeros(shape) with x[..., index, ...] = y  =>  dy = select(dx, dim, index) */
 static tg_status select_backward_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 {
-    const select_args *sa = tg_ctx_args(ctx);
-    if (!(out[0] = tg__out("tg_select_backward", sa->ndim, sa->shape)))
-        return tg_last_status();
-    memset(out[0]->data, 0, (size_t)out[0]->numel * sizeof(double));
-    slice_copy(sa, out[0]->data, in[0]->data, false);
-    return TG_OK;
+    return (out[0] = scatter_now(in[0], tg_ctx_args(ctx))) ? TG_OK : tg_last_status();
 }
 static tg_status select_backward_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
 {
     const select_args *sa = tg_ctx_args(ctx);
-    return (gin[0] = tg_select(g[0], sa->dim, sa->index)) ? TG_OK : tg_last_status();
+    gin[0] = tg__grad_mode() ? tg_select(g[0], sa->dim, sa->index) : select_now(g[0], sa);
+    return gin[0] ? TG_OK : tg_last_status();
 }
 static const tg_function select_backward_fn = {.name = "tg_select_backward", .n_inputs = 1,
                                                .n_outputs = 1, .forward = select_backward_forward,
