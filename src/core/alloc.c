@@ -126,7 +126,9 @@ static void make_key(void) { pthread_key_create(&cache_key, cache_exit); }
 
 void tg__obj_flush(void) { flush(&cache); }
 
-void *tg__obj_alloc(size_t n)
+/* The cases off the fast path: a size past the classes, an empty list, a
+** failure being injected (the test hook counts cached blocks too). */
+TG_COLD static void *obj_alloc_slow(size_t n)
 {
     if (n == 0 || n > OBJ_MAX)
         return tg__malloc(n);
@@ -147,18 +149,33 @@ void *tg__obj_alloc(size_t n)
     return o;
 }
 
+void *tg__obj_alloc(size_t n)
+{
+    size_t k = (n - 1) / OBJ_GRAIN;   /* n == 0 wraps past the classes */
+    obj *o;
+    if (k >= OBJ_CLASSES || !(o = cache.list[k]) ||
+        atomic_load_explicit(&fail_countdown, memory_order_relaxed) != 0)
+        return obj_alloc_slow(n);
+    TG_UNPOISON(o, (k + 1) * OBJ_GRAIN);
+    cache.list[k] = o->next;
+    cache.count[k]--;
+    return o;
+}
+
+TG_COLD static void obj_free_slow(void *p) { tg__free(p); }
+
 void tg__obj_free(void *p, size_t n)
 {
+    size_t k = (n - 1) / OBJ_GRAIN;   /* n == 0 wraps past the classes */
     if (!p)
         return;
-    int k = n ? (int)((n - 1) / OBJ_GRAIN) : 0;
-    if (n == 0 || n > OBJ_MAX || cache.count[k] >= OBJ_KEEP) {
-        tg__free(p);
+    if (k >= OBJ_CLASSES || cache.count[k] >= OBJ_KEEP) {
+        obj_free_slow(p);
         return;
     }
     obj *o = p;
     o->next = cache.list[k];
     cache.list[k] = o;
-    TG_POISON(o, (size_t)(k + 1) * OBJ_GRAIN);
+    TG_POISON(o, (k + 1) * OBJ_GRAIN);
     cache.count[k]++;
 }

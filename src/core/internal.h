@@ -20,6 +20,14 @@
     ((cond) ? (void)0 : tg__assert_fail(#cond, __FILE__, __LINE__))
 void tg__assert_fail(const char *cond, const char *file, int line);
 
+/* A rarely taken path kept out of line, so the fast path that calls it
+** saves no registers. */
+#if defined(__GNUC__)
+#define TG_COLD __attribute__((noinline, cold))
+#else
+#define TG_COLD
+#endif
+
 /* ------------------------------------------------------------- sanitizers
 ** Blocks kept in the library's caches are poisoned for AddressSanitizer, so a
 ** use after free is reported in sanitizer builds although the memory is not
@@ -142,8 +150,8 @@ tg_tensor *tg__tensor_alias(tg_tensor *t, int ndim, const int64_t *shape);
 /* Reference counting of tensors (graph references). */
 tg_tensor *tg__tensor_ref(tg_tensor *t);
 void       tg__tensor_unref(tg_tensor *t);
-/* Puts a caller-owned tensor into the current scope (if any).  Returns t. */
-tg_tensor *tg__adopt(tg_tensor *t);
+/* Puts a caller-owned tensor into the current scope (if any): tg__adopt,
+** with the scopes below. */
 /* Takes t out of its scope: the caller now holds the owner reference. */
 void       tg__unscope(tg_tensor *t);
 /* Validates ndim/shape and computes the element count; -1 on error (recorded). */
@@ -159,7 +167,32 @@ typedef struct tg__scope {
     struct tg__scope *parent;
 } tg__scope;
 
-int  tg__scope_depth(void);
+/* The calling thread's scopes (scope.c). */
+typedef struct tg__scope_stack {
+    tg__scope *top;
+    tg__scope *spare;          /* ended scopes kept for reuse, linked through parent */
+    int depth;
+    int phantom;               /* begins that failed for lack of memory */
+} tg__scope_stack;
+extern _Thread_local tg__scope_stack tg__scopes;
+
+static inline int tg__scope_depth(void) { return tg__scopes.depth; }
+/* Puts a caller-owned tensor into the current scope (if any).  Returns t;
+** NULL with TG_ERR_NOMEM recorded (t released) when the scope cannot grow. */
+tg_tensor *tg__adopt_slow(tg_tensor *t);
+static inline tg_tensor *tg__adopt(tg_tensor *t)
+{
+    tg__scope *s = tg__scopes.top;
+    if (!t || !s)
+        return t;
+    if (s->n == s->cap)
+        return tg__adopt_slow(t);
+    t->scope = s;
+    t->scope_slot = s->n;
+    s->items[s->n++] = t;
+    s->live++;
+    return t;
+}
 /* Depth of the scope owning t (1 = outermost), 0 when no scope owns it. */
 static inline int tg__owner_depth(const tg_tensor *t) { return t->scope ? t->scope->level : 0; }
 void tg__scope_end_to(int depth);   /* ends scopes until depth remain */

@@ -13,21 +13,16 @@
 static pthread_key_t scopes_key;
 static pthread_once_t scopes_once = PTHREAD_ONCE_INIT;
 
-static _Thread_local tg__scope *top;
-static _Thread_local tg__scope *spare;   /* free list, linked through parent */
-static _Thread_local int depth;
-static _Thread_local int phantom;        /* begins that failed for lack of memory */
-
-int tg__scope_depth(void) { return depth; }
+_Thread_local tg__scope_stack tg__scopes;
 
 /* At thread exit: the kept scope structures (tensors of scopes left open
 ** stay the caller's mistake, as with any leak). */
 static void scopes_exit(void *arg)
 {
-    (void)arg;
-    while (spare) {
-        tg__scope *s = spare;
-        spare = s->parent;
+    tg__scope_stack *st = arg;
+    while (st->spare) {
+        tg__scope *s = st->spare;
+        st->spare = s->parent;
         tg__free(s->items);
         tg__free(s);
     }
@@ -35,25 +30,34 @@ static void scopes_exit(void *arg)
 
 static void make_scopes_key(void) { pthread_key_create(&scopes_key, scopes_exit); }
 
+/* The first scope of this thread, or one more nested than ever before. */
+TG_COLD static tg__scope *scope_new(void)
+{
+    tg__scope *s = tg__calloc(1, sizeof *s);
+    if (!s) {
+        tg__error(TG_ERR_NOMEM, "tg_scope_begin: out of memory");
+        tg__scopes.phantom++;
+        return NULL;
+    }
+    /* free the structures when the thread ends */
+    pthread_once(&scopes_once, make_scopes_key);
+    pthread_setspecific(scopes_key, &tg__scopes);
+    return s;
+}
 
 void tg_scope_begin(void)
 {
-    tg__scope *s = spare;
-    if (s) {
-        spare = s->parent;
-    } else if (!(s = tg__calloc(1, sizeof *s))) {
-        tg__error(TG_ERR_NOMEM, "tg_scope_begin: out of memory");
-        phantom++;
+    tg__scope_stack *st = &tg__scopes;
+    tg__scope *s = st->spare;
+    if (s)
+        st->spare = s->parent;
+    else if (!(s = scope_new()))
         return;
-    } else {   /* the first scope of this thread: free the structures when it ends */
-        pthread_once(&scopes_once, make_scopes_key);
-        pthread_setspecific(scopes_key, &spare);
-    }
     s->n = 0;
     s->live = 0;
-    s->parent = top;
-    top = s;
-    s->level = ++depth;
+    s->parent = st->top;
+    st->top = s;
+    s->level = ++st->depth;
 }
 
 static bool push(tg__scope *s, tg_tensor *t)
@@ -73,11 +77,9 @@ static bool push(tg__scope *s, tg_tensor *t)
     return true;
 }
 
-tg_tensor *tg__adopt(tg_tensor *t)
+tg_tensor *tg__adopt_slow(tg_tensor *t)
 {
-    if (!t || !top)
-        return t;
-    if (!push(top, t)) {
+    if (!push(tg__scopes.top, t)) {
         tg__tensor_unref(t);
         tg__error(TG_ERR_NOMEM, "out of memory registering a tensor in its scope");
         return NULL;
@@ -102,11 +104,12 @@ void tg__unscope(tg_tensor *t)
 
 void tg_scope_end(void)
 {
-    if (phantom > 0) {
-        phantom--;
+    tg__scope_stack *st = &tg__scopes;
+    if (st->phantom > 0) {
+        st->phantom--;
         return;
     }
-    tg__scope *s = top;
+    tg__scope *s = st->top;
     if (!s) {
         tg__error(TG_ERR_STATE, "tg_scope_end: no scope is open");
         return;
@@ -122,15 +125,15 @@ void tg_scope_end(void)
     }
     s->n = 0;
     s->live = 0;
-    top = s->parent;
-    s->parent = spare;
-    spare = s;
-    depth--;
+    st->top = s->parent;
+    s->parent = st->spare;
+    st->spare = s;
+    st->depth--;
 }
 
 void tg__scope_end_to(int d)
 {
-    while (depth > d)
+    while (tg__scopes.depth > d)
         tg_scope_end();
 }
 

@@ -25,7 +25,8 @@ int64_t tg__check_shape(const char *fn, int ndim, const int64_t *shape)
             tg__error(TG_ERR_ARG, "%s: shape[%d] is %lld, must be >= 0", fn, i, (long long)shape[i]);
             return -1;
         }
-        if (shape[i] > 0 && numel > (INT64_MAX / 8) / shape[i]) {
+        int64_t prod;   /* numel * shape[i] <= INT64_MAX / 8, without a division */
+        if (__builtin_mul_overflow(numel, shape[i], &prod) || prod > INT64_MAX / 8) {
             char buf[TG__SHAPE_STR];
             tg__error(TG_ERR_ARG, "%s: shape %s has too many elements", fn,
                       tg__shape_str(buf, ndim, shape));
