@@ -8,7 +8,10 @@
 ** holds a reference to every tensor it sees, so no block is recycled under it.
 ** A Function the planner cannot fuse has its backward wrapped for the capture:
 ** if that backward turns out to be made of recorded ops it is kept as ops,
-** otherwise it is recorded as one opaque call.  Sits above autograd.
+** otherwise it is recorded as one opaque call.  A Function given as span
+** kernels is recorded as an elementwise op (OP_SPAN) and its backward as
+** another (OP_SPAN_BWD), so the planner can call the kernels inside its passes.
+** Sits above autograd.
 */
 #include "capture.h"
 
@@ -36,6 +39,8 @@ static const struct { const char *name; int op; } known[] = {
 
 static int known_op(const tg_function *fn)
 {
+    if (fn->forward_span)   /* OP_SPAN_BWD reads the inputs, the output and grad_out */
+        return fn->n_inputs + 2 <= TG_MAX_FN_ARITY ? OP_SPAN : OP_OPAQUE;
     for (size_t i = 0; fn->name && i < sizeof known / sizeof known[0]; i++)
         if (strcmp(fn->name, known[i].name) == 0)
             return known[i].op;
@@ -96,6 +101,24 @@ static int new_value(tg__recorder *r, tg_tensor *t, int producer)
     return r->n_val++;
 }
 
+/* A value no tensor holds during capture (a span backward's full-shape
+** gradient, summed to its input's shape before any tensor sees it). */
+static int new_synthetic(tg__recorder *r, int ndim, const int64_t *shape, int producer)
+{
+    if (!grow(&r->val, &r->cap_val, r->n_val + 1, sizeof *r->val))
+        return fail(r) ? -1 : -1;
+    tg__gval *v = &r->val[r->n_val];
+    memset(v, 0, sizeof *v);
+    v->producer = producer;
+    v->ndim = ndim;
+    memcpy(v->shape, shape, (size_t)ndim * sizeof *shape);
+    v->numel = 1;
+    for (int d = 0; d < ndim; d++)
+        v->numel *= shape[d];
+    v->alias = -1;
+    return r->n_val++;
+}
+
 static int value_of(tg__recorder *r, tg_tensor *t)
 {
     int v = lookup(r, t->data);
@@ -114,7 +137,7 @@ static tg__grec *add_record(tg__recorder *r, int op, const tg_function *fn, int 
             return NULL;
     tg__grec *g = &r->rec[r->n_rec];
     memset(g, 0, sizeof *g);
-    g->op = op, g->fn = fn, g->n_in = n_in, g->fwd = -1;
+    g->op = op, g->fn = fn, g->n_in = n_in, g->fwd = -1, g->bwd = -1;
     for (int i = 0; i < n_in; i++) {
         g->in[i] = in[i];
         g->in_meta[i].ndim = inputs[i]->ndim;
@@ -143,6 +166,7 @@ static void wrap(tg__recorder *r, tg__node *n, int fwd)
     }
     w->fn = *n->fn;
     w->fn.backward = wrap_backward;
+    w->fn.once_differentiable = n->fn->once_differentiable || !n->fn->backward;   /* span kernels */
     w->orig = n->fn;
     w->node = n;
     w->fwd = fwd;
@@ -166,7 +190,7 @@ void tg__graph_record(const tg_function *fn, tg_tensor *const *inputs, tg_tensor
     g->n_out = fn->n_outputs;
     for (int o = 0; o < fn->n_outputs; o++)
         r->rec[k].out[o] = new_value(r, outputs[o], k);
-    if (op == OP_OPAQUE && r->rec[k].needs_grad && fn->backward)
+    if ((op == OP_OPAQUE || op == OP_SPAN) && r->rec[k].needs_grad && (fn->backward || fn->backward_span))
         wrap(r, n, k);
 }
 
@@ -187,13 +211,72 @@ static bool made_of_ops(const tg__recorder *r, const tg_ctx *ctx, tg_tensor *con
     return true;
 }
 
+/* A SUM_TO record from the full-shape gradient full to the value of the
+** gradient tensor gin (the input's shape); false on OOM. */
+static bool add_sum_to(tg__recorder *r, int full, const tg__meta *full_meta, tg_tensor *gin)
+{
+    if (!grow(&r->rec, &r->cap_rec, r->n_rec + 1, sizeof *r->rec))
+        return fail(r);
+    int k = r->n_rec;
+    tg__grec *s = &r->rec[k];
+    memset(s, 0, sizeof *s);
+    s->op = OP_SUM_TO, s->n_in = 1, s->n_out = 1, s->fwd = -1, s->bwd = -1;
+    s->in[0] = full;
+    s->in_meta[0] = *full_meta;
+    r->n_rec++;
+    return (r->rec[k].out[0] = new_value(r, gin, k)) >= 0;
+}
+
+/* forward: out = f(in...) by span kernels  =>  OP_SPAN_BWD over {in..., out, grad_out},
+** then a sum back to each broadcast input's shape */
+static void record_span_backward(tg__recorder *r, const tg__wrap *w, tg_ctx *ctx, tg_tensor *const *g,
+                                 tg_tensor *const *gin)
+{
+    int n_in = ctx->n_inputs, k = r->n_rec;
+    tg_tensor *in[TG_MAX_FN_ARITY];
+    for (int i = 0; i <= n_in; i++)
+        if (!(in[i] = tg_saved_tensor(ctx, i))) {
+            fail(r);
+            return;
+        }
+    in[n_in + 1] = g[0];
+    tg__grec *b = add_record(r, OP_SPAN_BWD, w->orig, n_in + 2, in, NULL, 0);
+    if (!b)
+        return;
+    b->fwd = w->fwd;
+    b->needs_grad = ctx->needs_grad;
+    b->n_out = n_in;
+    r->rec[w->fwd].bwd = k;
+    const tg__meta full = b->in_meta[n_in + 1];
+    for (int i = 0; i < n_in; i++) {
+        r->rec[k].out[i] = r->rec[k].red[i] = -1;
+        if (!gin[i])
+            continue;
+        bool same = gin[i]->ndim == full.ndim &&
+                    !memcmp(gin[i]->shape, full.shape, (size_t)full.ndim * sizeof(int64_t));
+        int v = same ? new_value(r, gin[i], k) : new_synthetic(r, full.ndim, full.shape, k);
+        if (v < 0)
+            return;
+        r->rec[k].out[i] = v;
+        if (!same) {
+            r->rec[k].red[i] = r->n_rec;
+            if (!add_sum_to(r, v, &full, gin[i]))
+                return;
+        }
+    }
+}
+
 /* forward: whatever the wrapped Function computes  =>  its own backward, recorded */
 static tg_status wrap_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
 {
     const tg__wrap *w = (const tg__wrap *)ctx->fn;
     tg__recorder *r = tg__graph_recorder;
     int r0 = r ? r->n_rec : 0, v0 = r ? r->n_val : 0;
-    tg_status st = w->orig->backward(ctx, g, gin);
+    tg_status st = w->orig->backward ? w->orig->backward(ctx, g, gin) : tg__span_backward(ctx, g, gin);
+    if (st == TG_OK && r && !r->err && r->rec[w->fwd].op == OP_SPAN) {
+        record_span_backward(r, w, ctx, g, gin);
+        return TG_OK;   /* r->err reports a failure */
+    }
     if (st != TG_OK || !r || r->err || made_of_ops(r, ctx, gin, r0, v0))
         return st;
     int k = r->n_rec;
@@ -368,6 +451,7 @@ void tg_graph_free(tg_graph *g)
         tg__free(g->pass[p].store);
         tg__free(g->pass[p].upd);
         tg__free(g->pass[p].part);
+        tg__free(g->pass[p].span_mask);
     }
     for (int i = 0; g->param && i < g->n_params; i++)
         if (g->param[i])
@@ -375,6 +459,6 @@ void tg_graph_free(tg_graph *g)
     tg__graph_unload(g);
     tg__free(g->rec), tg__free(g->val), tg__free(g->sc), tg__free(g->buf), tg__free(g->pass);
     tg__free(g->step), tg__free(g->param), tg__free(g->pval), tg__free(g->gval);
-    tg__free(g->scratch), tg__free(g->slot), tg__free(g->leg_scratch);
+    tg__free(g->scratch), tg__free(g->slot), tg__free(g->leg_scratch), tg__free(g->kfn);
     tg__free(g);
 }

@@ -29,8 +29,14 @@ enum {
     OP_ADD, OP_SUB, OP_MUL, OP_DIV,
     OP_NEG, OP_EXP, OP_LOG, OP_SIN, OP_COS, OP_TANH, OP_SQRT,
     OP_POW, OP_AFFINE, OP_LEGENDRE,
-    OP_SUM, OP_MEAN, OP_SUM_TO, OP_EXPAND, OP_RESHAPE
+    OP_SUM, OP_MEAN, OP_SUM_TO, OP_EXPAND, OP_RESHAPE,
+    OP_SPAN,      /* a user Function given as span kernels: out = f(in...) point by point */
+    OP_SPAN_BWD   /* its backward: in = {forward's inputs, its output, grad_out}, out = full-shape
+                  ** gradients (each summed to its input's shape by an OP_SUM_TO record) */
 };
+
+/* A user span kernel as stored for the passes (forward_span or backward_span). */
+typedef void (*tg__kfn)(void);
 
 /* how a value is held during replay */
 enum {
@@ -52,7 +58,9 @@ typedef struct tg__grec {
     void *args;                      /* owned copy */
     size_t args_size;
     uint32_t needs_grad;
-    int fwd;                         /* OP_BWD: the record of its forward */
+    int fwd;                         /* OP_BWD, OP_SPAN_BWD: the record of its forward */
+    int bwd;                         /* OP_SPAN: the record of its backward, or -1 */
+    int red[TG_MAX_FN_ARITY];        /* OP_SPAN_BWD: the OP_SUM_TO record of gradient i, or -1 */
     /* plan */
     bool needed, has_bwd;
     int run, level;
@@ -93,8 +101,11 @@ typedef struct tg__pass {
     int *red, n_red;                 /* reduction records */
     int *store, n_store;             /* values written to their buffers */
     int *upd, n_upd;                 /* parameters updated (the last pass) */
+    uint32_t *span_mask;             /* per elem of an OP_SPAN_BWD: outputs computed there (a
+                                     ** bit per output, on the first of them in elem; 0 after) */
     double *part;                    /* nblocks * n_red block partial sums */
-    void (*compiled)(double *const *buf, const double *sc, double *part, int64_t lo, int64_t hi);
+    void (*compiled)(double *const *buf, const double *sc, double *part, int64_t lo, int64_t hi,
+                     const tg__kfn *kfn, double *tmp);
 } tg__pass;
 
 enum { S_SCALAR, S_OPAQUE, S_PASS };
@@ -118,7 +129,9 @@ struct tg_graph {
     tg_tensor **param;               /* references */
     int *pval, *gval;                /* value of each parameter and of its gradient */
     double lr;
-    double *scratch;                 /* interpreter: blocks of the values of a pass */
+    tg__kfn *kfn;                    /* per record: its span kernel (OP_SPAN, OP_SPAN_BWD) */
+    double *scratch;                 /* blocks of the values of a pass, then of span inputs */
+    int64_t n_scratch;               /* blocks in scratch */
     int64_t *slot;                   /* interpreter: scratch slot of each V_ELEM value */
     double *leg_scratch;
     void *dl;                        /* the compiled passes (dlopen handle) */

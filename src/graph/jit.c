@@ -11,6 +11,13 @@
 ** loaded with dlopen.  -march=native lets the
 ** compiler contract a * b + c into FMA, so results can differ from the
 ** interpreter's in the last bits.
+**
+** A user span kernel splits a pass's loop: the values its call reads are
+** written to block arrays (scratch the replay passes in, TG__GRAPH_BLOCK
+** points each), the kernel runs on the block through a pointer from the
+** replay's table (never written into the source, which is cached by its
+** text), and a new loop over the block reads its output from its array.
+** Reductions keep their lane per point across the loops.
 */
 #define _POSIX_C_SOURCE 200809L
 #include "capture.h"
@@ -67,13 +74,78 @@ static const char *lit(char *b, double x)
     return b;
 }
 
-/* How the body reads value v: a local, a buffer element or a scalar. */
-static const char *name(char *b, const tg_graph *g, int v)
+/* The layout of one pass: the loop (segment) computing each elementwise
+** value, and the block arrays (slots of tmp) of the values read across a
+** span call or a loop boundary and of the scalars a span call reads. */
+typedef struct layout {
+    const tg_graph *g;
+    bool *seen;
+    int *seg, *slot, *fill;          /* per value; -1: none */
+    int n_seg, n_slot;
+    int cur;                         /* the segment being written */
+} layout;
+
+static bool is_span(const tg__grec *r) { return r->op == OP_SPAN || r->op == OP_SPAN_BWD; }
+
+static const tg__grec *producer(const tg_graph *g, int v) { return &g->rec[g->val[v].producer]; }
+
+/* How the body reads value v: a local, a block array, a buffer element or a scalar. */
+static const char *name(char *b, const layout *L, int v)
 {
-    v = tg__graph_root(g, v);
-    int kind = g->val[v].kind;
-    snprintf(b, 40, kind == V_ELEM ? "v%d" : kind == V_BUF ? "b%d[k]" : "s%d", v);
+    v = tg__graph_root(L->g, v);
+    int kind = L->g->val[v].kind;
+    if (kind == V_ELEM && (is_span(producer(L->g, v)) || L->seg[v] != L->cur))
+        snprintf(b, 40, "t%d[q]", v);
+    else
+        snprintf(b, 40, kind == V_ELEM ? "v%d" : kind == V_BUF ? "b%d[k]" : "s%d", v);
     return b;
+}
+
+/* The segment a consumer of v (reduction, store, update) runs in. */
+static int seg_of(const layout *L, int v)
+{
+    v = tg__graph_root(L->g, v);
+    return L->g->val[v].kind == V_ELEM ? L->seg[v] : 0;
+}
+
+static void needs_slot(layout *L, int v)
+{
+    if (L->slot[v] < 0)
+        L->slot[v] = L->n_slot++;
+}
+
+/* Segments and block arrays of pass ps. */
+static void lay_out(layout *L, const tg__pass *ps)
+{
+    const tg_graph *g = L->g;
+    for (int v = 0; v < g->n_val; v++)
+        L->seg[v] = 0, L->slot[v] = L->fill[v] = -1;
+    L->n_seg = 1, L->n_slot = 0;
+    for (int e = 0; e < ps->n_elem; e++) {   /* topological: inputs first */
+        const tg__grec *r = producer(g, ps->elem[e]);
+        int m = 0;
+        for (int i = 0; i < r->n_in; i++) {
+            int u = tg__graph_root(g, r->in[i]);
+            if (g->val[u].kind == V_ELEM && L->seg[u] > m)
+                m = L->seg[u];
+        }
+        L->seg[ps->elem[e]] = m + is_span(r);
+        L->n_seg = m + is_span(r) + 1 > L->n_seg ? m + is_span(r) + 1 : L->n_seg;
+    }
+    for (int e = 0; e < ps->n_elem; e++) {
+        int v = ps->elem[e];
+        const tg__grec *r = producer(g, v);
+        for (int i = 0; i < r->n_in; i++) {
+            int u = tg__graph_root(g, r->in[i]), kind = g->val[u].kind;
+            if (is_span(r) && ps->span_mask[e] && (kind == V_SCAL || kind == V_UNIF) && L->fill[u] < 0)
+                L->fill[u] = L->n_slot++;
+            else if (kind == V_ELEM && (is_span(r) ? ps->span_mask[e] != 0 : L->seg[u] < L->seg[v]))
+                needs_slot(L, u);
+        }
+        for (int o = 0; is_span(r) && o < r->n_out; o++)
+            if (ps->span_mask[e] >> o & 1u)
+                needs_slot(L, r->out[o]);
+    }
 }
 
 /* P_deg^(k)(x) unrolled into straight-line locals v<v>_<m>_<j> = P_m^(j)(x), so the
@@ -122,15 +194,16 @@ static void emit_pow(sbuf *s, int v, const char *x, double p)
         put(s, "    const double v%d = pow(%s, %s);\n", v, x, lit(b, p));
 }
 
-static void emit_value(sbuf *s, const tg_graph *g, int v)
+static void emit_value(sbuf *s, const layout *L, int v)
 {
+    const tg_graph *g = L->g;
     static const char *const bin[] = {"+", "-", "*", "/"};
     static const char *const un[] = {"-", "exp", "log", "sin", "cos", "tanh", "sqrt"};
     const tg__grec *r = &g->rec[g->val[v].producer];
     char a[40], b[40], c[40], d[40];
-    name(a, g, r->in[0]);
+    name(a, L, r->in[0]);
     if (r->n_in > 1)
-        name(b, g, r->in[1]);
+        name(b, L, r->in[1]);
     const double *dargs = r->args;
     switch (r->op) {
     case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV:
@@ -162,41 +235,124 @@ static void emit_reads(sbuf *s, const tg_graph *g, const tg__pass *ps, bool *see
     }
 }
 
-static void emit_body(sbuf *s, const tg_graph *g, const tg__pass *ps)
+/* The loop body of segment L->cur; false when it has nothing to do. */
+static bool emit_body(sbuf *s, const layout *L, const tg__pass *ps)
 {
+    const tg_graph *g = L->g;
     char a[40];
-    for (int e = 0; e < ps->n_elem; e++)
-        emit_value(s, g, ps->elem[e]);
+    bool any = false;
+    for (int e = 0; e < ps->n_elem; e++) {
+        int v = ps->elem[e];
+        if (L->seg[v] != L->cur || is_span(producer(g, v)))
+            continue;
+        emit_value(s, L, v);
+        if (L->slot[v] >= 0)
+            put(s, "    t%d[q] = v%d;\n", v, v);
+        any = true;
+    }
     for (int r = 0; r < ps->n_red; r++)
-        put(s, "    r%d[j] += %s;\n", r, name(a, g, g->rec[ps->red[r]].in[0]));
+        if (seg_of(L, g->rec[ps->red[r]].in[0]) == L->cur)
+            put(s, "    r%d[j] += %s;\n", r, name(a, L, g->rec[ps->red[r]].in[0])), any = true;
     for (int t = 0; t < ps->n_store; t++)
-        put(s, "    w%d[k] = %s;\n", ps->store[t], name(a, g, ps->store[t]));
+        if (seg_of(L, ps->store[t]) == L->cur)
+            put(s, "    w%d[k] = %s;\n", ps->store[t], name(a, L, ps->store[t])), any = true;
     for (int u = 0; u < ps->n_upd; u++)
-        put(s, "    u%d[k] -= lr * %s;\n", u, name(a, g, g->gval[ps->upd[u]]));
+        if (seg_of(L, g->gval[ps->upd[u]]) == L->cur)
+            put(s, "    u%d[k] -= lr * %s;\n", u, name(a, L, g->gval[ps->upd[u]])), any = true;
+    return any;
 }
 
-static void emit_pass(sbuf *s, const tg_graph *g, int p, bool *seen)
+/* How a span call reads input v: its block array, the buffer at lo, or the filled scalar. */
+static void span_arg(sbuf *s, const layout *L, int v)
 {
+    v = tg__graph_root(L->g, v);
+    int kind = L->g->val[v].kind;
+    put(s, kind == V_ELEM ? "t%d, " : kind == V_BUF ? "b%d + lo, " : "f%d, ", v);
+}
+
+/* The span calls whose outputs segment L->cur reads first. */
+static void emit_span_calls(sbuf *s, const layout *L, const tg__pass *ps)
+{
+    const tg_graph *g = L->g;
+    for (int e = 0; e < ps->n_elem; e++) {
+        const tg__grec *r = producer(g, ps->elem[e]);
+        if (L->seg[ps->elem[e]] != L->cur || !is_span(r) || !ps->span_mask[e])
+            continue;
+        int k = (int)(r - g->rec);
+        put(s, "    {\n        const double *const in[] = {");
+        for (int i = 0; i < r->n_in; i++)
+            span_arg(s, L, r->in[i]);
+        if (r->op == OP_SPAN) {
+            put(s, "};\n        ((tgk_fwd)kfn[%d])(hi - lo, in, t%d);\n    }\n", k, r->out[0]);
+            continue;
+        }
+        put(s, "};\n        double *const gin[] = {");
+        for (int o = 0; o < r->n_out; o++)
+            put(s, ps->span_mask[e] >> o & 1u ? "t%d, " : "(double *)0, ", r->out[o]);
+        put(s, "};\n        ((tgk_bwd)kfn[%d])(hi - lo, in, in[%d], in[%d], gin);\n    }\n", k, r->n_in - 2,
+            r->n_in - 1);
+    }
+}
+
+/* The loops of segment L->cur over the block (whole groups of 8, then the
+** rest), in a scope of their own with the lanes of the reductions they make
+** (lanes live across a call or a second loop keep the compiler from holding
+** them in vector registers).  The 8 points of a group are one vector: GCC
+** is told not to unroll them (it would then vectorize across groups, lane
+** by lane) and that they do not depend on each other (every access is at the
+** point's own index). */
+static void emit_loop(sbuf *s, const layout *L, const tg__pass *ps)
+{
+    const tg_graph *g = L->g;
+    size_t mark = s->n;
+    put(s, "    {\n");
+    for (int r = 0; r < ps->n_red; r++)
+        if (seg_of(L, g->rec[ps->red[r]].in[0]) == L->cur)
+            put(s, "    double r%d[8] = {0, 0, 0, 0, 0, 0, 0, 0};\n", r);
+    put(s, "    int64_t i = lo;\n    for (; i + 8 <= hi; i += 8)\n"
+           "        _Pragma(\"GCC unroll 1\") _Pragma(\"GCC ivdep\") for (int j = 0; j < 8; j++) {\n"
+           "    const int64_t k = i + j, q = k - lo;\n    (void)q;\n");
+    if (!emit_body(s, L, ps)) {
+        s->n = mark;   /* nothing in this segment */
+        return;
+    }
+    put(s, "        }\n    for (; i < hi; i++) {\n    const int j = (int)((i - lo) & 7);\n"
+           "    const int64_t k = i, q = k - lo;\n    (void)q, (void)j;\n");
+    emit_body(s, L, ps);
+    put(s, "    }\n");
+    for (int r = 0; r < ps->n_red; r++)
+        if (seg_of(L, g->rec[ps->red[r]].in[0]) == L->cur)
+            put(s, "    part[%d] = ((r%d[0] + r%d[1]) + (r%d[2] + r%d[3])) + ((r%d[4] + r%d[5]) + (r%d[6] + r%d[7]));\n",
+                r, r, r, r, r, r, r, r, r);
+    put(s, "    }\n");
+}
+
+static void emit_pass(sbuf *s, layout *L, int p)
+{
+    const tg_graph *g = L->g;
     const tg__pass *ps = &g->pass[p];
     char b[40];
-    put(s, "\nvoid tgk_pass_%d(double *const *buf, const double *sc, double *part, int64_t lo, int64_t hi)\n{\n", p);
-    put(s, "    (void)sc, (void)buf, (void)part;\n    const double lr = %s;\n    (void)lr;\n", lit(b, g->lr));
-    emit_reads(s, g, ps, seen);
+    lay_out(L, ps);
+    put(s, "\nvoid tgk_pass_%d(double *const *buf, const double *sc, double *part, int64_t lo, int64_t hi,\n"
+           "                 const tgk_fn *kfn, double *tmp)\n{\n", p);
+    put(s, "    (void)sc, (void)buf, (void)part, (void)kfn, (void)tmp;\n    const double lr = %s;\n    (void)lr;\n",
+        lit(b, g->lr));
+    emit_reads(s, g, ps, L->seen);
+    for (int v = 0; v < g->n_val; v++) {
+        if (L->slot[v] >= 0)
+            put(s, "    double *const t%d = tmp + %d;\n", v, L->slot[v] * TG__GRAPH_BLOCK);
+        if (L->fill[v] >= 0)
+            put(s, "    double *const f%d = tmp + %d;\n    for (int64_t q = 0; q < hi - lo; q++)\n"
+                   "        f%d[q] = s%d;\n", v, L->fill[v] * TG__GRAPH_BLOCK, v, v);
+    }
     for (int t = 0; t < ps->n_store; t++)
         put(s, "    double *const w%d = buf[%d];\n", ps->store[t], ps->store[t]);
     for (int u = 0; u < ps->n_upd; u++)
         put(s, "    double *const u%d = buf[%d];\n", u, g->pval[ps->upd[u]]);
-    for (int r = 0; r < ps->n_red; r++)
-        put(s, "    double r%d[8] = {0, 0, 0, 0, 0, 0, 0, 0};\n", r);
-    put(s, "    int64_t i = lo;\n    for (; i + 8 <= hi; i += 8)\n        for (int j = 0; j < 8; j++) {\n"
-           "    const int64_t k = i + j;\n");
-    emit_body(s, g, ps);
-    put(s, "        }\n    for (; i < hi; i++) {\n    const int j = (int)((i - lo) & 7);\n    const int64_t k = i;\n");
-    emit_body(s, g, ps);
-    put(s, "    }\n");
-    for (int r = 0; r < ps->n_red; r++)
-        put(s, "    part[%d] = ((r%d[0] + r%d[1]) + (r%d[2] + r%d[3])) + ((r%d[4] + r%d[5]) + (r%d[6] + r%d[7]));\n",
-            r, r, r, r, r, r, r, r, r);
+    for (L->cur = 0; L->cur < L->n_seg; L->cur++) {
+        emit_span_calls(s, L, ps);
+        emit_loop(s, L, ps);
+    }
     put(s, "}\n");
 }
 
@@ -260,16 +416,23 @@ static bool build(const char *src, size_t len, char *so, size_t n)
 bool tg__graph_compile(tg_graph *g)
 {
     sbuf s = {0};
-    bool *seen = tg__malloc((size_t)g->n_val + 1);
+    size_t nv = (size_t)g->n_val + 1;
+    layout L = {.g = g, .seen = tg__malloc(nv), .seg = tg__malloc(nv * sizeof(int)),
+                .slot = tg__malloc(nv * sizeof(int)), .fill = tg__malloc(nv * sizeof(int))};
+    bool have = L.seen && L.seg && L.slot && L.fill;
     int n_passes = 0;
-    put(&s, "/* tensorgrad captured step: generated, do not edit */\n#include <math.h>\n#include <stdint.h>\n");
-    for (int t = 0; seen && t < g->n_step; t++)
+    put(&s, "/* tensorgrad captured step: generated, do not edit */\n#include <math.h>\n#include <stdint.h>\n"
+            "typedef void (*tgk_fn)(void);\n"
+            "typedef void (*tgk_fwd)(int64_t, const double *const *, double *);\n"
+            "typedef void (*tgk_bwd)(int64_t, const double *const *, const double *, const double *,\n"
+            "                        double *const *);\n");
+    for (int t = 0; have && t < g->n_step; t++)
         if (g->step[t].kind == S_PASS) {
-            emit_pass(&s, g, g->step[t].index, seen);
+            emit_pass(&s, &L, g->step[t].index);
             n_passes++;
         }
     char so[800];
-    bool ok = seen && !s.oom && n_passes > 0 && build(s.p, s.n, so, sizeof so);
+    bool ok = have && !s.oom && n_passes > 0 && build(s.p, s.n, so, sizeof so);
     void *dl = ok ? dlopen(so, RTLD_NOW | RTLD_LOCAL) : NULL;
     for (int t = 0; dl && t < g->n_step; t++)
         if (g->step[t].kind == S_PASS) {
@@ -286,7 +449,7 @@ bool tg__graph_compile(tg_graph *g)
             memcpy(&g->pass[g->step[t].index].compiled, &fp, sizeof fp);   /* object to function pointer */
         }
     g->dl = dl;
-    tg__free(seen);
+    tg__free(L.seen), tg__free(L.seg), tg__free(L.slot), tg__free(L.fill);
     tg__free(s.p);
     return dl != NULL;
 }

@@ -3,7 +3,10 @@
 ** (one element, a broadcast scalar, element by element over the N points, or
 ** a whole buffer); records become scalar work, elementwise work fused into
 ** passes over blocks of TG__GRAPH_BLOCK points, block-partial reductions, or
-** opaque calls of a Function on whole tensors.  Levels order it all: a pass
+** opaque calls of a Function on whole tensors.  A user Function given as span
+** kernels is elementwise work too: a pass calls its kernels block by block on
+** block arrays of its inputs, so its output never exists as a whole either.
+** Levels order it all: a pass
 ** computes what its reductions and opaque calls need, recomputing elementwise
 ** values rather than storing them, so no N-sized intermediate exists unless an
 ** opaque call must read it.  Reductions combine their block partials in a
@@ -90,6 +93,66 @@ static bool plan_elementwise(tg_graph *g, tg__grec *r, int level)
     return true;
 }
 
+static bool same_shape(const tg__meta *m, int ndim, const int64_t *shape)
+{
+    return m->ndim == ndim && !memcmp(m->shape, shape, (size_t)ndim * sizeof *shape);
+}
+
+/* OP_SPAN, OP_SPAN_BWD: fused when every input is a scalar (of one element, or
+** uniform at the full shape) or a vector at the full shape (the output's, or
+** grad_out's); false: call it opaque. */
+static bool plan_span(tg_graph *g, tg__grec *r, int level)
+{
+    const tg__meta *full = r->op == OP_SPAN_BWD ? &r->in_meta[r->n_in - 1] : NULL;
+    const tg__gval *out = &g->val[r->out[0]];
+    int ndim = full ? full->ndim : out->ndim;
+    const int64_t *shape = full ? full->shape : out->shape;
+    int64_t numel = 1;
+    for (int d = 0; d < ndim; d++)
+        numel *= shape[d];
+    bool all_scalar = true;
+    for (int i = 0; i < r->n_in; i++) {
+        int v = tg__graph_root(g, r->in[i]);
+        bool at_full = same_shape(&r->in_meta[i], ndim, shape);
+        if (scalar_kind(g, v) ? !at_full && g->val[v].numel != 1
+                              : !vector_kind(g, v) || !at_full || numel != g->n)
+            return false;
+        all_scalar = all_scalar && scalar_kind(g, v);
+    }
+    if (all_scalar && numel != 1 && numel != g->n)
+        return false;
+    r->run = all_scalar ? R_SCALAR : R_ELEM;
+    r->level = level;
+    for (int o = 0; o < r->n_out; o++)
+        if (r->out[o] >= 0) {
+            tg__gval *x = &g->val[r->out[o]];
+            x->kind = all_scalar ? (x->numel == 1 ? V_SCAL : V_UNIF) : V_ELEM;
+            x->level = level;
+        }
+    return true;
+}
+
+/* A span Function called opaque: its backward becomes an opaque backward
+** (OP_BWD) of grad_out into the gradients at the inputs' shapes. */
+static void span_backward_opaque(tg_graph *g, tg__grec *f)
+{
+    if (f->bwd < 0)
+        return;
+    tg__grec *b = &g->rec[f->bwd];
+    int n_in = b->n_in - 2;
+    b->in[0] = b->in[n_in + 1];
+    b->in_meta[0] = b->in_meta[n_in + 1];
+    b->n_in = 1;
+    for (int i = 0; i < b->n_out; i++)
+        if (b->red[i] >= 0) {
+            g->val[b->out[i]].needed = false;
+            b->out[i] = g->rec[b->red[i]].out[0];
+            g->rec[b->red[i]].needed = false;
+        }
+    b->op = OP_BWD;
+    f->has_bwd = b->needed;
+}
+
 /* sum, mean, sum_to, expand, reshape; false: call it opaque. */
 static bool plan_shape_or_reduce(tg_graph *g, tg__grec *r, int level)
 {
@@ -141,8 +204,15 @@ static void classify(tg_graph *g)
         bool ok = false;
         if (r->op >= OP_ADD && r->op <= OP_LEGENDRE)
             ok = plan_elementwise(g, r, level);
-        else if (r->op >= OP_SUM)
+        else if (r->op >= OP_SUM && r->op <= OP_RESHAPE)
             ok = plan_shape_or_reduce(g, r, level);
+        else if (r->op == OP_SPAN || r->op == OP_SPAN_BWD)
+            ok = plan_span(g, r, level);
+        /* a fused span forward's backward reads values at the forward's
+        ** shapes, and the sums of its gradients are all to one element */
+        TG_ASSERT(ok || (r->op != OP_SPAN_BWD && r->fn));
+        if (!ok && r->op == OP_SPAN)
+            span_backward_opaque(g, r);
         if (!ok)
             set_opaque(g, r);
     }
@@ -176,6 +246,23 @@ static int *list_of(const bool *set, int n, int *count)
     return l;
 }
 
+/* For an output v of an OP_SPAN_BWD: on the first of its outputs in the
+** pass's set, a bit per output in the set (the call computes them all);
+** 0 on the others.  Other records: 1. */
+static uint32_t span_mask(const tg__grec *r, int v, const bool *set)
+{
+    if (r->op != OP_SPAN_BWD)
+        return 1;
+    uint32_t m = 0;
+    for (int o = 0; o < r->n_out; o++)
+        if (r->out[o] >= 0 && set[r->out[o]]) {
+            if (!m && r->out[o] != v)
+                return 0;
+            m |= 1u << o;
+        }
+    return m;
+}
+
 /* Pass p (p == n_levels: the update pass of parameters with elementwise gradients). */
 static tg_status build_pass(tg_graph *g, tg__pass *ps, int p, bool last, bool *set)
 {
@@ -203,8 +290,11 @@ static tg_status build_pass(tg_graph *g, tg__pass *ps, int p, bool last, bool *s
             close_over(g, g->gval[i], set);
         }
     ps->n_red = nr, ps->n_store = ns, ps->n_upd = nu;
-    if (!(ps->elem = list_of(set, g->n_val, &ps->n_elem)))
+    if (!(ps->elem = list_of(set, g->n_val, &ps->n_elem)) ||
+        !(ps->span_mask = tg__calloc((size_t)ps->n_elem + 1, sizeof *ps->span_mask)))
         return TG_ERR_NOMEM;
+    for (int e = 0; e < ps->n_elem; e++)
+        ps->span_mask[e] = span_mask(&g->rec[g->val[ps->elem[e]].producer], ps->elem[e], set);
     int64_t nblocks = (g->n + TG__GRAPH_BLOCK - 1) / TG__GRAPH_BLOCK;
     ps->part = tg__calloc((size_t)(nblocks * nr + 1), sizeof(double));
     return ps->part ? TG_OK : TG_ERR_NOMEM;
@@ -293,11 +383,32 @@ static tg_status make_buffers(tg_graph *g)
     return TG_OK;
 }
 
+/* Block arrays a pass needs beside its values': one per scalar input of a span call. */
+static int span_fills(const tg_graph *g, const tg__pass *ps)
+{
+    int n = 0;
+    for (int e = 0; e < ps->n_elem; e++) {
+        const tg__grec *r = &g->rec[g->val[ps->elem[e]].producer];
+        for (int i = 0; (r->op == OP_SPAN || r->op == OP_SPAN_BWD) && ps->span_mask[e] && i < r->n_in; i++)
+            n += g->val[tg__graph_root(g, r->in[i])].kind != V_ELEM && g->val[tg__graph_root(g, r->in[i])].kind != V_BUF;
+    }
+    return n;
+}
+
 static tg_status make_scratch(tg_graph *g)
 {
     int most = 0, k_max = 0;
-    for (int p = 0; p < g->n_pass; p++)
-        most = g->pass[p].n_elem > most ? g->pass[p].n_elem : most;
+    for (int p = 0; p < g->n_pass; p++) {
+        int need = g->pass[p].n_elem + span_fills(g, &g->pass[p]);
+        most = need > most ? need : most;
+    }
+    g->n_scratch = most + 1;
+    g->kfn = tg__calloc((size_t)g->n_rec + 1, sizeof *g->kfn);
+    for (int k = 0; g->kfn && k < g->n_rec; k++)
+        if (g->rec[k].op == OP_SPAN)
+            g->kfn[k] = (tg__kfn)g->rec[k].fn->forward_span;
+        else if (g->rec[k].op == OP_SPAN_BWD)
+            g->kfn[k] = (tg__kfn)g->rec[k].fn->backward_span;
     for (int k = 0; k < g->n_rec; k++)
         if (g->rec[k].needed && g->rec[k].op == OP_LEGENDRE) {
             const int *nk = g->rec[k].args;
@@ -306,7 +417,7 @@ static tg_status make_scratch(tg_graph *g)
     g->scratch = tg__malloc((size_t)(most + 1) * TG__GRAPH_BLOCK * sizeof(double));
     g->slot = tg__calloc((size_t)g->n_val + 1, sizeof *g->slot);
     g->leg_scratch = tg__malloc((size_t)tg__legendre_scratch(k_max) * sizeof(double));
-    return g->scratch && g->slot && g->leg_scratch ? TG_OK : TG_ERR_NOMEM;
+    return g->kfn && g->scratch && g->slot && g->leg_scratch ? TG_OK : TG_ERR_NOMEM;
 }
 
 tg_status tg__graph_plan(tg_graph *g)
@@ -341,10 +452,40 @@ static double legendre1(tg_graph *g, double x, const int *nk)
     return y;
 }
 
+/* A span kernel call over nb points: the inputs in[], the outputs at out
+** (OP_SPAN: out[0]; OP_SPAN_BWD: out[o], NULL where not wanted). */
+static void call_span(const tg__grec *r, tg__kfn k, int64_t nb, const double *const *in, double *const *out)
+{
+    if (r->op == OP_SPAN) {
+        void (*fwd)(int64_t, const double *const *, double *) = (void (*)(int64_t, const double *const *, double *))k;
+        fwd(nb, in, out[0]);
+    } else {
+        void (*bwd)(int64_t, const double *const *, const double *, const double *, double *const *) =
+            (void (*)(int64_t, const double *const *, const double *, const double *, double *const *))k;
+        bwd(nb, in, in[r->n_in - 2], in[r->n_in - 1], out);
+    }
+}
+
+/* A span record on scalars: its kernel on one point. */
+static void run_span_scalar(tg_graph *g, const tg__grec *r)
+{
+    const double *in[TG_MAX_FN_ARITY];
+    double *out[TG_MAX_FN_ARITY];
+    for (int i = 0; i < r->n_in; i++)
+        in[i] = &g->sc[tg__graph_root(g, r->in[i])];
+    for (int o = 0; o < r->n_out; o++)
+        out[o] = r->out[o] >= 0 ? &g->sc[r->out[o]] : NULL;
+    call_span(r, g->kfn[r - g->rec], 1, in, out);
+}
+
 /* A record whose inputs are all one element or broadcast scalars. */
 static void run_scalar(tg_graph *g, const tg__grec *r)
 {
     const tg__kernels *kn = tg__kern();
+    if (r->op == OP_SPAN || r->op == OP_SPAN_BWD) {
+        run_span_scalar(g, r);
+        return;
+    }
     double a = g->sc[tg__graph_root(g, r->in[0])], b = r->n_in > 1 ? g->sc[tg__graph_root(g, r->in[1])] : 0, y;
     const tg__gval *in = &g->val[tg__graph_root(g, r->in[0])];
     switch (r->op) {
@@ -395,19 +536,49 @@ static void run_elem(tg_graph *g, const tg__grec *r, int64_t lo, int64_t nb, dou
     }
 }
 
-static const double *block_of(tg_graph *g, int v, int64_t lo)
+static double *block_of(tg_graph *g, int v, int64_t lo)
 {
     v = tg__graph_root(g, v);
     return g->val[v].kind == V_ELEM ? g->scratch + g->slot[v] * TG__GRAPH_BLOCK : g->val[v].buf + lo;
 }
 
+/* Elem e of the pass, a span record, over one block: scalar inputs filled
+** into the block arrays after the pass's values. */
+static void run_span_block(tg_graph *g, const tg__pass *ps, int e, int64_t lo, int64_t nb)
+{
+    const tg__grec *r = &g->rec[g->val[ps->elem[e]].producer];
+    const double *in[TG_MAX_FN_ARITY];
+    double *out[TG_MAX_FN_ARITY], *fill = g->scratch + (int64_t)ps->n_elem * TG__GRAPH_BLOCK;
+    uint32_t mask = ps->span_mask[e];
+    if (!mask)
+        return;   /* computed with an earlier output of the same call */
+    for (int i = 0; i < r->n_in; i++) {
+        int v = tg__graph_root(g, r->in[i]);
+        if (scalar_kind(g, v)) {
+            for (int64_t j = 0; j < nb; j++)
+                fill[j] = g->sc[v];
+            in[i] = fill;
+            fill += TG__GRAPH_BLOCK;
+        } else {
+            in[i] = block_of(g, v, lo);
+        }
+    }
+    for (int o = 0; o < r->n_out; o++)
+        out[o] = mask >> o & 1u ? block_of(g, r->out[o], lo) : NULL;
+    call_span(r, g->kfn[r - g->rec], nb, in, out);
+}
+
 static void interp_block(tg_graph *g, const tg__pass *ps, double *part, int64_t lo, int64_t hi)
 {
     int64_t nb = hi - lo;
+    for (int e = 0; e < ps->n_elem; e++)
+        g->slot[ps->elem[e]] = e;
     for (int e = 0; e < ps->n_elem; e++) {
-        int v = ps->elem[e];
-        g->slot[v] = e;
-        run_elem(g, &g->rec[g->val[v].producer], lo, nb, g->scratch + (int64_t)e * TG__GRAPH_BLOCK);
+        const tg__grec *r = &g->rec[g->val[ps->elem[e]].producer];
+        if (r->op == OP_SPAN || r->op == OP_SPAN_BWD)
+            run_span_block(g, ps, e, lo, nb);
+        else
+            run_elem(g, r, lo, nb, g->scratch + (int64_t)e * TG__GRAPH_BLOCK);
     }
     for (int r = 0; r < ps->n_red; r++)
         part[r] = tg__kern()->sum(nb, block_of(g, g->rec[ps->red[r]].in[0], lo));
@@ -438,7 +609,7 @@ static void run_pass(tg_graph *g, const tg__pass *ps)
     for (int64_t b = 0; b < nblocks; b++) {
         int64_t lo = b * TG__GRAPH_BLOCK, hi = lo + TG__GRAPH_BLOCK < n ? lo + TG__GRAPH_BLOCK : n;
         if (ps->compiled)
-            ps->compiled(g->buf, g->sc, ps->part + b * ps->n_red, lo, hi);
+            ps->compiled(g->buf, g->sc, ps->part + b * ps->n_red, lo, hi, g->kfn, g->scratch);
         else
             interp_block(g, ps, ps->part + b * ps->n_red, lo, hi);
     }
@@ -491,7 +662,7 @@ static tg_status run_opaque(tg_graph *g, tg__grec *r)
         tg__grec *f = &g->rec[r->fwd];
         tg__node *n = f->held->node;
         bool prev = tg_set_grad_enabled(false);
-        st = n->fn->backward(n, r->proxy, out);
+        st = n->fn->backward ? n->fn->backward(n, r->proxy, out) : tg__span_backward(n, r->proxy, out);
         tg_set_grad_enabled(prev);
         for (int o = 0; st == TG_OK && o < r->n_out; o++)
             if (r->out[o] >= 0)
