@@ -39,7 +39,7 @@ typedef struct entry {
 typedef struct scratch {
     entry *order;
     dfs_frame *stack;
-    tg_tensor **bufs;
+    tg_tensor **bufs;          /* NULL beyond the slots of the running backward */
     int64_t order_cap, stack_cap, bufs_cap;
 } scratch;
 
@@ -121,6 +121,18 @@ static inline bool grow(void *p, int64_t *cap, int64_t need, size_t elem)
     return need <= *cap || grow_slow(p, cap, need, elem);
 }
 
+/* The gradient slots, grown with the new ones NULL. */
+static bool grow_bufs(scratch *s, int64_t need)
+{
+    int64_t old = s->bufs_cap;
+    if (need <= old)
+        return true;
+    if (!grow_slow(&s->bufs, &s->bufs_cap, need, sizeof *s->bufs))
+        return false;
+    memset(s->bufs + old, 0, (size_t)(s->bufs_cap - old) * sizeof *s->bufs);
+    return true;
+}
+
 typedef struct run {
     const char *fname;           /* "tg_backward" or "tg_autograd_grad" */
     int64_t id;
@@ -156,17 +168,16 @@ static bool leads_to_target(const run *r, const tg__node *n)
     return false;
 }
 
-/* Appends n to the order with its gradient slots (empty) and whether it is needed. */
+/* Appends n to the order with its gradient slots (empty: finish leaves
+** them NULL) and whether it is needed. */
 static tg_status push_order(run *r, tg__node *n)
 {
     scratch *s = r->s;
     if (!grow(&s->order, &s->order_cap, r->n + 1, sizeof *s->order) ||
-        !grow(&s->bufs, &s->bufs_cap, r->n_bufs + n->n_outputs, sizeof *s->bufs))
+        !grow_bufs(s, r->n_bufs + n->n_outputs))
         return tg__error(TG_ERR_NOMEM, "%s: out of memory ordering the graph", r->fname);
     r->order = s->order;
     r->bufs = s->bufs;
-    for (int k = 0; k < n->n_outputs; k++)
-        r->bufs[r->n_bufs + k] = NULL;
     bool need = leads_to_target(r, n);
     if (need && n->released && r->first_released < 0)
         r->first_released = r->n;
@@ -232,7 +243,7 @@ static tg_status accumulate(run *r, tg_tensor **slot, tg_tensor *g)
         return TG_OK;
     }
     int depth = tg__scope_depth();
-    tg_scope_begin();
+    tg__scope_enter();
     bool prev_off = tg__grad_off;
     tg__grad_off = !r->create;
     tg_tensor *sum = tg_add(s, g);
@@ -298,14 +309,16 @@ static tg_status run_node(run *r, tg__node *n)
             return tg_last_status();
     if (!n->fn->backward && !n->fn->backward_span)
         return tg__error(TG_ERR_STATE, "%s: '%s' has no backward", r->fname, tg__node_name(n));
-    for (int i = 0; i < n->n_inputs; i++)
+    _Static_assert(TG_MAX_FN_ARITY >= 4, "gin holds at least four");
+    gin[0] = gin[1] = gin[2] = gin[3] = NULL;   /* the common arities without a loop */
+    for (int i = 4; i < n->n_inputs; i++)
         gin[i] = NULL;
     /* a once-differentiable backward (span kernels are) runs unrecorded; its
     ** results are guarded */
     bool once = n->fn->once_differentiable || !n->fn->backward;
     bool guard = r->create && once, record = r->create && !guard;
     int depth = tg__scope_depth();
-    tg_scope_begin();
+    tg__scope_enter();
     bool prev_off = tg__grad_off;
     tg__grad_off = !record;
     n->create_graph = record;
@@ -473,11 +486,14 @@ static tg_status deposit(run *r)
     return st;
 }
 
+/* Drops what the run still holds and leaves the slots NULL and the nodes unvisited. */
 static void finish(run *r)
 {
-    for (int64_t i = 0; r->bufs && i < r->n_bufs; i++) {
-        tg__tensor_unref(r->bufs[i]);
-        r->bufs[i] = NULL;
+    for (int64_t i = 0; i < r->n_bufs; i++) {
+        if (r->bufs[i]) {
+            tg__tensor_unref(r->bufs[i]);
+            r->bufs[i] = NULL;
+        }
     }
     for (int64_t p = 0; p < r->n; p++)
         r->order[p].node->run_id = -1;
@@ -497,9 +513,10 @@ static tg_status execute(run *r, int n_roots, tg_tensor *const *roots, tg_tensor
         if (!r->order[p].needed)
             continue;
         tg_tensor **slots = &r->bufs[r->order[p].buf_off];
-        for (int j = 0; inputs && j < n_inputs; j++)
-            if (inputs[j]->node == n && !grads[j] && slots[inputs[j]->out_index])
-                grads[j] = tg__tensor_ref(slots[inputs[j]->out_index]);
+        if (inputs)
+            for (int j = 0; j < n_inputs; j++)
+                if (inputs[j]->node == n && !grads[j] && slots[inputs[j]->out_index])
+                    grads[j] = tg__tensor_ref(slots[inputs[j]->out_index]);
         if (!n->fn)
             continue;
         st = run_node(r, n);

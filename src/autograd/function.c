@@ -41,7 +41,8 @@ static tg_status check_apply(const tg_function *fn, tg_tensor *const *inputs, tg
                          fn_name(fn), fn->n_inputs, fn->n_outputs, TG_MAX_FN_ARITY);
     if (!outputs)
         return tg__error(TG_ERR_ARG, "tg_apply: outputs is NULL for '%s'", fn_name(fn));
-    for (int i = 0; i < fn->n_outputs; i++)
+    outputs[0] = NULL;
+    for (int i = 1; i < fn->n_outputs; i++)
         outputs[i] = NULL;
     if (!inputs)
         return tg__error(TG_ERR_ARG, "tg_apply: inputs is NULL for '%s'", fn_name(fn));
@@ -156,7 +157,7 @@ static uint32_t grad_mask(const tg_function *fn, tg_tensor *const *inputs)
 static tg_status run_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **outputs)
 {
     int depth = tg__scope_depth();
-    tg_scope_begin();
+    tg__scope_enter();
     bool prev_off = tg__grad_off;
     tg__grad_off = true;
     tg_tensor *raw_saved[TG_MAX_FN_ARITY * 2];   /* the first n->n_saved are set */

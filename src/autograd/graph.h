@@ -32,23 +32,23 @@ struct tg_ctx {
     int64_t refcount;
     size_t alloc_size;         /* bytes of the block holding the node and its arguments */
     const tg_function *fn;     /* NULL: the accumulator of a leaf */
-    tg_tensor *leaf;           /* accumulator only; weak, cleared when the leaf dies */
     int n_inputs, n_outputs;
     tg__edge *edges;           /* n_inputs */
     tg__meta *in_meta;         /* n_inputs */
     tg__meta *out_meta;        /* n_outputs */
+    int64_t run_id;            /* executor scratch, valid during one backward (-1 outside) */
+    /* from here to saved_inline: zero in a new node (tg__node_new clears them at once) */
+    tg_tensor *leaf;           /* accumulator only; weak, cleared when the leaf dies */
     tg__saved *saved;          /* saved_inline, or a block of its own past TG__SAVED_INLINE */
     int n_saved;
-    tg_tensor **pending;       /* during forward: what tg_save_for_backward was given */
     uint32_t needs_grad;       /* bit i: input i requires grad and is recorded */
+    tg_tensor **pending;       /* during forward: what tg_save_for_backward was given */
     void *args;
     size_t args_size;
     bool in_forward;           /* tg_save_for_backward allowed */
     bool released;             /* saved tensors freed by a backward */
     bool create_graph;         /* its backward is running under create_graph */
-    /* executor scratch, valid during one backward */
-    int64_t run_id;
-    int64_t run_pos;
+    int64_t run_pos;           /* executor scratch */
     tg__node *free_next;
     tg__saved saved_inline[TG__SAVED_INLINE];
 };

@@ -5,6 +5,7 @@
 */
 #include "graph.h"
 
+#include <stddef.h>
 #include <string.h>
 
 tg__node *tg__node_new(const tg_function *fn, int n_inputs, int n_outputs,
@@ -17,11 +18,9 @@ tg__node *tg__node_new(const tg_function *fn, int n_inputs, int n_outputs,
     tg__node *n = tg__obj_alloc(args_at + args_size);
     if (!n)
         return NULL;
-    /* field by field: the inline saved slots stay unwritten until used */
     n->refcount = 1;
     n->alloc_size = args_at + args_size;
     n->fn = fn;
-    n->leaf = NULL;
     n->n_inputs = n_inputs;
     n->n_outputs = n_outputs;
     n->in_meta = (tg__meta *)(void *)(n + 1);
@@ -29,18 +28,10 @@ tg__node *tg__node_new(const tg_function *fn, int n_inputs, int n_outputs,
     n->edges = (tg__edge *)(void *)(n->out_meta + n_outputs);
     for (int i = 0; i < n_inputs; i++)
         n->edges[i] = (tg__edge){NULL, 0};
-    n->saved = NULL;
-    n->n_saved = 0;
-    n->pending = NULL;
-    n->needs_grad = 0;
-    n->args = NULL;
-    n->args_size = 0;
-    n->in_forward = false;
-    n->released = false;
-    n->create_graph = false;
     n->run_id = -1;
-    n->run_pos = 0;
-    n->free_next = NULL;
+    /* leaf .. free_next in one constant-size clear; the inline saved slots
+    ** stay unwritten until used */
+    memset(&n->leaf, 0, offsetof(tg__node, saved_inline) - offsetof(tg__node, leaf));
     if (args_size > 0) {
         n->args = (char *)n + args_at;
         memcpy(n->args, args, args_size);

@@ -177,6 +177,39 @@ typedef struct tg__scope_stack {
 extern _Thread_local tg__scope_stack tg__scopes;
 
 static inline int tg__scope_depth(void) { return tg__scopes.depth; }
+/* tg_scope_begin for the library's own scopes (a Function's forward or
+** backward): a kept scope taken in line, the first ones through the call. */
+static inline void tg__scope_enter(void)
+{
+    tg__scope_stack *st = &tg__scopes;
+    tg__scope *s = st->spare;
+    if (!s) {
+        tg_scope_begin();
+        return;
+    }
+    st->spare = s->parent;
+    s->n = 0;
+    s->live = 0;
+    s->parent = st->top;
+    st->top = s;
+    s->level = ++st->depth;
+}
+/* Ends scopes until depth d remain (tg_scope_end each); an empty innermost
+** scope is ended in line. */
+void tg__scope_end_to_slow(int d);
+static inline void tg__scope_end_to(int d)
+{
+    tg__scope_stack *st = &tg__scopes;
+    tg__scope *s = st->top;
+    if (st->depth == d + 1 && st->phantom == 0 && s->n == 0) {
+        st->top = s->parent;
+        s->parent = st->spare;
+        st->spare = s;
+        st->depth = d;
+        return;
+    }
+    tg__scope_end_to_slow(d);
+}
 /* Puts a caller-owned tensor into the current scope (if any).  Returns t;
 ** NULL with TG_ERR_NOMEM recorded (t released) when the scope cannot grow. */
 tg_tensor *tg__adopt_slow(tg_tensor *t);
@@ -195,7 +228,6 @@ static inline tg_tensor *tg__adopt(tg_tensor *t)
 }
 /* Depth of the scope owning t (1 = outermost), 0 when no scope owns it. */
 static inline int tg__owner_depth(const tg_tensor *t) { return t->scope ? t->scope->level : 0; }
-void tg__scope_end_to(int depth);   /* ends scopes until depth remain */
 
 /* ---------------------------------------------------------- broadcasting */
 /* Output shape of broadcasting a with b; false with TG_ERR_SHAPE recorded. */

@@ -131,7 +131,7 @@ void tg_scope_end(void)
     st->depth--;
 }
 
-void tg__scope_end_to(int d)
+void tg__scope_end_to_slow(int d)
 {
     while (tg__scopes.depth > d)
         tg_scope_end();
