@@ -148,29 +148,48 @@ static void lay_out(layout *L, const tg__pass *ps)
     }
 }
 
+/* P_m^(j)(x) as the recurrence reads it: "" when it is 0 (j > m), "1" when
+** it is 1 (m == j <= 1), else the local v<v>_<m>_<j>. */
+static const char *leg_term(char *b, int v, int m, int j)
+{
+    if (j > m)
+        return "";
+    if (m == j && j <= 1)
+        return "1";
+    snprintf(b, 40, "v%d_%d_%d", v, m, j);
+    return b;
+}
+
 /* P_deg^(k)(x) unrolled into straight-line locals v<v>_<m>_<j> = P_m^(j)(x), so the
-** loop body stays one basic block the compiler can vectorize. */
+** loop body stays one basic block the compiler can vectorize; the terms that
+** are 0 or 1 are left out or not multiplied (the kernel's arithmetic except
+** for infinities and the sign of zero). */
 static void emit_legendre(sbuf *s, int v, const char *x, int deg, int k)
 {
-    char b[40];
+    char b[40], p[40], q[40], r[40];
     if (k > deg || deg == 0) {
         put(s, "    const double v%d = %s;\n", v, k == 0 ? "1.0" : "0.0");
         return;
     }
-    for (int j = 0; j <= k; j++) {
-        put(s, "    const double v%d_0_%d = %s;\n", v, j, j == 0 ? "1.0" : "0.0");
-        put(s, "    const double v%d_1_%d = %s;\n", v, j, j == 0 ? x : j == 1 ? "1.0" : "0.0");
-    }
+    put(s, "    const double v%d_1_0 = %s;\n", v, x);
     /* P_{m+1}^(j) = ((2m+1)(x P_m^(j) + j P_m^(j-1)) - m P_{m-1}^(j)) / (m+1), as the kernel */
     for (int m = 1; m < deg; m++) {
         lit(b, 1.0 / (m + 1.0));
-        put(s, "    const double v%d_%d_0 = (%d.0 * (%s * v%d_%d_0) - %d.0 * v%d_%d_0) * %s;\n", v, m + 1,
-            2 * m + 1, x, v, m, m, v, m - 1, b);
-        for (int j = 1; j <= k; j++)
-            put(s, "    const double v%d_%d_%d = (%d.0 * (%s * v%d_%d_%d + %d.0 * v%d_%d_%d) - %d.0 * v%d_%d_%d) * %s;\n",
-                v, m + 1, j, 2 * m + 1, x, v, m, j, j, v, m, j - 1, m, v, m - 1, j, b);
+        for (int j = 0; j <= k && j <= m + 1; j++) {
+            const char *pm = leg_term(p, v, m, j), *pj = j > 0 ? leg_term(q, v, m, j - 1) : "";
+            const char *pl = leg_term(r, v, m - 1, j);
+            put(s, "    const double v%d_%d_%d = (%d.0 * (", v, m + 1, j, 2 * m + 1);
+            if (pm[0])
+                put(s, pm[0] == '1' && !pm[1] ? "%s" : "%s * %s", x, pm);
+            if (pj[0])
+                put(s, pj[0] == '1' && !pj[1] ? "%s%d.0" : "%s%d.0 * %s", pm[0] ? " + " : "", j, pj);
+            put(s, ")");
+            if (pl[0])
+                put(s, pl[0] == '1' && !pl[1] ? " - %d.0" : " - %d.0 * %s", m, pl);
+            put(s, ") * %s;\n", b);
+        }
     }
-    put(s, "    const double v%d = v%d_%d_%d;\n", v, v, deg, k);
+    put(s, "    const double v%d = %s;\n", v, leg_term(p, v, deg, k)[0] ? leg_term(p, v, deg, k) : "0.0");
 }
 
 static void emit_pow(sbuf *s, int v, const char *x, double p)
