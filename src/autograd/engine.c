@@ -59,6 +59,16 @@ static void scratch_free(scratch *s)
     tg__free(s);
 }
 
+/* The implied gradient of a one-element root: a tensor of 1.0 kept per
+** thread and handed out while nothing but this cache holds it (see unit_seed). */
+static _Thread_local tg_tensor *seed_cache;
+
+static void drop_seed(void)
+{
+    tg__tensor_unref(seed_cache);
+    seed_cache = NULL;
+}
+
 static void frames_exit(void *arg)
 {
     scratch **f = arg;
@@ -66,6 +76,8 @@ static void frames_exit(void *arg)
         scratch_free(f[i]);
         f[i] = NULL;
     }
+    drop_seed();
+    tg__obj_flush();   /* the seed's block, should the cache's own exit hook have run first */
 }
 
 /* tg_release_memory: the calling thread's frames, unless a backward is running */
@@ -347,6 +359,24 @@ static tg_status run_node(run *r, tg__node *n)
     return st;
 }
 
+/* A reference to a one-element tensor holding 1.0 shaped as root: the
+** thread's cached one when nobody else holds it or its storage (so nothing
+** can have kept it, viewed it or be about to write into it), else a new one
+** that becomes the cached one.  NULL on OOM (recorded). */
+static tg_tensor *unit_seed(const run *r, const tg_tensor *root)
+{
+    tg_tensor *s = seed_cache;
+    if (!s || s->refcount != 1 || s->storage->refcount != 1 || s->node || s->grad || s->requires_grad ||
+        s->scope || !tg__same_shape(s, root)) {
+        if (!(s = tg__tensor_new(r->fname, root->ndim, root->shape)))
+            return NULL;
+        drop_seed();
+        seed_cache = s;
+    }
+    s->data[0] = 1.0;
+    return tg__tensor_ref(s);
+}
+
 static tg_status seed_roots(run *r, int n_roots, tg_tensor *const *roots, tg_tensor *const *grads)
 {
     for (int i = 0; i < n_roots; i++) {
@@ -377,9 +407,7 @@ static tg_status seed_roots(run *r, int n_roots, tg_tensor *const *roots, tg_ten
                                  "%s: root has shape %s; a gradient can be implied only for one element "
                                  "(pass opts->grad)", r->fname, tg__shape_str(br, root->ndim, root->shape));
             }
-            seed = tg__tensor_new(r->fname, root->ndim, root->shape);
-            if (seed)
-                seed->data[0] = 1.0;
+            seed = unit_seed(r, root);
         }
         if (!seed)
             return tg_last_status();

@@ -149,11 +149,19 @@ tg_tensor *tg__tensor_wrap(const char *fn, int ndim, const int64_t *shape, tg__s
 tg_tensor *tg__tensor_alias(tg_tensor *t, int ndim, const int64_t *shape);
 /* Reference counting of tensors (graph references). */
 tg_tensor *tg__tensor_ref(tg_tensor *t);
-void       tg__tensor_unref(tg_tensor *t);
+void       tg__tensor_destroy(tg_tensor *t);   /* refcount reached zero */
+static inline void tg__tensor_unref(tg_tensor *t)
+{
+    if (!t)
+        return;
+    TG_ASSERT(t->refcount > 0);
+    if (--t->refcount == 0)
+        tg__tensor_destroy(t);
+}
 /* Puts a caller-owned tensor into the current scope (if any): tg__adopt,
 ** with the scopes below. */
-/* Takes t out of its scope: the caller now holds the owner reference. */
-void       tg__unscope(tg_tensor *t);
+/* Takes t out of its scope (tg__unscope, with the scopes below): the caller
+** now holds the owner reference. */
 /* Validates ndim/shape and computes the element count; -1 on error (recorded). */
 int64_t    tg__check_shape(const char *fn, int ndim, const int64_t *shape);
 bool       tg__same_shape(const tg_tensor *a, const tg_tensor *b);
@@ -209,6 +217,24 @@ static inline void tg__scope_end_to(int d)
         return;
     }
     tg__scope_end_to_slow(d);
+}
+/* Takes t out of its scope: the caller now holds the owner reference.  The
+** newest tensor of its scope leaves in line. */
+void tg__unscope_slow(tg_tensor *t);
+static inline void tg__unscope(tg_tensor *t)
+{
+    tg__scope *s = t->scope;
+    if (!s || t->scope_slot != s->n - 1) {
+        tg__unscope_slow(t);
+        return;
+    }
+    TG_ASSERT(s->items[t->scope_slot] == t);
+    s->live--;
+    do   /* a tensor taken from the end leaves no hole: keeps hot loops compact */
+        s->n--;
+    while (s->n > 0 && !s->items[s->n - 1]);
+    t->scope = NULL;
+    t->scope_slot = -1;
 }
 /* Puts a caller-owned tensor into the current scope (if any).  Returns t;
 ** NULL with TG_ERR_NOMEM recorded (t released) when the scope cannot grow. */

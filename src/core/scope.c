@@ -87,7 +87,7 @@ tg_tensor *tg__adopt_slow(tg_tensor *t)
     return t;
 }
 
-void tg__unscope(tg_tensor *t)
+void tg__unscope_slow(tg_tensor *t)
 {
     tg__scope *s = t->scope;
     if (!s)

@@ -174,7 +174,7 @@ tg_tensor *tg__tensor_ref(tg_tensor *t)
     return t;
 }
 
-static void tensor_destroy(tg_tensor *t)
+void tg__tensor_destroy(tg_tensor *t)
 {
     if (t->node) {
         tg__leaf_gone(t);
@@ -195,14 +195,6 @@ static void tensor_destroy(tg_tensor *t)
         tg__obj_free(t, sizeof *t);
 }
 
-void tg__tensor_unref(tg_tensor *t)
-{
-    if (!t)
-        return;
-    TG_ASSERT(t->refcount > 0);
-    if (--t->refcount == 0)
-        tensor_destroy(t);
-}
 
 /* ----------------------------------------------------------- creation */
 
