@@ -242,12 +242,20 @@ static tg_status check_released(const run *r)
 /* Adds g into *slot (taking g's reference, even on failure).  Under create_graph the sum is a
 ** recorded tg_add so it stays differentiable; otherwise it is done in place
 ** when *slot is exclusively ours. */
-static tg_status accumulate(run *r, tg_tensor **slot, tg_tensor *g)
+static tg_status add_into(run *r, tg_tensor **slot, tg_tensor *g);
+
+static inline tg_status accumulate(run *r, tg_tensor **slot, tg_tensor *g)
 {
-    if (!*slot) {
+    if (!*slot) {   /* the first gradient to arrive */
         *slot = g;
         return TG_OK;
     }
+    return add_into(r, slot, g);
+}
+
+/* accumulate when *slot holds a gradient already. */
+static tg_status add_into(run *r, tg_tensor **slot, tg_tensor *g)
+{
     tg_tensor *s = *slot;
     if (!r->create && s->refcount == 1 && s->storage->refcount == 1 && !s->node) {
         tg__kern()->acc(s->numel, g->data, s->data);
@@ -517,14 +525,17 @@ static tg_status deposit(run *r)
 /* Drops what the run still holds and leaves the slots NULL and the nodes unvisited. */
 static void finish(run *r)
 {
-    for (int64_t i = 0; i < r->n_bufs; i++) {
-        if (r->bufs[i]) {
-            tg__tensor_unref(r->bufs[i]);
-            r->bufs[i] = NULL;
+    for (int64_t p = 0; p < r->n; p++) {
+        tg__node *n = r->order[p].node;
+        tg_tensor **slot = &r->bufs[r->order[p].buf_off];
+        for (int k = 0; k < n->n_outputs; k++) {
+            if (slot[k]) {
+                tg__tensor_unref(slot[k]);
+                slot[k] = NULL;
+            }
         }
+        n->run_id = -1;
     }
-    for (int64_t p = 0; p < r->n; p++)
-        r->order[p].node->run_id = -1;
 }
 
 /* The whole backward.  capture (inputs != NULL): gradients of inputs returned
