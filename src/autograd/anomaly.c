@@ -8,8 +8,8 @@
 
 #include <math.h>
 
-_Thread_local bool tg__anomaly_on;
-_Thread_local int tg__backward_depth;   /* ops inside a backward are judged by its result */
+_Thread_local bool tg__anomaly_on TG_TLS_HOT;
+_Thread_local int tg__backward_depth TG_TLS_HOT;   /* ops inside a backward are judged by its result */
 
 bool tg_set_anomaly(bool on)
 {

@@ -17,7 +17,7 @@
 /* Run ids: a per-thread counter under a per-thread base, so no two runs share
 ** an id and starting a backward needs no atomic operation. */
 static atomic_llong next_thread_base;
-static _Thread_local int64_t run_counter;
+static _Thread_local int64_t run_counter TG_TLS_HOT;
 
 static int64_t next_run_id(void)
 {
@@ -44,8 +44,8 @@ typedef struct scratch {
 } scratch;
 
 #define MAX_NEST 8
-static _Thread_local scratch *frames[MAX_NEST];
-static _Thread_local int nest;
+static _Thread_local scratch *frames[MAX_NEST] TG_TLS_HOT;
+static _Thread_local int nest TG_TLS_HOT;
 static pthread_key_t frames_key;
 static pthread_once_t frames_once = PTHREAD_ONCE_INIT;
 
@@ -61,7 +61,7 @@ static void scratch_free(scratch *s)
 
 /* The implied gradient of a one-element root: a tensor of 1.0 kept per
 ** thread and handed out while nothing but this cache holds it (see unit_seed). */
-static _Thread_local tg_tensor *seed_cache;
+static _Thread_local tg_tensor *seed_cache TG_TLS_HOT;
 
 static void drop_seed(void)
 {

@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-_Thread_local bool tg__grad_off;   /* zero-initialized: recording on */
+_Thread_local bool tg__grad_off TG_TLS_HOT;   /* zero-initialized: recording on */
 
 bool tg_set_grad_enabled(bool on)
 {

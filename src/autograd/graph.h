@@ -63,8 +63,8 @@ tg_tensor *tg__once_guard(tg__node *n, tg_tensor *g);
 /* Anomaly mode (anomaly.c), per thread, and the depth of backwards running:
 ** forwards of the ops a backward runs are not checked on their own, its
 ** grad_inputs are. */
-extern _Thread_local bool tg__anomaly_on;
-extern _Thread_local int tg__backward_depth;
+extern _Thread_local bool tg__anomaly_on TG_TLS_HOT;
+extern _Thread_local int tg__backward_depth TG_TLS_HOT;
 tg_status tg__anomaly_scan(const tg__node *n, bool forward, int count, tg_tensor *const *ts,
                            tg_tensor *const *inputs);
 /* Anomaly mode: TG_ERR_NUMERIC at the first NaN or infinity in ts[0..count)

@@ -105,6 +105,9 @@ typedef struct obj_cache {
 } obj_cache;
 
 static _Thread_local obj_cache cache;
+/* &cache once the thread has used the lists: the fast paths reach the lists
+** through this small initial-exec pointer (see TG_TLS_HOT) */
+static _Thread_local obj_cache *lists TG_TLS_HOT;
 static pthread_key_t cache_key;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 
@@ -130,6 +133,7 @@ void tg__obj_flush(void) { flush(&cache); }
 ** failure being injected (the test hook counts cached blocks too). */
 TG_COLD static void *obj_alloc_slow(size_t n)
 {
+    lists = &cache;
     if (n == 0 || n > OBJ_MAX)
         return tg__malloc(n);
     int k = (int)((n - 1) / OBJ_GRAIN);
@@ -152,30 +156,41 @@ TG_COLD static void *obj_alloc_slow(size_t n)
 void *tg__obj_alloc(size_t n)
 {
     size_t k = (n - 1) / OBJ_GRAIN;   /* n == 0 wraps past the classes */
+    obj_cache *c = lists;
     obj *o;
-    if (k >= OBJ_CLASSES || !(o = cache.list[k]) ||
+    if (!c || k >= OBJ_CLASSES || !(o = c->list[k]) ||
         atomic_load_explicit(&fail_countdown, memory_order_relaxed) != 0)
         return obj_alloc_slow(n);
     TG_UNPOISON(o, (k + 1) * OBJ_GRAIN);
-    cache.list[k] = o->next;
-    cache.count[k]--;
+    c->list[k] = o->next;
+    c->count[k]--;
     return o;
 }
 
-TG_COLD static void obj_free_slow(void *p) { tg__free(p); }
+/* The block back to the system, or (first use on this thread) the lists found. */
+TG_COLD static void obj_free_slow(void *p, size_t n)
+{
+    lists = &cache;
+    size_t k = (n - 1) / OBJ_GRAIN;
+    if (k < OBJ_CLASSES && cache.count[k] < OBJ_KEEP)
+        tg__obj_free(p, n);
+    else
+        tg__free(p);
+}
 
 void tg__obj_free(void *p, size_t n)
 {
     size_t k = (n - 1) / OBJ_GRAIN;   /* n == 0 wraps past the classes */
+    obj_cache *c = lists;
     if (!p)
         return;
-    if (k >= OBJ_CLASSES || cache.count[k] >= OBJ_KEEP) {
-        obj_free_slow(p);
+    if (!c || k >= OBJ_CLASSES || c->count[k] >= OBJ_KEEP) {
+        obj_free_slow(p, n);
         return;
     }
     obj *o = p;
-    o->next = cache.list[k];
-    cache.list[k] = o;
+    o->next = c->list[k];
+    c->list[k] = o;
     TG_POISON(o, (k + 1) * OBJ_GRAIN);
-    cache.count[k]++;
+    c->count[k]++;
 }

@@ -28,6 +28,18 @@ void tg__assert_fail(const char *cond, const char *file, int line);
 #define TG_COLD
 #endif
 
+/* Small per-thread state read on every operation uses the initial-exec TLS
+** model: one load from the thread pointer, also in the shared library, where
+** the default model calls __tls_get_addr on each access.  A library loaded by
+** dlopen takes such variables from a small static reserve (512 bytes by
+** default in glibc), so only the hot few small ones use it, about 130 bytes
+** in all; the larger caches (alloc.c, error.c) keep the default. */
+#if defined(__GNUC__)
+#define TG_TLS_HOT __attribute__((tls_model("initial-exec")))
+#else
+#define TG_TLS_HOT
+#endif
+
 /* ------------------------------------------------------------- sanitizers
 ** Blocks kept in the library's caches are poisoned for AddressSanitizer, so a
 ** use after free is reported in sanitizer builds although the memory is not
@@ -182,7 +194,7 @@ typedef struct tg__scope_stack {
     int depth;
     int phantom;               /* begins that failed for lack of memory */
 } tg__scope_stack;
-extern _Thread_local tg__scope_stack tg__scopes;
+extern _Thread_local tg__scope_stack tg__scopes TG_TLS_HOT;
 
 static inline int tg__scope_depth(void) { return tg__scopes.depth; }
 /* tg_scope_begin for the library's own scopes (a Function's forward or
@@ -275,7 +287,7 @@ void tg__leaf_gone(tg_tensor *t);
 const int64_t *tg__ctx_in_shape(const tg_ctx *ctx, int i, int *ndim);
 
 /* Thread-local grad mode (function.c): true while recording is off. */
-extern _Thread_local bool tg__grad_off;
+extern _Thread_local bool tg__grad_off TG_TLS_HOT;
 static inline bool tg__grad_mode(void) { return !tg__grad_off; }
 
 /* ------------------------------------------------------------------ BLAS

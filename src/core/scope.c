@@ -13,7 +13,7 @@
 static pthread_key_t scopes_key;
 static pthread_once_t scopes_once = PTHREAD_ONCE_INIT;
 
-_Thread_local tg__scope_stack tg__scopes;
+_Thread_local tg__scope_stack tg__scopes TG_TLS_HOT;
 
 /* At thread exit: the kept scope structures (tensors of scopes left open
 ** stay the caller's mistake, as with any leak). */
