@@ -176,7 +176,15 @@ static inline void tg__tensor_unref(tg_tensor *t)
 ** now holds the owner reference. */
 /* Validates ndim/shape and computes the element count; -1 on error (recorded). */
 int64_t    tg__check_shape(const char *fn, int ndim, const int64_t *shape);
-bool       tg__same_shape(const tg_tensor *a, const tg_tensor *b);
+static inline bool tg__same_shape(const tg_tensor *a, const tg_tensor *b)
+{
+    if (a->ndim != b->ndim)
+        return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i])
+            return false;
+    return true;
+}
 
 /* ----------------------------------------------------------------- scopes */
 typedef struct tg__scope {

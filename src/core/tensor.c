@@ -9,6 +9,15 @@
 #include <math.h>
 #include <string.h>
 
+/* The error of a shape with too many elements, out of line: its buffer stays
+** off the stack frame of every tensor creation. */
+TG_COLD static int64_t too_many(const char *fn, int ndim, const int64_t *shape)
+{
+    char buf[TG__SHAPE_STR];
+    tg__error(TG_ERR_ARG, "%s: shape %s has too many elements", fn, tg__shape_str(buf, ndim, shape));
+    return -1;
+}
+
 int64_t tg__check_shape(const char *fn, int ndim, const int64_t *shape)
 {
     if (ndim < 0 || ndim > TG_MAX_DIMS) {
@@ -26,12 +35,8 @@ int64_t tg__check_shape(const char *fn, int ndim, const int64_t *shape)
             return -1;
         }
         int64_t prod;   /* numel * shape[i] <= INT64_MAX / 8, without a division */
-        if (__builtin_mul_overflow(numel, shape[i], &prod) || prod > INT64_MAX / 8) {
-            char buf[TG__SHAPE_STR];
-            tg__error(TG_ERR_ARG, "%s: shape %s has too many elements", fn,
-                      tg__shape_str(buf, ndim, shape));
-            return -1;
-        }
+        if (__builtin_mul_overflow(numel, shape[i], &prod) || prod > INT64_MAX / 8)
+            return too_many(fn, ndim, shape);
         numel *= shape[i];
     }
     if ((uint64_t)numel > SIZE_MAX / sizeof(double)) {
@@ -39,16 +44,6 @@ int64_t tg__check_shape(const char *fn, int ndim, const int64_t *shape)
         return -1;
     }
     return numel;
-}
-
-bool tg__same_shape(const tg_tensor *a, const tg_tensor *b)
-{
-    if (a->ndim != b->ndim)
-        return false;
-    for (int i = 0; i < a->ndim; i++)
-        if (a->shape[i] != b->shape[i])
-            return false;
-    return true;
 }
 
 tg_status tg__check_live_slow(const char *fn, const char *what, const tg_tensor *t)
