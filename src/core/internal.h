@@ -170,10 +170,8 @@ static inline void tg__tensor_unref(tg_tensor *t)
     if (--t->refcount == 0)
         tg__tensor_destroy(t);
 }
-/* Puts a caller-owned tensor into the current scope (if any): tg__adopt,
-** with the scopes below. */
-/* Takes t out of its scope (tg__unscope, with the scopes below): the caller
-** now holds the owner reference. */
+/* tg__adopt and tg__unscope (a tensor into and out of its scope) are with the
+** scopes below. */
 /* Validates ndim/shape and computes the element count; -1 on error (recorded). */
 int64_t    tg__check_shape(const char *fn, int ndim, const int64_t *shape);
 static inline bool tg__same_shape(const tg_tensor *a, const tg_tensor *b)
