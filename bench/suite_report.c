@@ -371,7 +371,7 @@ void report_print(const suite_report *rep, FILE *f)
 {
     fprintf(f, "\nMachine: %s, %d cores, kernel table %s, %s, %s; %s.\n", rep->cpu, rep->cores, rep->kernels,
             rep->compiler, rep->os, rep->date);
-    fprintf(f, "Hand-fused loop built with %s. PyTorch / NumPy: %s.\n", suite_fused_flags(), rep->python);
+    fprintf(f, "Hand-fused loop built with %s; the user P3 kernels with the same flags but OpenMP. PyTorch / NumPy: %s.\n", suite_fused_flags(), rep->python);
     fprintf(f, "Load average (1, 5, 15 min) %s at the start, %s at the end. Best of %d batches of at least "
                "%g s each; allocations and page faults per step in steady state; peak = resident memory "
                "above the process before x and y existed, during the timed steps.\n\n",
