@@ -111,7 +111,13 @@ typedef struct tg__pass {
 enum { S_SCALAR, S_OPAQUE, S_PASS };
 typedef struct tg__step { int kind, index; } tg__step;
 
+/* Points per block of a pass.  A plan calling span kernels takes smaller
+** blocks: its block arrays (one per value crossing a kernel call) then stay in
+** L1 with x and y, where 2,048-point blocks spill to L2 (the span P3 step at
+** N = 2,000: 1.1 us against 1.6 us); plans without them keep the larger
+** blocks, where the pass loop's fixed costs weigh less. */
 #define TG__GRAPH_BLOCK 2048
+#define TG__GRAPH_SPAN_BLOCK 512
 
 struct tg_graph {
     tg__grec *rec;
@@ -119,6 +125,7 @@ struct tg_graph {
     tg__gval *val;
     int n_val;
     int64_t n;                       /* N: elements of the largest values */
+    int64_t block;                   /* points per block of a pass */
     double *sc;
     double **buf;
     tg__pass *pass;
@@ -130,7 +137,8 @@ struct tg_graph {
     int *pval, *gval;                /* value of each parameter and of its gradient */
     double lr;
     tg__kfn *kfn;                    /* per record: its span kernel (OP_SPAN, OP_SPAN_BWD) */
-    double *scratch;                 /* blocks of the values of a pass, then of span inputs */
+    double *scratch;                 /* blocks of the values of a pass, then of span inputs (64-byte aligned) */
+    void *scratch_alloc;             /* the allocation holding it */
     int64_t n_scratch;               /* blocks in scratch */
     int64_t *slot;                   /* interpreter: scratch slot of each V_ELEM value */
     double *leg_scratch;

@@ -13,7 +13,7 @@
 ** interpreter's in the last bits.
 **
 ** A user span kernel splits a pass's loop: the values its call reads are
-** written to block arrays (scratch the replay passes in, TG__GRAPH_BLOCK
+** written to block arrays (scratch the replay passes in, g->block
 ** points each), the kernel runs on the block through a pointer from the
 ** replay's table (never written into the source, which is cached by its
 ** text), and a new loop over the block reads its output from its array.
@@ -359,10 +359,10 @@ static void emit_pass(sbuf *s, layout *L, int p)
     emit_reads(s, g, ps, L->seen);
     for (int v = 0; v < g->n_val; v++) {
         if (L->slot[v] >= 0)
-            put(s, "    double *const t%d = tmp + %d;\n", v, L->slot[v] * TG__GRAPH_BLOCK);
+            put(s, "    double *const t%d = tmp + %d;\n", v, (int)(L->slot[v] * g->block));
         if (L->fill[v] >= 0)
             put(s, "    double *const f%d = tmp + %d;\n    for (int64_t q = 0; q < hi - lo; q++)\n"
-                   "        f%d[q] = s%d;\n", v, L->fill[v] * TG__GRAPH_BLOCK, v, v);
+                   "        f%d[q] = s%d;\n", v, (int)(L->fill[v] * g->block), v, v);
     }
     for (int t = 0; t < ps->n_store; t++)
         put(s, "    double *const w%d = buf[%d];\n", ps->store[t], ps->store[t]);

@@ -2,7 +2,7 @@
 ** The plan of a captured step and its interpreter.  Values are classified
 ** (one element, a broadcast scalar, element by element over the N points, or
 ** a whole buffer); records become scalar work, elementwise work fused into
-** passes over blocks of TG__GRAPH_BLOCK points, block-partial reductions, or
+** passes over blocks of g->block points, block-partial reductions, or
 ** opaque calls of a Function on whole tensors.  A user Function given as span
 ** kernels is elementwise work too: a pass calls its kernels block by block on
 ** block arrays of its inputs, so its output never exists as a whole either.
@@ -295,7 +295,7 @@ static tg_status build_pass(tg_graph *g, tg__pass *ps, int p, bool last, bool *s
         return TG_ERR_NOMEM;
     for (int e = 0; e < ps->n_elem; e++)
         ps->span_mask[e] = span_mask(&g->rec[g->val[ps->elem[e]].producer], ps->elem[e], set);
-    int64_t nblocks = (g->n + TG__GRAPH_BLOCK - 1) / TG__GRAPH_BLOCK;
+    int64_t nblocks = (g->n + g->block - 1) / g->block;
     ps->part = tg__calloc((size_t)(nblocks * nr + 1), sizeof(double));
     return ps->part ? TG_OK : TG_ERR_NOMEM;
 }
@@ -414,7 +414,9 @@ static tg_status make_scratch(tg_graph *g)
             const int *nk = g->rec[k].args;
             k_max = nk[1] > k_max ? nk[1] : k_max;
         }
-    g->scratch = tg__malloc((size_t)(most + 1) * TG__GRAPH_BLOCK * sizeof(double));
+    /* aligned to a cache line: a vector load straddling two lines costs two */
+    g->scratch_alloc = tg__malloc((size_t)(most + 1) * g->block * sizeof(double) + 64);
+    g->scratch = g->scratch_alloc ? (double *)(((uintptr_t)g->scratch_alloc + 63) & ~(uintptr_t)63) : NULL;
     g->slot = tg__calloc((size_t)g->n_val + 1, sizeof *g->slot);
     g->leg_scratch = tg__malloc((size_t)tg__legendre_scratch(k_max) * sizeof(double));
     return g->kfn && g->scratch && g->slot && g->leg_scratch ? TG_OK : TG_ERR_NOMEM;
@@ -423,6 +425,10 @@ static tg_status make_scratch(tg_graph *g)
 tg_status tg__graph_plan(tg_graph *g)
 {
     mark_needed(g);
+    g->block = TG__GRAPH_BLOCK;
+    for (int k = 0; k < g->n_rec; k++)
+        if (g->rec[k].needed && (g->rec[k].op == OP_SPAN || g->rec[k].op == OP_SPAN_BWD))
+            g->block = TG__GRAPH_SPAN_BLOCK;
     classify(g);
     for (int v = 0; v < g->n_val; v++) {
         tg__gval *x = &g->val[v];
@@ -515,7 +521,7 @@ static void run_elem(tg_graph *g, const tg__grec *r, int64_t lo, int64_t nb, dou
         int v = tg__graph_root(g, r->in[i]);
         const tg__gval *val = &g->val[v];
         if (val->kind == V_ELEM)
-            x[i] = g->scratch + g->slot[v] * TG__GRAPH_BLOCK;
+            x[i] = g->scratch + g->slot[v] * g->block;
         else if (val->kind == V_BUF)
             x[i] = val->buf + lo;
         else
@@ -539,7 +545,7 @@ static void run_elem(tg_graph *g, const tg__grec *r, int64_t lo, int64_t nb, dou
 static double *block_of(tg_graph *g, int v, int64_t lo)
 {
     v = tg__graph_root(g, v);
-    return g->val[v].kind == V_ELEM ? g->scratch + g->slot[v] * TG__GRAPH_BLOCK : g->val[v].buf + lo;
+    return g->val[v].kind == V_ELEM ? g->scratch + g->slot[v] * g->block : g->val[v].buf + lo;
 }
 
 /* Elem e of the pass, a span record, over one block: scalar inputs filled
@@ -548,7 +554,7 @@ static void run_span_block(tg_graph *g, const tg__pass *ps, int e, int64_t lo, i
 {
     const tg__grec *r = &g->rec[g->val[ps->elem[e]].producer];
     const double *in[TG_MAX_FN_ARITY];
-    double *out[TG_MAX_FN_ARITY], *fill = g->scratch + (int64_t)ps->n_elem * TG__GRAPH_BLOCK;
+    double *out[TG_MAX_FN_ARITY], *fill = g->scratch + (int64_t)ps->n_elem * g->block;
     uint32_t mask = ps->span_mask[e];
     if (!mask)
         return;   /* computed with an earlier output of the same call */
@@ -558,7 +564,7 @@ static void run_span_block(tg_graph *g, const tg__pass *ps, int e, int64_t lo, i
             for (int64_t j = 0; j < nb; j++)
                 fill[j] = g->sc[v];
             in[i] = fill;
-            fill += TG__GRAPH_BLOCK;
+            fill += g->block;
         } else {
             in[i] = block_of(g, v, lo);
         }
@@ -578,7 +584,7 @@ static void interp_block(tg_graph *g, const tg__pass *ps, double *part, int64_t 
         if (r->op == OP_SPAN || r->op == OP_SPAN_BWD)
             run_span_block(g, ps, e, lo, nb);
         else
-            run_elem(g, r, lo, nb, g->scratch + (int64_t)e * TG__GRAPH_BLOCK);
+            run_elem(g, r, lo, nb, g->scratch + (int64_t)e * g->block);
     }
     for (int r = 0; r < ps->n_red; r++)
         part[r] = tg__kern()->sum(nb, block_of(g, g->rec[ps->red[r]].in[0], lo));
@@ -605,9 +611,9 @@ static double tree(const double *part, int stride, int64_t lo, int64_t hi)
 
 static void run_pass(tg_graph *g, const tg__pass *ps)
 {
-    int64_t n = g->n, nblocks = (n + TG__GRAPH_BLOCK - 1) / TG__GRAPH_BLOCK;
+    int64_t n = g->n, nblocks = (n + g->block - 1) / g->block;
     for (int64_t b = 0; b < nblocks; b++) {
-        int64_t lo = b * TG__GRAPH_BLOCK, hi = lo + TG__GRAPH_BLOCK < n ? lo + TG__GRAPH_BLOCK : n;
+        int64_t lo = b * g->block, hi = lo + g->block < n ? lo + g->block : n;
         if (ps->compiled)
             ps->compiled(g->buf, g->sc, ps->part + b * ps->n_red, lo, hi, g->kfn, g->scratch);
         else
