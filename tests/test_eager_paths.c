@@ -44,22 +44,13 @@ static void assert_same_bits(const char *what, int64_t n, const double *got, con
 
 static uint64_t rng_state;
 
-static double uniform(double lo, double hi)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    z ^= z >> 31;
-    return lo + (hi - lo) * ((double)(z >> 11) * 0x1p-53);
-}
-
 /* uniform in [lo, hi), with signed zeros, infinities and NaN sprinkled in when specials */
 static void fill_values(double *x, int64_t n, uint64_t seed, double lo, double hi, bool specials)
 {
     const double special[] = {0.0, -0.0, INFINITY, -INFINITY, NAN, 1e-310, -1e300};
     rng_state = seed;
     for (int64_t i = 0; i < n; i++) {
-        x[i] = uniform(lo, hi);
+        x[i] = tgt_uniform(&rng_state, lo, hi);
         if (specials && i % 31 == 5)
             x[i] = special[(i / 31) % 7];
     }

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "support.h"   /* tgt_uniform */
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -67,13 +68,6 @@ static void check_guard(const span *s, const char *what)
 
 static uint64_t rng_state;
 
-static uint64_t splitmix(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
 
 /* uniform in [lo, hi), and with specials every 29th element from index 3 */
 static void fill(double *x, int64_t n, uint64_t seed, double lo, double hi, int specials)
@@ -86,7 +80,7 @@ static void fill(double *x, int64_t n, uint64_t seed, double lo, double hi, int 
     const int n_special = (int)(sizeof special / sizeof special[0]);
     rng_state = seed;
     for (int64_t i = 0; i < n; i++) {
-        x[i] = lo + (hi - lo) * ((double)(splitmix() >> 11) * 0x1p-53);
+        x[i] = tgt_uniform(&rng_state, lo, hi);
         if (specials && i % 29 == 3) x[i] = special[(i / 29) % n_special];
     }
 }

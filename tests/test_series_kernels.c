@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "support.h"   /* tgt_uniform */
 
 static const int64_t lengths[] = {0, 1, 7, 8, 9, 1023};
 #define N_LENGTHS ((int)(sizeof lengths / sizeof lengths[0]))
@@ -57,19 +58,10 @@ static void check_guard(const span *s, const char *what)
 
 static uint64_t rng_state;
 
-static double uniform(double lo, double hi)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    z ^= z >> 31;
-    return lo + (hi - lo) * (double)(z >> 11) * 0x1p-53;
-}
-
 static void fill(span *s, uint64_t seed, double lo, double hi)
 {
     rng_state = seed;
-    for (int64_t i = 0; i < s->n; i++) s->p[i] = uniform(lo, hi);
+    for (int64_t i = 0; i < s->n; i++) s->p[i] = tgt_uniform(&rng_state, lo, hi);
 }
 
 static const tg__kernels *reference_table(void)

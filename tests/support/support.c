@@ -405,3 +405,12 @@ void tgt_warm_scopes(void)
     }
     tg__scope_end_to(0);
 }
+
+double tgt_uniform(uint64_t *state, double lo, double hi)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    z ^= z >> 31;
+    return lo + (hi - lo) * ((double)(z >> 11) * 0x1p-53);
+}

@@ -65,6 +65,9 @@ void tgt_check_ref_case(const char *file, const char *name, tg_tensor *out, int 
 double tgt_signed0(int64_t k);
 double tgt_signed1(int64_t k);
 double tgt_positive0(int64_t k);
+/* Uniform doubles in [lo, hi) from a splitmix64 stream that *state advances:
+** the kernels' tests' inputs, reproducible from a seed. */
+double tgt_uniform(uint64_t *state, double lo, double hi);
 /* A tensor of shape filled with gen(k); a leaf requiring grad when grad. */
 tg_tensor *tgt_make(int ndim, const int64_t *shape, double (*gen)(int64_t), bool grad);
 
