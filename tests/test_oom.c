@@ -114,6 +114,18 @@ static tg_tensor *graph_loss(void *self)
     return tg_sum(tg_pow(tg_sub(pred, f->y), 2.0));
 }
 
+/* the same step with the span Function scaled(u, b) in place of b * P3(u):
+** a kernel call inside the fused pass, one input a broadcast parameter */
+static tg_tensor *span_graph_loss(void *self)
+{
+    fit *f = self;
+    tg_tensor *u = tg_add(f->p[2], tg_mul(f->p[3], f->x));
+    tg_tensor *pred = tg_add(f->p[0], tg_apply1(&scaled, (tg_tensor *[]){u, f->p[1]}));
+    return tg_sum(tg_pow(tg_sub(pred, f->y), 2.0));
+}
+
+static tg_tensor *(*capture_loss)(void *) = graph_loss;   /* the step capture_replay captures */
+
 static tg_status capture_replay(void *self)
 {
     fit *f = self;
@@ -124,7 +136,7 @@ static tg_status capture_replay(void *self)
     const char *names[4] = {"a", "b", "c", "d"};
     for (int i = 0; i < 4 && st == TG_OK; i++)
         st = tg_params_add(ps, names[i], f->p[i]);
-    tg_graph *g = st == TG_OK ? tg_graph_capture(graph_loss, f, ps, 1e-6) : NULL;
+    tg_graph *g = st == TG_OK ? tg_graph_capture(capture_loss, f, ps, 1e-6) : NULL;
     if (st == TG_OK && !g)
         st = tg_last_status();
     double loss;
@@ -242,6 +254,9 @@ static void test_graph_capture_and_replay_survive_every_allocation_failure(void 
     (void)state;
     setenv("TG_GRAPH_INTERPRET", "1", 1);
     check_walk("graph capture + replay", capture_replay);
+    capture_loss = span_graph_loss;
+    check_walk("graph capture + replay with a span Function", capture_replay);
+    capture_loss = graph_loss;
     unsetenv("TG_GRAPH_INTERPRET");
 }
 
