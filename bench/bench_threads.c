@@ -122,22 +122,7 @@ typedef struct problem { tg_tensor *x, *y, *p[4]; } problem;
 
 static int step(problem *pb, int user, double lr, double out[5])
 {
-    tg_scope_begin();
-    tg_tensor **p = pb->p;
-    tg_tensor *u = tg_add(p[2], tg_mul(p[3], pb->x));
-    tg_tensor *q = user ? tg_apply1(&p3_fn, &u) : tg_legendre(u, 3);
-    tg_tensor *loss = tg_sum(tg_pow(tg_sub(tg_add(p[0], tg_mul(p[1], q)), pb->y), 2.0));
-    int ok = loss && tg_backward(loss, NULL) == TG_OK;
-    if (ok) {
-        out[0] = tg_item(loss);
-        for (int i = 0; i < 4; i++) {
-            out[1 + i] = tg_item(tg_grad(p[i]));
-            tg_data(p[i])[0] -= lr * out[1 + i];
-            tg_zero_grad(p[i]);
-        }
-    }
-    tg_scope_end();
-    return ok;
+    return p3_eager_step(pb->p, pb->x, pb->y, user ? &p3_fn : NULL, lr, out);
 }
 
 static void reset(problem *pb)

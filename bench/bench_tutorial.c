@@ -53,21 +53,13 @@ static const char *const path_name[N_PATHS] = {"user P3 Function", "builtin tg_l
 /* One step; writes the loss and the four gradients; applies the update when lr != 0. */
 static int step_engine(problem *pb, int path, double lr, double *loss_out, double *grad_out)
 {
-    tg_scope_begin();
-    tg_tensor **p = pb->p;
-    tg_tensor *u = tg_add(p[2], tg_mul(p[3], pb->x));
-    tg_tensor *q = path == USER ? tg_apply1(&p3_fn, &u) : tg_legendre(u, 3);
-    tg_tensor *loss = tg_sum(tg_pow(tg_sub(tg_add(p[0], tg_mul(p[1], q)), pb->y), 2.0));
-    int ok = loss && tg_backward(loss, NULL) == TG_OK;
+    double out[5];
+    int ok = p3_eager_step(pb->p, pb->x, pb->y, path == USER ? &p3_fn : NULL, lr, out);
     if (ok) {
-        *loss_out = tg_item(loss);
-        for (int i = 0; i < 4; i++) {
-            grad_out[i] = tg_item(tg_grad(p[i]));
-            tg_data(p[i])[0] -= lr * grad_out[i];
-            tg_zero_grad(p[i]);
-        }
+        *loss_out = out[0];
+        for (int i = 0; i < 4; i++)
+            grad_out[i] = out[1 + i];
     }
-    tg_scope_end();
     return ok;
 }
 
@@ -102,10 +94,7 @@ typedef struct capture_arg { problem *pb; int path; } capture_arg;
 static tg_tensor *step_loss(void *user)
 {
     const capture_arg *ca = user;
-    tg_tensor **p = ca->pb->p;
-    tg_tensor *u = tg_add(p[2], tg_mul(p[3], ca->pb->x));
-    tg_tensor *q = ca->path == USER ? tg_apply1(&p3_fn, &u) : tg_legendre(u, 3);
-    return tg_sum(tg_pow(tg_sub(tg_add(p[0], tg_mul(p[1], q)), ca->pb->y), 2.0));
+    return p3_step_loss(ca->pb->p, ca->pb->x, ca->pb->y, ca->path == USER ? &p3_fn : NULL);
 }
 
 /* A replay; lr 0 (verification) replays the lr-1 graph, reads the gradients

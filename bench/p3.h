@@ -68,4 +68,34 @@ static void p3_span_backward(int64_t n, const double *const *in, const double *o
 P3_MAYBE_UNUSED static const tg_function p3_span_fn = {.name = "LegendrePolynomial3", .n_inputs = 1, .n_outputs = 1,
                                        .forward_span = p3_span_forward, .backward_span = p3_span_backward};
 
+/* The tutorial step's loss sum((a + b P3(c + d x) - y)^2), p = {a, b, c, d},
+** with P3 the user Function fn, or tg_legendre(., 3) when fn is NULL. */
+P3_MAYBE_UNUSED static tg_tensor *p3_step_loss(tg_tensor *const p[4], tg_tensor *x, tg_tensor *y,
+                                               const tg_function *fn)
+{
+    tg_tensor *u = tg_add(p[2], tg_mul(p[3], x));
+    tg_tensor *q = fn ? tg_apply1(fn, &u) : tg_legendre(u, 3);
+    return tg_sum(tg_pow(tg_sub(tg_add(p[0], tg_mul(p[1], q)), y), 2.0));
+}
+
+/* One eager step in a scope: out = {loss, ga, gb, gc, gd}, then p -= lr *
+** grad and the gradients cleared.  1 on success, 0 on failure (recorded). */
+P3_MAYBE_UNUSED static int p3_eager_step(tg_tensor *const p[4], tg_tensor *x, tg_tensor *y,
+                                         const tg_function *fn, double lr, double out[5])
+{
+    tg_scope_begin();
+    tg_tensor *loss = p3_step_loss(p, x, y, fn);
+    int ok = loss && tg_backward(loss, NULL) == TG_OK;
+    if (ok) {
+        out[0] = tg_item(loss);
+        for (int i = 0; i < 4; i++) {
+            out[1 + i] = tg_item(tg_grad(p[i]));
+            tg_data(p[i])[0] -= lr * out[1 + i];
+            tg_zero_grad(p[i]);
+        }
+    }
+    tg_scope_end();
+    return ok;
+}
+
 #endif /* TG_BENCH_P3_H */

@@ -60,31 +60,10 @@ static const tg_function *path_fn(int path)
                                                              : NULL;
 }
 
-/* The step's loss: P3 by the user Function fn, or tg_legendre when NULL. */
-static tg_tensor *step_loss(tg_tensor *const p[4], tg_tensor *x, tg_tensor *y, const tg_function *fn)
-{
-    tg_tensor *u = tg_add(p[2], tg_mul(p[3], x));
-    tg_tensor *q = fn ? tg_apply1(fn, &u) : tg_legendre(u, 3);
-    return tg_sum(tg_pow(tg_sub(tg_add(p[0], tg_mul(p[1], q)), y), 2.0));
-}
-
 /* The eager step: out = {loss, ga, gb, gc, gd}; the update p -= lr * grad. */
 static int step_eager(problem *pb, const tg_function *fn, double lr, double out[5])
 {
-    tg_scope_begin();
-    tg_tensor **p = pb->p;
-    tg_tensor *loss = step_loss(p, pb->x, pb->y, fn);
-    int ok = loss && tg_backward(loss, NULL) == TG_OK;
-    if (ok) {
-        out[0] = tg_item(loss);
-        for (int i = 0; i < 4; i++) {
-            out[1 + i] = tg_item(tg_grad(p[i]));
-            tg_data(p[i])[0] -= lr * out[1 + i];
-            tg_zero_grad(p[i]);
-        }
-    }
-    tg_scope_end();
-    return ok;
+    return p3_eager_step(pb->p, pb->x, pb->y, fn, lr, out);
 }
 
 static int step_fused(problem *pb, double lr, double out[5])
@@ -271,7 +250,7 @@ typedef struct captured {
 static tg_tensor *captured_loss(void *arg)
 {
     captured *c = arg;
-    return step_loss(c->pb->p, c->pb->x, c->pb->y, c->fn);
+    return p3_step_loss(c->pb->p, c->pb->x, c->pb->y, c->fn);
 }
 
 static int captured_prepare(problem *pb, const tg_function *fn)

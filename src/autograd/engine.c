@@ -329,9 +329,7 @@ static tg_status run_node(run *r, tg__node *n)
             return tg_last_status();
     if (!n->fn->backward && !n->fn->backward_span)
         return tg__error(TG_ERR_STATE, "%s: '%s' has no backward", r->fname, tg__node_name(n));
-    _Static_assert(TG_MAX_FN_ARITY >= 4, "gin holds at least four");
-    gin[0] = gin[1] = gin[2] = gin[3] = NULL;   /* the common arities without a loop */
-    for (int i = 4; i < n->n_inputs; i++)
+    for (int i = 0; i < n->n_inputs; i++)
         gin[i] = NULL;
     /* a once-differentiable backward (span kernels are) runs unrecorded; its
     ** results are guarded */

@@ -41,8 +41,7 @@ static tg_status check_apply(const tg_function *fn, tg_tensor *const *inputs, tg
                          fn_name(fn), fn->n_inputs, fn->n_outputs, TG_MAX_FN_ARITY);
     if (!outputs)
         return tg__error(TG_ERR_ARG, "tg_apply: outputs is NULL for '%s'", fn_name(fn));
-    outputs[0] = NULL;
-    for (int i = 1; i < fn->n_outputs; i++)
+    for (int i = 0; i < fn->n_outputs; i++)
         outputs[i] = NULL;
     if (!inputs)
         return tg__error(TG_ERR_ARG, "tg_apply: inputs is NULL for '%s'", fn_name(fn));

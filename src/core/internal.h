@@ -203,6 +203,24 @@ typedef struct tg__scope_stack {
 extern _Thread_local tg__scope_stack tg__scopes TG_TLS_HOT;
 
 static inline int tg__scope_depth(void) { return tg__scopes.depth; }
+/* s (empty, from the spare list or new) becomes the innermost scope. */
+static inline void tg__scope_push(tg__scope_stack *st, tg__scope *s)
+{
+    s->n = 0;
+    s->live = 0;
+    s->parent = st->top;
+    st->top = s;
+    s->level = ++st->depth;
+}
+/* The innermost scope (emptied by the caller) goes to the spare list. */
+static inline void tg__scope_pop(tg__scope_stack *st)
+{
+    tg__scope *s = st->top;
+    st->top = s->parent;
+    s->parent = st->spare;
+    st->spare = s;
+    st->depth--;
+}
 /* tg_scope_begin for the library's own scopes (a Function's forward or
 ** backward): a kept scope taken in line, the first ones through the call. */
 static inline void tg__scope_enter(void)
@@ -214,11 +232,7 @@ static inline void tg__scope_enter(void)
         return;
     }
     st->spare = s->parent;
-    s->n = 0;
-    s->live = 0;
-    s->parent = st->top;
-    st->top = s;
-    s->level = ++st->depth;
+    tg__scope_push(st, s);
 }
 /* Ends scopes until depth d remain (tg_scope_end each); an empty innermost
 ** scope is ended in line. */
@@ -228,10 +242,7 @@ static inline void tg__scope_end_to(int d)
     tg__scope_stack *st = &tg__scopes;
     tg__scope *s = st->top;
     if (st->depth == d + 1 && st->phantom == 0 && s->n == 0) {
-        st->top = s->parent;
-        s->parent = st->spare;
-        st->spare = s;
-        st->depth = d;
+        tg__scope_pop(st);
         return;
     }
     tg__scope_end_to_slow(d);

@@ -53,11 +53,7 @@ void tg_scope_begin(void)
         st->spare = s->parent;
     else if (!(s = scope_new()))
         return;
-    s->n = 0;
-    s->live = 0;
-    s->parent = st->top;
-    st->top = s;
-    s->level = ++st->depth;
+    tg__scope_push(st, s);
 }
 
 static bool push(tg__scope *s, tg_tensor *t)
@@ -125,10 +121,7 @@ void tg_scope_end(void)
     }
     s->n = 0;
     s->live = 0;
-    st->top = s->parent;
-    s->parent = st->spare;
-    st->spare = s;
-    st->depth--;
+    tg__scope_pop(st);
 }
 
 void tg__scope_end_to_slow(int d)

@@ -135,8 +135,8 @@ static tg_tensor *mul_grad(const tg_ctx *ctx, int i, tg_tensor *dz, tg_tensor *o
         numel *= shape[d];
         same = same && dz->shape[d] == shape[d];
     }
-    bool one_run = dz->numel <= 1 || dz->shape[dz->ndim - 1] != 1;
-    if (tg__grad_mode() || !other || same || numel != 1 || !one_run || !tg__same_shape(other, dz))
+    if (tg__grad_mode() || !other || same || numel != 1 || !tg__sum_to_one_run(dz) ||
+        !tg__same_shape(other, dz))
         return tg__grad_to_input(ctx, i, bin(TG__MUL, dz, other));
     tg_tensor *out = tg__out("tg_mul", ndim, shape);
     if (out)
@@ -190,36 +190,27 @@ static tg_tensor *bin(tg__binop op, tg_tensor *a, tg_tensor *b)
 {
     if (tg__grad_mode())
         return binary(binary_fns[op], a, b);
-    if (!a || !b)
-        return NULL;
-    int n;
-    int64_t shape[TG_MAX_DIMS];
-    const char *name = binary_fns[op]->name;
-    if (!tg__broadcast_shape(name, a->ndim, a->shape, b->ndim, b->shape, &n, shape))
-        return NULL;
-    tg_tensor *out = tg__out(name, n, shape);
-    if (out)
-        broadcast_binary(op, a, b, out);
+    tg_tensor *out = NULL;
+    if (a && b)
+        binary_forward(binary_fns[op]->name, op, (tg_tensor *[]){a, b}, &out);
     return out;
 }
 
 /* ------------------------------------------------------------- unary */
 
-static tg_status unary_forward(const char *name, tg__unop op, tg_tensor *const *in, tg_tensor **out)
-{
-    if (!(out[0] = tg__out(name, in[0]->ndim, in[0]->shape)))
-        return tg_last_status();
-    tg__kern()->unary[op](in[0]->numel, in[0]->data, out[0]->data);
-    return TG_OK;
-}
-
-/* A constant (no graph) tensor f(x): masks and other non-differentiable factors. */
+/* A constant (no graph) tensor f(x): the forwards, masks and other
+** non-differentiable factors, and the unrecorded backwards. */
 static tg_tensor *unary_const(const char *fn, tg__unop op, tg_tensor *x)
 {
     tg_tensor *t = x ? tg__out(fn, x->ndim, x->shape) : NULL;
     if (t)
         tg__kern()->unary[op](x->numel, x->data, t->data);
     return t;
+}
+
+static tg_status unary_forward(const char *name, tg__unop op, tg_tensor *const *in, tg_tensor **out)
+{
+    return (out[0] = unary_const(name, op, in[0])) ? TG_OK : tg_last_status();
 }
 
 static tg_tensor *(*const unary_ops[TG__N_UNOPS])(tg_tensor *);
@@ -307,14 +298,21 @@ static const tg_function pow_fn = {.name = "tg_pow", .n_inputs = 1, .n_outputs =
 
 tg_tensor *tg_pow(tg_tensor *a, double p) { return tg__apply_op(&pow_fn, &a, &p, sizeof p); }
 
+/* x * s + t in a fresh tensor, recorded nowhere: affine's forward, and aff()
+** in an unrecorded backward */
+static tg_tensor *affine_now(tg_tensor *x, double s, double t)
+{
+    tg_tensor *out = x ? tg__out("tg_affine", x->ndim, x->shape) : NULL;
+    if (out)
+        tg__kern()->affine(x->numel, x->data, s, t, out->data);
+    return out;
+}
+
 /* forward: y = x * s + t  =>  dx = dy * s */
 static tg_status affine_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 {
     const double *st = tg_ctx_args(ctx);
-    if (!(out[0] = tg__out("tg_affine", in[0]->ndim, in[0]->shape)))
-        return tg_last_status();
-    tg__kern()->affine(in[0]->numel, in[0]->data, st[0], st[1], out[0]->data);
-    return TG_OK;
+    return (out[0] = affine_now(in[0], st[0], st[1])) ? TG_OK : tg_last_status();
 }
 static tg_status affine_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
 {
@@ -332,12 +330,7 @@ tg_tensor *tg_affine(tg_tensor *a, double s, double t)
 
 static tg_tensor *aff(tg_tensor *x, double s, double t)
 {
-    if (tg__grad_mode())
-        return tg_affine(x, s, t);
-    tg_tensor *out = x ? tg__out("tg_affine", x->ndim, x->shape) : NULL;
-    if (out)
-        tg__kern()->affine(x->numel, x->data, s, t, out->data);
-    return out;
+    return tg__grad_mode() ? tg_affine(x, s, t) : affine_now(x, s, t);
 }
 
 /* ------------------------------------------------------- pow_tensor */

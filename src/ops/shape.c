@@ -139,9 +139,7 @@ static tg_tensor *sum_to_now(tg_tensor *x, const shape_args *sa)
         return NULL;
     }
     tg_tensor *out = tg__out("tg_sum_to", sa->ndim, sa->shape);
-    /* into one element, in one run when x's last dim is not 1 (else the walk
-    ** adds element by element): 0 + sum of all of x */
-    if (out && out->numel == 1 && (x->numel <= 1 || x->shape[x->ndim - 1] != 1)) {
+    if (out && out->numel == 1 && tg__sum_to_one_run(x)) {   /* 0 + the sum of all of x */
         out->data[0] = 0.0 + tg__kern()->sum(x->numel, x->data);
     } else if (out) {
         memset(out->data, 0, (size_t)out->numel * sizeof(double));
