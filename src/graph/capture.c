@@ -326,7 +326,8 @@ static tg_status check_capture_args(tg_tensor *(*loss_fn)(void *), const tg_para
 
 /* Runs loss_fn and the backward under the recorder; *grads gets the gradients. */
 static tg_status record_step(tg__recorder *r, tg_tensor *(*loss_fn)(void *), void *user,
-                             const tg_params *params, tg_tensor **ps, tg_tensor **grads, tg_tensor **loss)
+                             const tg_params *params, tg_tensor **ps, tg_tensor **grads, tg_tensor **loss,
+                             tg_tensor **seed)
 {
     const char *F = "tg_graph_capture";
     int np = tg_params_count(params);
@@ -346,9 +347,11 @@ static tg_status record_step(tg__recorder *r, tg_tensor *(*loss_fn)(void *), voi
                        tg__shape_str(b, l->ndim, l->shape));
     } else if (!l->requires_grad) {
         st = tg__error(TG_ERR_ARG, "%s: the loss does not depend on any parameter", F);
-    } else {
+    } else if (!(*seed = tg_full(l->ndim, l->shape, 1.0))) {
+        st = tg__error(TG_ERR_NOMEM, "%s: out of memory", F);
+    } else {   /* the seed torch.autograd.grad implies, made here so the plan knows it is 1 */
         tg_backward_opts o = {.create_graph = true};
-        st = tg_autograd_grad(1, &l, NULL, np, ps, grads, &o);
+        st = tg_autograd_grad(1, &l, seed, np, ps, grads, &o);
     }
     tg__graph_recorder = NULL;
     if (st == TG_OK && r->err)
@@ -358,10 +361,13 @@ static tg_status record_step(tg__recorder *r, tg_tensor *(*loss_fn)(void *), voi
 
 /* Finds the loss, the parameters and their gradients among g's values. */
 static tg_status find_outputs(tg_graph *g, const tg_params *params, tg_tensor *const *ps,
-                              tg_tensor *const *grads, tg_tensor *loss)
+                              tg_tensor *const *grads, tg_tensor *loss, const tg_tensor *seed)
 {
     int np = g->n_params;
     g->loss = find(g->val, g->n_val, loss->data);
+    int s = find(g->val, g->n_val, seed->data);
+    if (s >= 0 && g->val[s].producer < 0)
+        g->val[s].constant = true, g->val[s].cval = 1.0;
     g->param = tg__calloc((size_t)np, sizeof *g->param);
     g->pval = tg__calloc((size_t)np, sizeof *g->pval);
     g->gval = tg__calloc((size_t)np, sizeof *g->gval);
@@ -391,7 +397,7 @@ tg_graph *tg_graph_capture(tg_tensor *(*loss_fn)(void *user), void *user, const 
     int np = tg_params_count(params);
     tg__recorder r = {0};
     tg_graph *g = tg__calloc(1, sizeof *g);
-    tg_tensor **ps = tg__calloc((size_t)np * 2, sizeof *ps), *loss = NULL;
+    tg_tensor **ps = tg__calloc((size_t)np * 2, sizeof *ps), *loss = NULL, *seed = NULL;
     if (!g || !ps) {
         tg__free(g);
         tg__free(ps);
@@ -403,11 +409,11 @@ tg_graph *tg_graph_capture(tg_tensor *(*loss_fn)(void *user), void *user, const 
     int depth = tg__scope_depth();
     tg_scope_begin();
     bool prev = tg_set_grad_enabled(true);
-    tg_status st = record_step(&r, loss_fn, user, params, ps, ps + np, &loss);
+    tg_status st = record_step(&r, loss_fn, user, params, ps, ps + np, &loss, &seed);
     tg_set_grad_enabled(prev);
     g->rec = r.rec, g->n_rec = r.n_rec, g->val = r.val, g->n_val = r.n_val;
     if (st == TG_OK)
-        st = find_outputs(g, params, ps, ps + np, loss);
+        st = find_outputs(g, params, ps, ps + np, loss, seed);
     if (st == TG_OK)
         st = tg__graph_plan(g);   /* takes references to the externals it keeps */
     recorder_end(&r);

@@ -78,6 +78,9 @@ typedef struct tg__gval {
     int kind, level, alias;          /* alias: the value an identity op passes on */
     bool needed, store;              /* store: a V_ELEM written to buf by its pass */
     bool kept;                       /* the graph holds a reference to ext */
+    bool constant;                   /* fixed at capture (the backward's seed and what only
+                                     ** copies it): cval, a literal in the compiled passes */
+    double cval;
     bool opaque_in;                  /* read by an opaque call: needs a buffer */
     double *buf;
     bool own_buf;

@@ -1,7 +1,7 @@
 /*
 ** The compiled executor: each pass of a plan written as one C function over a
 ** block of points, with every elementwise value a local of the loop body (so
-** no intermediate array exists), reductions in 8 lanes per block, stores and
+** no intermediate array exists), reductions in 2 x 8 lanes per block, stores and
 ** parameter updates last.  The source is compiled once with the system
 ** compiler ($CC, else cc: -O3 -march=native -fPIC -shared) into a cache of
 ** built kernels keyed by a hash of the source and the command
@@ -283,6 +283,7 @@ static void emit_value(sbuf *s, const layout *L, int v)
 /* Declarations of the scalars and buffers the pass reads. */
 static void emit_reads(sbuf *s, const tg_graph *g, const tg__pass *ps, bool *seen)
 {
+    char b[40];
     memset(seen, 0, (size_t)g->n_val);
     for (int e = 0; e < ps->n_elem + ps->n_red; e++) {
         const tg__grec *r = e < ps->n_elem ? &g->rec[g->val[ps->elem[e]].producer] : &g->rec[ps->red[e - ps->n_elem]];
@@ -293,14 +294,17 @@ static void emit_reads(sbuf *s, const tg_graph *g, const tg__pass *ps, bool *see
             seen[v] = true;
             if (g->val[v].kind == V_BUF)
                 put(s, "    const double *const b%d = buf[%d];\n", v, v);
+            else if (g->val[v].constant)   /* the compiler folds a product with 1 away */
+                put(s, "    const double s%d = %s;\n", v, lit(b, g->val[v].cval));
             else
                 put(s, "    const double s%d = sc[%d];\n", v, v);
         }
     }
 }
 
-/* The loop body of segment L->cur; false when it has nothing to do. */
-static bool emit_body(sbuf *s, const layout *L, const tg__pass *ps)
+/* The loop body of segment L->cur, adding into lane set `set` of its
+** reductions; false when it has nothing to do. */
+static bool emit_body(sbuf *s, const layout *L, const tg__pass *ps, int set)
 {
     const tg_graph *g = L->g;
     char a[40];
@@ -316,7 +320,7 @@ static bool emit_body(sbuf *s, const layout *L, const tg__pass *ps)
     }
     for (int r = 0; r < ps->n_red; r++)
         if (seg_of(L, g->rec[ps->red[r]].in[0]) == L->cur)
-            put(s, "    r%d[j] += %s;\n", r, name(a, L, g->rec[ps->red[r]].in[0])), any = true;
+            put(s, "    r%d_%d[j] += %s;\n", r, set, name(a, L, g->rec[ps->red[r]].in[0])), any = true;
     for (int t = 0; t < ps->n_store; t++)
         if (seg_of(L, ps->store[t]) == L->cur)
             put(s, "    w%d[k] = %s;\n", ps->store[t], name(a, L, ps->store[t])), any = true;
@@ -358,13 +362,28 @@ static void emit_span_calls(sbuf *s, const layout *L, const tg__pass *ps)
     }
 }
 
-/* The loops of segment L->cur over the block (whole groups of 8, then the
-** rest), in a scope of their own with the lanes of the reductions they make
-** (lanes live across a call or a second loop keep the compiler from holding
-** them in vector registers).  The 8 points of a group are one vector: GCC
-** is told not to unroll them (it would then vectorize across groups, lane
-** by lane) and that they do not depend on each other (every access is at the
+/* The reduction lanes of a segment: two sets of 8, so the adds of two groups
+** of points are independent (one set would make every group wait for the
+** previous group's add: the loop then runs at the add's latency, not at its
+** throughput).  Lane j of a block's sum is set 0 plus set 1, then the 8 lanes
+** combine pairwise: fixed by the block alone, so any thread count gives the
+** same bits. */
+enum { LANE_SETS = 2 };
+
+/* The head of one group of 8 points at i + off: one vector.  GCC is told not
+** to unroll it (it would then vectorize across groups, lane by lane) and
+** that its points do not depend on each other (every access is at the
 ** point's own index). */
+static void emit_group(sbuf *s, int off)
+{
+    put(s, "        _Pragma(\"GCC unroll 1\") _Pragma(\"GCC ivdep\") for (int j = 0; j < 8; j++) {\n"
+           "    const int64_t k = i + %d + j, q = k - lo;\n    (void)q;\n", off);
+}
+
+/* The loops of segment L->cur over the block (whole pairs of groups of 8,
+** then a last group, then the rest), in a scope of their own with the lanes
+** of the reductions they make (lanes live across a call or a second loop
+** keep the compiler from holding them in vector registers). */
 static void emit_loop(sbuf *s, const layout *L, const tg__pass *ps)
 {
     const tg_graph *g = L->g;
@@ -372,22 +391,33 @@ static void emit_loop(sbuf *s, const layout *L, const tg__pass *ps)
     put(s, "    {\n");
     for (int r = 0; r < ps->n_red; r++)
         if (seg_of(L, g->rec[ps->red[r]].in[0]) == L->cur)
-            put(s, "    double r%d[8] = {0, 0, 0, 0, 0, 0, 0, 0};\n", r);
-    put(s, "    int64_t i = lo;\n    for (; i + 8 <= hi; i += 8)\n"
-           "        _Pragma(\"GCC unroll 1\") _Pragma(\"GCC ivdep\") for (int j = 0; j < 8; j++) {\n"
-           "    const int64_t k = i + j, q = k - lo;\n    (void)q;\n");
-    if (!emit_body(s, L, ps)) {
-        s->n = mark;   /* nothing in this segment */
-        return;
+            for (int set = 0; set < LANE_SETS; set++)
+                put(s, "    double r%d_%d[8] = {0, 0, 0, 0, 0, 0, 0, 0};\n", r, set);
+    put(s, "    int64_t i = lo;\n    for (; i + %d <= hi; i += %d) {\n", 8 * LANE_SETS, 8 * LANE_SETS);
+    for (int set = 0; set < LANE_SETS; set++) {
+        emit_group(s, 8 * set);
+        if (!emit_body(s, L, ps, set)) {
+            s->n = mark;   /* nothing in this segment */
+            return;
+        }
+        put(s, "        }\n");
     }
+    put(s, "    }\n    for (; i + 8 <= hi; i += 8)\n");
+    emit_group(s, 0);
+    emit_body(s, L, ps, 0);
     put(s, "        }\n    for (; i < hi; i++) {\n    const int j = (int)((i - lo) & 7);\n"
            "    const int64_t k = i, q = k - lo;\n    (void)q, (void)j;\n");
-    emit_body(s, L, ps);
+    emit_body(s, L, ps, 0);
     put(s, "    }\n");
-    for (int r = 0; r < ps->n_red; r++)
-        if (seg_of(L, g->rec[ps->red[r]].in[0]) == L->cur)
-            put(s, "    part[%d] = ((r%d[0] + r%d[1]) + (r%d[2] + r%d[3])) + ((r%d[4] + r%d[5]) + (r%d[6] + r%d[7]));\n",
-                r, r, r, r, r, r, r, r, r);
+    for (int r = 0; r < ps->n_red; r++) {
+        if (seg_of(L, g->rec[ps->red[r]].in[0]) != L->cur)
+            continue;
+        put(s, "    double r%d[8];\n    for (int j = 0; j < 8; j++)\n        r%d[j] = r%d_0[j]", r, r, r);
+        for (int set = 1; set < LANE_SETS; set++)
+            put(s, " + r%d_%d[j]", r, set);
+        put(s, ";\n    part[%d] = ((r%d[0] + r%d[1]) + (r%d[2] + r%d[3])) + ((r%d[4] + r%d[5]) + (r%d[6] + r%d[7]));\n",
+            r, r, r, r, r, r, r, r, r);
+    }
     put(s, "    }\n");
 }
 

@@ -215,6 +215,11 @@ static void classify(tg_graph *g)
             span_backward_opaque(g, r);
         if (!ok)
             set_opaque(g, r);
+        /* a scalar expanded keeps its value: the seed's constancy passes on */
+        if (r->run == R_SCALAR && r->op == OP_EXPAND && g->val[tg__graph_root(g, r->in[0])].constant) {
+            g->val[r->out[0]].constant = true;
+            g->val[r->out[0]].cval = g->val[tg__graph_root(g, r->in[0])].cval;
+        }
     }
 }
 
