@@ -464,7 +464,7 @@ void tg_graph_free(tg_graph *g)
             tg__tensor_unref(g->param[i]);
     tg__graph_unload(g);
     tg__free(g->rec), tg__free(g->val), tg__free(g->sc), tg__free(g->buf), tg__free(g->pass);
-    tg__free(g->step), tg__free(g->param), tg__free(g->pval), tg__free(g->gval);
+    tg__free(g->step), tg__free(g->param), tg__free(g->pval), tg__free(g->gval), tg__free(g->reads);
     tg__free(g->scratch_alloc), tg__free(g->slot), tg__free(g->leg_scratch), tg__free(g->kfn);
     tg__free(g);
 }

@@ -135,6 +135,7 @@ struct tg_graph {
     int n_pass;
     tg__step *step;
     int n_step;
+    int *reads, n_reads;             /* the kept one-element externals, read into sc by each replay */
     int n_params, loss;
     tg_tensor **param;               /* references */
     int *pval, *gval;                /* value of each parameter and of its gradient */
