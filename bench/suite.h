@@ -71,6 +71,8 @@ typedef struct tut_config {
 
 typedef struct tut_result {
     double seconds;       /* per step, best batch */
+    double fused_seconds; /* the hand-fused loop per step, best of its batches timed in the same
+                          ** process between this path's (NaN for the loop itself) */
     double loss;          /* of the first step from the initial parameters */
     double allocs;        /* heap allocations per step in steady state (NaN: not counted) */
     double faults;        /* minor page faults per step in steady state */

@@ -121,39 +121,63 @@ static int verify(problem *pb, const tut_config *cfg, double *loss, char *err, s
     return 0;
 }
 
+/* One batch of reps steps of path from the initial parameters: seconds, 0 on failure. */
+static double batch_of(problem *pb, int path, long reps)
+{
+    double step[5], t0 = suite_now();
+    reset(pb);
+    for (long r = 0; r < reps; r++)
+        if (!run_step(pb, path, 1e-12, step))
+            return 0;
+    return fmax(suite_now() - t0, 1e-9);
+}
+
+/* Repetitions for a batch of at least min_batch seconds, from a timed one. */
+static long calibrate(long reps, double dt, double min_batch)
+{
+    return dt >= min_batch ? reps : reps * (long)ceil(1.2 * min_batch / dt);
+}
+
 /* Best of the batches after one untimed step; allocations and faults counted
 ** over the last batch (steady state).  The peak resident size is reset after
 ** the untimed step and the library's cache released, so a captured graph's
-** peak is its replay's, not its capture's (which runs the step eagerly). */
+** peak is its replay's, not its capture's (which runs the step eagerly).
+** Every batch of a library path is followed by one of the hand-fused loop
+** over the same x and y, so the path and the limit it is compared with see
+** the same load on a shared machine: "vs fused" is the ratio of the two
+** bests of one process, not of two processes minutes apart. */
 static int time_path(problem *pb, const tut_config *cfg, tut_result *out)
 {
-    double step[5], best = INFINITY;
-    long reps = 1;
+    double step[5], best = INFINITY, fused_best = INFINITY;
+    long reps = 1, fused_reps = 1;
+    bool pair = cfg->path != PATH_FUSED;
     if (!run_step(pb, cfg->path, 1e-12, step))   /* warm: pools filled, the timed graph captured */
         return 1;
+    if (pair)
+        fused_reps = calibrate(1, batch_of(pb, PATH_FUSED, 1), cfg->timing.min_batch);
     tg_release_memory();   /* the peak is the timed steps' own, not the capture's or the check's */
     suite_reset_peak();
     for (int batch = 0; batch < cfg->timing.batches; batch++) {
         tg_memory_stats m0, m1;
         long f0 = suite_minor_faults();
         tg_get_memory_stats(&m0);
-        double t0 = suite_now(), dt;
-        reset(pb);
-        for (long r = 0; r < reps; r++)
-            if (!run_step(pb, cfg->path, 1e-12, step))
-                return 1;
-        dt = suite_now() - t0;
+        double dt = batch_of(pb, cfg->path, reps);
+        if (dt == 0)
+            return 1;
         tg_get_memory_stats(&m1);
         out->faults = (double)(suite_minor_faults() - f0) / (double)reps;
         out->allocs = (double)(m1.system_allocations - m0.system_allocations) / (double)reps;
-        best = fmin(best, dt / (double)reps);
         if (batch == 0 && dt < cfg->timing.min_batch) {   /* calibrate, then start over */
-            reps *= dt > 0 ? (long)ceil(1.2 * cfg->timing.min_batch / dt) : 1024;
+            reps = calibrate(reps, dt, cfg->timing.min_batch);
             batch = -1;
-            best = INFINITY;
+            continue;
         }
+        best = fmin(best, dt / (double)reps);
+        if (pair)
+            fused_best = fmin(fused_best, batch_of(pb, PATH_FUSED, fused_reps) / (double)fused_reps);
     }
     out->seconds = best;
+    out->fused_seconds = pair ? fused_best : NAN;
     return 0;
 }
 
