@@ -586,11 +586,15 @@ tg_tensor *tg_load_csv(const char *path, int n_cols, const char *const *columns,
 ** The replay runs the step planned ahead: elementwise work (the four binary
 ** ops with scalars broadcast, neg, exp, log, sin, cos, tanh, sqrt, pow,
 ** affine, tg_legendre and its derivatives, expand of a scalar, reshape) fused
-** into passes over blocks of 2048 points, with no intermediate array;
-** tg_sum, tg_mean and tg_sum_to to one element reduced per block and combined
-** in a fixed pairwise tree, so a replay's result depends on N and the data
-** only; and any other Function (a user Function, matmul, relu, ...) called on
-** whole tensors in preallocated buffers.  A user Function's backward is
+** into passes over blocks of 2048 points (512 when span kernels are called),
+** with no intermediate array; tg_sum, tg_mean and tg_sum_to to one element
+** reduced per block and combined in a fixed pairwise tree, so a replay's
+** result depends on N and the data only; and any other Function (a user
+** Function, matmul, relu, ...) called on whole tensors in preallocated
+** buffers.  A pass over large tensors splits its blocks over the kernel
+** threads (tg_set_num_threads, at most the count when the step was captured)
+** with the same threshold as the kernels, and gives the same bits at any
+** thread count.  A user Function's backward is
 ** replayed as recorded ops when it is written with tensorgrad ops and as one
 ** opaque call otherwise (raw loops).  The passes are compiled at capture time
 ** into C by the system compiler ($CC, else cc, with -O3 -march=native) and

@@ -141,9 +141,14 @@ struct tg_graph {
     int *pval, *gval;                /* value of each parameter and of its gradient */
     double lr;
     tg__kfn *kfn;                    /* per record: its span kernel (OP_SPAN, OP_SPAN_BWD) */
-    double *scratch;                 /* blocks of the values of a pass, then of span inputs (64-byte aligned) */
+    /* per worker thread w < n_workers: scratch + w * scratch_stride holds the
+    ** blocks of the values of a pass, then of span inputs (64-byte aligned),
+    ** and leg_scratch + w * leg_stride the Legendre kernel's scratch */
+    double *scratch;
     void *scratch_alloc;             /* the allocation holding it */
-    int64_t n_scratch;               /* blocks in scratch */
+    int64_t n_scratch;               /* blocks in a worker's scratch */
+    int64_t scratch_stride, leg_stride;
+    int n_workers;                   /* threads a pass may use: the kernels' count at capture */
     int64_t *slot;                   /* interpreter: scratch slot of each V_ELEM value */
     double *leg_scratch;
     void *dl;                        /* the compiled passes (dlopen handle) */

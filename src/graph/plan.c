@@ -10,10 +10,12 @@
 ** computes what its reductions and opaque calls need, recomputing elementwise
 ** values rather than storing them, so no N-sized intermediate exists unless an
 ** opaque call must read it.  Reductions combine their block partials in a
-** fixed pairwise tree: the result depends on N and the data only.
+** fixed pairwise tree: the result depends on N and the data only, so the
+** blocks of a pass can run on any thread (each worker has its own scratch).
 */
 #include "capture.h"
 #include "../kernels/kernels.h"
+#include "../kernels/parallel.h"
 
 #include <string.h>
 
@@ -420,10 +422,13 @@ static tg_status make_scratch(tg_graph *g)
             k_max = nk[1] > k_max ? nk[1] : k_max;
         }
     /* aligned to a cache line: a vector load straddling two lines costs two */
-    g->scratch_alloc = tg__malloc((size_t)(most + 1) * g->block * sizeof(double) + 64);
+    int w = g->n_workers = tg__par_threads();
+    g->scratch_stride = ((most + 1) * g->block + 7) & ~(int64_t)7;
+    g->leg_stride = tg__legendre_scratch(k_max);
+    g->scratch_alloc = tg__malloc((size_t)(w * g->scratch_stride) * sizeof(double) + 64);
     g->scratch = g->scratch_alloc ? (double *)(((uintptr_t)g->scratch_alloc + 63) & ~(uintptr_t)63) : NULL;
     g->slot = tg__calloc((size_t)g->n_val + 1, sizeof *g->slot);
-    g->leg_scratch = tg__malloc((size_t)tg__legendre_scratch(k_max) * sizeof(double));
+    g->leg_scratch = tg__malloc((size_t)(w * g->leg_stride) * sizeof(double));
     return g->kfn && g->scratch && g->slot && g->leg_scratch ? TG_OK : TG_ERR_NOMEM;
 }
 
@@ -523,8 +528,11 @@ static void run_scalar(tg_graph *g, const tg__grec *r)
     g->sc[r->out[0]] = y;
 }
 
+/* A worker's scratch: block arrays and the Legendre kernel's. */
+typedef struct work { double *blocks, *leg; } work;
+
 /* Elementwise record over one block of nb points into out. */
-static void run_elem(tg_graph *g, const tg__grec *r, int64_t lo, int64_t nb, double *out)
+static void run_elem(tg_graph *g, const work *wk, const tg__grec *r, int64_t lo, int64_t nb, double *out)
 {
     const tg__kernels *kn = tg__kern();
     const double *x[2] = {0};
@@ -533,7 +541,7 @@ static void run_elem(tg_graph *g, const tg__grec *r, int64_t lo, int64_t nb, dou
         int v = tg__graph_root(g, r->in[i]);
         const tg__gval *val = &g->val[v];
         if (val->kind == V_ELEM)
-            x[i] = g->scratch + g->slot[v] * g->block;
+            x[i] = wk->blocks + g->slot[v] * g->block;
         else if (val->kind == V_BUF)
             x[i] = val->buf + lo;
         else
@@ -547,26 +555,26 @@ static void run_elem(tg_graph *g, const tg__grec *r, int64_t lo, int64_t nb, dou
     case OP_AFFINE: kn->affine(nb, x[0], ((const double *)r->args)[0], ((const double *)r->args)[1], out); break;
     case OP_LEGENDRE: {
         const int *nk = r->args;
-        kn->legendre(nb, x[0], nk[0], nk[1], out, g->leg_scratch);
+        kn->legendre(nb, x[0], nk[0], nk[1], out, wk->leg);
         break;
     }
     default: kn->unary[TG__NEG + (r->op - OP_NEG)](nb, x[0], out); break;
     }
 }
 
-static double *block_of(tg_graph *g, int v, int64_t lo)
+static double *block_of(tg_graph *g, const work *wk, int v, int64_t lo)
 {
     v = tg__graph_root(g, v);
-    return g->val[v].kind == V_ELEM ? g->scratch + g->slot[v] * g->block : g->val[v].buf + lo;
+    return g->val[v].kind == V_ELEM ? wk->blocks + g->slot[v] * g->block : g->val[v].buf + lo;
 }
 
 /* Elem e of the pass, a span record, over one block: scalar inputs filled
 ** into the block arrays after the pass's values. */
-static void run_span_block(tg_graph *g, const tg__pass *ps, int e, int64_t lo, int64_t nb)
+static void run_span_block(tg_graph *g, const work *wk, const tg__pass *ps, int e, int64_t lo, int64_t nb)
 {
     const tg__grec *r = &g->rec[g->val[ps->elem[e]].producer];
     const double *in[TG_MAX_FN_ARITY];
-    double *out[TG_MAX_FN_ARITY], *fill = g->scratch + (int64_t)ps->n_elem * g->block;
+    double *out[TG_MAX_FN_ARITY], *fill = wk->blocks + (int64_t)ps->n_elem * g->block;
     uint32_t mask = ps->span_mask[e];
     if (!mask)
         return;   /* computed with an earlier output of the same call */
@@ -578,33 +586,32 @@ static void run_span_block(tg_graph *g, const tg__pass *ps, int e, int64_t lo, i
             in[i] = fill;
             fill += g->block;
         } else {
-            in[i] = block_of(g, v, lo);
+            in[i] = block_of(g, wk, v, lo);
         }
     }
     for (int o = 0; o < r->n_out; o++)
-        out[o] = mask >> o & 1u ? block_of(g, r->out[o], lo) : NULL;
+        out[o] = mask >> o & 1u ? block_of(g, wk, r->out[o], lo) : NULL;
     call_span(r, g->kfn[r - g->rec], nb, in, out);
 }
 
-static void interp_block(tg_graph *g, const tg__pass *ps, double *part, int64_t lo, int64_t hi)
+/* One block of the pass (its values' slots set) with a worker's scratch. */
+static void interp_block(tg_graph *g, const work *wk, const tg__pass *ps, double *part, int64_t lo, int64_t hi)
 {
     int64_t nb = hi - lo;
-    for (int e = 0; e < ps->n_elem; e++)
-        g->slot[ps->elem[e]] = e;
     for (int e = 0; e < ps->n_elem; e++) {
         const tg__grec *r = &g->rec[g->val[ps->elem[e]].producer];
         if (r->op == OP_SPAN || r->op == OP_SPAN_BWD)
-            run_span_block(g, ps, e, lo, nb);
+            run_span_block(g, wk, ps, e, lo, nb);
         else
-            run_elem(g, r, lo, nb, g->scratch + (int64_t)e * g->block);
+            run_elem(g, wk, r, lo, nb, wk->blocks + (int64_t)e * g->block);
     }
     for (int r = 0; r < ps->n_red; r++)
-        part[r] = tg__kern()->sum(nb, block_of(g, g->rec[ps->red[r]].in[0], lo));
+        part[r] = tg__kern()->sum(nb, block_of(g, wk, g->rec[ps->red[r]].in[0], lo));
     for (int s = 0; s < ps->n_store; s++)
-        memcpy(g->val[ps->store[s]].buf + lo, block_of(g, ps->store[s], lo), (size_t)nb * sizeof(double));
+        memcpy(g->val[ps->store[s]].buf + lo, block_of(g, wk, ps->store[s], lo), (size_t)nb * sizeof(double));
     for (int u = 0; u < ps->n_upd; u++) {
         double *p = g->buf[g->pval[ps->upd[u]]] + lo;
-        const double *d = block_of(g, g->gval[ps->upd[u]], lo);
+        const double *d = block_of(g, wk, g->gval[ps->upd[u]], lo);
         for (int64_t i = 0; i < nb; i++)
             p[i] -= g->lr * d[i];
     }
@@ -621,16 +628,38 @@ static double tree(const double *part, int stride, int64_t lo, int64_t hi)
     return tree(part, stride, lo, mid) + tree(part, stride, mid, hi);
 }
 
+typedef struct pass_job { tg_graph *g; const tg__pass *ps; } pass_job;
+
+/* Blocks [b0, b1) of a pass on the calling worker, each block's partial sums
+** in its own slot: the result is the same whichever thread runs a block. */
+static void run_blocks(void *ctx, int64_t b0, int64_t b1)
+{
+    const pass_job *j = ctx;
+    tg_graph *g = j->g;
+    const tg__pass *ps = j->ps;
+    int w = tg__par_worker();
+    work wk = {g->scratch + w * g->scratch_stride, g->leg_scratch + w * g->leg_stride};
+    for (int64_t b = b0; b < b1; b++) {
+        int64_t lo = b * g->block, hi = lo + g->block < g->n ? lo + g->block : g->n;
+        if (ps->compiled)
+            ps->compiled(g->buf, g->sc, ps->part + b * ps->n_red, lo, hi, g->kfn, wk.blocks);
+        else
+            interp_block(g, &wk, ps, ps->part + b * ps->n_red, lo, hi);
+    }
+}
+
+/* A pass over all blocks, split over the kernel threads when N is large
+** (never more than the workers the plan has scratch for), then its sums. */
 static void run_pass(tg_graph *g, const tg__pass *ps)
 {
     int64_t n = g->n, nblocks = (n + g->block - 1) / g->block;
-    for (int64_t b = 0; b < nblocks; b++) {
-        int64_t lo = b * g->block, hi = lo + g->block < n ? lo + g->block : n;
-        if (ps->compiled)
-            ps->compiled(g->buf, g->sc, ps->part + b * ps->n_red, lo, hi, g->kfn, g->scratch);
-        else
-            interp_block(g, ps, ps->part + b * ps->n_red, lo, hi);
-    }
+    int team = tg__par_team(n);
+    team = team < g->n_workers ? team : g->n_workers;
+    if (!ps->compiled)
+        for (int e = 0; e < ps->n_elem; e++)
+            g->slot[ps->elem[e]] = e;
+    pass_job job = {g, ps};
+    tg__par_run(team, nblocks, 1, run_blocks, &job);
     for (int r = 0; r < ps->n_red; r++) {
         const tg__grec *rec = &g->rec[ps->red[r]];
         double s = tree(ps->part + r, ps->n_red, 0, nblocks);

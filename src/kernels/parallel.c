@@ -86,6 +86,15 @@ static void slice(int64_t n, int64_t align, int t, int nt, int64_t *lo, int64_t 
     *hi = u1 * align < n ? u1 * align : n;
 }
 
+int tg__par_worker(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 void tg__par_run(int team, int64_t n, int64_t align, tg__par_fn fn, void *ctx)
 {
     if (n <= 0) return;

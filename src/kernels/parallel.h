@@ -54,4 +54,8 @@ int64_t tg__par_set_min_work(int64_t work);
 typedef void (*tg__par_fn)(void *ctx, int64_t lo, int64_t hi);
 void tg__par_run(int team, int64_t n, int64_t align, tg__par_fn fn, void *ctx);
 
+/* Inside fn of a tg__par_run: the calling thread's index in the team (0 ..
+** team - 1), for callers that keep scratch per thread; 0 anywhere else. */
+int tg__par_worker(void);
+
 #endif /* TG_PARALLEL_H */

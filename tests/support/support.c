@@ -414,3 +414,49 @@ double tgt_uniform(uint64_t *state, double lo, double hi)
     z ^= z >> 31;
     return lo + (hi - lo) * ((double)(z >> 11) * 0x1p-53);
 }
+
+void tgt_expect_replay_thread_invariant(tg_graph *g, tg_tensor *const *p, int np, int steps)
+{
+    enum { MAX_P = 8, MAX_EL = 64, MAX_STEPS = 8 };
+    double start[MAX_P][MAX_EL], want[MAX_STEPS][1 + MAX_P * MAX_EL];
+    int threads_before = tg_get_num_threads();
+    assert_true(np <= MAX_P && steps <= MAX_STEPS);
+    for (int i = 0; i < np; i++) {
+        assert_true(tg_numel(p[i]) <= MAX_EL);
+        memcpy(start[i], tg_data(p[i]), (size_t)tg_numel(p[i]) * sizeof(double));
+    }
+    for (int threads = 1; threads <= 3; threads++) {
+        tg_set_num_threads(threads);
+        for (int i = 0; i < np; i++)
+            memcpy(tg_data(p[i]), start[i], (size_t)tg_numel(p[i]) * sizeof(double));
+        for (int t = 0; t < steps; t++) {
+            double got[1 + MAX_P * MAX_EL];
+            int m = 1;
+            assert_int_equal(TG_OK, tg_graph_replay(g, &got[0]));
+            for (int i = 0; i < np; i++)
+                for (int64_t j = 0; j < tg_numel(p[i]); j++)
+                    got[m++] = tg_data(p[i])[j];
+            if (threads == 1)
+                memcpy(want[t], got, (size_t)m * sizeof(double));
+            else
+                for (int k = 0; k < m; k++)
+                    if (memcmp(&got[k], &want[t][k], sizeof(double)) != 0)
+                        fail_msg("replay %d at %d threads: %s %.17g, at 1 thread %.17g", t, threads,
+                                 k == 0 ? "loss" : "parameter", got[k], want[t][k]);
+        }
+    }
+    for (int i = 0; i < np; i++)
+        memcpy(tg_data(p[i]), start[i], (size_t)tg_numel(p[i]) * sizeof(double));
+    tg_set_num_threads(threads_before);
+}
+
+tg_graph *tgt_capture_for_threads(tg_tensor *(*loss_fn)(void *), void *user, const tg_params *params, double lr)
+{
+    int before = tg_get_num_threads();
+    tg_set_num_threads(3);
+    tg_graph *g = tg_graph_capture(loss_fn, user, params, lr);
+    tg_set_num_threads(before);
+    if (!g)
+        fail_msg("capture failed: %s", tg_last_error());
+    return g;
+}

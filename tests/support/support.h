@@ -71,6 +71,16 @@ double tgt_uniform(uint64_t *state, double lo, double hi);
 /* A tensor of shape filled with gen(k); a leaf requiring grad when grad. */
 tg_tensor *tgt_make(int ndim, const int64_t *shape, double (*gen)(int64_t), bool grad);
 
+/* Replays g `steps` times from the parameters' current values at 1, 2 and 3
+** kernel threads and fails unless every loss and parameter element is the
+** same, bit for bit, at each count; restores the parameters and the thread
+** count.  p: the graph's np parameters, of at most 64 elements each. */
+void tgt_expect_replay_thread_invariant(tg_graph *g, tg_tensor *const *p, int np, int steps);
+/* tg_graph_capture with the kernels at 3 threads (the plan keeps scratch for
+** the count at capture), the count restored after; fails the test when the
+** capture fails. */
+tg_graph *tgt_capture_for_threads(tg_tensor *(*loss_fn)(void *), void *user, const tg_params *params, double lr);
+
 /* Asserts the recorded error has status want and a message containing every
 ** needle (at least one), then clears it. */
 #define assert_error(want, ...) tgt_check_error((want), (const char *const[]){__VA_ARGS__, NULL})
