@@ -21,6 +21,7 @@
 */
 #define _POSIX_C_SOURCE 200809L
 #include "capture.h"
+#include "../kernels/kernels.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -167,38 +168,14 @@ static const char *leg_term(char *b, int v, int m, int j)
 ** loop body stays one basic block the compiler can vectorize; the terms that
 ** are 0 or 1 are left out or not multiplied (the kernel's arithmetic except
 ** for infinities and the sign of zero). */
-/* Degrees up to this are written as their polynomial in x^2 (Horner), not
-** the recurrence: P_3 and P_3' cost 3 and 2 operations instead of 16, and
-** their coefficients (dyadic rationals below 2^8) are exact in double. */
-enum { LEG_HORNER_MAX = 4 };
-
-/* The monomial coefficients c[0..deg] of d^k/dx^k P_deg, exactly. */
-static void leg_coefficients(int deg, int k, double *c)
-{
-    double prev[LEG_HORNER_MAX + 1] = {1.0}, cur[LEG_HORNER_MAX + 1] = {0.0, 1.0};
-    for (int m = 1; m < deg; m++) {   /* P_{m+1} = ((2m+1) x P_m - m P_{m-1}) / (m+1) */
-        double next[LEG_HORNER_MAX + 1] = {0.0};
-        for (int i = 0; i <= m + 1; i++)
-            next[i] = ((2.0 * m + 1.0) * (i > 0 ? cur[i - 1] : 0.0) - m * prev[i]) / (m + 1.0);
-        memcpy(prev, cur, sizeof cur);
-        memcpy(cur, next, sizeof next);
-    }
-    const double *p = deg == 0 ? prev : cur;
-    for (int i = 0; i <= deg; i++) {
-        double f = 1.0;   /* d^k x^(i+k) = (i+k)! / i! x^i */
-        for (int t = i + 1; t <= i + k; t++)
-            f *= t;
-        c[i] = i + k <= deg ? p[i + k] * f : 0.0;
-    }
-}
-
-/* d^k/dx^k P_deg(x) for deg <= LEG_HORNER_MAX: Horner in x^2, times x when odd. */
+/* d^k/dx^k P_deg(x) for deg <= TG__LEG_HORNER_MAX: Horner in x^2, times x when
+** odd, as the kernel computes it. */
 static void emit_legendre_horner(sbuf *s, int v, const char *x, int deg, int k)
 {
-    double c[LEG_HORNER_MAX + 1];
+    double c[TG__LEG_HORNER_MAX + 1];
     char b[40];
     int top = deg - k, odd = top % 2;
-    leg_coefficients(deg, k, c);
+    tg__legendre_monomial(deg, k, c);
     put(s, "    const double v%d_x2 = %s * %s;\n    const double v%d = (", v, x, x, v);
     for (int i = odd; i < top; i += 2)
         put(s, "(");
@@ -215,7 +192,7 @@ static void emit_legendre(sbuf *s, int v, const char *x, int deg, int k)
         put(s, "    const double v%d = %s;\n", v, k == 0 ? "1.0" : "0.0");
         return;
     }
-    if (deg <= LEG_HORNER_MAX) {
+    if (deg <= TG__LEG_HORNER_MAX) {
         emit_legendre_horner(s, v, x, deg, k);
         return;
     }

@@ -61,3 +61,22 @@ const tg__kernels *const *tg__kern_all(void)
     pthread_once(&runnable_once, find_runnable);
     return runnable;
 }
+
+void tg__legendre_monomial(int deg, int k, double c[TG__LEG_HORNER_MAX + 1])
+{
+    double prev[TG__LEG_HORNER_MAX + 1] = {1.0}, cur[TG__LEG_HORNER_MAX + 1] = {0.0, 1.0};
+    for (int m = 1; m < deg; m++) {   /* P_{m+1} = ((2m+1) x P_m - m P_{m-1}) / (m+1) */
+        double next[TG__LEG_HORNER_MAX + 1] = {0.0};
+        for (int i = 0; i <= m + 1; i++)
+            next[i] = ((2.0 * m + 1.0) * (i > 0 ? cur[i - 1] : 0.0) - m * prev[i]) / (m + 1.0);
+        memcpy(prev, cur, sizeof cur);
+        memcpy(cur, next, sizeof next);
+    }
+    const double *p = deg == 0 ? prev : cur;
+    for (int i = 0; i <= TG__LEG_HORNER_MAX; i++) {
+        double f = 1.0;   /* d^k x^(i+k) = (i+k)! / i! x^i */
+        for (int t = i + 1; t <= i + k; t++)
+            f *= t;
+        c[i] = i + k <= deg ? p[i + k] * f : 0.0;
+    }
+}

@@ -56,9 +56,15 @@ typedef struct tg__kernels {
     ** bit sum() of the mul kernel's output */
     double (*dot)(int64_t n, const double *x, const double *y);
     /* y[i] = d^k/dx^k P_deg(x[i]) for the Legendre polynomial P_deg (k = 0: the
-    ** value).  Bonnet's recurrence (m+1) P_{m+1} = (2m+1) x P_m - m P_{m-1},
-    ** differentiated k times: P_{m+1}^(j) = ((2m+1)(x P_m^(j) + j P_m^(j-1))
-    ** - m P_{m-1}^(j)) / (m+1).  scratch holds tg__legendre_scratch(k) doubles. */
+    ** value).  Up to degree TG__LEG_HORNER_MAX: the polynomial's exact monomial
+    ** coefficients (tg__legendre_monomial) by Horner in x^2, times x when odd:
+    ** ((c[top] x^2 + c[top-2]) x^2 + ...) [x], top = deg - k.  Above it, Bonnet's
+    ** recurrence (m+1) P_{m+1} = (2m+1) x P_m - m P_{m-1}, differentiated k
+    ** times: P_{m+1}^(j) = ((2m+1)(x P_m^(j) + j P_m^(j-1)) - m P_{m-1}^(j))
+    ** / (m+1).  Both give P_n^(k)(+-1) exactly for k <= 2 (the division keeps
+    ** the recurrence's (2m+1 - m) / (m+1) = 1 exact).  The captured passes
+    ** write the Horner form the same way.  scratch holds
+    ** tg__legendre_scratch(k) doubles. */
     void (*legendre)(int64_t n, const double *x, int deg, int k, double *y, double *scratch);
     /* Legendre series, nb series of n points, t = x * alpha + beta (rounded
     ** twice, as affine); series b reads coef[b*ncoef ..] and its points at
@@ -82,6 +88,14 @@ typedef struct tg__kernels {
 
 #define TG__SUM_BLOCK 4096
 #define TG__LEG_BLOCK 64
+/* Degrees up to this are evaluated as their polynomial in x^2: P_3 and P_3'
+** cost 4 and 3 operations instead of 16 and 30, and their coefficients
+** (dyadic rationals below 2^8) are exact in double. */
+#define TG__LEG_HORNER_MAX 4
+
+/* The monomial coefficients c[0..deg] of d^k/dx^k P_deg (deg <=
+** TG__LEG_HORNER_MAX), exactly; c[i] = 0 for i > deg - k. */
+void tg__legendre_monomial(int deg, int k, double c[TG__LEG_HORNER_MAX + 1]);
 
 /* Doubles of scratch the legendre kernel needs for derivative order k. */
 static inline int64_t tg__legendre_scratch(int k) { return 3 * (int64_t)(k + 1) * TG__LEG_BLOCK; }
