@@ -49,8 +49,9 @@ typedef struct tg__kernels {
     ** by step exactly as the pow, affine (s = p, t = 0) and mul kernels */
     void (*powgrad)(int64_t n, const double *g, const double *x, double p, double *z);
     /* sum of x[0..n): fixed blocks of TG__SUM_BLOCK elements, each summed in
-    ** 8 lanes combined pairwise, block sums combined in a fixed pairwise tree:
-    ** the result depends on n and the values only */
+    ** 16 lanes (element i in lane i % 16) folded to 8 and combined pairwise,
+    ** block sums combined in a fixed pairwise tree: the result depends on n
+    ** and the values only */
     double (*sum)(int64_t n, const double *x);
     /* sum of the products x[i] * y[i] (each rounded), in sum's order: bit for
     ** bit sum() of the mul kernel's output */
@@ -76,7 +77,8 @@ typedef struct tg__kernels {
                       int64_t x_stride, double alpha, double beta, int k, double *y, double *scratch);
     /* legproject: out[b, c] = sum_i g[b, i] P_c^(k)(t[b, i]) for c < ncoef, P_c^(k)
     ** by Bonnet's recurrence (differentiated k times) per point; point i adds
-    ** into lane i % 8 in increasing i, the lanes combine as in sum_block.
+    ** into lane i % 8 in increasing i, the lanes combine as ((l0+l1)+(l2+l3)) +
+    ** ((l4+l5)+(l6+l7)).
     ** scratch: tg__legproject_scratch(k, ncoef). */
     void (*legproject)(int64_t nb, int64_t n, int64_t ncoef, const double *g, const double *x,
                        int64_t x_stride, double alpha, double beta, int k, double *out, double *scratch);
