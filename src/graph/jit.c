@@ -82,7 +82,7 @@ typedef struct layout {
     const tg_graph *g;
     bool *seen;
     int *seg, *slot, *fill;          /* per value; -1: none */
-    int *first;                      /* per buffer: the segment whose loop reads it first */
+    int *streamed;                   /* per buffer: 1 when a loop of the pass reads it */
     int n_seg, n_slot;
     int cur;                         /* the segment being written */
 } layout;
@@ -121,7 +121,7 @@ static void lay_out(layout *L, const tg__pass *ps)
 {
     const tg_graph *g = L->g;
     for (int v = 0; v < g->n_val; v++)
-        L->seg[v] = 0, L->slot[v] = L->fill[v] = L->first[v] = -1;
+        L->seg[v] = 0, L->slot[v] = L->fill[v] = -1, L->streamed[v] = 0;
     L->n_seg = 1, L->n_slot = 0;
     for (int e = 0; e < ps->n_elem; e++) {   /* topological: inputs first */
         const tg__grec *r = producer(g, ps->elem[e]);
@@ -139,8 +139,8 @@ static void lay_out(layout *L, const tg__pass *ps)
         const tg__grec *r = producer(g, v);
         for (int i = 0; i < r->n_in; i++) {
             int u = tg__graph_root(g, r->in[i]), kind = g->val[u].kind;
-            if (kind == V_BUF && !is_span(r) && (L->first[u] < 0 || L->seg[v] < L->first[u]))
-                L->first[u] = L->seg[v];
+            if (kind == V_BUF && !is_span(r))
+                L->streamed[u] = 1;
             if (is_span(r) && ps->span_mask[e] && (kind == V_SCAL || kind == V_UNIF) && L->fill[u] < 0)
                 L->fill[u] = L->n_slot++;
             else if (kind == V_ELEM && (is_span(r) ? ps->span_mask[e] != 0 : L->seg[u] < L->seg[v]))
@@ -363,18 +363,20 @@ static void emit_group(sbuf *s, int off)
 /* In a pass split by span calls, each loop streams its buffers from memory
 ** in a burst and the kernels between touch only the block arrays, so at
 ** large N the memory would sit idle while they run (the span P3 step at N =
-** 10^7 took 12 ms, three times its in-cache speed).  The loop that reads a
-** buffer first asks for that buffer's next block instead, 16 points (two
-** cache lines) per pair of groups, so the reads of the next block overlap
-** this block's work (about 9 ms).  A pass of one loop streams every buffer
-** in step and needs no help from software. */
+** 10^7 took 12 ms, three times its in-cache speed).  Every loop of such a
+** pass asks for the next block of every buffer the pass streams, 16 points
+** (two cache lines) per pair of groups: the requests are spread over the
+** whole block's work, and one the memory system dropped is asked again by
+** the next loop (about 8 ms; hinting each buffer only in the loop that
+** reads it first gave 9 to 10).  A pass of one loop streams every buffer in
+** step and needs no help from software. */
 static void emit_prefetch(sbuf *s, const layout *L)
 {
     if (L->n_seg < 2)
         return;
     int ahead = (int)L->g->block * (int)sizeof(double);
     for (int v = 0; v < L->g->n_val; v++)
-        if (L->first[v] == L->cur)
+        if (L->streamed[v])
             put(s, "        TGK_PREFETCH(b%d + i, %d);\n        TGK_PREFETCH(b%d + i, %d);\n", v, ahead, v,
                 ahead + 64);
 }
@@ -513,8 +515,8 @@ bool tg__graph_compile(tg_graph *g)
     size_t nv = (size_t)g->n_val + 1;
     layout L = {.g = g, .seen = tg__malloc(nv), .seg = tg__malloc(nv * sizeof(int)),
                 .slot = tg__malloc(nv * sizeof(int)), .fill = tg__malloc(nv * sizeof(int)),
-                .first = tg__malloc(nv * sizeof(int))};
-    bool have = L.seen && L.seg && L.slot && L.fill && L.first;
+                .streamed = tg__malloc(nv * sizeof(int))};
+    bool have = L.seen && L.seg && L.slot && L.fill && L.streamed;
     int n_passes = 0;
     put(&s, "/* tensorgrad captured step: generated, do not edit */\n#include <math.h>\n#include <stdint.h>\n"
             "typedef void (*tgk_fn)(void);\n"
@@ -547,7 +549,7 @@ bool tg__graph_compile(tg_graph *g)
             memcpy(&g->pass[g->step[t].index].compiled, &fp, sizeof fp);   /* object to function pointer */
         }
     g->dl = dl;
-    tg__free(L.seen), tg__free(L.seg), tg__free(L.slot), tg__free(L.fill), tg__free(L.first);
+    tg__free(L.seen), tg__free(L.seg), tg__free(L.slot), tg__free(L.fill), tg__free(L.streamed);
     tg__free(s.p);
     return dl != NULL;
 }
