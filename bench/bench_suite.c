@@ -210,11 +210,8 @@ int main(int argc, char **argv)
     report_init(&rep, o.quick ? (suite_timing){3, 0.01} : (suite_timing){5, 0.1});
     fprintf(stderr, "bench_suite%s: the tutorial step\n", o.quick ? " --quick" : "");
     int bad = run_tutorial(&rep, sizes, n_sizes, &o);
-    /* PyTorch and NumPy last: after their gigabytes at N = 10^7 the machine
-    ** can stay slower for a while (the one-element dispatch measured after
-    ** them: 174 to 187 ns in four runs of six; without them: 106 to 113 ns) */
-    bad |= run_micro(&rep, &o);
     bad |= run_python(&rep, sizes, n_sizes, &o);
+    bad |= run_micro(&rep, &o);
     report_finish(&rep);
     report_print(&rep, stdout);
     if (o.json && report_write_json(&rep, o.json) != 0) {
