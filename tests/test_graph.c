@@ -236,25 +236,23 @@ static void test_graph_replay_every_legendre_degree(void **state)
     tg_free(lp.x);
 }
 
+static void thread_case(int kind)
+{
+    problem c;
+    make_problem(&c, kind, 100003);
+    tg_graph *g = tgt_capture_for_threads(loss_of, &c, c.params, 1e-7);
+    tgt_expect_replay_thread_invariant(g, c.p, 4, 3);
+    tg_graph_free(g);
+    free_problem(&c);
+}
+
 /* Blocks split over threads, each block's sums in its own slot: a replay at
 ** N = 100,003 (49 blocks, the last partial) gives the same bits at 1, 2 and
 ** 3 threads, compiled and interpreted, for sum and mean losses. */
 static void test_graph_replay_same_bits_at_any_thread_count(void **state)
 {
     (void)state;
-    static const int kinds[] = {BUILTIN, MSE_RELU};
-    for (int interp = 0; interp < 2; interp++) {
-        force_interpreter(interp);
-        for (int k = 0; k < 2; k++) {
-            problem c;
-            make_problem(&c, kinds[k], 100003);
-            tg_graph *g = tgt_capture_for_threads(loss_of, &c, c.params, 1e-7);
-            tgt_expect_replay_thread_invariant(g, c.p, 4, 3);
-            tg_graph_free(g);
-            free_problem(&c);
-        }
-    }
-    force_interpreter(false);
+    tgt_each_executor(thread_case, (const int[]){BUILTIN, MSE_RELU}, 2);
 }
 
 static void test_graph_replay_reads_new_data(void **state)

@@ -213,27 +213,25 @@ static void test_graph_span_outer_broadcast_runs_opaque(void **state)
     force_interpreter(false);
 }
 
+static void thread_case(int kind)
+{
+    problem c;
+    make_problem(&c, kind, 100003);
+    int np = 0;
+    while (np < NP && c.p[np])
+        np++;
+    tg_graph *g = tgt_capture_for_threads(loss_of, &c, c.params, 1e-7);
+    tgt_expect_replay_thread_invariant(g, c.p, np, 3);
+    tg_graph_free(g);
+    free_problem(&c);
+}
+
 /* The span kernels run on blocks split over threads: the same bits at 1, 2
 ** and 3 threads, compiled and interpreted (N = 100,003: 196 blocks of 512). */
 static void test_graph_span_replay_same_bits_at_any_thread_count(void **state)
 {
     (void)state;
-    static const int kinds[] = {P3, QUAD_0D};
-    for (int interp = 0; interp < 2; interp++) {
-        force_interpreter(interp);
-        for (int k = 0; k < 2; k++) {
-            problem c;
-            make_problem(&c, kinds[k], 100003);
-            tg_graph *g = tgt_capture_for_threads(loss_of, &c, c.params, 1e-7);
-            int np = 0;
-            while (np < NP && c.p[np])
-                np++;
-            tgt_expect_replay_thread_invariant(g, c.p, np, 3);
-            tg_graph_free(g);
-            free_problem(&c);
-        }
-    }
-    force_interpreter(false);
+    tgt_each_executor(thread_case, (const int[]){P3, QUAD_0D}, 2);
 }
 
 static void test_graph_span_replay_makes_no_allocation(void **state)

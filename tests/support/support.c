@@ -4,6 +4,7 @@
 ** into keys and parsed doubles, and kept in a process-wide list (freed at exit)
 ** so that the many look-ups of a test cost one parse per file.
 */
+#define _POSIX_C_SOURCE 200809L   /* setenv */
 #include "support.h"
 #include "core/internal.h"
 
@@ -459,4 +460,22 @@ tg_graph *tgt_capture_for_threads(tg_tensor *(*loss_fn)(void *), void *user, con
     if (!g)
         fail_msg("capture failed: %s", tg_last_error());
     return g;
+}
+
+void tgt_each_executor(void (*case_fn)(int kind), const int *kinds, int n)
+{
+    const char *e = getenv("TG_GRAPH_INTERPRET");
+    char was[64] = "";
+    if (e)
+        snprintf(was, sizeof was, "%s", e);
+    for (int interp = 0; interp < 2; interp++) {
+        if (interp)
+            setenv("TG_GRAPH_INTERPRET", "1", 1);
+        for (int k = 0; k < n; k++)
+            case_fn(kinds[k]);
+    }
+    if (e)
+        setenv("TG_GRAPH_INTERPRET", was, 1);
+    else
+        unsetenv("TG_GRAPH_INTERPRET");
 }

@@ -80,6 +80,10 @@ void tgt_expect_replay_thread_invariant(tg_graph *g, tg_tensor *const *p, int np
 ** the count at capture), the count restored after; fails the test when the
 ** capture fails. */
 tg_graph *tgt_capture_for_threads(tg_tensor *(*loss_fn)(void *), void *user, const tg_params *params, double lr);
+/* case_fn(kind) for each of kinds[n], with the compiled executor (unless
+** TG_GRAPH_INTERPRET is set for the whole run), then with the interpreter
+** (TG_GRAPH_INTERPRET=1); the variable is restored after. */
+void tgt_each_executor(void (*case_fn)(int kind), const int *kinds, int n);
 
 /* Asserts the recorded error has status want and a message containing every
 ** needle (at least one), then clears it. */
