@@ -240,9 +240,7 @@ static void thread_case(int kind)
 {
     problem c;
     make_problem(&c, kind, 100003);
-    tg_graph *g = tgt_capture_for_threads(loss_of, &c, c.params, 1e-7);
-    tgt_expect_replay_thread_invariant(g, c.p, 4, 3);
-    tg_graph_free(g);
+    tgt_expect_replay_thread_invariant(loss_of, &c, c.params, c.p, 4);
     free_problem(&c);
 }
 

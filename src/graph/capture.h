@@ -121,6 +121,8 @@ typedef struct tg__step { int kind, index; } tg__step;
 ** blocks, where the pass loop's fixed costs weigh less. */
 #define TG__GRAPH_BLOCK 2048
 #define TG__GRAPH_SPAN_BLOCK 512
+/* whole cache lines: each block array, and each worker's scratch, stays 64-byte aligned */
+_Static_assert(TG__GRAPH_BLOCK % 8 == 0 && TG__GRAPH_SPAN_BLOCK % 8 == 0, "blocks of whole cache lines");
 
 struct tg_graph {
     tg__grec *rec;
@@ -146,8 +148,7 @@ struct tg_graph {
     ** and leg_scratch + w * leg_stride the Legendre kernel's scratch */
     double *scratch;
     void *scratch_alloc;             /* the allocation holding it */
-    int64_t n_scratch;               /* blocks in a worker's scratch */
-    int64_t scratch_stride, leg_stride;
+    int64_t scratch_stride, leg_stride;   /* doubles per worker */
     int n_workers;                   /* threads a pass may use: the kernels' count at capture */
     int64_t *slot;                   /* interpreter: scratch slot of each V_ELEM value */
     double *leg_scratch;

@@ -80,9 +80,8 @@ static const char *lit(char *b, double x)
 ** span call or a loop boundary and of the scalars a span call reads. */
 typedef struct layout {
     const tg_graph *g;
-    bool *seen;
+    bool *seen;                      /* per value: read by the pass (emit_reads) */
     int *seg, *slot, *fill;          /* per value; -1: none */
-    int *streamed;                   /* per buffer: 1 when a loop of the pass reads it */
     int n_seg, n_slot;
     int cur;                         /* the segment being written */
 } layout;
@@ -121,7 +120,7 @@ static void lay_out(layout *L, const tg__pass *ps)
 {
     const tg_graph *g = L->g;
     for (int v = 0; v < g->n_val; v++)
-        L->seg[v] = 0, L->slot[v] = L->fill[v] = -1, L->streamed[v] = 0;
+        L->seg[v] = 0, L->slot[v] = L->fill[v] = -1;
     L->n_seg = 1, L->n_slot = 0;
     for (int e = 0; e < ps->n_elem; e++) {   /* topological: inputs first */
         const tg__grec *r = producer(g, ps->elem[e]);
@@ -139,8 +138,6 @@ static void lay_out(layout *L, const tg__pass *ps)
         const tg__grec *r = producer(g, v);
         for (int i = 0; i < r->n_in; i++) {
             int u = tg__graph_root(g, r->in[i]), kind = g->val[u].kind;
-            if (kind == V_BUF && !is_span(r))
-                L->streamed[u] = 1;
             if (is_span(r) && ps->span_mask[e] && (kind == V_SCAL || kind == V_UNIF) && L->fill[u] < 0)
                 L->fill[u] = L->n_slot++;
             else if (kind == V_ELEM && (is_span(r) ? ps->span_mask[e] != 0 : L->seg[u] < L->seg[v]))
@@ -376,7 +373,7 @@ static void emit_prefetch(sbuf *s, const layout *L)
         return;
     int ahead = (int)L->g->block * (int)sizeof(double);
     for (int v = 0; v < L->g->n_val; v++)
-        if (L->streamed[v])
+        if (L->seen[v] && L->g->val[v].kind == V_BUF)
             put(s, "        TGK_PREFETCH(b%d + i, %d);\n        TGK_PREFETCH(b%d + i, %d);\n", v, ahead, v,
                 ahead + 64);
 }
@@ -514,9 +511,8 @@ bool tg__graph_compile(tg_graph *g)
     sbuf s = {0};
     size_t nv = (size_t)g->n_val + 1;
     layout L = {.g = g, .seen = tg__malloc(nv), .seg = tg__malloc(nv * sizeof(int)),
-                .slot = tg__malloc(nv * sizeof(int)), .fill = tg__malloc(nv * sizeof(int)),
-                .streamed = tg__malloc(nv * sizeof(int))};
-    bool have = L.seen && L.seg && L.slot && L.fill && L.streamed;
+                .slot = tg__malloc(nv * sizeof(int)), .fill = tg__malloc(nv * sizeof(int))};
+    bool have = L.seen && L.seg && L.slot && L.fill;
     int n_passes = 0;
     put(&s, "/* tensorgrad captured step: generated, do not edit */\n#include <math.h>\n#include <stdint.h>\n"
             "typedef void (*tgk_fn)(void);\n"
@@ -549,7 +545,7 @@ bool tg__graph_compile(tg_graph *g)
             memcpy(&g->pass[g->step[t].index].compiled, &fp, sizeof fp);   /* object to function pointer */
         }
     g->dl = dl;
-    tg__free(L.seen), tg__free(L.seg), tg__free(L.slot), tg__free(L.fill), tg__free(L.streamed);
+    tg__free(L.seen), tg__free(L.seg), tg__free(L.slot), tg__free(L.fill);
     tg__free(s.p);
     return dl != NULL;
 }

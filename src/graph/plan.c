@@ -409,7 +409,6 @@ static tg_status make_scratch(tg_graph *g)
         int need = g->pass[p].n_elem + span_fills(g, &g->pass[p]);
         most = need > most ? need : most;
     }
-    g->n_scratch = most + 1;
     g->kfn = tg__calloc((size_t)g->n_rec + 1, sizeof *g->kfn);
     for (int k = 0; g->kfn && k < g->n_rec; k++)
         if (g->rec[k].op == OP_SPAN)
@@ -423,7 +422,7 @@ static tg_status make_scratch(tg_graph *g)
         }
     /* aligned to a cache line: a vector load straddling two lines costs two */
     int w = g->n_workers = tg__par_threads();
-    g->scratch_stride = ((most + 1) * g->block + 7) & ~(int64_t)7;
+    g->scratch_stride = (most + 1) * g->block;
     g->leg_stride = tg__legendre_scratch(k_max);
     g->scratch_alloc = tg__malloc((size_t)(w * g->scratch_stride) * sizeof(double) + 64);
     g->scratch = g->scratch_alloc ? (double *)(((uintptr_t)g->scratch_alloc + 63) & ~(uintptr_t)63) : NULL;
@@ -440,20 +439,18 @@ tg_status tg__graph_plan(tg_graph *g)
         if (g->rec[k].needed && (g->rec[k].op == OP_SPAN || g->rec[k].op == OP_SPAN_BWD))
             g->block = TG__GRAPH_SPAN_BLOCK;
     classify(g);
+    /* the replay reads its one-element externals from a list, not by walking
+    ** every value: at N = 2,000 a whole step takes under a microsecond */
+    g->reads = tg__malloc(((size_t)g->n_val + 1) * sizeof *g->reads);
     for (int v = 0; v < g->n_val; v++) {
         tg__gval *x = &g->val[v];
         if (x->producer < 0 && x->needed) {
             tg__tensor_ref(x->ext);
             x->kept = true;
-            g->n_reads += x->kind == V_SCAL;
+            if (x->kind == V_SCAL && g->reads)
+                g->reads[g->n_reads++] = v;
         }
     }
-    /* the replay's own loops run over short lists, not over every value and
-    ** record: at N = 2,000 a whole step takes under a microsecond */
-    if ((g->reads = tg__malloc((size_t)(g->n_reads ? g->n_reads : 1) * sizeof *g->reads)))
-        for (int v = 0, i = 0; v < g->n_val; v++)
-            if (g->val[v].kept && g->val[v].kind == V_SCAL)
-                g->reads[i++] = v;
     g->sc = tg__calloc((size_t)g->n_val + 1, sizeof *g->sc);
     g->buf = tg__calloc((size_t)g->n_val + 1, sizeof *g->buf);
     tg_status st = g->sc && g->buf && g->reads ? build_steps(g) : TG_ERR_NOMEM;

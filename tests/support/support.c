@@ -416,12 +416,17 @@ double tgt_uniform(uint64_t *state, double lo, double hi)
     return lo + (hi - lo) * ((double)(z >> 11) * 0x1p-53);
 }
 
-void tgt_expect_replay_thread_invariant(tg_graph *g, tg_tensor *const *p, int np, int steps)
+void tgt_expect_replay_thread_invariant(tg_tensor *(*loss_fn)(void *), void *user, const tg_params *params,
+                                        tg_tensor *const *p, int np)
 {
-    enum { MAX_P = 8, MAX_EL = 64, MAX_STEPS = 8 };
-    double start[MAX_P][MAX_EL], want[MAX_STEPS][1 + MAX_P * MAX_EL];
+    enum { MAX_P = 8, MAX_EL = 64, STEPS = 3 };
+    double start[MAX_P][MAX_EL], want[STEPS][1 + MAX_P * MAX_EL];
     int threads_before = tg_get_num_threads();
-    assert_true(np <= MAX_P && steps <= MAX_STEPS);
+    assert_true(np <= MAX_P);
+    tg_set_num_threads(3);
+    tg_graph *g = tg_graph_capture(loss_fn, user, params, 1e-7);
+    if (!g)
+        fail_msg("capture failed: %s", tg_last_error());
     for (int i = 0; i < np; i++) {
         assert_true(tg_numel(p[i]) <= MAX_EL);
         memcpy(start[i], tg_data(p[i]), (size_t)tg_numel(p[i]) * sizeof(double));
@@ -430,7 +435,7 @@ void tgt_expect_replay_thread_invariant(tg_graph *g, tg_tensor *const *p, int np
         tg_set_num_threads(threads);
         for (int i = 0; i < np; i++)
             memcpy(tg_data(p[i]), start[i], (size_t)tg_numel(p[i]) * sizeof(double));
-        for (int t = 0; t < steps; t++) {
+        for (int t = 0; t < STEPS; t++) {
             double got[1 + MAX_P * MAX_EL];
             int m = 1;
             assert_int_equal(TG_OK, tg_graph_replay(g, &got[0]));
@@ -448,18 +453,8 @@ void tgt_expect_replay_thread_invariant(tg_graph *g, tg_tensor *const *p, int np
     }
     for (int i = 0; i < np; i++)
         memcpy(tg_data(p[i]), start[i], (size_t)tg_numel(p[i]) * sizeof(double));
+    tg_graph_free(g);
     tg_set_num_threads(threads_before);
-}
-
-tg_graph *tgt_capture_for_threads(tg_tensor *(*loss_fn)(void *), void *user, const tg_params *params, double lr)
-{
-    int before = tg_get_num_threads();
-    tg_set_num_threads(3);
-    tg_graph *g = tg_graph_capture(loss_fn, user, params, lr);
-    tg_set_num_threads(before);
-    if (!g)
-        fail_msg("capture failed: %s", tg_last_error());
-    return g;
 }
 
 void tgt_each_executor(void (*case_fn)(int kind), const int *kinds, int n)

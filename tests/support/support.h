@@ -71,15 +71,14 @@ double tgt_uniform(uint64_t *state, double lo, double hi);
 /* A tensor of shape filled with gen(k); a leaf requiring grad when grad. */
 tg_tensor *tgt_make(int ndim, const int64_t *shape, double (*gen)(int64_t), bool grad);
 
-/* Replays g `steps` times from the parameters' current values at 1, 2 and 3
-** kernel threads and fails unless every loss and parameter element is the
-** same, bit for bit, at each count; restores the parameters and the thread
-** count.  p: the graph's np parameters, of at most 64 elements each. */
-void tgt_expect_replay_thread_invariant(tg_graph *g, tg_tensor *const *p, int np, int steps);
-/* tg_graph_capture with the kernels at 3 threads (the plan keeps scratch for
-** the count at capture), the count restored after; fails the test when the
-** capture fails. */
-tg_graph *tgt_capture_for_threads(tg_tensor *(*loss_fn)(void *), void *user, const tg_params *params, double lr);
+/* Captures loss_fn's step (lr 1e-7) with the kernels at 3 threads (a plan
+** keeps scratch for the count at capture), replays it 3 times from the
+** parameters' current values at 1, 2 and 3 threads, and fails unless every
+** loss and parameter element is the same, bit for bit, at each count.
+** Restores the parameters and the thread count.  params: np parameters, p
+** the same tensors, of at most 64 elements each. */
+void tgt_expect_replay_thread_invariant(tg_tensor *(*loss_fn)(void *), void *user, const tg_params *params,
+                                        tg_tensor *const *p, int np);
 /* case_fn(kind) for each of kinds[n], with the compiled executor (unless
 ** TG_GRAPH_INTERPRET is set for the whole run), then with the interpreter
 ** (TG_GRAPH_INTERPRET=1); the variable is restored after. */
