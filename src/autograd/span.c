@@ -72,7 +72,9 @@ tg_status tg__span_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **ou
             return TG_ERR_SHAPE;
         memcpy(shape, both, sizeof both);
     }
-    span_call c = {.fn = n->fn, .n_in = n->n_inputs};
+    span_call c;   /* only the fields the forward reads: a whole-struct clear costs a rep stos */
+    c.fn = n->fn;
+    c.n_in = n->n_inputs;
     for (int i = 0; i < c.n_in; i++)
         if (!(c.in[i] = at_shape(inputs[i], ndim, shape)))
             return tg_last_status();
@@ -89,13 +91,18 @@ tg_status tg__span_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **ou
 tg_status tg__span_backward(tg__node *n, tg_tensor *const *grad_outputs, tg_tensor **grad_inputs)
 {
     const tg_tensor *g = grad_outputs[0];
-    span_call c = {.fn = n->fn, .n_in = n->n_inputs, .gout = g->data};
-    tg_tensor *full[TG_MAX_FN_ARITY] = {0};
+    span_call c;   /* as in the forward: set field by field */
+    c.fn = n->fn;
+    c.n_in = n->n_inputs;
+    c.gout = g->data;
+    tg_tensor *full[TG_MAX_FN_ARITY];
     tg_tensor *out = tg_saved_tensor(n, c.n_in);
     if (!out)
         return tg_last_status();
     c.out = out->data;
     for (int i = 0; i < c.n_in; i++) {
+        full[i] = NULL;
+        c.gin[i] = NULL;
         tg_tensor *x = tg_saved_tensor(n, i);
         if (!x || !(c.in[i] = at_shape(x, g->ndim, g->shape)))
             return tg_last_status();
