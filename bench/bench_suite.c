@@ -118,16 +118,22 @@ static int run_config(suite_report *rep, int path, int64_t n, int threads, const
     return 0;
 }
 
+/* Every path at every size, the 2-thread rows at the largest; and the eager
+** span step at N = 1, which is its dispatch alone: with its kernel calls
+** alone at N = 2,000 (a path of its own, one thread) it bounds what the eager
+** step can cost op by op. */
 static int run_tutorial(suite_report *rep, const int64_t *sizes, int n_sizes, const options *o)
 {
     static const int paths[] = {PATH_FUSED, PATH_USER, PATH_SPAN, PATH_BUILTIN, PATH_USER_CAPTURED,
-                                PATH_SPAN_CAPTURED, PATH_BUILTIN_CAPTURED};
-    int bad = 0;
+                                PATH_SPAN_CAPTURED, PATH_BUILTIN_CAPTURED, PATH_SPAN_KERNELS};
+    int one = TG_BENCH_HAVE_THREADS ? 1 : 0;
+    int bad = run_config(rep, PATH_SPAN, 1, one, o);
     for (int s = 0; s < n_sizes; s++) {
         bool two = TG_BENCH_HAVE_THREADS && s == n_sizes - 1 && sizes[s] >= 1000000;
         for (int threads = 1; threads <= (two ? 2 : 1); threads++)
             for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++)
-                bad |= run_config(rep, paths[p], sizes[s], TG_BENCH_HAVE_THREADS ? threads : 0, o);
+                if (paths[p] != PATH_SPAN_KERNELS || threads == 1)
+                    bad |= run_config(rep, paths[p], sizes[s], TG_BENCH_HAVE_THREADS ? threads : 0, o);
     }
     return bad;
 }

@@ -55,6 +55,9 @@ enum suite_path {
     PATH_USER_CAPTURED,  /* the user-Function steps captured once, replayed */
     PATH_SPAN_CAPTURED,
     PATH_BUILTIN_CAPTURED,
+    PATH_SPAN_KERNELS,   /* the eager span step's kernel calls alone: the library's kernels and the
+                         ** user's span kernels, in the step's order, on buffers of their own, with
+                         ** nothing of tensorgrad around them (what op-by-op execution cannot beat) */
     PATH_TORCH,          /* PyTorch eager with the tutorial's custom Function (pytorch_step.py) */
     PATH_NUMPY,          /* NumPy with gradients by hand (pytorch_step.py) */
     N_PATHS

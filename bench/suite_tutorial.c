@@ -9,8 +9,11 @@
 **   builtin    tg_legendre(u, 3), eager
 **   captured   either step captured once with tg_graph_capture and replayed
 **              (the hook at the end of this file; absent until the graph API is)
+**   kernels    the span step's kernel calls alone, as the eager step makes
+**              them, on buffers of their own: the floor of op-by-op execution
 ** Each path's loss and gradients from the initial parameters are checked
-** against the hand-fused loop's to 1e-10 relative before anything is timed.
+** against the hand-fused loop's to 1e-10 relative before anything is timed;
+** the kernel calls must also give the eager span step's bits exactly.
 */
 #define _POSIX_C_SOURCE 200809L
 #include "suite.h"
@@ -20,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <tensorgrad.h>
+
+#include "kernels/kernels.h"
 #include "p3.h"
 
 const char *const suite_path_name[N_PATHS] = {
@@ -30,6 +35,7 @@ const char *const suite_path_name[N_PATHS] = {
     [PATH_USER_CAPTURED] = "user P3 Function, captured",
     [PATH_SPAN_CAPTURED] = "user P3 span Function, captured",
     [PATH_BUILTIN_CAPTURED] = "tg_legendre, captured",
+    [PATH_SPAN_KERNELS] = "user P3 span Function, eager: its kernel calls alone",
     [PATH_TORCH] = "PyTorch eager, custom Function",
     [PATH_NUMPY] = "NumPy, gradients by hand",
 };
@@ -44,6 +50,7 @@ typedef struct problem {
     int threads;          /* the fused loop's */
     tg_tensor *x, *y, *p[4];
     void *captured;       /* the captured step (TG_BENCH_HAVE_GRAPH), else NULL */
+    double *kbuf;         /* the kernel-calls path: one array per array the eager step writes */
 } problem;
 
 static void reset(problem *pb)
@@ -77,6 +84,49 @@ static int step_fused(problem *pb, double lr, double out[5])
     return 1;
 }
 
+/* The arrays the eager span step writes, in the order it writes them. */
+enum { K_T, K_U, K_Q, K_V, K_W, K_R, K_S, K_SEED, K_GR, K_GQ, K_GU, K_ARRAYS };
+
+/* What the eager span step runs, kernel call for kernel call, with nothing
+** around the calls: the forward's eight ops (d x, c + ., P3, b ., a + ., . - y,
+** .^2, sum), then the backward's passes as tensorgrad's unrecorded backward
+** makes them (sum's gradient filled, pow's in one pass, each one-element
+** operand's gradient as 0 + sum or 0 + dot, b's product for P3's gradient,
+** P3'), then the update.  Same kernels, same operands, same order: the
+** eager step's bits, which verify() checks. */
+static int step_kernels(problem *pb, double lr, double out[5])
+{
+    const tg__kernels *k = tg__kern();
+    int64_t n = pb->n;
+    double *b[K_ARRAYS], p[4];
+    const double *x = tg_data(pb->x), *y = tg_data(pb->y);
+    for (int i = 0; i < K_ARRAYS; i++)
+        b[i] = pb->kbuf + (size_t)i * (size_t)n;
+    for (int i = 0; i < 4; i++)
+        p[i] = tg_data(pb->p[i])[0];
+    const double *u[1] = {b[K_U]};
+    double *gu[1] = {b[K_GU]};
+    k->binary[TG__MUL](n, &p[3], 0, x, 1, b[K_T]);
+    k->binary[TG__ADD](n, &p[2], 0, b[K_T], 1, b[K_U]);
+    p3_span_forward(n, u, b[K_Q]);
+    k->binary[TG__MUL](n, &p[1], 0, b[K_Q], 1, b[K_V]);
+    k->binary[TG__ADD](n, &p[0], 0, b[K_V], 1, b[K_W]);
+    k->binary[TG__SUB](n, b[K_W], 1, y, 1, b[K_R]);
+    k->pow(n, b[K_R], 2.0, b[K_S]);
+    out[0] = k->sum(n, b[K_S]);
+    k->fill(n, 1.0, b[K_SEED]);
+    k->powgrad(n, b[K_SEED], b[K_R], 2.0, b[K_GR]);
+    out[1] = 0.0 + k->sum(n, b[K_GR]);
+    out[2] = 0.0 + k->dot(n, b[K_GR], b[K_Q]);
+    k->binary[TG__MUL](n, b[K_GR], 1, &p[1], 0, b[K_GQ]);
+    p3_span_backward(n, u, b[K_Q], b[K_GQ], gu);
+    out[3] = 0.0 + k->sum(n, b[K_GU]);
+    out[4] = 0.0 + k->dot(n, b[K_GU], x);
+    for (int i = 0; i < 4; i++)
+        tg_data(pb->p[i])[0] -= lr * out[1 + i];
+    return 1;
+}
+
 static int captured_prepare(problem *pb, const tg_function *fn);
 static int step_captured(problem *pb, double lr, double out[5]);
 static const char *captured_executor(problem *pb);
@@ -89,6 +139,7 @@ static int run_step(problem *pb, int path, double lr, double out[5])
     case PATH_USER:
     case PATH_SPAN:
     case PATH_BUILTIN: return step_eager(pb, path_fn(path), lr, out);
+    case PATH_SPAN_KERNELS: return step_kernels(pb, lr, out);
     default: return step_captured(pb, lr, out);
     }
 }
@@ -117,6 +168,19 @@ static int verify(problem *pb, const tut_config *cfg, double *loss, char *err, s
                      got[k], want[k]);
             return 1;
         }
+    }
+    if (cfg->path == PATH_SPAN_KERNELS) {   /* the same calls as the eager span step: its bits */
+        reset(pb);
+        if (!step_eager(pb, &p3_span_fn, 0.0, want)) {
+            snprintf(err, err_size, "%s failed: %s", suite_path_name[PATH_SPAN], tg_last_error());
+            return 1;
+        }
+        for (int k = 0; k < 5; k++)
+            if (memcmp(&got[k], &want[k], sizeof got[k]) != 0) {
+                snprintf(err, err_size, "N=%lld: %s: output %d is %.17g, the eager span step's %.17g",
+                         (long long)pb->n, suite_path_name[cfg->path], k, got[k], want[k]);
+                return 1;
+            }
     }
     return 0;
 }
@@ -218,8 +282,12 @@ int tut_run(const tut_config *cfg, tut_result *out, char *err, size_t err_size)
     for (int i = 0; i < 4; i++)
         if ((pb.p[i] = tg_scalar(0.0)))
             tg_set_requires_grad(pb.p[i], true);
-    if (!pb.x || !pb.y || !pb.p[0] || !pb.p[1] || !pb.p[2] || !pb.p[3]) {
-        snprintf(err, err_size, "setup: %s", tg_last_error());
+    if (cfg->path == PATH_SPAN_KERNELS)
+        pb.kbuf = malloc((size_t)K_ARRAYS * (size_t)cfg->n * sizeof(double));
+    if (!pb.x || !pb.y || !pb.p[0] || !pb.p[1] || !pb.p[2] || !pb.p[3] ||
+        (cfg->path == PATH_SPAN_KERNELS && !pb.kbuf)) {
+        snprintf(err, err_size, "setup: %s", pb.kbuf || cfg->path != PATH_SPAN_KERNELS ? tg_last_error()
+                                                                                       : "out of memory");
         goto cleanup;
     }
     if (cfg->path >= PATH_USER_CAPTURED && captured_prepare(&pb, path_fn(cfg->path))) {
@@ -239,6 +307,7 @@ int tut_run(const tut_config *cfg, tut_result *out, char *err, size_t err_size)
     rc = 0;
 cleanup:
     captured_free(&pb);
+    free(pb.kbuf);
     for (int i = 0; i < 4; i++)
         tg_free(pb.p[i]);
     tg_free(pb.x);
