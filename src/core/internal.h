@@ -67,6 +67,9 @@ void tg__assert_fail(const char *cond, const char *file, int line);
 void *tg__malloc(size_t n);
 void *tg__calloc(size_t count, size_t size);
 void *tg__realloc(void *p, size_t n);
+/* n bytes (a multiple of 64) at a 64-byte boundary: a cache line, and one
+** AVX-512 vector, per aligned access.  Freed with tg__free. */
+void *tg__malloc_lines(size_t n);
 void  tg__free(void *p);
 /* Tensor data blocks, recycled by size class (pool.c).  *size receives the
 ** block's real size, to be passed back to tg__storage_free.  NULL on OOM. */

