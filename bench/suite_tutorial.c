@@ -50,7 +50,8 @@ typedef struct problem {
     int threads;          /* the fused loop's */
     tg_tensor *x, *y, *p[4];
     void *captured;       /* the captured step (TG_BENCH_HAVE_GRAPH), else NULL */
-    double *kbuf;         /* the kernel-calls path: one array per array the eager step writes */
+    double *kbuf;         /* the kernel-calls path: one array per array the eager step writes,
+                          ** each at a cache line like the library's tensor data */
 } problem;
 
 static void reset(problem *pb)
@@ -84,8 +85,10 @@ static int step_fused(problem *pb, double lr, double out[5])
     return 1;
 }
 
-/* The arrays the eager span step writes, in the order it writes them. */
+/* The arrays the eager span step writes, in the order it writes them, and
+** the doubles from one to the next (whole cache lines). */
 enum { K_T, K_U, K_Q, K_V, K_W, K_R, K_S, K_SEED, K_GR, K_GQ, K_GU, K_ARRAYS };
+static size_t k_stride(int64_t n) { return ((size_t)n + 7) & ~(size_t)7; }
 
 /* What the eager span step runs, kernel call for kernel call, with nothing
 ** around the calls: the forward's eight ops (d x, c + ., P3, b ., a + ., . - y,
@@ -101,7 +104,7 @@ static int step_kernels(problem *pb, double lr, double out[5])
     double *b[K_ARRAYS], p[4];
     const double *x = tg_data(pb->x), *y = tg_data(pb->y);
     for (int i = 0; i < K_ARRAYS; i++)
-        b[i] = pb->kbuf + (size_t)i * (size_t)n;
+        b[i] = pb->kbuf + (size_t)i * k_stride(n);
     for (int i = 0; i < 4; i++)
         p[i] = tg_data(pb->p[i])[0];
     const double *u[1] = {b[K_U]};
@@ -283,7 +286,7 @@ int tut_run(const tut_config *cfg, tut_result *out, char *err, size_t err_size)
         if ((pb.p[i] = tg_scalar(0.0)))
             tg_set_requires_grad(pb.p[i], true);
     if (cfg->path == PATH_SPAN_KERNELS)
-        pb.kbuf = malloc((size_t)K_ARRAYS * (size_t)cfg->n * sizeof(double));
+        pb.kbuf = aligned_alloc(64, (size_t)K_ARRAYS * k_stride(cfg->n) * sizeof(double));
     if (!pb.x || !pb.y || !pb.p[0] || !pb.p[1] || !pb.p[2] || !pb.p[3] ||
         (cfg->path == PATH_SPAN_KERNELS && !pb.kbuf)) {
         snprintf(err, err_size, "setup: %s", pb.kbuf || cfg->path != PATH_SPAN_KERNELS ? tg_last_error()
