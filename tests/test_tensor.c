@@ -49,6 +49,29 @@ static void test_empty_tensor_is_valid(void **state)
     tg_free(t);
 }
 
+/* Pooled tensor data starts on a cache line, fresh or reused, so the kernels'
+** vectors never straddle two lines (3.2 against 2.2 us for the eager step's
+** kernel calls at N = 2,000).  Tensors of up to 120 doubles live in small
+** blocks and are not covered. */
+static void test_pooled_data_is_cache_line_aligned(void **state)
+{
+    (void)state;
+    const int64_t sizes[] = {121, 2000, 4097, 100003};
+    for (int round = 0; round < 2; round++) {   /* the second round reuses the first's blocks */
+        uintptr_t offsets = 0;   /* OR of every data pointer's offset in its line; -1 for a NULL */
+        tg_scope_begin();
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            tg_tensor *a = tg_zeros(1, &sizes[i]), *b = tg_linspace(0.0, 1.0, sizes[i]);
+            tg_tensor *c = tg_add(a, b), *d = tg_empty(1, &sizes[i]);
+            tg_tensor *all[] = {a, b, c, d};
+            for (int k = 0; k < 4; k++)
+                offsets |= all[k] ? (uintptr_t)tg_data(all[k]) % 64 : (uintptr_t)-1;
+        }
+        tg_scope_end();
+        assert_int_equal(offsets, 0);
+    }
+}
+
 static void test_linspace_matches_pytorch(void **state)
 {
     (void)state;
@@ -253,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_zeros_full_scalar_have_shape_and_values),
         cmocka_unit_test(test_from_array_copies),
         cmocka_unit_test(test_empty_tensor_is_valid),
+        cmocka_unit_test(test_pooled_data_is_cache_line_aligned),
         cmocka_unit_test(test_linspace_matches_pytorch),
         cmocka_unit_test(test_creation_rejects_bad_shapes),
         cmocka_unit_test(test_accessors_reject_null),
