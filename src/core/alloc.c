@@ -35,35 +35,27 @@ static bool inject(void)
     return false;
 }
 
-void *tg__malloc(size_t n)
+/* p, a new block from the system (or NULL), counted as live and as a system call. */
+static void *counted(void *p)
 {
-    void *p = inject() ? NULL : malloc(n ? n : 1);
-    if (p)
+    if (p) {
         atomic_fetch_add_explicit(&live_blocks, 1, memory_order_relaxed);
-    if (p)
         atomic_fetch_add_explicit(&system_calls, 1, memory_order_relaxed);
+    }
     return p;
 }
+
+void *tg__malloc(size_t n) { return counted(inject() ? NULL : malloc(n ? n : 1)); }
 
 void *tg__malloc_lines(size_t n)
 {
     TG_ASSERT(n % 64 == 0);
-    void *p = inject() ? NULL : aligned_alloc(64, n ? n : 64);
-    if (p)
-        atomic_fetch_add_explicit(&live_blocks, 1, memory_order_relaxed);
-    if (p)
-        atomic_fetch_add_explicit(&system_calls, 1, memory_order_relaxed);
-    return p;
+    return counted(inject() ? NULL : aligned_alloc(64, n ? n : 64));
 }
 
 void *tg__calloc(size_t count, size_t size)
 {
-    void *p = inject() ? NULL : calloc(count ? count : 1, size ? size : 1);
-    if (p)
-        atomic_fetch_add_explicit(&live_blocks, 1, memory_order_relaxed);
-    if (p)
-        atomic_fetch_add_explicit(&system_calls, 1, memory_order_relaxed);
-    return p;
+    return counted(inject() ? NULL : calloc(count ? count : 1, size ? size : 1));
 }
 
 void *tg__realloc(void *p, size_t n)
