@@ -285,12 +285,13 @@ int tut_run(const tut_config *cfg, tut_result *out, char *err, size_t err_size)
     for (int i = 0; i < 4; i++)
         if ((pb.p[i] = tg_scalar(0.0)))
             tg_set_requires_grad(pb.p[i], true);
-    if (cfg->path == PATH_SPAN_KERNELS)
-        pb.kbuf = aligned_alloc(64, (size_t)K_ARRAYS * k_stride(cfg->n) * sizeof(double));
-    if (!pb.x || !pb.y || !pb.p[0] || !pb.p[1] || !pb.p[2] || !pb.p[3] ||
-        (cfg->path == PATH_SPAN_KERNELS && !pb.kbuf)) {
-        snprintf(err, err_size, "setup: %s", pb.kbuf || cfg->path != PATH_SPAN_KERNELS ? tg_last_error()
-                                                                                       : "out of memory");
+    if (!pb.x || !pb.y || !pb.p[0] || !pb.p[1] || !pb.p[2] || !pb.p[3]) {
+        snprintf(err, err_size, "setup: %s", tg_last_error());
+        goto cleanup;
+    }
+    if (cfg->path == PATH_SPAN_KERNELS &&
+        !(pb.kbuf = aligned_alloc(64, (size_t)K_ARRAYS * k_stride(cfg->n) * sizeof(double)))) {
+        snprintf(err, err_size, "setup: out of memory for the kernel calls' arrays");
         goto cleanup;
     }
     if (cfg->path >= PATH_USER_CAPTURED && captured_prepare(&pb, path_fn(cfg->path))) {
