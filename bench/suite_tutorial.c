@@ -87,16 +87,16 @@ static int step_fused(problem *pb, double lr, double out[5])
 
 /* The arrays the eager span step writes, in the order it writes them, and
 ** the doubles from one to the next (whole cache lines). */
-enum { K_T, K_U, K_Q, K_V, K_W, K_R, K_S, K_SEED, K_GR, K_GQ, K_GU, K_ARRAYS };
+enum { K_T, K_U, K_Q, K_V, K_W, K_R, K_S, K_GR, K_GQ, K_GU, K_ARRAYS };
 static size_t k_stride(int64_t n) { return ((size_t)n + 7) & ~(size_t)7; }
 
 /* What the eager span step runs, kernel call for kernel call, with nothing
 ** around the calls: the forward's eight ops (d x, c + ., P3, b ., a + ., . - y,
 ** .^2, sum), then the backward's passes as tensorgrad's unrecorded backward
-** makes them (sum's gradient filled, pow's in one pass, each one-element
-** operand's gradient as 0 + sum or 0 + dot, b's product for P3's gradient,
-** P3'), then the update.  Same kernels, same operands, same order: the
-** eager step's bits, which verify() checks. */
+** makes them (pow's in one pass reading sum's gradient as its one value,
+** each one-element operand's gradient as 0 + sum or 0 + dot, b's product
+** for P3's gradient, P3'), then the update.  Same kernels, same operands,
+** same order: the eager step's bits, which verify() checks. */
 static int step_kernels(problem *pb, double lr, double out[5])
 {
     const tg__kernels *k = tg__kern();
@@ -117,8 +117,8 @@ static int step_kernels(problem *pb, double lr, double out[5])
     k->binary[TG__SUB](n, b[K_W], 1, y, 1, b[K_R]);
     k->pow(n, b[K_R], 2.0, b[K_S]);
     out[0] = k->sum(n, b[K_S]);
-    k->fill(n, 1.0, b[K_SEED]);
-    k->powgrad(n, b[K_SEED], b[K_R], 2.0, b[K_GR]);
+    const double seed = 1.0;
+    k->powgrad(n, &seed, 0, b[K_R], 2.0, b[K_GR]);
     out[1] = 0.0 + k->sum(n, b[K_GR]);
     out[2] = 0.0 + k->dot(n, b[K_GR], b[K_Q]);
     k->binary[TG__MUL](n, b[K_GR], 1, &p[1], 0, b[K_GQ]);

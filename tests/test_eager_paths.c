@@ -99,9 +99,11 @@ static void test_fill_dot_powgrad_match_the_reference_at_awkward_lengths_unalign
             double d = k->dot(n, x.p, y.p), dr = ref->dot(n, x.p, y.p);
             assert_same_bits(k->name, 1, &d, &dr);
             for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
-                k->powgrad(n, y.p, x.p, ps[i], z.p);
-                ref->powgrad(n, y.p, x.p, ps[i], w.p);
-                assert_same_bits(k->name, n, z.p, w.p);
+                for (int64_t gs = 0; gs <= 1; gs++) {   /* one g for all, then g per point */
+                    k->powgrad(n, y.p, gs, x.p, ps[i], z.p);
+                    ref->powgrad(n, y.p, gs, x.p, ps[i], w.p);
+                    assert_same_bits(k->name, n, z.p, w.p);
+                }
             }
             free(x.mem), free(y.mem), free(z.mem), free(w.mem);
         }
@@ -141,11 +143,14 @@ static void test_powgrad_is_bit_for_bit_the_pow_affine_mul_chain(void **state)
         k->pow(n, x.p, ps[i] - 1.0, t.p);   /* the op-based backward: g * affine(pow(x, p-1), p, 0) */
         k->affine(n, t.p, ps[i], 0.0, t.p);
         k->binary[TG__MUL](n, g.p, 1, t.p, 1, want.p);
-        k->powgrad(n, g.p, x.p, ps[i], got.p);
+        k->powgrad(n, g.p, 1, x.p, ps[i], got.p);
         assert_same_bits("powgrad", n, got.p, want.p);
         memcpy(got.p, g.p, (size_t)n * sizeof(double));   /* in place over g */
-        k->powgrad(n, got.p, x.p, ps[i], got.p);
+        k->powgrad(n, got.p, 1, x.p, ps[i], got.p);
         assert_same_bits("powgrad in place", n, got.p, want.p);
+        k->binary[TG__MUL](n, &g.p[5], 0, t.p, 1, want.p);   /* one g for every point */
+        k->powgrad(n, &g.p[5], 0, x.p, ps[i], got.p);
+        assert_same_bits("powgrad, one g", n, got.p, want.p);
     }
     free(x.mem), free(g.mem), free(t.mem), free(want.mem), free(got.mem);
 }
@@ -159,22 +164,26 @@ static void test_new_kernels_bit_identical_on_1_2_3_threads(void **state)
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         int64_t n = sizes[s];
         buf x = buf_new(n), y = buf_new(n), z1 = buf_new(n), zt = buf_new(n), f1 = buf_new(n), ft = buf_new(n);
+        buf u1 = buf_new(n);
         fill_values(x.p, n, 21, -2.0, 2.0, true);
         fill_values(y.p, n, 23, -2.0, 2.0, false);
         tg_set_num_threads(1);
         double d1 = k->dot(n, x.p, y.p);
-        k->powgrad(n, y.p, x.p, 2.0, z1.p);
+        k->powgrad(n, y.p, 1, x.p, 2.0, z1.p);
+        k->powgrad(n, &y.p[n / 2], 0, x.p, 2.0, u1.p);
         k->fill(n, 0.5, f1.p);
         for (int threads = 2; threads <= 3; threads++) {
             tg_set_num_threads(threads);
             double dt = k->dot(n, x.p, y.p);
             assert_same_bits("dot", 1, &dt, &d1);
-            k->powgrad(n, y.p, x.p, 2.0, zt.p);
+            k->powgrad(n, y.p, 1, x.p, 2.0, zt.p);
             assert_same_bits("powgrad", n, zt.p, z1.p);
+            k->powgrad(n, &y.p[n / 2], 0, x.p, 2.0, zt.p);
+            assert_same_bits("powgrad, one g", n, zt.p, u1.p);
             k->fill(n, 0.5, ft.p);
             assert_same_bits("fill", n, ft.p, f1.p);
         }
-        free(x.mem), free(y.mem), free(z1.mem), free(zt.mem), free(f1.mem), free(ft.mem);
+        free(x.mem), free(y.mem), free(z1.mem), free(zt.mem), free(f1.mem), free(ft.mem), free(u1.mem);
     }
     tg__par_set_min_work(-1);
     tg_set_num_threads(0);
@@ -372,6 +381,97 @@ static void test_gradients_accumulate_over_two_plain_backwards(void **state)
     tg_scope_end();
 }
 
+/* ------------------------------------------------- uniform gradients */
+
+/* A user Function that reads its gradient element by element: y = 3 x */
+static tg_status triple_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    (void)ctx;
+    if (!(out[0] = tg_empty(tg_ndim(in[0]), tg_shape(in[0]))))
+        return tg_last_status();
+    for (int64_t i = 0; i < tg_numel(in[0]); i++)
+        tg_data(out[0])[i] = 3.0 * tg_data(in[0])[i];
+    return TG_OK;
+}
+static tg_status triple_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    (void)ctx;
+    if (!(gin[0] = tg_empty(tg_ndim(g[0]), tg_shape(g[0]))))
+        return tg_last_status();
+    for (int64_t i = 0; i < tg_numel(g[0]); i++)
+        tg_data(gin[0])[i] = 3.0 * tg_data(g[0])[i];
+    return TG_OK;
+}
+static const tg_function triple = {.name = "triple", .n_inputs = 1, .n_outputs = 1,
+                                   .forward = triple_forward, .backward = triple_backward};
+
+static void assert_all(const char *what, tg_tensor *t, int64_t n, double want)
+{
+    assert_non_null(t);
+    assert_int_equal(tg_numel(t), n);
+    for (int64_t i = 0; i < n; i++)
+        if (!same_bits(tg_data(t)[i], want))
+            fail_msg("%s: [%lld] is %.17g, want %.17g", what, (long long)i, tg_data(t)[i], want);
+}
+
+/* A sum's or mean's gradient is kept as its one value inside the backward
+** (tg_pow's backward reads it so); everything else that meets it, and every
+** gradient the user is given, sees every element: leaves, tg_autograd_grad,
+** a user Function, a second gradient arriving at the same place, the
+** in-place accumulation into an existing .grad, anomaly mode. */
+static void test_uniform_gradients_are_spread_wherever_they_leave_the_backward(void **state)
+{
+    (void)state;
+    const int64_t ns[] = {1, 9, 5000};
+    for (size_t c = 0; c < sizeof ns / sizeof ns[0]; c++) {
+        int64_t n = ns[c];
+        tg_scope_begin();
+        tg_tensor *x = tg_full(1, &n, 0.5), *g;
+        tg_set_requires_grad(x, true);
+        assert_status(TG_OK, tg_backward(tg_sum(x), NULL));   /* straight to the leaf */
+        assert_all("sum -> leaf", tg_grad(x), n, 1.0);
+        assert_status(TG_OK, tg_backward(tg_sum(x), NULL));   /* added in place into .grad */
+        assert_all("sum -> leaf, twice", tg_grad(x), n, 2.0);
+        assert_status(TG_OK, tg_backward(tg_mean(x), NULL));
+        assert_all("mean -> leaf, added", tg_grad(x), n, 2.0 + 1.0 / (double)n);
+        tg_zero_grad(x);
+        tg_tensor *two = tg_add(tg_sum(x), tg_sum(tg_pow(x, 2.0)));   /* both into x's slot */
+        assert_status(TG_OK, tg_backward(two, NULL));
+        assert_all("sum + sum(x^2)", tg_grad(x), n, 2.0);
+        tg_tensor *sum = tg_sum(x);
+        assert_status(TG_OK, tg_autograd_grad(1, &sum, NULL, 1, &x, &g, NULL));
+        assert_all("tg_autograd_grad", g, n, 1.0);
+        tg_tensor *t = tg_apply1(&triple, &x);
+        tg_tensor *u = tg_sum(t);
+        assert_status(TG_OK, tg_autograd_grad(1, &u, NULL, 1, &t, &g, &(tg_backward_opts){.retain_graph = true}));
+        assert_all("tg_autograd_grad of a non-leaf", g, n, 1.0);
+        assert_status(TG_OK, tg_autograd_grad(1, &u, NULL, 1, &x, &g, NULL));
+        assert_all("a user Function", g, n, 3.0);
+        tg_tensor *p = tg_sum(tg_pow(tg_apply1(&triple, &x), 2.0));   /* pow takes it, triple gets pow's */
+        assert_status(TG_OK, tg_autograd_grad(1, &p, NULL, 1, &x, &g, NULL));
+        assert_all("pow then a user Function", g, n, 9.0);
+        tg_scope_end();
+    }
+}
+
+static void test_anomaly_sees_a_uniform_gradient(void **state)
+{
+    (void)state;
+    tg_scope_begin();
+    int64_t n = 7;
+    tg_tensor *x = tg_full(1, &n, 2.0), *seed = tg_scalar(NAN);
+    tg_set_requires_grad(x, true);
+    tg_tensor *loss = tg_sum(tg_pow(x, 2.0));
+    bool prev = tg_set_anomaly(true);
+    assert_status(TG_ERR_NUMERIC, tg_backward(loss, &(tg_backward_opts){.grad = seed, .retain_graph = true}));
+    assert_error(TG_ERR_NUMERIC, "backward of 'tg_sum' produced NaN in grad_inputs 0 element 0");
+    assert_null(tg_grad(x));
+    tg_set_anomaly(prev);
+    assert_status(TG_OK, tg_backward(loss, NULL));
+    assert_all("after anomaly", tg_grad(x), n, 4.0);
+    tg_scope_end();
+}
+
 /* forward: f = sum(x^3 * c + x / s), c a scalar leaf, s a column */
 static tg_tensor *cubic(tg_tensor *const *in, void *user)
 {
@@ -415,6 +515,8 @@ int main(void)
         tgt_test(test_tutorial_step_agrees_with_the_op_paths_at_any_n),
         tgt_test(test_plain_backward_gives_exact_simple_gradients),
         tgt_test(test_gradients_accumulate_over_two_plain_backwards),
+        tgt_test(test_uniform_gradients_are_spread_wherever_they_leave_the_backward),
+        tgt_test(test_anomaly_sees_a_uniform_gradient),
         tgt_test(test_double_backward_still_differentiates_the_backward),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -39,7 +39,8 @@ tg_status tg__anomaly_scan(const tg__node *n, bool forward, int count, tg_tensor
         return TG_OK;
     for (int k = 0; k < count; k++) {
         const tg_tensor *t = ts[k];
-        for (int64_t e = 0; t && e < t->numel; e++) {
+        const int64_t len = !t ? 0 : t->uniform ? 1 : t->numel;   /* uniform: data[0] is every element */
+        for (int64_t e = 0; e < len; e++) {
             if (isfinite(t->data[e]))
                 continue;
             char shapes[4 * TG__SHAPE_STR];

@@ -145,6 +145,19 @@ static bool grow_bufs(scratch *s, int64_t need)
     return true;
 }
 
+/* A uniform gradient (a sum's or mean's, held as its one value) spread over
+** its elements, for anything but a backward that takes it as it is. */
+static tg_status spread(tg_tensor *t)
+{
+    double v;
+    if (!t || !t->uniform)
+        return TG_OK;
+    if (!tg__tensor_spread(t, &v))
+        return tg_last_status();
+    tg__kern()->fill(t->numel, v, t->data);
+    return TG_OK;
+}
+
 typedef struct run {
     const char *fname;           /* "tg_backward" or "tg_autograd_grad" */
     int64_t id;
@@ -257,6 +270,11 @@ static inline tg_status accumulate(run *r, tg_tensor **slot, tg_tensor *g)
 static tg_status add_into(run *r, tg_tensor **slot, tg_tensor *g)
 {
     tg_tensor *s = *slot;
+    tg_status st;
+    if ((st = spread(s)) != TG_OK || (st = spread(g)) != TG_OK) {
+        tg__tensor_unref(g);
+        return st;
+    }
     if (!r->create && s->refcount == 1 && s->storage->refcount == 1 && !s->node) {
         tg__kern()->acc(s->numel, g->data, s->data);
         tg__tensor_unref(g);
@@ -324,17 +342,21 @@ static tg_status run_node(run *r, tg__node *n)
         any = any || gout[k];
     if (!any)
         return TG_OK;   /* no gradient reached this node */
-    for (int k = 0; k < n->n_outputs; k++)
-        if (!gout[k] && !(gout[k] = zeros_like_meta(&n->out_meta[k])))
-            return tg_last_status();
-    if (!n->fn->backward && !n->fn->backward_span)
-        return tg__error(TG_ERR_STATE, "%s: '%s' has no backward", r->fname, tg__node_name(n));
-    for (int i = 0; i < n->n_inputs; i++)
-        gin[i] = NULL;
     /* a once-differentiable backward (span kernels are) runs unrecorded; its
     ** results are guarded */
     bool once = n->fn->once_differentiable || !n->fn->backward;
     bool guard = r->create && once, record = r->create && !guard;
+    for (int k = 0; k < n->n_outputs; k++) {
+        if (!gout[k] && !(gout[k] = zeros_like_meta(&n->out_meta[k])))
+            return tg_last_status();
+        tg_status st = n->uniform_grad && !record ? TG_OK : spread(gout[k]);
+        if (st != TG_OK)
+            return st;
+    }
+    if (!n->fn->backward && !n->fn->backward_span)
+        return tg__error(TG_ERR_STATE, "%s: '%s' has no backward", r->fname, tg__node_name(n));
+    for (int i = 0; i < n->n_inputs; i++)
+        gin[i] = NULL;
     int depth = tg__scope_depth();
     tg__scope_enter();
     bool prev_off = tg__grad_off;
@@ -488,6 +510,8 @@ static tg_status deposit(run *r)
             *slot = NULL;
             continue;
         }
+        if ((st = spread(*slot)) != TG_OK)
+            break;
         if (adds_in_place(r, n->leaf->grad))
             continue;   /* added in place below */
         tg_tensor *g = *slot;
@@ -550,10 +574,12 @@ static tg_status execute(run *r, int n_roots, tg_tensor *const *roots, tg_tensor
         if (!r->order[p].needed)
             continue;
         tg_tensor **slots = &r->bufs[r->order[p].buf_off];
-        if (inputs)
-            for (int j = 0; j < n_inputs; j++)
-                if (inputs[j]->node == n && !grads[j] && slots[inputs[j]->out_index])
-                    grads[j] = tg__tensor_ref(slots[inputs[j]->out_index]);
+        for (int j = 0; inputs && j < n_inputs && st == TG_OK; j++)
+            if (inputs[j]->node == n && !grads[j] && slots[inputs[j]->out_index] &&
+                (st = spread(slots[inputs[j]->out_index])) == TG_OK)
+                grads[j] = tg__tensor_ref(slots[inputs[j]->out_index]);
+        if (st != TG_OK)
+            break;
         if (!n->fn)
             continue;
         st = run_node(r, n);

@@ -396,6 +396,8 @@ const int64_t *tg__ctx_in_shape(const tg_ctx *ctx, int i, int *ndim)
     return ctx->in_meta[i].shape;
 }
 
+void tg__ctx_takes_uniform_grad(tg_ctx *ctx) { ctx->uniform_grad = true; }
+
 const void *tg_ctx_args(const tg_ctx *ctx)
 {
     return ctx ? ctx->args : NULL;

@@ -48,6 +48,7 @@ struct tg_ctx {
     bool in_forward;           /* tg_save_for_backward allowed */
     bool released;             /* saved tensors freed by a backward */
     bool create_graph;         /* its backward is running under create_graph */
+    bool uniform_grad;         /* its unrecorded backward takes uniform gradients */
     int64_t run_pos;           /* executor scratch */
     tg__node *free_next;
     tg__saved saved_inline[TG__SAVED_INLINE];

@@ -132,6 +132,10 @@ struct tg_tensor {
     int64_t scope_slot;
     /* autograd */
     bool requires_grad;
+    /* every element is data[0], the one double the storage holds: a gradient
+    ** inside a backward (tg__tensor_uniform), never seen outside the executor
+    ** and the backwards that said they take one */
+    bool uniform;
     tg__node *node;            /* grad_fn, or the leaf's accumulator; strong */
     int out_index;             /* which output of node */
     tg_tensor *grad;           /* owned */
@@ -160,6 +164,13 @@ tg_tensor *tg__tensor_new(const char *fn, int ndim, const int64_t *shape);
 ** TG_ERR_NOMEM / TG_ERR_ARG recorded, s untouched: the caller releases it. */
 tg_tensor *tg__tensor_wrap(const char *fn, int ndim, const int64_t *shape, tg__storage *s,
                            double *data);
+/* A new tensor of shape, every element v, holding v alone (t->uniform), owned
+** by the caller.  NULL + TG_ERR_NOMEM / TG_ERR_ARG recorded. */
+tg_tensor *tg__tensor_uniform(const char *fn, int ndim, const int64_t *shape, double v);
+/* Gives uniform t storage for all its elements, uninitialized, and clears
+** the flag: *v is the value they must take.  false + TG_ERR_NOMEM recorded
+** (t unchanged). */
+bool tg__tensor_spread(tg_tensor *t, double *v);
 /* A new tensor sharing t's storage with another shape of equal numel. */
 tg_tensor *tg__tensor_alias(tg_tensor *t, int ndim, const int64_t *shape);
 /* Reference counting of tensors (graph references). */
@@ -305,6 +316,10 @@ void tg__leaf_gone(tg_tensor *t);
 
 /* Shape of input i as the node recorded it (valid in backward). */
 const int64_t *tg__ctx_in_shape(const tg_ctx *ctx, int i, int *ndim);
+/* Called by a forward: the node's unrecorded backward reads a gradient that
+** is uniform (t->uniform) as one value, so the executor need not spread it
+** over the elements first. */
+void tg__ctx_takes_uniform_grad(tg_ctx *ctx);
 
 /* Thread-local grad mode (function.c): true while recording is off. */
 extern _Thread_local bool tg__grad_off TG_TLS_HOT;

@@ -73,6 +73,7 @@ static tg_tensor *tensor_header(const char *fn, int ndim, const int64_t *shape, 
     t->scope = NULL;
     t->scope_slot = -1;
     t->requires_grad = false;
+    t->uniform = false;
     t->node = NULL;
     t->out_index = 0;
     t->grad = NULL;
@@ -95,6 +96,23 @@ static void embedded_release(tg__storage *s)
 static bool is_embedded(const tg_tensor *t)
 {
     return t->storage->release == embedded_release && t->storage == (const tg__storage *)(const void *)(t + 1);
+}
+
+/* Storage for numel doubles: its header and the data in one pooled block. */
+static tg__storage *pooled_storage(const char *fn, int64_t numel)
+{
+    size_t head = 64, size;
+    char *block = tg__storage_alloc(head + (size_t)numel * sizeof(double), &size);
+    if (!block) {
+        tg__error(TG_ERR_NOMEM, "%s: out of memory for %lld doubles", fn, (long long)numel);
+        return NULL;
+    }
+    tg__storage *s = (tg__storage *)(void *)block;
+    s->refcount = 1;
+    s->size = size;
+    s->release = NULL;          /* a pool block: tg__storage_free */
+    s->data = (double *)(void *)(block + head);
+    return s;
 }
 
 tg_tensor *tg__tensor_new(const char *fn, int ndim, const int64_t *shape)
@@ -120,21 +138,42 @@ tg_tensor *tg__tensor_new(const char *fn, int ndim, const int64_t *shape)
     tg_tensor *t = tensor_header(fn, ndim, shape, numel, sizeof *t);
     if (!t)
         return NULL;
-    /* storage header and data in one pooled block */
-    size_t head = 64, size;
-    char *block = tg__storage_alloc(head + bytes, &size);
-    if (!block) {
+    if (!(t->storage = pooled_storage(fn, numel))) {
         tg__obj_free(t, sizeof *t);
-        tg__error(TG_ERR_NOMEM, "%s: out of memory for %lld doubles", fn, (long long)numel);
         return NULL;
     }
-    t->storage = (tg__storage *)(void *)block;
-    t->storage->refcount = 1;
-    t->storage->size = size;
-    t->storage->release = NULL;          /* a pool block: tg__storage_free */
-    t->storage->data = (double *)(void *)(block + head);
     t->data = t->storage->data;
     return t;
+}
+
+tg_tensor *tg__tensor_uniform(const char *fn, int ndim, const int64_t *shape, double v)
+{
+    int64_t numel = tg__check_shape(fn, ndim, shape);
+    tg_tensor *t = numel < 0 ? NULL : tensor_header(fn, ndim, shape, numel, sizeof *t);
+    if (!t)
+        return NULL;
+    if (!(t->storage = pooled_storage(fn, 1))) {
+        tg__obj_free(t, sizeof *t);
+        return NULL;
+    }
+    t->data = t->storage->data;
+    t->data[0] = v;
+    t->uniform = true;
+    return t;
+}
+
+bool tg__tensor_spread(tg_tensor *t, double *v)
+{
+    TG_ASSERT(t->uniform && t->storage->refcount == 1);   /* never viewed: nothing else sees the swap */
+    tg__storage *s = pooled_storage("tg_backward", t->numel);
+    if (!s)
+        return false;
+    *v = t->data[0];
+    tg__storage_free(t->storage, t->storage->size);
+    t->storage = s;
+    t->data = s->data;
+    t->uniform = false;
+    return true;
 }
 
 tg_tensor *tg__tensor_wrap(const char *fn, int ndim, const int64_t *shape, tg__storage *s,

@@ -45,9 +45,10 @@ typedef struct tg__kernels {
     void (*acc)(int64_t n, const double *x, double *y);
     /* z[i] = v */
     void (*fill)(int64_t n, double v, double *z);
-    /* z[i] = g[i] * (x[i] ** (p-1) * p + 0): the pow backward, rounded step
-    ** by step exactly as the pow, affine (s = p, t = 0) and mul kernels */
-    void (*powgrad)(int64_t n, const double *g, const double *x, double p, double *z);
+    /* z[i] = g[i * gs] * (x[i] ** (p-1) * p + 0), gs 1 or 0 (one g for all):
+    ** the pow backward, rounded step by step exactly as the pow, affine (s =
+    ** p, t = 0) and mul kernels */
+    void (*powgrad)(int64_t n, const double *g, int64_t gs, const double *x, double p, double *z);
     /* sum of x[0..n): fixed blocks of TG__SUM_BLOCK elements, each summed in
     ** 16 lanes (element i in lane i % 16) folded to 8 and combined pairwise,
     ** block sums combined in a fixed pairwise tree: the result depends on n

@@ -267,13 +267,15 @@ static tg_tensor *(*const unary_ops[TG__N_UNOPS])(tg_tensor *) = {
 
 /* ------------------------------------------------------- pow, affine */
 
-/* forward: y = x^p  =>  dx = dy * (x^(p-1) * p + 0); unrecorded in one pass (powgrad) */
+/* forward: y = x^p  =>  dx = dy * (x^(p-1) * p + 0); unrecorded in one pass
+** (powgrad), reading a uniform dy (a sum's or mean's gradient) as one value */
 static tg_status pow_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 {
     double p = *(const double *)tg_ctx_args(ctx);
     if (!(out[0] = tg__out("tg_pow", in[0]->ndim, in[0]->shape)))
         return tg_last_status();
     tg__kern()->pow(in[0]->numel, in[0]->data, p, out[0]->data);
+    tg__ctx_takes_uniform_grad(ctx);   /* a sum's gradient, as its one value */
     return tg_save_for_backward(ctx, 1, in);
 }
 static tg_status pow_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
@@ -287,7 +289,7 @@ static tg_status pow_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
     } else if (!tg__grad_mode()) {
         TG_ASSERT(tg__same_shape(g[0], x));
         if ((gin[0] = tg__out("tg_pow", x->ndim, x->shape)))
-            tg__kern()->powgrad(x->numel, g[0]->data, x->data, p, gin[0]->data);
+            tg__kern()->powgrad(x->numel, g[0]->data, g[0]->uniform ? 0 : 1, x->data, p, gin[0]->data);
     } else {
         gin[0] = tg_mul(g[0], tg_affine(tg_pow(x, p - 1.0), p, 0.0));
     }

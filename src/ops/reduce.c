@@ -19,13 +19,11 @@ static tg_status sum_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
     out[0]->data[0] = tg__kern()->sum(in[0]->numel, in[0]->data);
     return TG_OK;
 }
-/* A fresh tensor of shape, every element v, recorded nowhere. */
+/* A fresh tensor of shape, every element v, recorded nowhere: uniform (the
+** one value; the executor spreads it for a backward that does not take it). */
 static tg_tensor *filled_now(const char *fn, int ndim, const int64_t *shape, double v)
 {
-    tg_tensor *t = tg__out(fn, ndim, shape);
-    if (t)
-        tg__kern()->fill(t->numel, v, t->data);
-    return t;
+    return tg__adopt(tg__tensor_uniform(fn, ndim, shape, v));
 }
 
 static tg_status sum_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
