@@ -583,6 +583,10 @@ static tg_status execute(run *r, int n_roots, tg_tensor *const *roots, tg_tensor
         if (!n->fn)
             continue;
         st = run_node(r, n);
+        for (int k = 0; k < n->n_outputs; k++) {   /* spent: the rest of the backward reuses their blocks */
+            tg__tensor_unref(slots[k]);
+            slots[k] = NULL;
+        }
         if (!r->retain) {
             tg__node_release_saved(n);
             n->released = true;
