@@ -367,9 +367,15 @@ static void emit_group(sbuf *s, int off)
 ** the next loop (about 8 ms; hinting each buffer only in the loop that
 ** reads it first gave 9 to 10).  A pass of one loop streams every buffer in
 ** step and needs no help from software. */
+#define TG_JIT_CACHED_BYTES (256 * 1024)   /* buffers this small stay in L2 between replays: no hints */
 static void emit_prefetch(sbuf *s, const layout *L)
 {
     if (L->n_seg < 2)
+        return;
+    int64_t streamed = 0;
+    for (int v = 0; v < L->g->n_val; v++)
+        streamed += L->seen[v] && L->g->val[v].kind == V_BUF;
+    if (streamed * L->g->n * (int64_t)sizeof(double) <= TG_JIT_CACHED_BYTES)
         return;
     int ahead = (int)L->g->block * (int)sizeof(double);
     for (int v = 0; v < L->g->n_val; v++)
