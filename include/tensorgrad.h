@@ -139,7 +139,10 @@ double tg_item(const tg_tensor *t);
 ** of a similar size, so a training loop stops touching fresh memory (and
 ** paying its page faults) after the first step.  Kept blocks are returned to
 ** the system when their total would pass the cache limit (2 GiB by default)
-** or on request.  Both calls are thread-safe. */
+** or on request.  Each thread keeps its last 16 freed blocks of up to 256 KB
+** for itself (fewer under a lower limit); tg_release_memory returns the calling
+** thread's and the shared ones, and a thread's go to the shared cache when it
+** ends.  Both calls are thread-safe. */
 void   tg_release_memory(void);
 /* Sets the limit in bytes and returns the previous one; a lower limit
 ** releases the cache. */

@@ -5,6 +5,7 @@
 #include "support.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 static void test_zeros_full_scalar_have_shape_and_values(void **state)
@@ -70,6 +71,101 @@ static void test_pooled_data_is_cache_line_aligned(void **state)
         tg_scope_end();
         assert_int_equal(offsets, 0);
     }
+}
+
+/* ------------------------------------------- each thread's kept blocks */
+
+static const int64_t kept_n = 2000;   /* 16 KB: a block a thread keeps for itself */
+
+static size_t cached(void)
+{
+    tg_memory_stats m;
+    tg_get_memory_stats(&m);
+    return m.cached_bytes;
+}
+
+static int64_t system_allocations(void)
+{
+    tg_memory_stats m;
+    tg_get_memory_stats(&m);
+    return m.system_allocations;
+}
+
+/* A freed block comes back to the next tensor of its size on the same
+** thread, counted as cached meanwhile; tg_release_memory gives it back to
+** the system. */
+static void test_a_thread_gets_its_freed_block_back(void **state)
+{
+    (void)state;
+    tg_release_memory();
+    tg_tensor *a = tg_empty(1, &kept_n);
+    double *first = tg_data(a);
+    tg_free(a);
+    assert_true(cached() >= (size_t)kept_n * sizeof(double));
+    int64_t before = system_allocations();
+    tg_tensor *b = tg_empty(1, &kept_n);
+    assert_ptr_equal(tg_data(b), first);
+    assert_int_equal(system_allocations(), before);
+    tg_free(b);
+    tg_release_memory();
+    assert_int_equal(cached(), 0);
+    tg_tensor *c = tg_empty(1, &kept_n);   /* from the system again (its header too) */
+    assert_true(system_allocations() > before);
+    tg_free(c);
+    tg_release_memory();
+}
+
+static void *make_and_free(void *arg)
+{
+    double **data = arg;
+    tg_tensor *t[3];
+    for (int i = 0; i < 3; i++) {
+        t[i] = tg_full(1, &kept_n, 1.0);
+        data[i] = t[i] ? tg_data(t[i]) : NULL;
+    }
+    for (int i = 0; i < 3; i++)
+        tg_free(t[i]);
+    return NULL;
+}
+
+/* The blocks a thread kept go to the shared cache when it ends, where any
+** thread reuses them. */
+static void test_an_ended_threads_blocks_are_shared(void **state)
+{
+    (void)state;
+    tg_release_memory();
+    pthread_t th;
+    double *theirs[3];
+    assert_int_equal(pthread_create(&th, NULL, make_and_free, theirs), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_true(cached() >= 3 * (size_t)kept_n * sizeof(double));
+    tg_tensor *t[3];
+    for (int i = 0; i < 3; i++)
+        t[i] = tg_full(1, &kept_n, 2.0);
+    for (int i = 0; i < 3; i++) {   /* each on one of the ended thread's blocks */
+        double *d = tg_data(t[i]);
+        assert_true(d == theirs[0] || d == theirs[1] || d == theirs[2]);
+        assert_true(d[kept_n - 1] == 2.0);
+    }
+    for (int i = 0; i < 3; i++)
+        tg_free(t[i]);
+    tg_release_memory();
+    assert_int_equal(cached(), 0);
+}
+
+/* With a cache limit of 0 nothing is kept, not even by the thread. */
+static void test_a_zero_cache_limit_keeps_nothing(void **state)
+{
+    (void)state;
+    size_t prev = tg_set_memory_cache_limit(0);
+    tg_tensor *a = tg_empty(1, &kept_n);
+    tg_free(a);
+    assert_int_equal(cached(), 0);
+    int64_t before = system_allocations();
+    tg_tensor *b = tg_empty(1, &kept_n);
+    assert_int_equal(system_allocations(), before + 1);
+    tg_free(b);
+    tg_set_memory_cache_limit(prev);
 }
 
 static void test_linspace_matches_pytorch(void **state)
@@ -277,6 +373,9 @@ int main(void)
         cmocka_unit_test(test_from_array_copies),
         cmocka_unit_test(test_empty_tensor_is_valid),
         cmocka_unit_test(test_pooled_data_is_cache_line_aligned),
+        cmocka_unit_test(test_a_thread_gets_its_freed_block_back),
+        cmocka_unit_test(test_an_ended_threads_blocks_are_shared),
+        cmocka_unit_test(test_a_zero_cache_limit_keeps_nothing),
         cmocka_unit_test(test_linspace_matches_pytorch),
         cmocka_unit_test(test_creation_rejects_bad_shapes),
         cmocka_unit_test(test_accessors_reject_null),
