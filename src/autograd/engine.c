@@ -384,6 +384,10 @@ static tg_status run_node(run *r, tg__node *n)
             st = accumulate(r, &r->bufs[r->order[up->run_pos].buf_off + n->edges[i].index], g);
     }
     tg__scope_end_to(depth);
+    for (int k = 0; k < n->n_outputs; k++) {   /* spent: the rest of the backward reuses their blocks */
+        tg__tensor_unref(gout[k]);
+        gout[k] = NULL;
+    }
     return st;
 }
 
@@ -583,10 +587,6 @@ static tg_status execute(run *r, int n_roots, tg_tensor *const *roots, tg_tensor
         if (!n->fn)
             continue;
         st = run_node(r, n);
-        for (int k = 0; k < n->n_outputs; k++) {   /* spent: the rest of the backward reuses their blocks */
-            tg__tensor_unref(slots[k]);
-            slots[k] = NULL;
-        }
         if (!r->retain) {
             tg__node_release_saved(n);
             n->released = true;
