@@ -353,6 +353,49 @@ static void test_sum_fast_equals_reference_at_awkward_lengths(void **state)
     }
 }
 
+/* One block's sum as kernels.h specifies it: element i into lane i % 16 in
+** increasing i, lane j + lane j + 8, then ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)). */
+static double block_sum_model(int64_t n, const double *x, const double *y)
+{
+    double lane[16] = {0.0}, l[8];
+    for (int64_t i = 0; i < n; i++) {
+        const double v = y ? x[i] * y[i] : x[i];
+        lane[i % 16] += v;
+    }
+    for (int j = 0; j < 8; j++)
+        l[j] = lane[j] + lane[j + 8];
+    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+/* Every table's sum and dot within one block give the specified order's
+** bits, one element (its own short path) included, signed zeros, infinities,
+** NaN and subnormals too. */
+static void test_sum_and_dot_within_a_block_follow_the_lane_order(void **state)
+{
+    (void)state;
+    const tg__kernels *const *all = tg__kern_all();
+    const double special[] = {-0.0, 0.0, 1.5, -2.25e300, INFINITY, -INFINITY, NAN, 4e-320, -3.0};
+    const int64_t ns[] = {1, 2, 15, 16, 17, 33, 4096};
+    char what[160];
+    for (int t = 0; all[t] != NULL; t++)
+        for (size_t c = 0; c < sizeof ns / sizeof ns[0]; c++)
+            for (size_t s = 0; s < sizeof special / sizeof special[0]; s++) {
+                const int64_t n = ns[c];
+                span x = span_new(n, 1, 0), y = span_new(n, 0, 0);
+                fill(x.p, n, 71 + (uint64_t)n, -1, 1, 0);
+                fill(y.p, n, 73 + (uint64_t)n, -1, 1, 0);
+                x.p[0] = special[s];
+                y.p[n - 1] = special[(s + 3) % (sizeof special / sizeof special[0])];
+                double got = all[t]->sum(n, x.p), want = block_sum_model(n, x.p, NULL);
+                snprintf(what, sizeof what, "%s sum n=%lld special %zu", all[t]->name, (long long)n, s);
+                assert_int_equal(count_different(what, &got, &want, 1), 0);
+                got = all[t]->dot(n, x.p, y.p), want = block_sum_model(n, x.p, y.p);
+                snprintf(what, sizeof what, "%s dot n=%lld special %zu", all[t]->name, (long long)n, s);
+                assert_int_equal(count_different(what, &got, &want, 1), 0);
+                span_free(&x), span_free(&y);
+            }
+}
+
 /* (deg, k) pairs: values, derivatives, the deg <= 1 starts, k > deg */
 static const int leg_cases[][2] = {{0, 0}, {1, 0}, {1, 1}, {2, 1}, {5, 2},
                                    {17, 0}, {30, 3}, {64, 1}, {3, 5}};
@@ -691,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_unary_fast_equals_reference_at_awkward_lengths_and_in_place),
         cmocka_unit_test(test_pow_affine_acc_fast_equal_reference_at_awkward_lengths),
         cmocka_unit_test(test_sum_fast_equals_reference_at_awkward_lengths),
+        cmocka_unit_test(test_sum_and_dot_within_a_block_follow_the_lane_order),
         cmocka_unit_test(test_legendre_fast_equals_reference_at_awkward_lengths),
         cmocka_unit_test(test_binary_reference_equals_c_operators),
         cmocka_unit_test(test_unary_reference_equals_libm),
