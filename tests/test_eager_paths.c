@@ -384,23 +384,22 @@ static void test_gradients_accumulate_over_two_plain_backwards(void **state)
 /* ------------------------------------------------- uniform gradients */
 
 /* A user Function that reads its gradient element by element: y = 3 x */
+static tg_tensor *tripled(tg_tensor *x)
+{
+    tg_tensor *y = tg_empty(tg_ndim(x), tg_shape(x));
+    for (int64_t i = 0; y && i < tg_numel(x); i++)
+        tg_data(y)[i] = 3.0 * tg_data(x)[i];
+    return y;
+}
 static tg_status triple_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 {
     (void)ctx;
-    if (!(out[0] = tg_empty(tg_ndim(in[0]), tg_shape(in[0]))))
-        return tg_last_status();
-    for (int64_t i = 0; i < tg_numel(in[0]); i++)
-        tg_data(out[0])[i] = 3.0 * tg_data(in[0])[i];
-    return TG_OK;
+    return (out[0] = tripled(in[0])) ? TG_OK : tg_last_status();
 }
 static tg_status triple_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
 {
     (void)ctx;
-    if (!(gin[0] = tg_empty(tg_ndim(g[0]), tg_shape(g[0]))))
-        return tg_last_status();
-    for (int64_t i = 0; i < tg_numel(g[0]); i++)
-        tg_data(gin[0])[i] = 3.0 * tg_data(g[0])[i];
-    return TG_OK;
+    return (gin[0] = tripled(g[0])) ? TG_OK : tg_last_status();
 }
 static const tg_function triple = {.name = "triple", .n_inputs = 1, .n_outputs = 1,
                                    .forward = triple_forward, .backward = triple_backward};

@@ -578,10 +578,11 @@ static tg_status execute(run *r, int n_roots, tg_tensor *const *roots, tg_tensor
         if (!r->order[p].needed)
             continue;
         tg_tensor **slots = &r->bufs[r->order[p].buf_off];
-        for (int j = 0; inputs && j < n_inputs && st == TG_OK; j++)
-            if (inputs[j]->node == n && !grads[j] && slots[inputs[j]->out_index] &&
-                (st = spread(slots[inputs[j]->out_index])) == TG_OK)
-                grads[j] = tg__tensor_ref(slots[inputs[j]->out_index]);
+        for (int j = 0; inputs && j < n_inputs && st == TG_OK; j++) {
+            tg_tensor *g = inputs[j]->node == n && !grads[j] ? slots[inputs[j]->out_index] : NULL;
+            if (g && (st = spread(g)) == TG_OK)
+                grads[j] = tg__tensor_ref(g);
+        }
         if (st != TG_OK)
             break;
         if (!n->fn)

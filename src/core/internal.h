@@ -164,8 +164,9 @@ tg_tensor *tg__tensor_new(const char *fn, int ndim, const int64_t *shape);
 ** TG_ERR_NOMEM / TG_ERR_ARG recorded, s untouched: the caller releases it. */
 tg_tensor *tg__tensor_wrap(const char *fn, int ndim, const int64_t *shape, tg__storage *s,
                            double *data);
-/* A new tensor of shape, every element v, holding v alone (t->uniform), owned
-** by the caller.  NULL + TG_ERR_NOMEM / TG_ERR_ARG recorded. */
+/* A new tensor of shape, every element v, owned by the caller: from 128
+** elements holding v alone (t->uniform), below with its elements written out.
+** NULL + TG_ERR_NOMEM / TG_ERR_ARG recorded. */
 tg_tensor *tg__tensor_uniform(const char *fn, int ndim, const int64_t *shape, double v);
 /* Gives uniform t storage for all its elements, uninitialized, and clears
 ** the flag: *v is the value they must take.  false + TG_ERR_NOMEM recorded

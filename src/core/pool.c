@@ -36,8 +36,7 @@ static _Atomic size_t cache_limit = (size_t)2 << 30;   /* 2 GiB; written under l
 #define HOT_MAX_BLOCK ((size_t)256 << 10)
 typedef struct hot_cache {
     void *blk[HOT_SLOTS];
-    int cls[HOT_SLOTS];
-    size_t size[HOT_SLOTS];
+    size_t size[HOT_SLOTS];          /* a class's size: the class follows from it */
     int n;
     _Atomic size_t bytes;
     bool registered;
@@ -85,8 +84,9 @@ static void hot_exit(void *arg)
     hot_cache *h = arg;
     pthread_mutex_lock(&lock);
     for (int i = 0; i < h->n; i++) {
+        size_t size;
         TG_UNPOISON(h->blk[i], h->size[i]);
-        shared_put(h->blk[i], h->cls[i], h->size[i]);
+        shared_put(h->blk[i], size_class(h->size[i], &size), h->size[i]);
     }
     h->n = 0;
     atomic_store_explicit(&h->bytes, 0, memory_order_relaxed);
@@ -119,9 +119,27 @@ TG_COLD static bool hot_register(hot_cache *h)
     return true;
 }
 
-/* Keeps block p (class c, size bytes) for this thread when it is small and
-** there is room within the cache limit. */
-static bool keep_hot(void *p, int c, size_t size)
+/* A block of size bytes (a class's size) this thread kept, or NULL. */
+static void *take_hot(size_t size)
+{
+    hot_cache *h = &hot;
+    for (int i = h->n; i-- > 0;) {
+        if (h->size[i] != size)
+            continue;
+        void *p = h->blk[i];
+        h->n--;   /* the top slot fills the hole */
+        h->blk[i] = h->blk[h->n], h->size[i] = h->size[h->n];
+        atomic_store_explicit(&h->bytes, atomic_load_explicit(&h->bytes, memory_order_relaxed) - size,
+                              memory_order_relaxed);
+        TG_UNPOISON(p, size);
+        return p;
+    }
+    return NULL;
+}
+
+/* Keeps block p (size bytes, a class's size) for this thread when it is
+** small and there is room within the cache limit. */
+static bool keep_hot(void *p, size_t size)
 {
     hot_cache *h = &hot;
     size_t bytes = atomic_load_explicit(&h->bytes, memory_order_relaxed);
@@ -129,7 +147,7 @@ static bool keep_hot(void *p, int c, size_t size)
         bytes + size > atomic_load_explicit(&cache_limit, memory_order_relaxed) ||
         (!h->registered && !hot_register(h)))
         return false;
-    h->blk[h->n] = p, h->cls[h->n] = c, h->size[h->n] = size;
+    h->blk[h->n] = p, h->size[h->n] = size;
     h->n++;
     atomic_store_explicit(&h->bytes, bytes + size, memory_order_relaxed);
     TG_POISON(p, size);
@@ -157,18 +175,9 @@ void *tg__storage_alloc(size_t n, size_t *size)
         return tg__obj_alloc(*size);
     }
     int c = size_class(n, size);
-    hot_cache *h = &hot;
-    for (int i = h->n; i-- > 0;) {
-        if (h->cls[i] != c)
-            continue;
-        void *p = h->blk[i];
-        h->n--;   /* the top slot fills the hole */
-        h->blk[i] = h->blk[h->n], h->cls[i] = h->cls[h->n], h->size[i] = h->size[h->n];
-        atomic_store_explicit(&h->bytes, atomic_load_explicit(&h->bytes, memory_order_relaxed) - *size,
-                              memory_order_relaxed);
-        TG_UNPOISON(p, *size);
+    void *p = take_hot(*size);
+    if (p)
         return p;
-    }
     pthread_mutex_lock(&lock);
     block *b = free_list[c];
     if (b) {
@@ -194,7 +203,7 @@ void tg__storage_free(void *p, size_t size)
     size_t got;
     int c = size_class(size, &got);
     TG_ASSERT(got == size);
-    if (keep_hot(p, c, size))
+    if (keep_hot(p, size))
         return;
     pthread_mutex_lock(&lock);
     shared_put(p, c, size);

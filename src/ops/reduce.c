@@ -19,23 +19,12 @@ static tg_status sum_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
     out[0]->data[0] = tg__kern()->sum(in[0]->numel, in[0]->data);
     return TG_OK;
 }
-/* A fresh tensor of shape, every element v, recorded nowhere.  Past a small
-** block's worth of elements it is uniform (the one value; the executor
-** spreads it for a backward that does not take it); below, writing them out
-** costs less than a header and a storage of their own (a uniform gradient
-** took the one-element tutorial step from 1.04 to 1.07 us). */
-#define UNIFORM_MIN 128
+/* A fresh tensor of shape, every element v, recorded nowhere: uniform when
+** large (the one value; the executor spreads it for a backward that does not
+** take it). */
 static tg_tensor *filled_now(const char *fn, int ndim, const int64_t *shape, double v)
 {
-    int64_t numel = 1;
-    for (int d = 0; d < ndim; d++)
-        numel *= shape[d];
-    if (numel >= UNIFORM_MIN)
-        return tg__adopt(tg__tensor_uniform(fn, ndim, shape, v));
-    tg_tensor *t = tg__out(fn, ndim, shape);
-    if (t)
-        tg__kern()->fill(t->numel, v, t->data);
-    return t;
+    return tg__adopt(tg__tensor_uniform(fn, ndim, shape, v));
 }
 
 static tg_status sum_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
