@@ -115,6 +115,20 @@ static tg__storage *pooled_storage(const char *fn, int64_t numel)
     return s;
 }
 
+/* A tensor of shape (numel elements) whose pooled storage holds held doubles. */
+static tg_tensor *pooled_tensor(const char *fn, int ndim, const int64_t *shape, int64_t numel, int64_t held)
+{
+    tg_tensor *t = tensor_header(fn, ndim, shape, numel, sizeof *t);
+    if (!t)
+        return NULL;
+    if (!(t->storage = pooled_storage(fn, held))) {
+        tg__obj_free(t, sizeof *t);
+        return NULL;
+    }
+    t->data = t->storage->data;
+    return t;
+}
+
 tg_tensor *tg__tensor_new(const char *fn, int ndim, const int64_t *shape)
 {
     int64_t numel = tg__check_shape(fn, ndim, shape);
@@ -135,15 +149,7 @@ tg_tensor *tg__tensor_new(const char *fn, int ndim, const int64_t *shape)
         t->data = s->data;
         return t;
     }
-    tg_tensor *t = tensor_header(fn, ndim, shape, numel, sizeof *t);
-    if (!t)
-        return NULL;
-    if (!(t->storage = pooled_storage(fn, numel))) {
-        tg__obj_free(t, sizeof *t);
-        return NULL;
-    }
-    t->data = t->storage->data;
-    return t;
+    return pooled_tensor(fn, ndim, shape, numel, numel);
 }
 
 /* A new tensor of shape, every element value, owned by the caller. */
@@ -164,16 +170,11 @@ tg_tensor *tg__tensor_uniform(const char *fn, int ndim, const int64_t *shape, do
     int64_t numel = tg__check_shape(fn, ndim, shape);
     if (numel >= 0 && numel < UNIFORM_MIN)
         return filled_new(fn, ndim, shape, v);
-    tg_tensor *t = numel < 0 ? NULL : tensor_header(fn, ndim, shape, numel, sizeof *t);
-    if (!t)
-        return NULL;
-    if (!(t->storage = pooled_storage(fn, 1))) {
-        tg__obj_free(t, sizeof *t);
-        return NULL;
+    tg_tensor *t = numel < 0 ? NULL : pooled_tensor(fn, ndim, shape, numel, 1);
+    if (t) {
+        t->data[0] = v;
+        t->uniform = true;
     }
-    t->data = t->storage->data;
-    t->data[0] = v;
-    t->uniform = true;
     return t;
 }
 
