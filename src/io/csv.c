@@ -86,7 +86,11 @@ static const char *escaped(const unsigned char *s, size_t n, char *out, size_t c
             ok = (s[i + k] & 0xC0) == 0x80;
         if (ok && len == 2 && c == 0xC2 && s[i + 1] < 0xA0)
             ok = false;   /* U+0080..U+009F: C1 controls */
-        if (!ok || o + len + 8 >= cap) {
+        if (ok && o + len + 8 >= cap) {
+            memcpy(out + o, "...", 4);
+            return out;
+        }
+        if (!ok) {
             snprintf(out + o, cap - o, "\\x%02x", c);
             o += 4;
             continue;
@@ -281,8 +285,8 @@ static bool quick_cell(csv *r, field *f, double *out)
     while (p < e && blank(*p, d))
         p++;
     const char *t = tg__parse_number((const char *)p, (const char *)e, out);
-    if (!t)
-        return false;
+    if (!t || t - (const char *)p >= CELL_MAX)
+        return false;   /* the slow path refuses cells over CELL_MAX - 1 bytes */
     for (p = (const unsigned char *)t; p < e && blank(*p, d); p++)
         ;
     if (p < e && *p != d && *p != '\n' && *p != '\r')
