@@ -507,6 +507,42 @@ static void test_csv_refuses_control_bytes_in_headers_and_escapes_messages(void 
     assert_failed(TG_ERR_IO, "no column 'z\\x1b'", NULL);
 }
 
+/* .npy: a version 2/3 header length near 2^32 and shapes whose byte size
+** passes 2^63 are refused before any size is formed from them. */
+static void test_npy_header_sizes_are_overflow_checked(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("a.npy");
+    unsigned char b[128] = "\x93NUMPY\x02\x00\xff\xff\xff\xff{'descr': '<f8'}";
+    for (int major = 2; major <= 3; major++) {
+        b[6] = (unsigned char)major;
+        write_bytes(path, b, sizeof b);
+        assert_null(tg_load_npy(path));
+        assert_failed(TG_ERR_IO, "header length 4294967295 is too large", NULL);
+        assert_null(tg_mmap_npy(path));
+        assert_failed(TG_ERR_IO, "header length 4294967295 is too large", NULL);
+    }
+    static const char *const shapes[] = {"(2305843009213693952,)", "(4611686018427387904, 2)",
+                                         "(3037000500, 3037000500)", "(9223372036854775807,)"};
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        char dict[160];
+        int n = snprintf(dict, sizeof dict, "{'descr': '<f8', 'fortran_order': False, 'shape': %s, }",
+                         shapes[i]);
+        unsigned char file[256];
+        size_t total = 10 + 118;   /* header padded to 128 bytes */
+        memcpy(file, "\x93NUMPY\x01\x00", 8);
+        file[8] = (unsigned char)(total - 10);
+        file[9] = 0;
+        memset(file + 10, ' ', total - 10);
+        memcpy(file + 10, dict, (size_t)n);
+        file[total - 1] = '\n';
+        write_bytes(path, file, total + 8);
+        assert_null(tg_load_npy(path));
+        assert_failed(TG_ERR_IO, "'shape' has too many elements", NULL);
+    }
+    unlink(path);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -538,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_csv_endless_standard_input_stops),
         cmocka_unit_test(test_csv_blank_lines_reserve_nothing),
         cmocka_unit_test(test_csv_refuses_control_bytes_in_headers_and_escapes_messages),
+        cmocka_unit_test(test_npy_header_sizes_are_overflow_checked),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
