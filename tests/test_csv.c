@@ -381,6 +381,11 @@ static void test_csv_stops_at_the_line_and_size_limits(void **state)
     o.max_line_bytes = 20;
     assert_null(tg_load_csv(path, 1, (const char *[]){"x"}, &o));
     assert_failed(TG_ERR_IO, "a.csv:3: line longer than 20 bytes, the limit", NULL);
+    static const char wide[] = "x,yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\n1,2\n";
+    write_bytes(path, wide, sizeof wide - 1);
+    assert_null(tg_load_csv(path, 1, (const char *[]){"x"}, &o));
+    assert_failed(TG_ERR_IO, "a.csv:1: line longer than 20 bytes, the limit", NULL);
+    write_bytes(path, text, sizeof text - 1);
     o.max_line_bytes = 0;   /* the default */
     o.max_bytes = 16;
     assert_null(tg_load_csv(path, 1, (const char *[]){"x"}, &o));

@@ -677,6 +677,21 @@ cleanup:
     return t;
 }
 
+/* The line limit on the first line, before the header is read (the rows
+** after it are checked by pass 1). */
+static tg_status check_first_line(const csv *r, size_t max_line)
+{
+    size_t avail = (size_t)(r->end - r->p), n = 0;
+    size_t most = avail <= max_line ? avail : max_line + 1;
+    while (n < most && r->p[n] != '\n' && r->p[n] != '\r')
+        n++;
+    if (n <= max_line)
+        return TG_OK;
+    char msg[96];
+    snprintf(msg, sizeof msg, "line longer than %zu bytes, the limit", max_line);
+    return csv_error(r, r->line, 0, msg);
+}
+
 static tg_status check_args(int n_cols, const char *const *columns, const tg_csv_opts *o)
 {
     if (n_cols < 1)
@@ -734,7 +749,8 @@ tg_tensor *tg_load_csv(const char *path, int n_cols, const char *const *columns,
     if (!next_row(&r))
         tg__error(TG_ERR_IO, FN ": %s:%lld: empty file: no %s", path, (long long)r.line,
                   o.header ? "header" : "rows");
-    else if ((st = make_layout(&r, &L, n_cols, columns, o.header)) == TG_OK)
+    else if ((st = check_first_line(&r, lim.max_line)) == TG_OK &&
+             (st = make_layout(&r, &L, n_cols, columns, o.header)) == TG_OK)
         t = read_rows(&r, &L, n_cols, lim.max_line);
     else if (st == TG_ERR_IO)
         tg__error(TG_ERR_IO, "%s", err);
