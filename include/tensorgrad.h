@@ -115,6 +115,17 @@ tg_tensor *tg_full(int ndim, const int64_t *shape, double value);
 tg_tensor *tg_scalar(double value);                       /* 0-d */
 /* Copies numel(shape) doubles from data (which may be NULL only when empty). */
 tg_tensor *tg_from_array(int ndim, const int64_t *shape, const double *data);
+/* A tensor over the caller's memory, used in place (torch.from_numpy): the
+** numel(shape) row-major doubles at data (aligned to 8 bytes; NULL only when
+** empty) are the tensor's data, not copied.  The library reads and may write
+** them as any tensor's data (ops never write their inputs; tg_data writes do).
+** The memory must stay valid until release(user) is called: once, when the
+** last tensor using it is freed (this one, its tg_reshape / tg_detach views, a
+** graph's saved reference), on whatever thread frees that one; release may be
+** NULL.  Errors as tg_zeros, and TG_ERR_ARG for NULL or misaligned data; on
+** failure release is not called and the memory stays the caller's. */
+tg_tensor *tg_from_buffer(int ndim, const int64_t *shape, double *data, void (*release)(void *user),
+                          void *user);
 /* steps >= 0 points evenly spaced from start to end inclusive, as torch.linspace:
 ** the first half counts up from start, the second half down from end. */
 tg_tensor *tg_linspace(double start, double end, int64_t steps);
