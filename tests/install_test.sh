@@ -7,6 +7,7 @@
 #   install_test.sh pkgconfig     BUILD_DIR SOURCE_DIR CC CHECK_TUTORIAL [FLAG...]
 #   install_test.sh cmake_package BUILD_DIR SOURCE_DIR CC CHECK_TUTORIAL CMAKE VERSION [FLAG...]
 #   install_test.sh header        SOURCE_DIR CC CXX SHARED_LIB [FLAG...]
+#   install_test.sh dlopen        BUILD_DIR SOURCE_DIR CC [FLAG...]
 #   install_test.sh exports       SHARED_LIB HEADER CC
 #
 # FLAGs are added to every compile and link of an outside program: the sanitizer
@@ -130,6 +131,57 @@ mode_cmake_package() {
     check_output "$tmp/consumer/consumer_static"
 }
 
+# ---------------------------------------------------------------- dlopen
+# The installed libtensorgrad.so loads with dlopen, as Python's ctypes loads it:
+# it has no initial-exec TLS (the STATIC_TLS flag, which makes glibc refuse it
+# with "cannot allocate memory in static TLS block"), tests/dlopen/dlopen_check.c
+# dlopens it by path and differentiates x*x on two threads, and (when Debian's
+# python3 is there and no sanitizer runtime would have to come first) ctypes
+# loads it and calls into it.
+mode_dlopen() {
+    local build_dir=$1; source_dir=$2; local cc=$3; shift 3
+    local flags=("$@")
+    install_into_prefix "$build_dir" "$source_dir"
+    local so
+    so=$(find "$prefix" -name 'libtensorgrad.so.[0-9]*' -print | sort | head -n 1)
+    [[ -n $so ]] || die "no libtensorgrad.so.N under $prefix"
+    say "readelf -d $so: no STATIC_TLS"
+    if readelf -d "$so" | grep -q STATIC_TLS; then
+        die "$so has initial-exec TLS (FLAGS STATIC_TLS): dlopen may refuse it"
+    fi
+    unset LD_LIBRARY_PATH LD_PRELOAD
+    cd "$tmp"
+    run "$cc" -std=c11 -Wall -Wextra -Wpedantic -Werror "${flags[@]}" -I"$prefix/include" \
+        "$source_dir/tests/dlopen/dlopen_check.c" -o dlopen_check -ldl -lpthread
+    # linked with neither libtensorgrad nor OpenBLAS: everything comes in by dlopen
+    if readelf -d dlopen_check | grep -E 'NEEDED.*(tensorgrad|openblas)'; then
+        die "dlopen_check must not link the library it loads"
+    fi
+    run ./dlopen_check "$so" || die "dlopen of $so failed"
+    if ((${#flags[@]})); then
+        say "ctypes: skipped, a sanitizer build's library needs the sanitizer runtime loaded first"
+        return
+    fi
+    if [[ ! -x /usr/bin/python3 ]]; then
+        say "ctypes: skipped, no /usr/bin/python3"
+        return
+    fi
+    say "/usr/bin/python3: ctypes.CDLL($so)"
+    run /usr/bin/python3 - "$so" <<'EOF'
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+lib.tg_scalar.restype = ctypes.c_void_p
+lib.tg_scalar.argtypes = [ctypes.c_double]
+lib.tg_item.restype = ctypes.c_double
+lib.tg_item.argtypes = [ctypes.c_void_p]
+lib.tg_free.argtypes = [ctypes.c_void_p]
+t = lib.tg_scalar(2.5)
+assert t and lib.tg_item(t) == 2.5, "tg_scalar/tg_item through ctypes"
+lib.tg_free(t)
+print("ctypes: loaded and called", sys.argv[1])
+EOF
+}
+
 # ---------------------------------------------------------------- header
 # tensorgrad.h alone compiles warning-free as C11 and as C++11/C++17, and a C++
 # program calling into the shared library links (the extern "C" block is there).
@@ -192,6 +244,6 @@ mode_exports() {
 mode=${1:-}
 shift || true
 case $mode in
-    pkgconfig | cmake_package | header | exports) "mode_$mode" "$@" ;;
-    *) die "usage: $0 pkgconfig|cmake_package|header|exports ARGS... (see the top of this file)" ;;
+    pkgconfig | cmake_package | dlopen | header | exports) "mode_$mode" "$@" ;;
+    *) die "usage: $0 pkgconfig|cmake_package|dlopen|header|exports ARGS... (see the top of this file)" ;;
 esac
