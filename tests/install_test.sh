@@ -6,9 +6,9 @@
 #
 #   install_test.sh pkgconfig     BUILD_DIR SOURCE_DIR CC CHECK_TUTORIAL [FLAG...]
 #   install_test.sh cmake_package BUILD_DIR SOURCE_DIR CC CHECK_TUTORIAL CMAKE VERSION [FLAG...]
-#   install_test.sh header        SOURCE_DIR CC CXX SHARED_LIB [FLAG...]
+#   install_test.sh header        SOURCE_DIR GENERATED_INCLUDE_DIR CC CXX SHARED_LIB [FLAG...]
 #   install_test.sh dlopen        BUILD_DIR SOURCE_DIR CC [FLAG...]
-#   install_test.sh exports       SHARED_LIB HEADER CC
+#   install_test.sh exports       SHARED_LIB HEADER CC GENERATED_INCLUDE_DIR
 #
 # FLAGs are added to every compile and link of an outside program: the sanitizer
 # flags when the library was built with TG_SANITIZE (its objects then call into
@@ -78,6 +78,11 @@ mode_pkgconfig() {
     run pkg-config --validate tensorgrad
     [[ $(pkg-config --variable=prefix tensorgrad) == "$prefix" ]] \
         || die "tensorgrad.pc has prefix=$(pkg-config --variable=prefix tensorgrad), installed into $prefix"
+    local header_version
+    header_version=$(sed -n 's/^#define TG_VERSION_STRING "\(.*\)"$/\1/p' "$prefix/include/tensorgrad_version.h")
+    [[ -n $header_version && $(pkg-config --modversion tensorgrad) == "$header_version" ]] \
+        || die "tensorgrad.pc has version $(pkg-config --modversion tensorgrad), tensorgrad_version.h '$header_version'"
+    echo "version $header_version in tensorgrad.pc and tensorgrad_version.h"
 
     say "shared: cc prog.c \$(pkg-config --cflags --libs tensorgrad)"
     # shellcheck disable=SC2046  # word splitting of pkg-config's output is the point
@@ -186,15 +191,15 @@ EOF
 # tensorgrad.h alone compiles warning-free as C11 and as C++11/C++17, and a C++
 # program calling into the shared library links (the extern "C" block is there).
 mode_header() {
-    local source_dir=$1 cc=$2 cxx=$3 shared_lib=$4; shift 4
+    local source_dir=$1 gen=$2 cc=$3 cxx=$4 shared_lib=$5; shift 5
     local flags=("$@") warn=(-Wall -Wextra -Wpedantic -Werror)
     shared_lib=$(realpath "$shared_lib")
     command -v "$cxx" >/dev/null || die "no C++ compiler '$cxx' (tools/setup installs g++)"
     cd "$tmp"
     printf '#include <tensorgrad.h>\n' >only_header.c
-    run "$cc" -std=c11 "${warn[@]}" -Wstrict-prototypes -I"$source_dir/include" -fsyntax-only only_header.c
+    run "$cc" -std=c11 "${warn[@]}" -Wstrict-prototypes -I"$source_dir/include" -I"$gen" -fsyntax-only only_header.c
     for std in c++11 c++17; do
-        run "$cxx" -std=$std -x c++ "${warn[@]}" -I"$source_dir/include" -fsyntax-only only_header.c
+        run "$cxx" -std=$std -x c++ "${warn[@]}" -I"$source_dir/include" -I"$gen" -fsyntax-only only_header.c
     done
     cat >call.cpp <<'EOF'
 #include <tensorgrad.h>
@@ -208,7 +213,7 @@ int main()
     return ok ? 0 : 1;
 }
 EOF
-    run "$cxx" -std=c++11 "${warn[@]}" "${flags[@]}" -I"$source_dir/include" call.cpp \
+    run "$cxx" -std=c++11 "${warn[@]}" "${flags[@]}" -I"$source_dir/include" -I"$gen" call.cpp \
         "$shared_lib" -Wl,-rpath,"$(dirname "$shared_lib")" -o call
     run ./call || die "the C++ program calling tensorgrad failed"
 }
@@ -220,11 +225,11 @@ EOF
 # _init _fini _edata _end __bss_start are allowed should a linker export them:
 # they come with every ELF shared object and collide with nothing.
 mode_exports() {
-    local shared_lib=$1 header=$2 cc=$3
+    local shared_lib=$1 header=$2 cc=$3 gen=$4
     nm -D --defined-only "$shared_lib" | awk '{ print $NF }' | sed 's/@.*//' | sort -u >"$tmp/exported"
     grep -vxE '_init|_fini|_edata|_end|__bss_start' "$tmp/exported" >"$tmp/names" || true
     # functions declared by the header: a tg_ name directly before `(`, comments and macros gone
-    "$cc" -E -P -x c "$header" | grep -oE '(^|[ *])tg_[a-z0-9_]+\(' | sed -E 's/^[ *]//; s/\($//' \
+    "$cc" -E -P -x c -I"$gen" "$header" | grep -oE '(^|[ *])tg_[a-z0-9_]+\(' | sed -E 's/^[ *]//; s/\($//' \
         | sort -u >"$tmp/declared"
     say "$(wc -l <"$tmp/names") exported, $(wc -l <"$tmp/declared") declared in $(basename "$header")"
     (($(wc -l <"$tmp/declared") > 0)) || die "found no function declarations in $header"

@@ -4,12 +4,13 @@
 **
 **     dlopen_check PATH_TO_LIBTENSORGRAD_SO
 **
-** Exits 0 when the library loads and d(x*x)/dx at x = 1.5 is 3 on both
-** threads; prints dlerror() or tg_last_error() and exits 1 otherwise.  It
+** Exits 0 when the library loads, its tg_version() is the TG_VERSION_STRING
+** of the installed header and d(x*x)/dx at x = 1.5 is 3 on both threads; prints dlerror() or tg_last_error() and exits 1 otherwise.  It
 ** only includes tensorgrad.h for the types: every call goes through dlsym. */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <tensorgrad.h>
 
 typedef struct api {
@@ -21,6 +22,7 @@ typedef struct api {
     double (*item)(const tg_tensor *);
     void (*free)(tg_tensor *);
     const char *(*last_error)(void);
+    const char *(*version)(void);
 } api;
 
 static api tg;
@@ -75,6 +77,12 @@ int main(int argc, char **argv)
     SYM(item, "tg_item");
     SYM(free, "tg_free");
     SYM(last_error, "tg_last_error");
+    SYM(version, "tg_version");
+    if (strcmp(tg.version(), TG_VERSION_STRING) != 0) {
+        fprintf(stderr, "dlopen_check: the library is version %s, its header %s\n", tg.version(),
+                TG_VERSION_STRING);
+        return 1;
+    }
     int main_bad = gradient_of_square(), thread_bad = 1;
     pthread_t t;
     if (pthread_create(&t, NULL, thread_main, &thread_bad) != 0 || pthread_join(t, NULL) != 0) {
@@ -83,7 +91,8 @@ int main(int argc, char **argv)
     }
     if (main_bad || thread_bad)
         return 1;
-    printf("dlopen_check: %s loaded; d(x*x)/dx = 3 on the main thread and a second one\n", argv[1]);
+    printf("dlopen_check: %s %s loaded; d(x*x)/dx = 3 on the main thread and a second one\n", argv[1],
+           tg.version());
     dlclose(lib);
     return 0;
 }
