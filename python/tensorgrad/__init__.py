@@ -25,14 +25,7 @@ from . import _nn as nn
 from . import _optim as optim
 
 
-def _version():
-    if _lib.has_version:
-        return _lib.lib.tg_version().decode()
-    from ._paths import VERSION       # a library without tg_version(): the build's version
-    return VERSION
-
-
-__version__ = _version()
+__version__ = _lib.lib.tg_version().decode()      # the C library's TG_VERSION_STRING
 library_path = _lib.path
 
 

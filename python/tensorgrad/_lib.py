@@ -86,6 +86,7 @@ CLOSURE = ctypes.CFUNCTYPE(c_void_p, c_void_p)
 RELEASE = ctypes.CFUNCTYPE(None, c_void_p)
 
 _PROTOTYPES = {
+    "tg_version": (c_char_p, []),
     # errors
     "tg_last_status": (c_int, []),
     "tg_last_error": (c_char_p, []),
@@ -169,11 +170,6 @@ for _name, (_res, _args) in _PROTOTYPES.items():
     _f.restype = _res
     _f.argtypes = _args
 
-# Optional entry points: present from the version that added them.
-has_version = hasattr(lib, "tg_version")
-if has_version:
-    lib.tg_version.restype = c_char_p
-    lib.tg_version.argtypes = []
 
 # ---------------------------------------------------------------- errors
 
