@@ -34,6 +34,12 @@ struct tg_lstsq_part {
     node *nodes;
 };
 
+/* Every array LAPACK sees starts on a cache line and every factor slot is a
+** whole number of lines: OpenBLAS's vector kernels peel unaligned heads, so
+** the same factor at another alignment could round differently. */
+static int64_t padded(int64_t n) { return (n + 7) / 8 * 8; }
+static double *lines(int64_t n) { return tg__malloc_lines((size_t)padded(n > 0 ? n : 1) * sizeof(double)); }
+
 /* Householder block size of dtpqrt */
 static int64_t block_nb(int64_t kc) { return kc < 32 ? kc : 32; }
 
@@ -93,11 +99,11 @@ static bool design_block(const part_job *j, worker *w, int64_t lo, int64_t m)
 
 static tg_status push_leaf(const part_job *j, worker *w, int64_t leaf, int64_t m)
 {
-    const int64_t kc = j->kc, kk = kc * kc;
+    const int64_t kc = j->kc, kk = padded(kc * kc);
     if (w->top == w->depth)
         return tg__error(TG_ERR_STATE, "%s: tree stack overflow", j->fn);   /* sized in make_workers */
     double *r = w->stack + (int64_t)w->top * kk;
-    memset(r, 0, (size_t)kk * sizeof *r);
+    memset(r, 0, (size_t)(kc * kc) * sizeof *r);
     tg_status st = tg__dtpqrt(j->fn, m, kc, 0, block_nb(kc), r, kc, w->blk, m, w->t, w->work);
     if (st != TG_OK)
         return st;
@@ -105,7 +111,7 @@ static tg_status push_leaf(const part_job *j, worker *w, int64_t leaf, int64_t m
     w->index[w->top++] = leaf;
     while (w->top >= 2 && w->level[w->top - 1] == w->level[w->top - 2] && w->index[w->top - 2] % 2 == 0 &&
            w->index[w->top - 1] == w->index[w->top - 2] + 1) {
-        double *left = w->stack + (int64_t)(w->top - 2) * kk;
+        double *left = w->stack + (int64_t)(w->top - 2) * kk;   /* its right sibling is the next slot */
         if ((st = combine(j->fn, kc, left, left + kk, w->t, w->work)) != TG_OK)
             return st;
         w->top--;
@@ -161,19 +167,19 @@ static worker *make_workers(int nw, int64_t kc, int64_t leaves)
     while (bits < 63 && ((int64_t)1 << bits) <= leaves)
         bits++;
     const int depth = 2 * bits + 2;
-    const size_t d = sizeof(double), b = TG_LSTSQ_BLOCK, nbk = (size_t)(block_nb(kc) * kc);
+    const int64_t b = TG_LSTSQ_BLOCK, nbk = block_nb(kc) * kc;
     worker *w = tg__calloc((size_t)nw, sizeof *w);
     bool ok = w != NULL;
     for (int i = 0; ok && i < nw; i++) {
         w[i].depth = depth;
         w[i].bad = -1;
-        w[i].blk = tg__malloc(b * (size_t)kc * d);
-        w[i].vrow = tg__malloc(b * (size_t)(kc - 1) * d);
-        w[i].xb = tg__malloc(b * d);
-        w[i].scratch = tg__malloc((size_t)tg__legvander_scratch() * d);
-        w[i].t = tg__malloc(nbk * d);
-        w[i].work = tg__malloc(nbk * d);
-        w[i].stack = tg__malloc((size_t)depth * (size_t)(kc * kc) * d);
+        w[i].blk = lines(b * kc);
+        w[i].vrow = lines(b * (kc - 1));
+        w[i].xb = lines(b);
+        w[i].scratch = lines(tg__legvander_scratch());
+        w[i].t = lines(nbk);
+        w[i].work = lines(nbk);
+        w[i].stack = lines(depth * padded(kc * kc));
         w[i].level = tg__malloc((size_t)depth * sizeof(int64_t));
         w[i].index = tg__malloc((size_t)depth * sizeof(int64_t));
         ok = w[i].blk && w[i].vrow && w[i].xb && w[i].scratch && w[i].t && w[i].work && w[i].stack &&
@@ -220,7 +226,7 @@ static bool part_add(tg_lstsq_part *p, int64_t level, int64_t index, const doubl
         p->nodes = nodes;
         p->cap = cap;
     }
-    double *copy = tg__malloc(kk * sizeof *copy);
+    double *copy = lines((int64_t)kk);
     if (!copy)
         return false;
     memcpy(copy, r, kk * sizeof *copy);
@@ -249,8 +255,12 @@ static tg_status check_points(const char *fn, const tg_points *pts, int degree, 
 
 static tg_status run_workers(const char *fn, const part_job *job, int nw, int64_t leaves, tg_lstsq_part *p)
 {
+    /* OpenBLAS's own threads change the rounding of dtpqrt's small products:
+    ** one BLAS thread while the workers run (tensorgrad's threads split the blocks) */
+    tg__blas_set_threads(1);
     if (leaves > 0)
         tg__par_run(nw, leaves, 1, part_slice, (void *)job);
+    tg__blas_set_threads(tg__par_threads());
     int64_t bad = -1;
     for (int i = 0; i < nw; i++)
         if (job->w[i].bad >= 0 && (bad < 0 || job->w[i].bad < bad))
@@ -265,7 +275,7 @@ static tg_status run_workers(const char *fn, const part_job *job, int nw, int64_
     for (int i = 0; i < nw; i++)
         if (job->w[i].st != TG_OK)
             return tg__error(job->w[i].st, "%s", job->w[i].msg);
-    const int64_t kk = (int64_t)p->kc * p->kc;
+    const int64_t kk = padded((int64_t)p->kc * p->kc);
     for (int i = 0; i < nw; i++)
         for (int s = 0; s < job->w[i].top; s++)
             if (!part_add(p, job->w[i].level[s], job->w[i].index[s], job->w[i].stack + s * kk))
@@ -430,7 +440,7 @@ static tg_status build(const tree *tr, int64_t level, int64_t index, double *out
         return tg__error(TG_ERR_ARG, "%s: block %lld (points from %lld) is in no part", tr->fn, (long long)index,
                          (long long)index * TG_LSTSQ_BLOCK);
     bool left_empty, right_empty;
-    double *right = tr->levels + level * kk;
+    double *right = tr->levels + level * padded(kk);
     tg_status st = build(tr, level - 1, 2 * index, out, &left_empty);
     if (st == TG_OK)
         st = build(tr, level - 1, 2 * index + 1, right, &right_empty);
@@ -458,12 +468,14 @@ static tg_status root(const char *fn, tg_lstsq_part *p, double *r)
     while (((int64_t)1 << top) < leaves)
         top++;
     tree tr = {.fn = fn, .p = p, .leaves = leaves, .kc = kc};
-    tr.levels = tg__malloc((size_t)(top + 1) * (size_t)kk * sizeof(double));
-    tr.t = tg__malloc((size_t)(block_nb(kc) * kc) * sizeof(double));
-    tr.work = tg__malloc((size_t)(block_nb(kc) * kc) * sizeof(double));
+    tr.levels = lines((top + 1) * padded(kk));
+    tr.t = lines(block_nb(kc) * kc);
+    tr.work = lines(block_nb(kc) * kc);
     bool empty;
+    tg__blas_set_threads(1);
     tg_status st = tr.levels && tr.t && tr.work ? build(&tr, top, 0, r, &empty)
                                                 : tg__error(TG_ERR_NOMEM, "%s: out of memory for the tree", fn);
+    tg__blas_set_threads(tg__par_threads());
     tg__free(tr.levels);
     tg__free(tr.t);
     tg__free(tr.work);
@@ -509,18 +521,22 @@ static tg_status solve_root(const char *fn, const double *r, int64_t kc, int64_t
                             tg_lstsq_result *res)
 {
     const int64_t k = kc - 1, kk = k * k;
-    double *a = tg__calloc((size_t)(3 * kk + 2 * k), sizeof *a);
+    const int64_t pk = padded(kk);
+    double *a = lines(3 * pk + 2 * padded(k));
     if (!a)
         return tg__error(TG_ERR_NOMEM, "%s: out of memory for the SVD of a %lld x %lld factor", fn, (long long)k,
                          (long long)k);
-    double *u = a + kk, *vt = u + kk, *s = vt + kk, *z = s + k;
+    memset(a, 0, (size_t)(3 * pk + 2 * padded(k)) * sizeof *a);
+    double *u = a + pk, *vt = u + pk, *s = vt + pk, *z = s + padded(k);
     for (int64_t c = 0; c < k; c++) {
         for (int64_t i = 0; i <= c; i++)
             a[c * k + i] = r[c * kc + i];
         z[c] = r[k * kc + c];
     }
     res->rss = r[k * kc + k] * r[k * kc + k];
+    tg__blas_set_threads(1);
     tg_status st = tg__dgesvd(fn, k, a, s, u, vt);
+    tg__blas_set_threads(tg__par_threads());
     if (st == TG_OK) {
         const double thr = (rcond > 0 ? rcond : (double)(n > 1 ? n : 1) * DBL_EPSILON) * s[0];
         res->rank = 0;
@@ -555,7 +571,7 @@ tg_status tg_lstsq_part_solve(const tg_lstsq_part *cp, const tg_lstsq_opts *opts
     res->coef = malloc((size_t)k * sizeof *res->coef);
     res->cov = malloc((size_t)(k * k) * sizeof *res->cov);
     res->se = malloc((size_t)k * sizeof *res->se);
-    double *r = tg__malloc((size_t)(kc * kc) * sizeof *r);
+    double *r = lines(kc * kc);
     tg_status st = TG_OK;
     if (!res->coef || !res->cov || !res->se || !r)
         st = tg__error(TG_ERR_NOMEM, "%s: out of memory for %lld coefficients", fn, (long long)k);
