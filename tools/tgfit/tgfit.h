@@ -1,10 +1,12 @@
 /*
 ** tgfit: the polynomial-fitting command built on tensorgrad (a program, not
 ** part of the library).  Shared declarations of its files:
-**   main.c      options, the run from data to outputs, the one error line
+**   main.c      options, the run from data to outputs
+**   fail.c      the one error line (tgfit_fail, tgfit_error)
 **   data.c      CSV / .npy reading, this rank's slice, the finiteness check
 **   fit.c       the models, the loss, the training loop, least squares
-**   report.c    the summary on stdout, the JSON file, the SVG plot
+**   report.c    the summary on stdout, the JSON file
+**   plot.c      the SVG plot
 **   progress.c  the progress bar or lines on stderr, SIGINT
 **   par.c       the parallel layer: tensorgrad_mpi when built with MPI and
 **               started by an MPI launcher, one process otherwise
@@ -14,10 +16,12 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <tensorgrad.h>
 
-/* Every failure is recorded here once, with tgfit_fail, and printed once by
-** main as "tgfit: <message>". */
+/* ---------------------------------------------------------------- fail.c
+** Every failure is recorded once, with tgfit_fail, and printed once by main
+** as "tgfit: <message>". */
 /* Failure returns: TGFIT_FAIL when every rank fails alike (rank 0 prints),
 ** TGFIT_FAIL_HERE when only this rank failed and prints, TGFIT_FAIL_QUIET
 ** when another rank prints.  tgfit_fail records and returns TGFIT_FAIL. */
@@ -28,7 +32,7 @@ int tgfit_fail(const char *fmt, ...)
 #endif
     ;
 const char *tgfit_error(void);
-double tgfit_now(void);                     /* monotonic seconds */
+double tgfit_now(void);                     /* monotonic seconds (progress.c) */
 
 typedef enum model_kind { MODEL_LEGENDRE, MODEL_P3 } model_kind;
 typedef enum optim_kind { OPT_ADAM, OPT_SGD, OPT_LBFGS, OPT_LSTSQ } optim_kind;
@@ -42,6 +46,7 @@ typedef struct options {
     double lr;                  /* 0: the optimizer's default */
     uint64_t seed;
     bool no_lstsq;              /* skip the least-squares reference (huge data) */
+    bool quiet;                 /* no progress and no summary */
 } options;
 
 const char *model_name(model_kind m);
@@ -94,15 +99,40 @@ void fit_run_free(fit_run *r);
 /* The model at the points x [n] with the coefficients of r (no graph). */
 int  fit_predict(const options *o, const fit_run *r, const double *x, int64_t n, double *y);
 
+/* -------------------------------------------------------------- text.c */
+/* The length (1..4) of the well-formed UTF-8 character at s and its code
+** point, or 0 when s does not start one (write that byte as U+FFFD). */
+int  utf8_char(const char *s, uint32_t *cp);
+
+/* ------------------------------------------------------------ output.c */
+/* An output file being written: a temporary beside the target, renamed over
+** it by output_close; a character device or FIFO in place; "-" stdout. */
+typedef struct output {
+    const char *path, *opt;     /* as given, and the option ("--out") for messages */
+    char *target, *tmp;         /* owned: the file replaced, the temporary (NULL in place) */
+    FILE *f;                    /* write here */
+} output;
+/* Before the fit: path is writable, not empty, not a directory, not the input. */
+int  output_check(const char *opt, const char *path, const char *input);
+int  output_open(output *w, const char *opt, const char *path);
+/* Checks every write, fsyncs and renames; a failure removes only the temporary. */
+int  output_close(output *w);
+void output_abort(output *w);
+
 /* ------------------------------------------------------------ report.c */
 void report_print(const options *o, const par *p, const dataset *d, const fit_run *r);
 int  report_json(const options *o, const par *p, const dataset *d, const fit_run *r, const char *path);
-int  report_svg(const options *o, const fit_run *r, const double *x, const double *y, int64_t n,
-                const char *path);
+
+/* -------------------------------------------------------------- plot.c */
+/* The SVG plot of the sampled points x, y [n] and the fit r, written to path. */
+int  plot_svg(const options *o, const fit_run *r, const double *x, const double *y, int64_t n, const char *path);
 
 /* ---------------------------------------------------------- progress.c */
+/* SIGINT and SIGTERM set a flag (a second one of either kills as usual);
+** the training loop and long computations poll progress_interrupted(). */
 void progress_install_sigint(void);
 bool progress_interrupted(void);
+const char *progress_signal_name(void);     /* "SIGINT", "SIGTERM", or "" */
 typedef struct progress {
     bool on, tty;
     int64_t total, every;
