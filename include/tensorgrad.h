@@ -619,6 +619,25 @@ tg_tensor *tg_load_npy(const char *path);
 ** is mapped is undefined (SIGBUS on Linux), as with any mapping. */
 tg_tensor *tg_mmap_npy(const char *path);
 
+/* A read-only view of a float64 .npy file (issue 15: fits of data bigger than
+** memory).  As tg_mmap_npy, but the mapping is PROT_READ: its pages are the
+** page cache's, so they count against no private-memory limit (RLIMIT_DATA,
+** `prlimit --data`) and are dropped under memory pressure.  It is not a tensor
+** (nothing may write it): read v->data[0 .. numel) directly, e.g. as the
+** tg_points of tg_legendre_lstsq_points.  On failure *v is zeroed; errors as
+** tg_mmap_npy (TG_ERR_IO, also for dtypes other than '<f8' and Fortran
+** order).  tg_npy_view_close unmaps (a zeroed view is a no-op).  Thread-safe
+** for different views; the file must not change while it is mapped. */
+typedef struct tg_npy_view {
+    const double *data;
+    int ndim;
+    int64_t shape[8];
+    void *map_;               /* private */
+    size_t map_len_;
+} tg_npy_view;
+tg_status tg_npy_view_open(const char *path, tg_npy_view *v);
+void tg_npy_view_close(tg_npy_view *v);
+
 /* Writes t to path (created or truncated) as numpy.save does, byte for byte:
 ** format version 1.0 (2.0 if the header ever needs it), '<f8', C order, the
 ** header padded so the data starts at a multiple of 64 bytes.  numpy.load
