@@ -54,7 +54,7 @@ static tg_status combine(const char *fn, int64_t kc, double *a, double *b, doubl
 /* ------------------------------------------------------------ part workers */
 
 typedef struct worker {
-    double *blk, *vrow, *xb, *scratch, *t, *work, *stack;
+    double *blk, *vrow, *xb, *t, *work, *stack;   /* vrow: the block's t, xb: its weights */
     int64_t *level, *index;
     int top, depth;
     tg_status st;
@@ -74,25 +74,43 @@ typedef struct part_job {
 static double at(const double *p, int64_t stride, int64_t i) { return p[i * stride]; }
 
 /* The design block of local points [lo, lo + m) into w->blk, column-major
-** [m, kc]; false (and w->bad) at a non-finite value. */
+** [m, kc]: column j is w P_j(t) by Bonnet's recurrence, a pass over the block
+** per degree (contiguous, vectorized), column kc - 1 is w y.  False (and
+** w->bad) at a non-finite value. */
 static bool design_block(const part_job *j, worker *w, int64_t lo, int64_t m)
 {
     const tg_points *p = j->pts;
     const int64_t k = j->kc - 1, xs = p->x_stride, ys = p->y_stride, ws = p->w_stride;
+    const double *px = p->x + lo * xs, *py = p->y + lo * ys, *pw = p->w ? p->w + lo * ws : NULL;
+    double *wt = w->xb, *t = w->vrow, *y = w->blk + k * m;
+    bool finite = true;
     for (int64_t i = 0; i < m; i++) {
-        double x = at(p->x, xs, lo + i), y = at(p->y, ys, lo + i), wt = p->w ? at(p->w, ws, lo + i) : 1.0;
-        if (!isfinite(x) || !isfinite(y) || !isfinite(wt)) {
-            w->bad = lo + i;
-            return false;
-        }
-        w->xb[i] = x;
-        w->blk[k * m + i] = wt * y;
+        double xi = px[i * xs], yi = py[i * ys], wi = pw ? pw[i * ws] : 1.0;
+        finite &= isfinite(xi) & isfinite(yi) & isfinite(wi);
+        t[i] = j->alpha * xi + j->beta;
+        wt[i] = wi;
+        y[i] = wi * yi;
     }
-    tg__kern()->legvander(m, k, w->xb, j->alpha, j->beta, w->vrow, w->scratch);
-    for (int64_t i = 0; i < m; i++) {
-        double wt = p->w ? at(p->w, ws, lo + i) : 1.0;
-        for (int64_t c = 0; c < k; c++)
-            w->blk[c * m + i] = wt * w->vrow[i * k + c];
+    if (!finite) {
+        for (int64_t i = 0; i < m; i++)
+            if (!isfinite(px[i * xs]) || !isfinite(py[i * ys]) || (pw && !isfinite(pw[i * ws]))) {
+                w->bad = lo + i;
+                break;
+            }
+        return false;
+    }
+    double *c0 = w->blk, *c1 = w->blk + m;
+    for (int64_t i = 0; i < m; i++)
+        c0[i] = wt[i];
+    if (k > 1)
+        for (int64_t i = 0; i < m; i++)
+            c1[i] = wt[i] * t[i];
+    for (int64_t d = 1; d + 1 < k; d++) {   /* (d + 1) P_{d+1} = (2d + 1) t P_d - d P_{d-1} */
+        const double a = (double)(2 * d + 1) / (double)(d + 1), b = (double)d / (double)(d + 1);
+        const double *pd = w->blk + d * m, *pm = pd - m;
+        double *pn = w->blk + (d + 1) * m;
+        for (int64_t i = 0; i < m; i++)
+            pn[i] = a * t[i] * pd[i] - b * pm[i];
     }
     return true;
 }
@@ -104,7 +122,14 @@ static tg_status push_leaf(const part_job *j, worker *w, int64_t leaf, int64_t m
         return tg__error(TG_ERR_STATE, "%s: tree stack overflow", j->fn);   /* sized in make_workers */
     double *r = w->stack + (int64_t)w->top * kk;
     memset(r, 0, (size_t)(kc * kc) * sizeof *r);
-    tg_status st = tg__dtpqrt(j->fn, m, kc, 0, block_nb(kc), r, kc, w->blk, m, w->t, w->work);
+    tg_status st;
+    if (m >= kc) {               /* a whole block: dgeqrt, then its R */
+        st = tg__dgeqrt(j->fn, m, kc, block_nb(kc), w->blk, m, w->t, w->work);
+        for (int64_t c = 0; st == TG_OK && c < kc; c++)
+            memcpy(r + c * kc, w->blk + c * m, (size_t)(c + 1) * sizeof *r);
+    } else {                     /* fewer rows than columns: folded into a zero triangle */
+        st = tg__dtpqrt(j->fn, m, kc, 0, block_nb(kc), r, kc, w->blk, m, w->t, w->work);
+    }
     if (st != TG_OK)
         return st;
     w->level[w->top] = 0;
@@ -151,7 +176,6 @@ static void free_workers(worker *w, int nw)
         tg__free(w[i].blk);
         tg__free(w[i].vrow);
         tg__free(w[i].xb);
-        tg__free(w[i].scratch);
         tg__free(w[i].t);
         tg__free(w[i].work);
         tg__free(w[i].stack);
@@ -174,15 +198,14 @@ static worker *make_workers(int nw, int64_t kc, int64_t leaves)
         w[i].depth = depth;
         w[i].bad = -1;
         w[i].blk = lines(b * kc);
-        w[i].vrow = lines(b * (kc - 1));
+        w[i].vrow = lines(b);
         w[i].xb = lines(b);
-        w[i].scratch = lines(tg__legvander_scratch());
         w[i].t = lines(nbk);
         w[i].work = lines(nbk);
         w[i].stack = lines(depth * padded(kc * kc));
         w[i].level = tg__malloc((size_t)depth * sizeof(int64_t));
         w[i].index = tg__malloc((size_t)depth * sizeof(int64_t));
-        ok = w[i].blk && w[i].vrow && w[i].xb && w[i].scratch && w[i].t && w[i].work && w[i].stack &&
+        ok = w[i].blk && w[i].vrow && w[i].xb && w[i].t && w[i].work && w[i].stack &&
              w[i].level && w[i].index;
     }
     if (!ok) {

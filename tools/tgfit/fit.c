@@ -448,7 +448,9 @@ int fit_run_all(const options *o, const par *p, const dataset *d, fit_run *r)
         rc = train(&t);
     }
     double final_loss = NAN;
-    if (rc == 0)
+    if (rc == 0 && o->optimizer == OPT_LSTSQ)
+        final_loss = r->lstsq_loss;                /* the same coefficients: no second pass over the data */
+    else if (rc == 0)
         rc = full_loss(&t, &final_loss);
     if (rc == 0) {
         /* full batch: the best values any evaluation saw, else the last ones */
