@@ -101,3 +101,20 @@ tg_status tg__dgesvd(const char *fn, int64_t n, double *a, double *s, double *u,
         return tg__error(TG_ERR_NUMERIC, "%s: dgesvd did not converge (%d superdiagonals)", fn, (int)info);
     return TG_OK;
 }
+
+/* forward: A = Q R, A [m, n] column-major, m >= n: R overwrites A's upper
+** triangle (the reflectors below it).  t and work hold nb * n doubles each. */
+tg_status tg__dgeqrt(const char *fn, int64_t m, int64_t n, int64_t nb, double *a, int64_t lda, double *t,
+                     double *work)
+{
+    if (!fits(m) || !fits(n) || m < n || nb < 1 || nb > n || lda < m || lda > INT32_MAX)
+        return tg__error(TG_ERR_ARG, "%s: dgeqrt of m = %lld, n = %lld, nb = %lld is out of range", fn,
+                         (long long)m, (long long)n, (long long)nb);
+    if (!a || !t || !work)
+        return tg__error(TG_ERR_ARG, "%s: NULL array given to dgeqrt", fn);
+    lapack_int info = LAPACKE_dgeqrt_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)n, (lapack_int)nb, a,
+                                          (lapack_int)lda, t, (lapack_int)nb, work);
+    if (info != 0)
+        return tg__error(TG_ERR_ARG, "%s: dgeqrt rejected argument %d", fn, (int)-info);
+    return TG_OK;
+}

@@ -34,6 +34,12 @@ struct tg_lstsq_part {
     node *nodes;
 };
 
+/* Every array LAPACK sees starts on a cache line and every factor slot is a
+** whole number of lines: OpenBLAS's vector kernels peel unaligned heads, so
+** the same factor at another alignment could round differently. */
+static int64_t padded(int64_t n) { return (n + 7) / 8 * 8; }
+static double *lines(int64_t n) { return tg__malloc_lines((size_t)padded(n > 0 ? n : 1) * sizeof(double)); }
+
 /* Householder block size of dtpqrt */
 static int64_t block_nb(int64_t kc) { return kc < 32 ? kc : 32; }
 
@@ -48,7 +54,7 @@ static tg_status combine(const char *fn, int64_t kc, double *a, double *b, doubl
 /* ------------------------------------------------------------ part workers */
 
 typedef struct worker {
-    double *blk, *vrow, *xb, *scratch, *t, *work, *stack;
+    double *blk, *vrow, *xb, *t, *work, *stack;   /* vrow: the block's t, xb: its weights */
     int64_t *level, *index;
     int top, depth;
     tg_status st;
@@ -68,44 +74,69 @@ typedef struct part_job {
 static double at(const double *p, int64_t stride, int64_t i) { return p[i * stride]; }
 
 /* The design block of local points [lo, lo + m) into w->blk, column-major
-** [m, kc]; false (and w->bad) at a non-finite value. */
+** [m, kc]: column j is w P_j(t) by Bonnet's recurrence, a pass over the block
+** per degree (contiguous, vectorized), column kc - 1 is w y.  False (and
+** w->bad) at a non-finite value. */
 static bool design_block(const part_job *j, worker *w, int64_t lo, int64_t m)
 {
     const tg_points *p = j->pts;
     const int64_t k = j->kc - 1, xs = p->x_stride, ys = p->y_stride, ws = p->w_stride;
+    const double *px = p->x + lo * xs, *py = p->y + lo * ys, *pw = p->w ? p->w + lo * ws : NULL;
+    double *wt = w->xb, *t = w->vrow, *y = w->blk + k * m;
+    bool finite = true;
     for (int64_t i = 0; i < m; i++) {
-        double x = at(p->x, xs, lo + i), y = at(p->y, ys, lo + i), wt = p->w ? at(p->w, ws, lo + i) : 1.0;
-        if (!isfinite(x) || !isfinite(y) || !isfinite(wt)) {
-            w->bad = lo + i;
-            return false;
-        }
-        w->xb[i] = x;
-        w->blk[k * m + i] = wt * y;
+        double xi = px[i * xs], yi = py[i * ys], wi = pw ? pw[i * ws] : 1.0;
+        finite &= isfinite(xi) & isfinite(yi) & isfinite(wi);
+        t[i] = j->alpha * xi + j->beta;
+        wt[i] = wi;
+        y[i] = wi * yi;
     }
-    tg__kern()->legvander(m, k, w->xb, j->alpha, j->beta, w->vrow, w->scratch);
-    for (int64_t i = 0; i < m; i++) {
-        double wt = p->w ? at(p->w, ws, lo + i) : 1.0;
-        for (int64_t c = 0; c < k; c++)
-            w->blk[c * m + i] = wt * w->vrow[i * k + c];
+    if (!finite) {
+        for (int64_t i = 0; i < m; i++)
+            if (!isfinite(px[i * xs]) || !isfinite(py[i * ys]) || (pw && !isfinite(pw[i * ws]))) {
+                w->bad = lo + i;
+                break;
+            }
+        return false;
+    }
+    double *c0 = w->blk, *c1 = w->blk + m;
+    for (int64_t i = 0; i < m; i++)
+        c0[i] = wt[i];
+    if (k > 1)
+        for (int64_t i = 0; i < m; i++)
+            c1[i] = wt[i] * t[i];
+    for (int64_t d = 1; d + 1 < k; d++) {   /* (d + 1) P_{d+1} = (2d + 1) t P_d - d P_{d-1} */
+        const double a = (double)(2 * d + 1) / (double)(d + 1), b = (double)d / (double)(d + 1);
+        const double *pd = w->blk + d * m, *pm = pd - m;
+        double *pn = w->blk + (d + 1) * m;
+        for (int64_t i = 0; i < m; i++)
+            pn[i] = a * t[i] * pd[i] - b * pm[i];
     }
     return true;
 }
 
 static tg_status push_leaf(const part_job *j, worker *w, int64_t leaf, int64_t m)
 {
-    const int64_t kc = j->kc, kk = kc * kc;
+    const int64_t kc = j->kc, kk = padded(kc * kc);
     if (w->top == w->depth)
         return tg__error(TG_ERR_STATE, "%s: tree stack overflow", j->fn);   /* sized in make_workers */
     double *r = w->stack + (int64_t)w->top * kk;
-    memset(r, 0, (size_t)kk * sizeof *r);
-    tg_status st = tg__dtpqrt(j->fn, m, kc, 0, block_nb(kc), r, kc, w->blk, m, w->t, w->work);
+    memset(r, 0, (size_t)(kc * kc) * sizeof *r);
+    tg_status st;
+    if (m >= kc) {               /* a whole block: dgeqrt, then its R */
+        st = tg__dgeqrt(j->fn, m, kc, block_nb(kc), w->blk, m, w->t, w->work);
+        for (int64_t c = 0; st == TG_OK && c < kc; c++)
+            memcpy(r + c * kc, w->blk + c * m, (size_t)(c + 1) * sizeof *r);
+    } else {                     /* fewer rows than columns: folded into a zero triangle */
+        st = tg__dtpqrt(j->fn, m, kc, 0, block_nb(kc), r, kc, w->blk, m, w->t, w->work);
+    }
     if (st != TG_OK)
         return st;
     w->level[w->top] = 0;
     w->index[w->top++] = leaf;
     while (w->top >= 2 && w->level[w->top - 1] == w->level[w->top - 2] && w->index[w->top - 2] % 2 == 0 &&
            w->index[w->top - 1] == w->index[w->top - 2] + 1) {
-        double *left = w->stack + (int64_t)(w->top - 2) * kk;
+        double *left = w->stack + (int64_t)(w->top - 2) * kk;   /* its right sibling is the next slot */
         if ((st = combine(j->fn, kc, left, left + kk, w->t, w->work)) != TG_OK)
             return st;
         w->top--;
@@ -145,7 +176,6 @@ static void free_workers(worker *w, int nw)
         tg__free(w[i].blk);
         tg__free(w[i].vrow);
         tg__free(w[i].xb);
-        tg__free(w[i].scratch);
         tg__free(w[i].t);
         tg__free(w[i].work);
         tg__free(w[i].stack);
@@ -161,22 +191,21 @@ static worker *make_workers(int nw, int64_t kc, int64_t leaves)
     while (bits < 63 && ((int64_t)1 << bits) <= leaves)
         bits++;
     const int depth = 2 * bits + 2;
-    const size_t d = sizeof(double), b = TG_LSTSQ_BLOCK, nbk = (size_t)(block_nb(kc) * kc);
+    const int64_t b = TG_LSTSQ_BLOCK, nbk = block_nb(kc) * kc;
     worker *w = tg__calloc((size_t)nw, sizeof *w);
     bool ok = w != NULL;
     for (int i = 0; ok && i < nw; i++) {
         w[i].depth = depth;
         w[i].bad = -1;
-        w[i].blk = tg__malloc(b * (size_t)kc * d);
-        w[i].vrow = tg__malloc(b * (size_t)(kc - 1) * d);
-        w[i].xb = tg__malloc(b * d);
-        w[i].scratch = tg__malloc((size_t)tg__legvander_scratch() * d);
-        w[i].t = tg__malloc(nbk * d);
-        w[i].work = tg__malloc(nbk * d);
-        w[i].stack = tg__malloc((size_t)depth * (size_t)(kc * kc) * d);
+        w[i].blk = lines(b * kc);
+        w[i].vrow = lines(b);
+        w[i].xb = lines(b);
+        w[i].t = lines(nbk);
+        w[i].work = lines(nbk);
+        w[i].stack = lines(depth * padded(kc * kc));
         w[i].level = tg__malloc((size_t)depth * sizeof(int64_t));
         w[i].index = tg__malloc((size_t)depth * sizeof(int64_t));
-        ok = w[i].blk && w[i].vrow && w[i].xb && w[i].scratch && w[i].t && w[i].work && w[i].stack &&
+        ok = w[i].blk && w[i].vrow && w[i].xb && w[i].t && w[i].work && w[i].stack &&
              w[i].level && w[i].index;
     }
     if (!ok) {
@@ -220,7 +249,7 @@ static bool part_add(tg_lstsq_part *p, int64_t level, int64_t index, const doubl
         p->nodes = nodes;
         p->cap = cap;
     }
-    double *copy = tg__malloc(kk * sizeof *copy);
+    double *copy = lines((int64_t)kk);
     if (!copy)
         return false;
     memcpy(copy, r, kk * sizeof *copy);
@@ -249,8 +278,12 @@ static tg_status check_points(const char *fn, const tg_points *pts, int degree, 
 
 static tg_status run_workers(const char *fn, const part_job *job, int nw, int64_t leaves, tg_lstsq_part *p)
 {
+    /* OpenBLAS's own threads change the rounding of dtpqrt's small products:
+    ** one BLAS thread while the workers run (tensorgrad's threads split the blocks) */
+    tg__blas_set_threads(1);
     if (leaves > 0)
         tg__par_run(nw, leaves, 1, part_slice, (void *)job);
+    tg__blas_set_threads(tg__par_threads());
     int64_t bad = -1;
     for (int i = 0; i < nw; i++)
         if (job->w[i].bad >= 0 && (bad < 0 || job->w[i].bad < bad))
@@ -265,7 +298,7 @@ static tg_status run_workers(const char *fn, const part_job *job, int nw, int64_
     for (int i = 0; i < nw; i++)
         if (job->w[i].st != TG_OK)
             return tg__error(job->w[i].st, "%s", job->w[i].msg);
-    const int64_t kk = (int64_t)p->kc * p->kc;
+    const int64_t kk = padded((int64_t)p->kc * p->kc);
     for (int i = 0; i < nw; i++)
         for (int s = 0; s < job->w[i].top; s++)
             if (!part_add(p, job->w[i].level[s], job->w[i].index[s], job->w[i].stack + s * kk))
@@ -430,7 +463,7 @@ static tg_status build(const tree *tr, int64_t level, int64_t index, double *out
         return tg__error(TG_ERR_ARG, "%s: block %lld (points from %lld) is in no part", tr->fn, (long long)index,
                          (long long)index * TG_LSTSQ_BLOCK);
     bool left_empty, right_empty;
-    double *right = tr->levels + level * kk;
+    double *right = tr->levels + level * padded(kk);
     tg_status st = build(tr, level - 1, 2 * index, out, &left_empty);
     if (st == TG_OK)
         st = build(tr, level - 1, 2 * index + 1, right, &right_empty);
@@ -458,12 +491,14 @@ static tg_status root(const char *fn, tg_lstsq_part *p, double *r)
     while (((int64_t)1 << top) < leaves)
         top++;
     tree tr = {.fn = fn, .p = p, .leaves = leaves, .kc = kc};
-    tr.levels = tg__malloc((size_t)(top + 1) * (size_t)kk * sizeof(double));
-    tr.t = tg__malloc((size_t)(block_nb(kc) * kc) * sizeof(double));
-    tr.work = tg__malloc((size_t)(block_nb(kc) * kc) * sizeof(double));
+    tr.levels = lines((top + 1) * padded(kk));
+    tr.t = lines(block_nb(kc) * kc);
+    tr.work = lines(block_nb(kc) * kc);
     bool empty;
+    tg__blas_set_threads(1);
     tg_status st = tr.levels && tr.t && tr.work ? build(&tr, top, 0, r, &empty)
                                                 : tg__error(TG_ERR_NOMEM, "%s: out of memory for the tree", fn);
+    tg__blas_set_threads(tg__par_threads());
     tg__free(tr.levels);
     tg__free(tr.t);
     tg__free(tr.work);
@@ -509,18 +544,22 @@ static tg_status solve_root(const char *fn, const double *r, int64_t kc, int64_t
                             tg_lstsq_result *res)
 {
     const int64_t k = kc - 1, kk = k * k;
-    double *a = tg__calloc((size_t)(3 * kk + 2 * k), sizeof *a);
+    const int64_t pk = padded(kk);
+    double *a = lines(3 * pk + 2 * padded(k));
     if (!a)
         return tg__error(TG_ERR_NOMEM, "%s: out of memory for the SVD of a %lld x %lld factor", fn, (long long)k,
                          (long long)k);
-    double *u = a + kk, *vt = u + kk, *s = vt + kk, *z = s + k;
+    memset(a, 0, (size_t)(3 * pk + 2 * padded(k)) * sizeof *a);
+    double *u = a + pk, *vt = u + pk, *s = vt + pk, *z = s + padded(k);
     for (int64_t c = 0; c < k; c++) {
         for (int64_t i = 0; i <= c; i++)
             a[c * k + i] = r[c * kc + i];
         z[c] = r[k * kc + c];
     }
     res->rss = r[k * kc + k] * r[k * kc + k];
+    tg__blas_set_threads(1);
     tg_status st = tg__dgesvd(fn, k, a, s, u, vt);
+    tg__blas_set_threads(tg__par_threads());
     if (st == TG_OK) {
         const double thr = (rcond > 0 ? rcond : (double)(n > 1 ? n : 1) * DBL_EPSILON) * s[0];
         res->rank = 0;
@@ -555,7 +594,7 @@ tg_status tg_lstsq_part_solve(const tg_lstsq_part *cp, const tg_lstsq_opts *opts
     res->coef = malloc((size_t)k * sizeof *res->coef);
     res->cov = malloc((size_t)(k * k) * sizeof *res->cov);
     res->se = malloc((size_t)k * sizeof *res->se);
-    double *r = tg__malloc((size_t)(kc * kc) * sizeof *r);
+    double *r = lines(kc * kc);
     tg_status st = TG_OK;
     if (!res->coef || !res->cov || !res->se || !r)
         st = tg__error(TG_ERR_NOMEM, "%s: out of memory for %lld coefficients", fn, (long long)k);
