@@ -32,6 +32,18 @@ install_into_prefix() {
     cp "$2/examples/polynomial_custom_function.c" "$tmp/prog.c"
 }
 
+# Runs an MPI program on 2 ranks with the mpirun found on PATH (Open MPI, as
+# tools/setup installs it, refuses root without --allow-run-as-root).
+run_mpi() {
+    local mpirun
+    mpirun=$(command -v mpirun) || die "tensorgrad_mpi is installed but there is no mpirun"
+    local opts=(-np 2)
+    if "$mpirun" --version 2>&1 | grep -q 'Open MPI'; then
+        opts=(--allow-run-as-root --oversubscribe -np 2)
+    fi
+    run "$mpirun" "${opts[@]}" "$@" || die "mpirun ${opts[*]} $* failed"
+}
+
 # Runs program $1 and checks its output against the PyTorch reference.
 check_output() {
     local bin=$1
@@ -59,11 +71,14 @@ check_loads_from_prefix() {
 
 # ---------------------------------------------------------------- pkgconfig
 # `cc prog.c $(pkg-config --cflags --libs tensorgrad)` is all an outside program
-# needs: the rpath in Libs lets it run from a non-system prefix.  Then, with the
-# shared library removed from the prefix (a static-only install, the case
-# `pkg-config --static` is for), the same command with --static links
-# libtensorgrad.a, whose dependencies come from Libs.private only; and, unless
-# sanitizers are on (ASan cannot link -static), a fully static executable.
+# needs; tensorgrad.pc bakes in no rpath, so a program run from a non-system
+# prefix adds its own (-Wl,-rpath), as it would for any library there.  The
+# libraries below libtensorgrad come from Requires.private (openblas lapacke)
+# and Libs.private.  With tensorgrad_mpi installed, a program on
+# tensorgrad_mpi.pc runs on 2 ranks.  Then, with the shared library removed from
+# the prefix (a static-only install, the case `pkg-config --static` is for), the
+# same command with --static links libtensorgrad.a; and, unless sanitizers are
+# on (ASan cannot link -static), a fully static executable.
 mode_pkgconfig() {
     local build_dir=$1; source_dir=$2; local cc=$3; check_tutorial=$4; shift 4
     local flags=("$@")
@@ -84,14 +99,37 @@ mode_pkgconfig() {
         || die "tensorgrad.pc has version $(pkg-config --modversion tensorgrad), tensorgrad_version.h '$header_version'"
     echo "version $header_version in tensorgrad.pc and tensorgrad_version.h"
 
-    say "shared: cc prog.c \$(pkg-config --cflags --libs tensorgrad)"
+    local libdir requires
+    libdir=$(pkg-config --variable=libdir tensorgrad)
+    [[ $(pkg-config --libs --static tensorgrad) != *rpath* ]] || die "tensorgrad.pc sets an rpath"
+    requires=$(pkg-config --print-requires-private tensorgrad | tr '\n' ' ')
+    [[ $requires == "openblas lapacke " ]] || die "tensorgrad.pc: Requires.private is '$requires', not 'openblas lapacke'"
+
+    say "shared: cc prog.c \$(pkg-config --cflags --libs tensorgrad) -Wl,-rpath,$libdir"
     # shellcheck disable=SC2046  # word splitting of pkg-config's output is the point
-    run "$cc" "${flags[@]}" prog.c $(pkg-config --cflags --libs tensorgrad) -o prog_shared
+    run "$cc" "${flags[@]}" prog.c $(pkg-config --cflags --libs tensorgrad) -Wl,-rpath,"$libdir" -o prog_shared
     check_loads_from_prefix prog_shared yes
     check_output ./prog_shared
 
-    local libdir
-    libdir=$(pkg-config --variable=libdir tensorgrad)
+    if [[ -f ${pc%/*}/tensorgrad_mpi.pc ]]; then
+        run pkg-config --validate tensorgrad_mpi
+        [[ $(pkg-config --modversion tensorgrad_mpi) == "$header_version" ]] \
+            || die "tensorgrad_mpi.pc has version $(pkg-config --modversion tensorgrad_mpi), not $header_version"
+        [[ -f $prefix/include/tensorgrad_mpi.h && -f $libdir/libtensorgrad_mpi.a ]] \
+            || die "tensorgrad_mpi.pc is installed but tensorgrad_mpi.h or libtensorgrad_mpi.a is not"
+        say "mpi: cc mpi_prog.c \$(pkg-config --cflags --libs tensorgrad_mpi) -Wl,-rpath,$libdir"
+        # shellcheck disable=SC2046
+        run "$cc" "${flags[@]}" "$source_dir/tests/consumer/mpi_prog.c" $(pkg-config --cflags --libs tensorgrad_mpi) \
+            -Wl,-rpath,"$libdir" -o prog_mpi
+        if ((${#flags[@]})); then
+            say "mpi run: skipped under sanitizers (Open MPI's own allocations show up as leaks)"
+        else
+            run_mpi ./prog_mpi
+        fi
+    else
+        say "mpi: tensorgrad_mpi not installed (built without MPI)"
+    fi
+
     [[ -f $libdir/libtensorgrad.a ]] || die "no libtensorgrad.a in $libdir"
     rm -f "$libdir"/libtensorgrad.so*
     say "static libtensorgrad: cc prog.c \$(pkg-config --cflags --libs --static tensorgrad) -static-libgcc"
@@ -124,16 +162,53 @@ mode_cmake_package() {
     local build_dir=$1; source_dir=$2; local cc=$3; check_tutorial=$4 cmake=$5 version=$6; shift 6
     local flags="$*"
     install_into_prefix "$build_dir" "$source_dir"
+    # the exported targets name their dependencies as targets (BLAS::BLAS,
+    # OpenMP::OpenMP_C, ...) found again by find_dependency, never as paths
+    local pkgdir
+    pkgdir=$(dirname "$(find "$prefix" -name tensorgradConfig.cmake -print -quit)")
+    if grep -h 'INTERFACE_LINK_LIBRARIES' "$pkgdir"/*Targets.cmake | grep '/'; then
+        die "the exported targets link libraries by path (above)"
+    fi
+    grep -q 'find_dependency(BLAS)' "$pkgdir/tensorgradConfig.cmake" || die "tensorgradConfig.cmake has no find_dependency(BLAS)"
+    local with_mpi=OFF
+    [[ -f $pkgdir/tensorgrad_mpiTargets.cmake ]] && with_mpi=ON
     run "$cmake" -S "$source_dir/tests/consumer" -B "$tmp/consumer" \
         -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_C_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" \
         -DCMAKE_PREFIX_PATH="$prefix" -DTG_EXPECTED_PREFIX="$prefix" \
-        -DTG_EXPECTED_VERSION="$version" -DTG_EXAMPLE="$tmp/prog.c"
+        -DTG_EXPECTED_VERSION="$version" -DTG_EXAMPLE="$tmp/prog.c" -DTG_WITH_MPI=$with_mpi
     run "$cmake" --build "$tmp/consumer"
     check_loads_from_prefix "$tmp/consumer/consumer_shared" yes
     check_output "$tmp/consumer/consumer_shared"
     check_loads_from_prefix "$tmp/consumer/consumer_static" no
     check_output "$tmp/consumer/consumer_static"
+    if [[ $with_mpi == OFF ]]; then
+        say "mpi: tensorgrad_mpi not installed (built without MPI)"
+    elif [[ -n $flags ]]; then
+        say "mpi run: skipped under sanitizers (Open MPI's own allocations show up as leaks)"
+    else
+        run_mpi "$tmp/consumer/consumer_mpi"
+    fi
+    # The other compiler of the two (gcc <-> clang) consumes the same package:
+    # the static target's OpenMP is then that compiler's runtime, found by
+    # find_dependency, never the path of the one tensorgrad was built with.
+    local other=clang runtime=libgomp
+    if "$cc" --version | grep -qi clang; then other=gcc runtime=libomp; fi
+    if [[ -n $flags ]] || ! command -v "$other" >/dev/null; then
+        say "consumer built with $other: skipped (sanitizer flags, or no $other)"
+        return
+    fi
+    say "the same consumer built with $other"
+    run "$cmake" -S "$source_dir/tests/consumer" -B "$tmp/consumer_other" \
+        -DCMAKE_C_COMPILER="$other" -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_PREFIX_PATH="$prefix" -DTG_EXPECTED_PREFIX="$prefix" \
+        -DTG_EXPECTED_VERSION="$version" -DTG_EXAMPLE="$tmp/prog.c" -DTG_WITH_MPI=OFF
+    run "$cmake" --build "$tmp/consumer_other"
+    if readelf -d "$tmp/consumer_other/consumer_static" | grep "NEEDED.*$runtime\."; then
+        die "consumer_static built with $other links $runtime, the OpenMP runtime of tensorgrad's compiler"
+    fi
+    check_output "$tmp/consumer_other/consumer_shared"
+    check_output "$tmp/consumer_other/consumer_static"
 }
 
 # ---------------------------------------------------------------- dlopen
