@@ -65,6 +65,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -127,6 +128,17 @@ tg_tensor *tg_full(int ndim, const int64_t *shape, double value);
 tg_tensor *tg_scalar(double value);                       /* 0-d */
 /* Copies numel(shape) doubles from data (which may be NULL only when empty). */
 tg_tensor *tg_from_array(int ndim, const int64_t *shape, const double *data);
+/* A tensor over the caller's memory, used in place (torch.from_numpy): the
+** numel(shape) row-major doubles at data (aligned to 8 bytes; NULL only when
+** empty) are the tensor's data, not copied.  The library reads and may write
+** them as any tensor's data (ops never write their inputs; tg_data writes do).
+** The memory must stay valid until release(user) is called: once, when the
+** last tensor using it is freed (this one, its tg_reshape / tg_detach views, a
+** graph's saved reference), on whatever thread frees that one; release may be
+** NULL.  Errors as tg_zeros, and TG_ERR_ARG for NULL or misaligned data; on
+** failure release is not called and the memory stays the caller's. */
+tg_tensor *tg_from_buffer(int ndim, const int64_t *shape, double *data, void (*release)(void *user),
+                          void *user);
 /* steps >= 0 points evenly spaced from start to end inclusive, as torch.linspace:
 ** the first half counts up from start, the second half down from end. */
 tg_tensor *tg_linspace(double start, double end, int64_t steps);
@@ -390,8 +402,10 @@ tg_tensor *tg_legendre_series(tg_tensor *coef, tg_tensor *x, double alpha, doubl
 tg_tensor *tg_legendre_vander(tg_tensor *x, int degree, double alpha, double beta);
 
 /* Exact least squares: the coefficients minimizing
-** || tg_legendre_vander(x, degree, alpha, beta) coef - y ||_2, solved through
-** LAPACK's dgelsd (SVD) on the design matrix, as numpy.linalg.lstsq.
+** || tg_legendre_vander(x, degree, alpha, beta) coef - y ||_2, solved by the
+** streaming QR of tg_legendre_lstsq_points below (memory O(degree^2), not
+** O(N degree); the SVD of the small triangular factor gives the solution and
+** the condition number).
 ** x and y are 1-d of one length N (TG_ERR_SHAPE otherwise) and finite
 ** (TG_ERR_ARG names the first NaN or infinity).  On success *coef receives a
 ** new tensor [degree + 1] of the current scope (no graph: the solve is not
@@ -405,6 +419,92 @@ tg_tensor *tg_legendre_vander(tg_tensor *x, int degree, double alpha, double bet
 ** said.  Thread-safe as the other calls (LAPACK is reentrant). */
 tg_status tg_legendre_lstsq(tg_tensor *x, tg_tensor *y, int degree, double alpha, double beta,
                             tg_tensor **coef, double *cond);
+
+/* ------------------------------------------- streaming least squares (issue 15)
+**
+** A weighted Legendre least-squares fit of any number of points, read in
+** place from caller memory (a tensor, a mapped .npy file, strided columns)
+** one block of TG_LSTSQ_BLOCK points at a time.  Each block's design rows
+** [w_i P_j(t_i) | w_i y_i] are folded into a (degree + 2)^2 triangular factor
+** by LAPACK's dtpqrt (Householder TSQR, never the normal equations), and the
+** blocks are combined in one fixed binary tree over the global block index:
+** node (l, i) is the QR of the blocks [i 2^l, (i + 1) 2^l).  A computation
+** over any contiguous run of whole blocks yields the maximal nodes inside it,
+** so threads, ranks (tensorgrad_mpi) or separate runs can each do a part and
+** the merged result is the same bit for bit however the points were split.
+** Memory: O(threads * TG_LSTSQ_BLOCK * degree + log(N) * degree^2).
+** The solve takes the SVD of the small factor R: the minimum-norm solution
+** (singular values at or below rcond * s_max dropped, numpy's default rcond
+** N * DBL_EPSILON), the condition number s_max / s_min and the covariance of
+** the coefficients, rss / (N - ncoef) * (R^T R)^+, as scipy's curve_fit. */
+#define TG_LSTSQ_BLOCK 1024
+
+/* Point i is (x[i * x_stride], y[i * y_stride]) with weight w[i * w_stride]
+** (w NULL: weight 1; as numpy's legfit w, it multiplies the residual).  A
+** stride of 0 means 1, so a [N, 2] C-order array is x = data, y = data + 1,
+** strides 2.  first is the global index of point 0: a multiple of
+** TG_LSTSQ_BLOCK (only the part holding the global end may end mid-block).
+** The memory is read, never written or kept. */
+typedef struct tg_points {
+    const double *x, *y, *w;
+    int64_t n, first;
+    int64_t x_stride, y_stride, w_stride;
+} tg_points;
+
+/* stop: when not NULL, read between blocks (from any thread); nonzero ends
+** the computation with TG_ERR_STATE ("interrupted"), as a SIGINT handler
+** setting it wants.  rcond <= 0 (or NaN): N * DBL_EPSILON.  Zero-initialized
+** options are the defaults. */
+typedef struct tg_lstsq_opts {
+    volatile const sig_atomic_t *stop;
+    double rcond;
+} tg_lstsq_opts;
+
+/* What a solve gives.  coef [ncoef], cov [ncoef, ncoef] row-major and se
+** [ncoef] (the square roots of cov's diagonal) are malloc'd by the library and
+** freed by tg_lstsq_result_free.  rank < ncoef (fewer points than coefficients
+** or a singular design) is not an error: coef is then the minimum-norm
+** solution, rank_deficient is true and warning says why (numpy's RankWarning).
+** cov is infinite when N <= rank (no degrees of freedom left). */
+typedef struct tg_lstsq_result {
+    int ncoef, rank;
+    double *coef, *cov, *se;
+    double cond;              /* s_max / s_min of the weighted design (inf if singular) */
+    double rss;               /* sum of w^2 (V coef - y)^2 */
+    int64_t n;                /* points */
+    bool rank_deficient;
+    char warning[200];
+} tg_lstsq_result;
+void tg_lstsq_result_free(tg_lstsq_result *r);
+
+/* The partial tree of some blocks (opaque), for splitting a fit across
+** processes: compute parts, move them as flat doubles, merge, solve. */
+typedef struct tg_lstsq_part tg_lstsq_part;
+
+/* The fixed tree's maximal nodes over pts (threads as tg_set_num_threads).
+** *out is new (tg_lstsq_part_free).  Errors: TG_ERR_ARG (NULL, degree < 0,
+** non-finite alpha / beta, first not a multiple of TG_LSTSQ_BLOCK, negative
+** n or stride), the first non-finite x, y or w by its index (TG_ERR_ARG),
+** TG_ERR_STATE when opts->stop was set, TG_ERR_NOMEM.  Thread-safe. */
+tg_status tg_legendre_lstsq_part(const tg_points *pts, int degree, double alpha, double beta,
+                                 const tg_lstsq_opts *opts, tg_lstsq_part **out);
+void tg_lstsq_part_free(tg_lstsq_part *p);
+/* The flat form: tg_lstsq_part_size doubles written by tg_lstsq_part_pack.
+** tg_lstsq_part_unpack reads one pack or several concatenated (an
+** MPI_Allgatherv of the ranks' packs) into a new part; TG_ERR_ARG for a
+** malformed buffer, parts of different degrees, or two parts holding the
+** same block. */
+int64_t tg_lstsq_part_size(const tg_lstsq_part *p);
+void tg_lstsq_part_pack(const tg_lstsq_part *p, double *buf);
+tg_status tg_lstsq_part_unpack(const double *buf, int64_t n, tg_lstsq_part **out);
+/* Completes the tree and solves (see above).  *res is overwritten (free it
+** with tg_lstsq_result_free, also after an error).  TG_ERR_ARG for a part
+** missing a block before its last one; TG_ERR_NUMERIC when the SVD fails. */
+tg_status tg_lstsq_part_solve(const tg_lstsq_part *p, const tg_lstsq_opts *opts, tg_lstsq_result *res);
+
+/* tg_legendre_lstsq_part and tg_lstsq_part_solve in one call (pts->first 0). */
+tg_status tg_legendre_lstsq_points(const tg_points *pts, int degree, double alpha, double beta,
+                                   const tg_lstsq_opts *opts, tg_lstsq_result *res);
 
 /* ----------------------------------------------------- user Functions
 **
@@ -541,6 +641,25 @@ tg_tensor *tg_load_npy(const char *path);
 ** use tg_load_npy, which converts.  Changing or truncating the file while it
 ** is mapped is undefined (SIGBUS on Linux), as with any mapping. */
 tg_tensor *tg_mmap_npy(const char *path);
+
+/* A read-only view of a float64 .npy file (issue 15: fits of data bigger than
+** memory).  As tg_mmap_npy, but the mapping is PROT_READ: its pages are the
+** page cache's, so they count against no private-memory limit (RLIMIT_DATA,
+** `prlimit --data`) and are dropped under memory pressure.  It is not a tensor
+** (nothing may write it): read v->data[0 .. numel) directly, e.g. as the
+** tg_points of tg_legendre_lstsq_points.  On failure *v is zeroed; errors as
+** tg_mmap_npy (TG_ERR_IO, also for dtypes other than '<f8' and Fortran
+** order).  tg_npy_view_close unmaps (a zeroed view is a no-op).  Thread-safe
+** for different views; the file must not change while it is mapped. */
+typedef struct tg_npy_view {
+    const double *data;
+    int ndim;
+    int64_t shape[8];
+    void *map_;               /* private */
+    size_t map_len_;
+} tg_npy_view;
+tg_status tg_npy_view_open(const char *path, tg_npy_view *v);
+void tg_npy_view_close(tg_npy_view *v);
 
 /* Writes t to path (created or truncated) as numpy.save does, byte for byte:
 ** format version 1.0 (2.0 if the header ever needs it), '<f8', C order, the

@@ -351,6 +351,18 @@ void tg__blas_set_threads(int n);
 ** does not converge; TG_ERR_NOMEM. */
 tg_status tg__dgelsd(const char *fn, int64_t m, int64_t n, double *a, double *b, double *s, double rcond,
                      int64_t *rank);
+/* TSQR step by dtpqrt (column-major, no allocation): [A; B] = Q [R; 0] with A
+** [n, n] upper triangular (R overwrites it) and B [m, n] whose last l rows are
+** upper trapezoidal; t and work hold nb * n doubles each, 1 <= nb <= n. */
+tg_status tg__dtpqrt(const char *fn, int64_t m, int64_t n, int64_t l, int64_t nb, double *a, int64_t lda,
+                     double *b, int64_t ldb, double *t, double *work);
+/* Blocked QR by dgeqrt (column-major, m >= n, no allocation): R in a's upper
+** triangle; t and work hold nb * n doubles each. */
+tg_status tg__dgeqrt(const char *fn, int64_t m, int64_t n, int64_t nb, double *a, int64_t lda, double *t,
+                     double *work);
+/* SVD of a column-major [n, n] (overwritten): u, vt [n, n] column-major, s
+** decreasing.  TG_ERR_NUMERIC for a non-finite entry or no convergence. */
+tg_status tg__dgesvd(const char *fn, int64_t n, double *a, double *s, double *u, double *vt);
 
 
 #endif /* TG_INTERNAL_H */
