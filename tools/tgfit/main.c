@@ -21,15 +21,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *version(void)
-{
-#ifdef TG_VERSION_STRING
-    return tg_version();
-#else
-    return TGFIT_VERSION;
-#endif
-}
-
 static const char usage[] =
     "Usage: tgfit --data FILE --x COL --y COL --degree D [options]\n"
     "  --data FILE        points: a CSV file with a header (COL is a column name) or a\n"
@@ -356,7 +347,7 @@ int main(int argc, char **argv)
         if (p.rank == 0 && rc == 1)
             fputs(usage, stdout);
         if (p.rank == 0 && rc == 2)
-            printf("tgfit (tensorgrad) %s\n", version());
+            printf("tgfit (tensorgrad) %s\n", tg_version());
         status = fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
     } else if (rc != 0) {
         if (p.rank == 0)
