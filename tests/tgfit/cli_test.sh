@@ -31,6 +31,8 @@ standard_conventions)
     "$gen" csv poly 500 "$tmp/p.csv"
     v=$("$tgfit" --version) && [[ $v =~ ^tgfit\ \(tensorgrad\)\ [0-9]+\.[0-9]+\.[0-9]+ ]] || die "--version: '$v'"
     [[ $("$tgfit" -V) == "$v" ]] || die "-V differs from --version"
+    project=$(sed -n 's/^project(tensorgrad VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
+    [[ $v == "tgfit (tensorgrad) $project" ]] || die "--version '$v' is not the project's $project"
     "$tgfit" --help | grep -q -- '--quiet' || die "--help does not list --quiet"
     # getopt_long: --name=value, -h, abbreviations, errors
     "$tgfit" --data="$tmp/p.csv" --x=x --y=y --degree=3 --steps=5 -q --out="$tmp/eq.json"
@@ -159,6 +161,22 @@ outputs_replaced_whole)
     xmllint --noout "$tmp/dir/fit.svg"
     [[ $(stat -c %a "$tmp/dir/fit.json") == 640 ]] || die "the mode changed to $(stat -c %a "$tmp/dir/fit.json")"
     [[ $(ls -A "$tmp/dir" | wc -l) == 2 ]] || die "temporaries left: $(ls -A "$tmp/dir")"
+    # SIGKILL at 12 moments of a run that writes a 1 MB plot: the plot is always the old file
+    # or a complete new one (a killed run may leave its temporary: nothing can remove it)
+    "$gen" npy poly 100000 "$tmp/big.npy"
+    for i in $(seq 12); do
+        "$tgfit" --data "$tmp/big.npy" --x 0 --y 1 --degree 3 --steps 2 -q --plot "$tmp/dir/fit.svg" \
+            --out "$tmp/dir/fit.json" &
+        pid=$!
+        sleep "0.$((RANDOM % 40))"
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        [[ $(cat "$tmp/dir/fit.svg") == old-svg ]] || xmllint --noout "$tmp/dir/fit.svg" \
+            || die "after SIGKILL $i the plot is neither the old file nor valid XML"
+        [[ $(cat "$tmp/dir/fit.json") == old-json ]] || json_ok "$tmp/dir/fit.json"
+        rm -f "$tmp"/dir/.fit.*.tgfit-*
+    done
+    echo "12 SIGKILLs: the outputs were always whole"
     # a symbolic link: the file it names is replaced, the link stays
     ln -s fit.json "$tmp/dir/link.json"
     "$tgfit" "${run[@]}" --steps 6 --out "$tmp/dir/link.json"
@@ -183,7 +201,7 @@ outputs_replaced_whole)
     refused 2 "--optimizer lstsq takes no minibatches" "${big[@]}" --optimizer lstsq --batch 10
     ;;
 plot_ticks_are_round)
-    # every axis: tick labels at multiples of one step 1, 2 or 5 x 10^k, at least 3 of them; the
+    # every axis: tick labels at multiples of one step 1, 2, 2.5 or 5 x 10^k, 3 to 9 of them; the
     # log axis: 10^k at evenly spaced integer k; a legend in each panel; axis labels
     "$gen" csv poly 3000 "$tmp/poly.csv"
     "$gen" csv sin 2000 "$tmp/sin.csv"
@@ -191,23 +209,26 @@ plot_ticks_are_round)
         "$tmp/poly.csv" >"$tmp/offset.csv"
     awk -F, 'NR == 1 { print "t,v"; next } { printf "%.17g,%.17g\n", 1e-6 * $1, 3e8 + 1e9 * $2 }' \
         "$tmp/poly.csv" >"$tmp/scaled.csv"
+    awk -F, 'NR == 1 { print "t,v"; next } { printf "%.17g,%.17g\n", 1e-6 * $1, 3e17 + 1e18 * $2 }' \
+        "$tmp/poly.csv" >"$tmp/huge.csv"
     "$tgfit" --data "$tmp/poly.csv" --x x --y y --degree 4 --optimizer lbfgs --steps 20 -q --plot "$tmp/a.svg"
     "$tgfit" --data "$tmp/sin.csv" --x x --y y --model p3 --optimizer sgd --lr 0.01 --steps 500 -q --plot "$tmp/b.svg"
     "$tgfit" --data "$tmp/offset.csv" --x t --y v --degree 3 --steps 300 -q --plot "$tmp/c.svg"
     "$tgfit" --data "$tmp/scaled.csv" --x t --y v --degree 2 --steps 1 -q --plot "$tmp/d.svg"
     "$tgfit" --data "$tmp/poly.csv" --x x --y y --degree 3 --optimizer lstsq -q --plot "$tmp/e.svg"
-    for svg in "$tmp"/[a-e].svg; do
+    "$tgfit" --data "$tmp/huge.csv" --x t --y v --degree 2 --steps 3 -q --plot "$tmp/f.svg"
+    for svg in "$tmp"/[a-f].svg; do
         xmllint --noout "$svg" || die "$svg is not XML"
         for axis in xticks-data yticks-data xticks-residuals yticks-residuals xticks-loss; do
             xmllint --xpath "//*[@id='$axis']/*/text()" "$svg" | "$py" -c '
 import math, sys
 labels = sys.stdin.read().split()
 v = [float(s) for s in labels]
-if len(v) < 3: sys.exit("%s: %d ticks: %s" % (sys.argv[1], len(v), labels))
+if not 3 <= len(v) <= 9: sys.exit("%s: %d ticks: %s" % (sys.argv[1], len(v), labels))
 steps = [b - a for a, b in zip(v, v[1:])]
 step = steps[0]
 mant = step / 10 ** math.floor(math.log10(step))
-if min(abs(mant - m) for m in (1, 2, 5, 10)) > 1e-9: sys.exit("%s: step %r is not 1, 2 or 5 x 10^k" % (sys.argv[1], step))
+if min(abs(mant - m) for m in (1, 2, 2.5, 5, 10)) > 1e-9: sys.exit("%s: step %r is not 1, 2, 2.5 or 5 x 10^k" % (sys.argv[1], step))
 for x in v:
     k = x / step
     if abs(k - round(k)) > 1e-6 * max(1, abs(k)): sys.exit("%s: %r is not a multiple of %r" % (sys.argv[1], x, step))
@@ -215,7 +236,7 @@ if max(abs(s - step) for s in steps) > 1e-6 * step: sys.exit("%s: uneven ticks %
 print("%s: %s" % (sys.argv[1], " ".join(labels)))
 ' "$(basename "$svg") $axis" || die "$(basename "$svg") $axis"
         done
-        log=$(xmllint --xpath "//*[@id='yticks-loss']/*" "$svg" | sed 's/<[^>]*>/ /g')
+        log=$(xmllint --xpath "//*[@id='yticks-loss']/*" "$svg" | sed 's/<[^>]*>/ /g' | tr -s ' \n' ' ')
         echo "$(basename "$svg") yticks-loss (log): $log"
         [[ $(xmllint --xpath "string(//*[@id='yticks-loss']/@class)" "$svg") == log ]] || die "loss axis not log"
         xmllint --xpath "//*[@id='yticks-loss']/*" "$svg" | "$py" -c '
