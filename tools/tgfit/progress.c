@@ -40,11 +40,6 @@ bool progress_interrupted(void)
     return interrupted != 0;
 }
 
-const volatile sig_atomic_t *progress_stop_flag(void)
-{
-    return &interrupted;
-}
-
 const char *progress_signal_name(void)
 {
     return interrupted == SIGTERM ? "SIGTERM" : interrupted == SIGINT ? "SIGINT" : "a signal to another rank";

@@ -15,7 +15,6 @@
 #define TGFIT_H
 
 #include <stdbool.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <tensorgrad.h>
@@ -134,9 +133,6 @@ int  plot_svg(const options *o, const fit_run *r, const double *x, const double 
 void progress_install_sigint(void);
 bool progress_interrupted(void);
 const char *progress_signal_name(void);     /* "SIGINT", "SIGTERM", or "a signal to another rank" */
-/* The flag itself, nonzero once a signal came: for a library call that polls
-** a stop flag between blocks (the streaming least squares' opts.stop). */
-const volatile sig_atomic_t *progress_stop_flag(void);
 typedef struct progress {
     bool on, tty;
     int64_t total, every;
