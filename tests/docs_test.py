@@ -13,8 +13,9 @@ outputs land in the scratch directory:
   sh, bash   run with bash -euo pipefail; must exit 0
   c          a program (it has main): compiled with -Wall -Wextra -Wpedantic
              -Werror against BUILD's libtensorgrad.so and run, must exit 0; a
-             fragment (no main): compiled as a translation unit after
-             #include <tensorgrad.h>
+             fragment (no main) is an excerpt, not a program: compiled (as a
+             translation unit after #include <tensorgrad.h>) only when marked
+             `compile`, otherwise only counted
   python     run with /usr/bin/python3 (PYTHONPATH=BUILD/python); a block that
              imports tensorgrad is skipped, saying so, when BUILD has no
              Python package
@@ -23,7 +24,8 @@ outputs land in the scratch directory:
              its program `prog` run
   others     (text, json, none) are not commands and are not run
 
-BUILD is first installed into PREFIX in the scratch directory, and the
+HOME is a directory in the scratch directory. BUILD is first installed into
+PREFIX there, and the
 commands see PKG_CONFIG_PATH, CMAKE_PREFIX_PATH and LD_LIBRARY_PATH pointing
 there, as after `cmake --install build` into a system prefix. As root, Open MPI
 is told that root may run it (OMPI_ALLOW_RUN_AS_ROOT) and may oversubscribe.
@@ -34,6 +36,7 @@ An HTML comment on the line just before a fence changes what happens:
   <!-- docs-test: ci -->           every line must be run verbatim by .ci/run
                                    (the quick start, which ctest cannot run)
   <!-- docs-test: file NAME -->    also written to NAME, for later blocks
+  <!-- docs-test: compile -->      a C fragment that must compile
 
 Links to local files that do not exist are reported (not failed: other
 branches add pages that the README links). With --max-bytes the file must be
@@ -95,6 +98,8 @@ class Runner:
         os.symlink(self.build, os.path.join(self.tmp, "build"))
         self.prefix = os.path.join(self.tmp, "prefix")
         self.env = dict(os.environ)
+        self.env["HOME"] = os.path.join(self.tmp, "home")   # `--prefix "$HOME/..."` stays in here
+        os.makedirs(self.env["HOME"])
         for var in ("CPATH", "C_INCLUDE_PATH", "LIBRARY_PATH", "LD_PRELOAD"):
             self.env.pop(var, None)
         self.installed = False
@@ -150,7 +155,7 @@ class Runner:
             f.write(text)
         return path
 
-    def block_c(self, where, text, path):
+    def block_c(self, where, text, path, compile_fragment):
         if path is None:
             path = self.write(f"block_{slug(where)}.c", text)
         warn = ["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"]
@@ -161,6 +166,9 @@ class Runner:
                            "-Wl,-rpath," + self.build, "-lm"], f"{where}: compile")
             if ok and self.run([exe], f"{where}: run"):
                 self.count("C programs compiled and run")
+            return
+        if not compile_fragment:
+            self.count("C excerpts (not compiled)")
             return
         frag = self.write(f"fragment_{slug(where)}.c", "#include <tensorgrad.h>\n" + text)
         unused = ["-Wno-unused-function", "-Wno-unused-variable", "-Wno-unused-const-variable"]
@@ -212,10 +220,13 @@ class Runner:
             self.count("blocks checked against .ci/run")
             return
         path = None
+        if marker == "compile" and lang != "c":
+            self.failed.append(f"{where}: `docs-test: compile` is for C blocks")
+            return
         if marker == "file":
             path = self.write(arg, text)
             self.files.append(path)
-        elif marker is not None:
+        elif marker not in (None, "compile"):
             self.failed.append(f"{where}: unknown marker `docs-test: {marker}`")
             return
         if lang in ("sh", "bash", "shell"):
@@ -223,7 +234,7 @@ class Runner:
             if self.run(["bash", "-euo", "pipefail", "-c", text], f"{where}: shell"):
                 self.count("shell blocks run")
         elif lang == "c":
-            self.block_c(where, text, path)
+            self.block_c(where, text, path, marker == "compile")
         elif lang in ("python", "py"):
             self.install()
             self.block_python(where, text)

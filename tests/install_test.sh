@@ -249,6 +249,10 @@ mode_dlopen() {
     say "/usr/bin/python3: ctypes.CDLL($so)"
     run /usr/bin/python3 - "$so" <<'EOF'
 import ctypes, sys
+try:
+    import numpy  # loads its own OpenBLAS first, as in a real session
+except ImportError:
+    pass
 lib = ctypes.CDLL(sys.argv[1])
 lib.tg_scalar.restype = ctypes.c_void_p
 lib.tg_scalar.argtypes = [ctypes.c_double]
