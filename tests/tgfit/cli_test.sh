@@ -336,6 +336,30 @@ mpi_signals)
         echo "$target: exit $rc, $(grep 'interrupted (' "$tmp/err")"
     done
     ;;
+signal_during_lstsq)
+    # --optimizer lstsq used to ignore SIGINT and exit 0; now the run is marked interrupted
+    # (exit 130) and the solution, which is the best fit, is written.  The signal is sent as
+    # soon as the handlers are installed (SigCgt), during reading or least squares.
+    "$gen" npy poly 400000 "$tmp/p.npy"
+    for sig in INT TERM; do
+        rm -f "$tmp/fit.json"
+        "$tgfit" --data "$tmp/p.npy" --x 0 --y 1 --degree 60 --optimizer lstsq --out "$tmp/fit.json" \
+            >"$tmp/out" 2>"$tmp/err" &
+        pid=$!
+        for _ in $(seq 500); do
+            m=$(awk '/^SigCgt/ { print $2 }' "/proc/$pid/status" 2>/dev/null) || m=0
+            if (( (16#${m:-0} >> 1 & 1) && (16#${m:-0} >> 14 & 1) )); then break; fi
+            sleep 0.01
+        done
+        kill -"$sig" "$pid"
+        rc=0; wait "$pid" || rc=$?
+        ((rc == 130)) || { cat "$tmp/err"; die "SIG$sig during lstsq: exit $rc, want 130"; }
+        grep -q "interrupted (SIG$sig)" "$tmp/err" || die "no interruption message"
+        [[ $("$check" get "$tmp/fit.json" interrupted) == true ]] || die "JSON not marked interrupted"
+        json_ok "$tmp/fit.json"
+        echo "SIG$sig during lstsq: exit 130, $(cat "$tmp/err")"
+    done
+    ;;
 man_page)
     man=$src/build-man-missing
     [[ -n ${TGFIT_MAN:-} ]] && man=$TGFIT_MAN

@@ -320,7 +320,10 @@ static int run(const options *o, const par *p)
         r.total_seconds = tgfit_now() - t0;
         if (rc == 0)
             rc = write_outputs(o, p, &d, &r);
-        if (rc == 0 && r.interrupted && p->rank == 0)
+        if (rc == 0 && r.interrupted && p->rank == 0 && o->optimizer == OPT_LSTSQ)
+            fprintf(stderr, "tgfit: interrupted (%s) during least squares; wrote its solution\n",
+                    progress_signal_name());
+        else if (rc == 0 && r.interrupted && p->rank == 0)
             fprintf(stderr, "tgfit: interrupted (%s) after step %lld; wrote the best fit so far\n",
                     progress_signal_name(), (long long)r.steps_done);
         if (rc == 0 && r.diverged && p->rank == 0)
