@@ -268,7 +268,6 @@ static int check_run(const options *o, const par *p)
     return 0;
 }
 
-
 /* Rank 0 receives every rank's points at global rows 0, s, 2s, ... (at most
 ** about 3000 in all), the same sample whatever the number of ranks. */
 static int plot_sample(const par *p, const dataset *d, double **x, double **y, int64_t *n)
