@@ -65,8 +65,9 @@ int  par_minmax(const par *p, double *lo, double *hi);
 int  par_gather(const par *p, const double *mine, int64_t n_mine, double **all, int64_t *n_all);
 /* Collective: true when some rank failed; *report is true on the lowest failing rank only. */
 bool par_failed(const par *p, bool failed_here, bool *report);
-/* Points per leaf of the gradient and loss sums (a multiple of TG_LSTSQ_BLOCK). */
-#define TGFIT_BLOCK (16 * TG_LSTSQ_BLOCK)
+/* Points per leaf of the gradient and loss sums (a multiple of TG_LSTSQ_BLOCK): large
+** enough that a step over 10^7 points is a few dozen kernel calls, not thousands. */
+#define TGFIT_BLOCK (256 * TG_LSTSQ_BLOCK)
 /* Collective least squares over every rank's pts (pts->first = its first row):
 ** one tree, so *res is the same on every rank and for any rank count. -1
 ** with tg_last_error on failure. */
