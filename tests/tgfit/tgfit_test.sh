@@ -142,6 +142,61 @@ tty_progress_bar)
     grep -q 'points/s  ETA' "$tmp/tty" || die "no rate / ETA on the bar"
     echo "bar: $(tr '\r' '\n' <"$tmp/tty" | grep -a 'step 300/300' | head -1)"
     ;;
+scale_weights_tol_eval)
+    # issue 15: weights (numpy's w), cov and standard errors, --tol, tgfit eval of the saved fit
+    "$gen" npy poly 70000 "$tmp/p.npy"
+    "$tgfit" --data "$tmp/p.npy" --x 0 --y 1 --degree 6 --optimizer lstsq -q --out "$tmp/lsq.json" || die "lstsq"
+    grep -q '"cov": \[' "$tmp/lsq.json" || die "no cov in the JSON"
+    grep -q '"standard_errors": \[' "$tmp/lsq.json" || die "no standard errors in the JSON"
+    # weights: a third column of positive weights
+    /usr/bin/python3 - "$tmp" <<'PY' || die "weights / cov against numpy"
+import json, sys, numpy as np
+tmp = sys.argv[1]
+a = np.load(f"{tmp}/p.npy")
+w = 1.0 + (np.arange(len(a)) % 7) / 3.0
+np.save(f"{tmp}/pw.npy", np.column_stack([a[:, 0], a[:, 1], w]))
+PY
+    "$tgfit" --data "$tmp/pw.npy" --x 0 --y 1 --weights 2 --degree 6 --optimizer lstsq -q --out "$tmp/w.json" \
+        || die "weighted lstsq"
+    /usr/bin/python3 - "$tmp" <<'PY' || die "weighted coefficients or cov differ from numpy's"
+import json, sys, numpy as np
+from numpy.polynomial import legendre as L
+tmp = sys.argv[1]
+a = np.load(f"{tmp}/pw.npy")
+for name, w in (("lsq", None), ("w", a[:, 2])):
+    fit = json.load(open(f"{tmp}/{name}.json"))
+    t = fit["alpha"] * a[:, 0] + fit["beta"]
+    c = L.legfit(t, a[:, 1], 6, w=w)
+    assert np.allclose(fit["lstsq_coefficients"], c, rtol=0, atol=1e-9), (name, fit["lstsq_coefficients"], c)
+    V = L.legvander(t, 6) * (1 if w is None else w[:, None])
+    r = (V @ c - a[:, 1] * (1 if w is None else w))
+    cov = np.linalg.inv(V.T @ V) * (r @ r) / (len(a) - 7)       # scipy curve_fit's pcov
+    assert np.allclose(fit["cov"], cov, rtol=1e-6, atol=1e-9 * abs(cov).max()), name
+    assert np.allclose(fit["standard_errors"], np.sqrt(np.diag(cov)), rtol=1e-6), name
+print("weights and cov agree with numpy")
+PY
+    # --tol stops an optimizer that stopped improving
+    "$tgfit" --data "$tmp/p.npy" --x 0 --y 1 --degree 4 --optimizer lbfgs --steps 1000 --tol 1e-6 -q \
+        --out "$tmp/tol.json" || die "--tol run"
+    steps=$("$check" get "$tmp/tol.json" steps_done)
+    ((steps < 1000)) || die "--tol did not stop L-BFGS ($steps steps)"
+    grep -q '"converged": true' "$tmp/tol.json" || die "--tol: converged is not true"
+    # eval: the saved fit on the same points gives its loss back
+    "$tgfit" eval --fit "$tmp/lsq.json" --data "$tmp/p.npy" --x 0 --y 1 --pred "$tmp/pred.npy" >"$tmp/eval.out" \
+        || die "tgfit eval"
+    /usr/bin/python3 - "$tmp" <<'PY' || die "eval's MSE or predictions differ"
+import json, sys, numpy as np
+tmp = sys.argv[1]
+fit, ev = json.load(open(f"{tmp}/lsq.json")), json.loads(open(f"{tmp}/eval.out").read())
+assert ev["points"] == fit["points"]
+assert abs(ev["mse"] - fit["loss"]) <= 1e-12 * fit["loss"], (ev["mse"], fit["loss"])
+assert np.load(f"{tmp}/pred.npy").shape == (fit["points"],)
+print("eval mse", ev["mse"], "= the fit's loss", fit["loss"])
+PY
+    if "$tgfit" eval --fit "$tmp/p.npy" --data "$tmp/p.npy" --x 0 2>"$tmp/err"; then die "eval took a .npy as a fit"; fi
+    grep -q "not a fit written by tgfit" "$tmp/err" || die "eval's error: $(cat "$tmp/err")"
+    echo "weights, cov, --tol ($steps steps), eval: ok"
+    ;;
 mpi_matches_single_process)
     bash "$src/tests/tgfit/mpi_check.sh" "$tgfit" "$gen" "$check" "$mpiexec" 2 3
     ;;

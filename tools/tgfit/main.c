@@ -46,6 +46,8 @@ static const char usage[] =
     "  -q, --quiet        no progress on stderr and no summary on stdout (errors still show)\n"
     "  -V, --version      print the version and exit\n"
     "  -h, --help         print this help and exit\n"
+    "tgfit eval --fit FIT.json --data FILE --x COL [--y COL] [--pred OUT.npy] evaluates a fit\n"
+    "saved by --out on new points (prints points, and with --y the MSE, RMSE, max error).\n"
     "FILE may be - : --data - reads CSV from standard input, --out - (or --plot -) writes to\n"
     "standard output instead of the summary.  Outputs are replaced whole (a temporary file\n"
     "renamed over the old one) or not at all.  The loss is the mean squared error.  Ctrl-C or\n"
@@ -326,6 +328,12 @@ int main(int argc, char **argv)
 {
     par p;
     options o;
+    if (argc > 1 && strcmp(argv[1], "eval") == 0) {       /* tgfit eval: tools/tgfit/eval.c */
+        if (tgfit_eval(argc - 1, argv + 1) == 0)
+            return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+        fprintf(stderr, "tgfit: %s\n", tgfit_error());
+        return 1;
+    }
     if (par_init(&argc, &argv, &p)) {
         fprintf(stderr, "tgfit: %s\n", tgfit_error());
         return 1;

@@ -8,6 +8,8 @@
 **   report.c    the summary on stdout, the JSON file
 **   plot.c      the SVG plot
 **   progress.c  the progress bar or lines on stderr, SIGINT
+**   eval.c      `tgfit eval`: a saved JSON fit on new points
+**   tree.c      the fixed reduction tree of the sums over points
 **   par.c       the parallel layer: tensorgrad_mpi when built with MPI and
 **               started by an MPI launcher, one process otherwise
 */
@@ -130,6 +132,19 @@ int  fit_run_all(const options *o, const par *p, const dataset *d, fit_run *r);
 void fit_run_free(fit_run *r);
 /* The model at the points x [n] with the coefficients of r (no graph). */
 int  fit_predict(const options *o, const fit_run *r, const double *x, int64_t n, double *y);
+
+/* -------------------------------------------------------------- eval.c */
+/* A fit as `tgfit --out` saved it: the model, the range map and the coefficients. */
+typedef struct loaded_fit {
+    model_kind model;
+    double alpha, beta;
+    int n_coef;
+    double coef[100001];        /* MAX_DEGREE + 1 */
+} loaded_fit;
+/* Reads the JSON fit at path into *fit; TGFIT_FAIL with the message recorded. */
+int fit_load(const char *path, loaded_fit *fit);
+/* `tgfit eval ...` (argv[0] is "eval"): 0 done, TGFIT_FAIL with the message recorded. */
+int tgfit_eval(int argc, char **argv);
 
 /* -------------------------------------------------------------- text.c */
 /* The length (1..4) of the well-formed UTF-8 character at s and its code
