@@ -144,56 +144,39 @@ tty_progress_bar)
     ;;
 scale_weights_tol_eval)
     # issue 15: weights (numpy's w), cov and standard errors, --tol, tgfit eval of the saved fit
-    "$gen" npy poly 70000 "$tmp/p.npy"
-    "$tgfit" --data "$tmp/p.npy" --x 0 --y 1 --degree 6 --optimizer lstsq -q --out "$tmp/lsq.json" || die "lstsq"
+    "$gen" csv poly 20000 "$tmp/p.csv"
+    "$tgfit" --data "$tmp/p.csv" --x x --y y --degree 6 --optimizer lstsq -q --out "$tmp/lsq.json" || die "lstsq"
     grep -q '"cov": \[' "$tmp/lsq.json" || die "no cov in the JSON"
     grep -q '"standard_errors": \[' "$tmp/lsq.json" || die "no standard errors in the JSON"
-    # weights: a third column of positive weights
-    /usr/bin/python3 - "$tmp" <<'PY' || die "weights / cov against numpy"
-import json, sys, numpy as np
-tmp = sys.argv[1]
-a = np.load(f"{tmp}/p.npy")
-w = 1.0 + (np.arange(len(a)) % 7) / 3.0
-np.save(f"{tmp}/pw.npy", np.column_stack([a[:, 0], a[:, 1], w]))
-PY
-    "$tgfit" --data "$tmp/pw.npy" --x 0 --y 1 --weights 2 --degree 6 --optimizer lstsq -q --out "$tmp/w.json" \
+    # a weight of sqrt(2) on a point is the point counted twice (w multiplies the residual)
+    awk -F, 'NR == 1 { print $0 ",w"; next } { print $0 "," (NR % 3 ? 1 : "1.4142135623730951") }' "$tmp/p.csv" \
+        >"$tmp/w.csv"
+    awk -F, 'NR == 1 { print; next } { print } NR % 3 == 0 { print }' "$tmp/p.csv" >"$tmp/twice.csv"
+    "$tgfit" --data "$tmp/w.csv" --x x --y y --weights w --degree 6 --optimizer lstsq -q --out "$tmp/w.json" \
         || die "weighted lstsq"
-    /usr/bin/python3 - "$tmp" <<'PY' || die "weighted coefficients or cov differ from numpy's"
-import json, sys, numpy as np
-from numpy.polynomial import legendre as L
-tmp = sys.argv[1]
-a = np.load(f"{tmp}/pw.npy")
-for name, w in (("lsq", None), ("w", a[:, 2])):
-    fit = json.load(open(f"{tmp}/{name}.json"))
-    t = fit["alpha"] * a[:, 0] + fit["beta"]
-    c = L.legfit(t, a[:, 1], 6, w=w)
-    assert np.allclose(fit["lstsq_coefficients"], c, rtol=0, atol=1e-9), (name, fit["lstsq_coefficients"], c)
-    V = L.legvander(t, 6) * (1 if w is None else w[:, None])
-    r = (V @ c - a[:, 1] * (1 if w is None else w))
-    cov = np.linalg.inv(V.T @ V) * (r @ r) / (len(a) - 7)       # scipy curve_fit's pcov
-    assert np.allclose(fit["cov"], cov, rtol=1e-6, atol=1e-9 * abs(cov).max()), name
-    assert np.allclose(fit["standard_errors"], np.sqrt(np.diag(cov)), rtol=1e-6), name
-print("weights and cov agree with numpy")
-PY
+    "$tgfit" --data "$tmp/twice.csv" --x x --y y --degree 6 --optimizer lstsq -q --out "$tmp/twice.json" \
+        || die "lstsq of the duplicated points"
+    "$check" agree "$tmp/w.json" "$tmp/twice.json" 1e-10 lstsq_coefficients lstsq_rss \
+        || die "weights sqrt(2) differ from the points counted twice"
+    # constant weights 2 leave the coefficients and the covariance as they are
+    awk -F, 'NR == 1 { print $0 ",w"; next } { print $0 ",2" }' "$tmp/p.csv" >"$tmp/w2.csv"
+    "$tgfit" --data "$tmp/w2.csv" --x x --y y --weights w --degree 6 --optimizer lstsq -q --out "$tmp/w2.json" \
+        || die "weights 2"
+    "$check" agree "$tmp/lsq.json" "$tmp/w2.json" 1e-12 lstsq_coefficients standard_errors \
+        || die "constant weights changed the fit"
     # --tol stops an optimizer that stopped improving
-    "$tgfit" --data "$tmp/p.npy" --x 0 --y 1 --degree 4 --optimizer lbfgs --steps 1000 --tol 1e-6 -q \
+    "$tgfit" --data "$tmp/p.csv" --x x --y y --degree 4 --optimizer lbfgs --steps 1000 --tol 1e-6 -q \
         --out "$tmp/tol.json" || die "--tol run"
     steps=$("$check" get "$tmp/tol.json" steps_done)
     ((steps < 1000)) || die "--tol did not stop L-BFGS ($steps steps)"
     grep -q '"converged": true' "$tmp/tol.json" || die "--tol: converged is not true"
     # eval: the saved fit on the same points gives its loss back
-    "$tgfit" eval --fit "$tmp/lsq.json" --data "$tmp/p.npy" --x 0 --y 1 --pred "$tmp/pred.npy" >"$tmp/eval.out" \
+    "$tgfit" eval --fit "$tmp/lsq.json" --data "$tmp/p.csv" --x x --y y --pred "$tmp/pred.npy" >"$tmp/eval.out" \
         || die "tgfit eval"
-    /usr/bin/python3 - "$tmp" <<'PY' || die "eval's MSE or predictions differ"
-import json, sys, numpy as np
-tmp = sys.argv[1]
-fit, ev = json.load(open(f"{tmp}/lsq.json")), json.loads(open(f"{tmp}/eval.out").read())
-assert ev["points"] == fit["points"]
-assert abs(ev["mse"] - fit["loss"]) <= 1e-12 * fit["loss"], (ev["mse"], fit["loss"])
-assert np.load(f"{tmp}/pred.npy").shape == (fit["points"],)
-print("eval mse", ev["mse"], "= the fit's loss", fit["loss"])
-PY
-    if "$tgfit" eval --fit "$tmp/p.npy" --data "$tmp/p.npy" --x 0 2>"$tmp/err"; then die "eval took a .npy as a fit"; fi
+    [[ $("$check" get "$tmp/eval.out" points) == 20000 ]] || die "eval: points"
+    "$check" near "$tmp/lsq.json" loss 1e-12 "$("$check" get "$tmp/eval.out" mse)" || die "eval's MSE is not the loss"
+    [[ -s "$tmp/pred.npy" ]] || die "eval wrote no predictions"
+    if "$tgfit" eval --fit "$tmp/p.csv" --data "$tmp/p.csv" --x x 2>"$tmp/err"; then die "eval took a CSV as a fit"; fi
     grep -q "not a fit written by tgfit" "$tmp/err" || die "eval's error: $(cat "$tmp/err")"
     echo "weights, cov, --tol ($steps steps), eval: ok"
     ;;
