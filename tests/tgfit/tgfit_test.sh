@@ -178,7 +178,15 @@ scale_weights_tol_eval)
     [[ -s "$tmp/pred.npy" ]] || die "eval wrote no predictions"
     if "$tgfit" eval --fit "$tmp/p.csv" --data "$tmp/p.csv" --x x 2>"$tmp/err"; then die "eval took a CSV as a fit"; fi
     grep -q "not a fit written by tgfit" "$tmp/err" || die "eval's error: $(cat "$tmp/err")"
-    echo "weights, cov, --tol ($steps steps), eval: ok"
+    # x and y in two 1-d .npy files: the same fit, bit for bit, as the [N, 2] file
+    "$gen" npy poly 20000 "$tmp/p.npy"
+    "$gen" npyx poly 20000 "$tmp/px.npy"
+    "$gen" npyy poly 20000 "$tmp/py.npy"
+    "$tgfit" --data "$tmp/p.npy" --x 0 --y 1 --degree 6 --optimizer lstsq -q --out "$tmp/one.json" || die "npy"
+    "$tgfit" --data "$tmp/px.npy" --x 0 --y "$tmp/py.npy" --degree 6 --optimizer lstsq -q --out "$tmp/two.json" \
+        || die "separate x and y files"
+    "$check" agree "$tmp/one.json" "$tmp/two.json" 0 lstsq_coefficients loss cond || die "separate files differ"
+    echo "weights, cov, --tol ($steps steps), eval, separate x / y files: ok"
     ;;
 mpi_matches_single_process)
     bash "$src/tests/tgfit/mpi_check.sh" "$tgfit" "$gen" "$check" "$mpiexec" 2 3

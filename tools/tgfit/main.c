@@ -30,7 +30,7 @@ static const char usage[] =
     "usage: tgfit --data FILE --x COL --y COL --degree D [options]\n"
     "  --data FILE        points: a CSV file with a header (COL is a column name) or a\n"
     "                     2-d .npy array [points, columns] (COL is a column index)\n"
-    "  --x COL, --y COL   the columns of x and y\n"
+    "  --x COL, --y COL   the columns of x and y (a 1-d .npy --data with --x 0 --y Y.npy: two files)\n"
     "  --degree D         degree of the Legendre series y = sum c_k P_k(alpha x + beta), D >= 0\n"
     "  --model M          legendre (default) or p3: y = a + b * P3(c + d x), the tutorial's model\n"
     "  --optimizer O      adam (default), sgd, lbfgs, or lstsq (the exact least-squares solution)\n"

@@ -96,7 +96,7 @@ typedef struct dataset {
     const double *x, *y, *w;    /* this rank's first point, `stride` doubles apart; w NULL: weights 1 */
     int64_t stride;
     tg_tensor *table;           /* owned: the CSV table or a converted .npy (x, y, w point into it) */
-    tg_npy_view view;           /* owned: the read-only mapping of a float64 .npy */
+    tg_npy_view view, view_y;   /* owned: read-only mappings of float64 .npy files (view_y: --y Y.npy) */
     double xlo, xhi;            /* the range of x over all ranks */
     double read_seconds;        /* parsing / mapping and slicing */
 } dataset;
