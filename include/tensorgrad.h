@@ -499,7 +499,8 @@ void tg_lstsq_part_pack(const tg_lstsq_part *p, double *buf);
 tg_status tg_lstsq_part_unpack(const double *buf, int64_t n, tg_lstsq_part **out);
 /* Completes the tree and solves (see above).  *res is overwritten (free it
 ** with tg_lstsq_result_free, also after an error).  TG_ERR_ARG for a part
-** missing a block before its last one; TG_ERR_NUMERIC when the SVD fails. */
+** missing a block before its last one or two parts holding one block;
+** TG_ERR_NUMERIC when the SVD fails.  Reads p only: thread-safe. */
 tg_status tg_lstsq_part_solve(const tg_lstsq_part *p, const tg_lstsq_opts *opts, tg_lstsq_result *res);
 
 /* tg_legendre_lstsq_part and tg_lstsq_part_solve in one call (pts->first 0). */

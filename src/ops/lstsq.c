@@ -45,6 +45,19 @@ static int64_t block_nb(int64_t kc) { return kc < 32 ? kc : 32; }
 
 static int64_t start_leaf(const node *nd) { return nd->index << nd->level; }
 
+static int by_start(const void *a, const void *b)
+{
+    int64_t sa = start_leaf(a), sb = start_leaf(b);
+    return sa < sb ? -1 : sa > sb;
+}
+
+/* Parts keep their nodes sorted by first block, so a solve only reads them. */
+static void sort_nodes(tg_lstsq_part *p)
+{
+    if (p->count > 1)
+        qsort(p->nodes, (size_t)p->count, sizeof *p->nodes, by_start);
+}
+
 /* [A; B] -> R in a: the tree's one combining step, both upper triangular. */
 static tg_status combine(const char *fn, int64_t kc, double *a, double *b, double *t, double *work)
 {
@@ -335,6 +348,7 @@ tg_status tg_legendre_lstsq_part(const tg_points *pts, int degree, double alpha,
                     .stop = opts ? opts->stop : NULL, .w = w};
     if ((st = run_workers(fn, &job, nw, leaves, p)) != TG_OK)
         goto cleanup;
+    sort_nodes(p);
     *out = p;
     p = NULL;
 cleanup:
@@ -414,17 +428,12 @@ tg_status tg_lstsq_part_unpack(const double *buf, int64_t n, tg_lstsq_part **out
         tg_lstsq_part_free(p);
         return st;
     }
+    sort_nodes(p);
     *out = p;
     return TG_OK;
 }
 
 /* ------------------------------------------------------------ the solve */
-
-static int by_start(const void *a, const void *b)
-{
-    int64_t sa = start_leaf(a), sb = start_leaf(b);
-    return sa < sb ? -1 : sa > sb;
-}
 
 typedef struct tree {
     const char *fn;
@@ -473,13 +482,12 @@ static tg_status build(const tree *tr, int64_t level, int64_t index, double *out
 }
 
 /* The root of the part's tree into r (kc * kc); zeros when it has no points. */
-static tg_status root(const char *fn, tg_lstsq_part *p, double *r)
+static tg_status root(const char *fn, const tg_lstsq_part *p, double *r)
 {
     const int64_t kc = p->kc, kk = kc * kc;
     memset(r, 0, (size_t)kk * sizeof *r);
     if (p->count == 0)
         return TG_OK;
-    qsort(p->nodes, (size_t)p->count, sizeof *p->nodes, by_start);
     int64_t leaves = 0;
     for (int64_t i = 0; i < p->count; i++) {
         const node *nd = &p->nodes[i];
@@ -578,16 +586,15 @@ static tg_status solve_root(const char *fn, const double *r, int64_t kc, int64_t
     return st;
 }
 
-tg_status tg_lstsq_part_solve(const tg_lstsq_part *cp, const tg_lstsq_opts *opts, tg_lstsq_result *res)
+tg_status tg_lstsq_part_solve(const tg_lstsq_part *p, const tg_lstsq_opts *opts, tg_lstsq_result *res)
 {
     static const char fn[] = "tg_lstsq_part_solve";
     if (!res)
         return tg__null_arg(fn, "res");
     memset(res, 0, sizeof *res);
     res->cond = res->rss = NAN;
-    if (!cp)
+    if (!p)
         return tg__null_arg(fn, "part");
-    tg_lstsq_part *p = (tg_lstsq_part *)cp;      /* sorting the nodes does not change the part */
     const int64_t kc = p->kc, k = kc - 1;
     res->ncoef = (int)k;
     res->n = p->n;

@@ -14,8 +14,8 @@ ranks=("$@")
 ((${#ranks[@]})) || ranks=(2 3 7)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$gen" npy poly 100001 "$tmp/points.npy"     # 7 blocks of 16384 points: ranks own 0 to 3 of them
-"$gen" csv poly 40000 "$tmp/points.csv"
+"$gen" npy poly 1000001 "$tmp/points.npy"    # 4 blocks of 262144 points: ranks own 0 to 2 of them
+"$gen" csv poly 300000 "$tmp/points.csv"     # 2 blocks
 runs=(
     "npy lstsq:--data $tmp/points.npy --x 0 --y 1 --degree 12 --optimizer lstsq"
     "npy sgd:--data $tmp/points.npy --x 0 --y 1 --degree 8 --optimizer sgd --lr 0.5 --steps 60"

@@ -4,7 +4,8 @@
 ** contiguous slice of rows (whole blocks of the fixed reduction tree; all of
 ** them in one process).  A float64 .npy file is mapped read-only and read in
 ** place (x, y, w point into the mapping with a stride, nothing is copied), so
-** it may be far larger than memory and a rank touches only its own rows' pages;
+** it may be far larger than memory and a rank touches only its own rows' pages
+** (x and y may also be two 1-d files: --data X.npy --x 0 --y Y.npy);
 ** a CSV file is parsed whole by every rank.  Every point must be finite.
 */
 #include "tgfit.h"
@@ -56,11 +57,36 @@ static void point_rows(const double *table, int64_t n_cols, int64_t cx, int64_t 
     d->stride = n_cols;
 }
 
+/* --data X.npy --x 0 --y Y.npy: x and y in two 1-d float64 files of one length, both mapped. */
+static int load_separate(const options *o, const par *p, dataset *d)
+{
+    if (strcmp(o->xcol, "0") != 0)
+        return tgfit_fail("--x %s: %s is 1-d, so x is its column 0", o->xcol, o->data);
+    if (o->wcol)
+        return tgfit_fail("--weights %s: give x, y and the weights as columns of one 2-d .npy", o->wcol);
+    if (tg_npy_view_open(o->ycol, &d->view_y) != TG_OK)
+        return tgfit_fail("--y %s: %s", o->ycol, library_message());
+    if (d->view_y.ndim != 1 || d->view_y.shape[0] != d->view.shape[0])
+        return tgfit_fail("--y %s: holds %s%lld values, %s holds %lld x values", o->ycol,
+                          d->view_y.ndim != 1 ? "not a 1-d array of " : "", (long long)d->view_y.shape[0],
+                          o->data, (long long)d->view.shape[0]);
+    int64_t end;
+    d->n_total = d->view.shape[0];
+    par_rows(p, d->n_total, &d->begin, &end);
+    d->n = end - d->begin;
+    d->x = d->view.data + d->begin;
+    d->y = d->view_y.data + d->begin;
+    d->stride = 1;
+    return 0;
+}
+
 static int load_npy(const options *o, const par *p, dataset *d)
 {
     const double *table;
     int64_t rows, n_cols;
     if (tg_npy_view_open(o->data, &d->view) == TG_OK) {   /* read-only pages, never copied */
+        if (d->view.ndim == 1 && is_npy(o->ycol))
+            return load_separate(o, p, d);
         if (d->view.ndim != 2)
             return tgfit_fail("%s: a .npy input must be a 2-d array [points, columns], this one has %d "
                               "dimensions", o->data, d->view.ndim);
@@ -148,6 +174,7 @@ void data_free(dataset *d)
 {
     tg_free(d->table);
     tg_npy_view_close(&d->view);
+    tg_npy_view_close(&d->view_y);
     d->table = NULL;
     d->x = d->y = d->w = NULL;
 }

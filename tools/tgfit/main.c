@@ -25,7 +25,7 @@ static const char usage[] =
     "Usage: tgfit --data FILE --x COL --y COL --degree D [options]\n"
     "  --data FILE        points: a CSV file with a header (COL is a column name) or a\n"
     "                     2-d .npy array [points, columns] (COL is a column index)\n"
-    "  --x COL, --y COL   the columns of x and y\n"
+    "  --x COL, --y COL   the columns of x and y (a 1-d .npy --data with --x 0 --y Y.npy: two files)\n"
     "  --degree D         degree of the Legendre series y = sum c_k P_k(alpha x + beta), D >= 0\n"
     "  --model M          legendre (default) or p3: y = a + b * P3(c + d x), the tutorial's model\n"
     "  --optimizer O      adam (default), sgd, lbfgs, or lstsq (the exact least-squares solution)\n"
@@ -41,6 +41,8 @@ static const char usage[] =
     "  -q, --quiet        no progress on stderr and no summary on stdout (errors still show)\n"
     "  -V, --version      print the version and exit\n"
     "  -h, --help         print this help and exit\n"
+    "tgfit eval --fit FIT.json --data FILE --x COL [--y COL] [--pred OUT.npy] evaluates a fit\n"
+    "saved by --out on new points (prints points, and with --y the MSE, RMSE, max error).\n"
     "FILE may be - : --data - reads CSV from standard input, --out - (or --plot -) writes to\n"
     "standard output instead of the summary.  Outputs are replaced whole (a temporary file\n"
     "renamed over the old one) or not at all.  The loss is the mean squared error.  Ctrl-C or\n"
@@ -357,6 +359,12 @@ int main(int argc, char **argv)
 {
     par p;
     options o;
+    if (argc > 1 && strcmp(argv[1], "eval") == 0) {       /* tgfit eval: tools/tgfit/eval.c */
+        if (tgfit_eval(argc - 1, argv + 1) == 0)
+            return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+        fprintf(stderr, "tgfit: %s\n", tgfit_error());
+        return 1;
+    }
     if (par_init(&argc, &argv, &p)) {
         fprintf(stderr, "tgfit: %s\n", tgfit_error());
         return 1;

@@ -8,6 +8,8 @@
 **   report.c    the summary on stdout, the JSON file
 **   plot.c      the SVG plot
 **   progress.c  the progress bar or lines on stderr, SIGINT
+**   eval.c      `tgfit eval`: a saved JSON fit on new points
+**   tree.c      the fixed reduction tree of the sums over points
 **   par.c       the parallel layer: tensorgrad_mpi when built with MPI and
 **               started by an MPI launcher, one process otherwise
 */
@@ -65,8 +67,9 @@ int  par_minmax(const par *p, double *lo, double *hi);
 int  par_gather(const par *p, const double *mine, int64_t n_mine, double **all, int64_t *n_all);
 /* Collective: true when some rank failed; *report is true on the lowest failing rank only. */
 bool par_failed(const par *p, bool failed_here, bool *report);
-/* Points per leaf of the gradient and loss sums (a multiple of TG_LSTSQ_BLOCK). */
-#define TGFIT_BLOCK (16 * TG_LSTSQ_BLOCK)
+/* Points per leaf of the gradient and loss sums (a multiple of TG_LSTSQ_BLOCK): large
+** enough that a step over 10^7 points is a few dozen kernel calls, not thousands. */
+#define TGFIT_BLOCK (256 * TG_LSTSQ_BLOCK)
 /* Collective least squares over every rank's pts (pts->first = its first row):
 ** one tree, so *res is the same on every rank and for any rank count. -1
 ** with tg_last_error on failure. */
@@ -93,7 +96,7 @@ typedef struct dataset {
     const double *x, *y, *w;    /* this rank's first point, `stride` doubles apart; w NULL: weights 1 */
     int64_t stride;
     tg_tensor *table;           /* owned: the CSV table or a converted .npy (x, y, w point into it) */
-    tg_npy_view view;           /* owned: the read-only mapping of a float64 .npy */
+    tg_npy_view view, view_y;   /* owned: read-only mappings of float64 .npy files (view_y: --y Y.npy) */
     double xlo, xhi;            /* the range of x over all ranks */
     double read_seconds;        /* parsing / mapping and slicing */
 } dataset;
@@ -129,6 +132,19 @@ int  fit_run_all(const options *o, const par *p, const dataset *d, fit_run *r);
 void fit_run_free(fit_run *r);
 /* The model at the points x [n] with the coefficients of r (no graph). */
 int  fit_predict(const options *o, const fit_run *r, const double *x, int64_t n, double *y);
+
+/* -------------------------------------------------------------- eval.c */
+/* A fit as `tgfit --out` saved it: the model, the range map and the coefficients. */
+typedef struct loaded_fit {
+    model_kind model;
+    double alpha, beta;
+    int n_coef;
+    double coef[100001];        /* MAX_DEGREE + 1 */
+} loaded_fit;
+/* Reads the JSON fit at path into *fit; TGFIT_FAIL with the message recorded. */
+int fit_load(const char *path, loaded_fit *fit);
+/* `tgfit eval ...` (argv[0] is "eval"): 0 done, TGFIT_FAIL with the message recorded. */
+int tgfit_eval(int argc, char **argv);
 
 /* -------------------------------------------------------------- text.c */
 /* The length (1..4) of the well-formed UTF-8 character at s and its code
