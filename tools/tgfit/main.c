@@ -10,24 +10,19 @@
 #include "tgfit.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *version(void)
-{
-#ifdef TG_VERSION_STRING
-    return tg_version();
-#else
-    return TGFIT_VERSION;
-#endif
-}
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char usage[] =
-    "usage: tgfit --data FILE --x COL --y COL --degree D [options]\n"
+    "Usage: tgfit --data FILE --x COL --y COL --degree D [options]\n"
     "  --data FILE        points: a CSV file with a header (COL is a column name) or a\n"
     "                     2-d .npy array [points, columns] (COL is a column index)\n"
     "  --x COL, --y COL   the columns of x and y (a 1-d .npy --data with --x 0 --y Y.npy: two files)\n"
@@ -202,7 +197,19 @@ static int check_options(const options *o)
             return tgfit_fail("%s '': an empty file name (give a file, or - for standard output)",
                               i ? "--plot" : "--out");
     }
-    if (o->out && o->plot && strcmp(o->out, o->plot) == 0)
+    return 0;
+}
+
+/* --out and --plot may share a device (/dev/null), not a file or standard output. */
+static int check_two_outputs(const options *o)
+{
+    struct stat a, b;
+    if (!o->out || !o->plot)
+        return 0;
+    bool same = strcmp(o->out, o->plot) == 0 ||
+                (stat(o->out, &a) == 0 && stat(o->plot, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino);
+    bool device = strcmp(o->out, "-") != 0 && stat(o->out, &a) == 0 && (S_ISCHR(a.st_mode) || S_ISFIFO(a.st_mode));
+    if (same && !device)
         return tgfit_fail("--out and --plot both name %s", strcmp(o->out, "-") ? o->out : "standard output");
     return 0;
 }
@@ -240,14 +247,36 @@ static int check_batch(const options *o)
                                   (long long)o->batch, (double)bytes / 1e9);
 }
 
+/* A .npz archive (by its name, or a zip file by its first bytes) is refused by name. */
+static int check_not_npz(const char *path)
+{
+    size_t n = strlen(path);
+    bool named = n >= 4 && strcasecmp(path + n - 4, ".npz") == 0;
+    unsigned char magic[4] = { 0 };
+    int fd = named || strcmp(path, "-") == 0 ? -1 : open(path, O_RDONLY | O_NONBLOCK);   /* a FIFO: no wait */
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && read(fd, magic, sizeof magic) != sizeof magic)
+        memset(magic, 0, sizeof magic);
+    if (fd >= 0)
+        close(fd);
+    if (named || memcmp(magic, "PK\x03\x04", 4) == 0)
+        return tgfit_fail("--data %s: a .npz (zip) archive is not read; save the array as .npy "
+                          "(numpy.save('points.npy', numpy.load('%s')['arr_0']))", path, path);
+    return 0;
+}
+
 /* What must hold before any data is read: the outputs can be written and
 ** are not the input; standard input is one process's.  Rank 0 checks the
 ** files (it alone writes them); every rank learns the outcome. */
 static int check_run(const options *o, const par *p)
 {
     int rc = check_batch(o);
+    if (rc == 0)
+        rc = check_not_npz(o->data);
     if (rc == 0 && strcmp(o->data, "-") == 0 && p->size > 1)
         rc = tgfit_fail("--data -: standard input reaches one MPI rank only; give a file under mpirun");
+    if (rc == 0 && p->rank == 0)
+        rc = check_two_outputs(o);
     if (rc == 0 && p->rank == 0 && o->out)
         rc = output_check("--out", o->out, o->data);
     if (rc == 0 && p->rank == 0 && o->plot)
@@ -257,7 +286,6 @@ static int check_run(const options *o, const par *p)
         return report ? TGFIT_FAIL_HERE : TGFIT_FAIL_QUIET;
     return 0;
 }
-
 
 /* Rank 0 receives every rank's points at global rows 0, s, 2s, ... (at most
 ** about 3000 in all), the same sample whatever the number of ranks. */
@@ -310,7 +338,13 @@ static int run(const options *o, const par *p)
         r.total_seconds = tgfit_now() - t0;
         if (rc == 0)
             rc = write_outputs(o, p, &d, &r);
-        if (rc == 0 && r.interrupted && p->rank == 0)
+        if (rc == 0 && r.interrupted && p->rank == 0 && !r.lstsq_coef && !o->no_lstsq)
+            fprintf(stderr, "tgfit: interrupted (%s) during least squares, before its solution; wrote the "
+                    "starting point\n", progress_signal_name());
+        else if (rc == 0 && r.interrupted && p->rank == 0 && o->optimizer == OPT_LSTSQ)
+            fprintf(stderr, "tgfit: interrupted (%s) during least squares; wrote its solution\n",
+                    progress_signal_name());
+        else if (rc == 0 && r.interrupted && p->rank == 0)
             fprintf(stderr, "tgfit: interrupted (%s) after step %lld; wrote the best fit so far\n",
                     progress_signal_name(), (long long)r.steps_done);
         if (rc == 0 && r.diverged && p->rank == 0)
@@ -343,7 +377,7 @@ int main(int argc, char **argv)
         if (p.rank == 0 && rc == 1)
             fputs(usage, stdout);
         if (p.rank == 0 && rc == 2)
-            printf("tgfit (tensorgrad) %s\n", version());
+            printf("tgfit (tensorgrad) %s\n", tg_version());
         status = fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
     } else if (rc != 0) {
         if (p.rank == 0)

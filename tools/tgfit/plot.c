@@ -1,7 +1,7 @@
 /*
 ** tgfit's SVG plot, written by rank 0 and drawn the way matplotlib draws:
 ** three panels 900 pixels wide, each with a title, axis labels, ticks at
-** round values (1, 2 or 5 times a power of ten) and a light grid, and a
+** round values (1, 2, 2.5 or 5 times a power of ten) and a light grid, and a
 ** legend.  The panels: the data (a sample of at most a few thousand points)
 ** with the fitted curve, the residuals y - fit, and the loss per step on a
 ** log axis with a tick at every decade (every second, third... when there are
@@ -88,26 +88,38 @@ static void finish_range(axis *a)
     a->hi += margin;
 }
 
-/* Ticks at the multiples of 1, 2 or 5 times a power of ten inside [lo, hi], 4 to 9 of them. */
-static void linear_ticks(axis *a)
+/* Ticks at the multiples of the smallest 1, 2, 2.5 or 5 times a power of ten
+** (matplotlib's steps) that leaves at most 9 of them inside [lo, hi]; whole
+** numbers on an integer axis. */
+static void linear_ticks(axis *a, bool integer)
 {
-    double raw = (a->hi - a->lo) / 6.0, mag = pow(10.0, floor(log10(raw))), f = raw / mag;
-    double step = (f < 1.5 ? 1.0 : f < 3.5 ? 2.0 : f < 7.5 ? 5.0 : 10.0) * mag;
+    double raw = (a->hi - a->lo) / 8.0, mag = pow(10.0, floor(log10(raw))), f = raw / mag;
+    double m = f <= 1.0 ? 1.0 : f <= 2.0 ? 2.0 : f <= 2.5 ? 2.5 : f <= 5.0 ? 5.0 : 10.0;
+    if (m == 10.0)
+        m = 1.0, mag *= 10.0;
+    if (integer && mag <= 1.0 && m == 2.5)
+        m = 5.0;
+    if (integer && m * mag < 1.0)
+        m = mag = 1.0;
+    double step = m * mag;
     double k0 = ceil(a->lo / step - 1e-9), k1 = floor(a->hi / step + 1e-9);
     double big = fmax(fabs(k0 * step), fabs(k1 * step));
-    int decimals = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
-    /* significant digits that tell the ticks apart, for the %g form of large or tiny values */
-    int digits = (int)(floor(log10(big > 0 ? big : step)) - floor(log10(step) + 1e-9)) + 1;
+    /* one format per axis: fixed with the step's decimals, or for tiny steps and huge values
+    ** scientific with the mantissa digits that tell the ticks apart (2.5 needs one more) */
+    int extra = m == 2.5 ? 1 : 0;
+    int decimals = mag >= 1 && !(m == 2.5 && mag == 1) ? 0 : (int)ceil(-log10(mag) - 1e-9) + extra;
+    int digits = (int)(floor(log10(big > 0 ? big : step)) - floor(log10(mag) + 1e-9)) + extra;
+    bool fixed = step >= 1e-4 && big < 1e9;
     a->n = 0;
     for (double k = k0; k <= k1 && a->n < MAX_TICKS; k++) {
         double v = k * step;
         a->tick[a->n] = v;
         if (k == 0)
             snprintf(a->label[a->n], sizeof a->label[0], "0");
-        else if (big < 1e6 && step >= 1e-4)
-            snprintf(a->label[a->n], sizeof a->label[0], "%.*f", decimals, v);
+        else if (fixed)
+            snprintf(a->label[a->n], sizeof a->label[0], "%.*f", decimals < 0 ? 0 : decimals, v);
         else
-            snprintf(a->label[a->n], sizeof a->label[0], "%.*g", digits < 1 ? 1 : digits > 17 ? 17 : digits, v);
+            snprintf(a->label[a->n], sizeof a->label[0], "%.*e", digits < 0 ? 0 : digits > 16 ? 16 : digits, v);
         a->n++;
     }
 }
@@ -305,16 +317,16 @@ static int compute(figure *g, const options *o, const fit_run *r, const double *
             g->lx[g->nl] = (double)(i + 1);
             g->ly[g->nl++] = log10(r->loss_hist[i]);
         }
-    g->bottom = (panel){ { .lo = 1, .hi = (double)(r->n_hist > 1 ? r->n_hist : 2) }, empty, TOP + 2 * (PANEL_H + GAP) };
+    g->bottom = (panel){ { .lo = 0, .hi = (double)(r->n_hist > 1 ? r->n_hist : 2) }, empty, TOP + 2 * (PANEL_H + GAP) };
     g->bottom.y.log = true;
     data_range(&g->bottom.y, g->ly, g->nl, false);
     if (!(g->bottom.y.lo <= g->bottom.y.hi))
         g->bottom.y.lo = g->bottom.y.hi = 0;
-    linear_ticks(&g->top.x);
-    linear_ticks(&g->top.y);
+    linear_ticks(&g->top.x, false);
+    linear_ticks(&g->top.y, false);
     g->mid.x = g->top.x;
-    linear_ticks(&g->mid.y);
-    linear_ticks(&g->bottom.x);
+    linear_ticks(&g->mid.y, false);
+    linear_ticks(&g->bottom.x, true);
     decade_ticks(&g->bottom.y);
     return 0;
 }

@@ -44,7 +44,7 @@ bool progress_interrupted(void)
 
 const char *progress_signal_name(void)
 {
-    return interrupted == SIGTERM ? "SIGTERM" : interrupted == SIGINT ? "SIGINT" : "";
+    return interrupted == SIGTERM ? "SIGTERM" : interrupted == SIGINT ? "SIGINT" : "a signal to another rank";
 }
 
 double tgfit_now(void)

@@ -181,7 +181,7 @@ void progress_install_sigint(void);
 /* The flag the signal handler sets, for loops that poll it (the streaming least squares). */
 volatile const sig_atomic_t *progress_stop_flag(void);
 bool progress_interrupted(void);
-const char *progress_signal_name(void);     /* "SIGINT", "SIGTERM", or "" */
+const char *progress_signal_name(void);     /* "SIGINT", "SIGTERM", or "a signal to another rank" */
 typedef struct progress {
     bool on, tty;
     int64_t total, every;
