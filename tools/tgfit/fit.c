@@ -323,6 +323,12 @@ static int reference(trainer *t)
         r->lstsq_note = note;
         r->lstsq_seconds = tgfit_now() - t0;
         tg_lstsq_result_free(&res);
+        bool lowest;                              /* collective: every rank's par_lstsq failed alike */
+        if (par_failed(t->p, progress_interrupted(), &lowest)) {
+            r->interrupted = true;                /* SIGINT / SIGTERM stopped the streaming QR */
+            r->lstsq_note = "interrupted before the least squares finished";
+            return 0;
+        }
         if (o->optimizer == OPT_LSTSQ)
             return tgfit_fail("least squares failed: %s", note);
         return 0;
@@ -440,16 +446,17 @@ int fit_run_all(const options *o, const par *p, const dataset *d, fit_run *r)
     if (rc == 0)
         rc = reference(&t);
     if (rc == 0 && o->optimizer == OPT_LSTSQ) {
-        set_values(&t, r->lstsq_coef);
+        if (r->lstsq_coef)                     /* NULL: a signal stopped the QR; the zero series stays */
+            set_values(&t, r->lstsq_coef);
         r->lr = NAN;
-        bool lowest;                           /* a signal during least squares: the solution is the best fit */
-        r->interrupted = par_failed(p, progress_interrupted(), &lowest);
-    } else if (rc == 0) {
+        bool lowest;                           /* a signal after the QR: the solution is the best fit */
+        r->interrupted = par_failed(p, progress_interrupted(), &lowest) || r->interrupted;
+    } else if (rc == 0 && !r->interrupted) {
         rc = train(&t);
     }
     double final_loss = NAN;
-    if (rc == 0 && o->optimizer == OPT_LSTSQ)
-        final_loss = r->lstsq_loss;                /* the same coefficients: no second pass over the data */
+    if (rc == 0 && (o->optimizer == OPT_LSTSQ || (r->interrupted && r->steps_done == 0)))
+        final_loss = r->lstsq_loss;                /* no second pass over the data (NaN without a solution) */
     else if (rc == 0)
         rc = full_loss(&t, &final_loss);
     if (rc == 0) {

@@ -338,7 +338,10 @@ static int run(const options *o, const par *p)
         r.total_seconds = tgfit_now() - t0;
         if (rc == 0)
             rc = write_outputs(o, p, &d, &r);
-        if (rc == 0 && r.interrupted && p->rank == 0 && o->optimizer == OPT_LSTSQ)
+        if (rc == 0 && r.interrupted && p->rank == 0 && !r.lstsq_coef && !o->no_lstsq)
+            fprintf(stderr, "tgfit: interrupted (%s) during least squares, before its solution; wrote the "
+                    "starting point\n", progress_signal_name());
+        else if (rc == 0 && r.interrupted && p->rank == 0 && o->optimizer == OPT_LSTSQ)
             fprintf(stderr, "tgfit: interrupted (%s) during least squares; wrote its solution\n",
                     progress_signal_name());
         else if (rc == 0 && r.interrupted && p->rank == 0)
