@@ -416,7 +416,16 @@ tg_status tg_legendre_lstsq(tg_tensor *x, tg_tensor *y, int degree, double alpha
 ** Around both calls the engine opens a scope: temporaries are freed, what is
 ** stored in outputs / grad_inputs survives.  Returning a status other than
 ** TG_OK fails the apply or the backward with that status; set the message with
-** tg_set_error. */
+** tg_set_error.  A backward that returns TG_OK after an error was recorded
+** inside it (an op returned NULL) fails the backward too, with that message:
+** a NULL grad_inputs[i] means "no gradient" only when nothing failed.
+**
+** Saved intermediates (neither an input nor an output, made with recording
+** off) are constants to backward, so first derivatives are right under
+** create_graph too; differentiating such a gradient once more fails with
+** TG_ERR_STATE naming the Function and the slot.  Return the intermediate as
+** an output (and save the output), or make it with tg_set_grad_enabled(true)
+** inside forward, to make it twice differentiable. */
 
 typedef struct tg_ctx tg_ctx;
 typedef struct tg_function {             /* may gain fields; users fill it with designated initializers */

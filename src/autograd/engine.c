@@ -363,12 +363,18 @@ static tg_status run_node(run *r, tg__node *n)
     tg__grad_off = !record;
     n->create_graph = record;
     tg__backward_depth++;
+    uint64_t errors_before = tg__error_count();
     tg_status st = n->fn->backward ? n->fn->backward(n, gout, gin) : tg__span_backward(n, gout, gin);
     tg__backward_depth--;
     n->create_graph = false;
     tg__grad_off = prev_off;
     if (st != TG_OK && tg_last_status() == TG_OK)
         tg__error(st, "%s: backward of '%s' failed (%s)", r->fname, tg__node_name(n), tg_status_str(st));
+    else if (st == TG_OK && tg__error_count() != errors_before && tg_last_status() != TG_OK)
+        /* an op inside failed and the backward returned TG_OK anyway (a NULL
+        ** gradient would otherwise read as "no gradient"): never a silent zero */
+        st = tg__error(tg_last_status(), "%s: backward of '%s' returned TG_OK after an error: %s",
+                       r->fname, tg__node_name(n), tg_last_error());
     if (st == TG_OK)
         st = tg__anomaly_check(n, false, n->n_inputs, gin, NULL);
     for (int i = 0; i < n->n_inputs; i++) {

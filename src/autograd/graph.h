@@ -61,6 +61,12 @@ tg__node *tg__node_new(const tg_function *fn, int n_inputs, int n_outputs,
 ** under create_graph, made the output of a guard node that depends on n's
 ** inputs and refuses to be differentiated.  NULL on OOM (g released). */
 tg_tensor *tg__once_guard(tg__node *n, tg_tensor *g);
+/* Saved intermediate t (slot of n's saved tensors, computed with recording
+** off) under create_graph: an alias, owned by the current scope, that its
+** backward uses as a constant, made the output of a guard node that depends on
+** n's inputs and fails a second differentiation with TG_ERR_STATE naming n and
+** the slot.  NULL on OOM (recorded). */
+tg_tensor *tg__intermediate_guard(tg__node *n, tg_tensor *t, int slot);
 /* Anomaly mode (anomaly.c), per thread, and the depth of backwards running:
 ** forwards of the ops a backward runs are not checked on their own, its
 ** grad_inputs are. */

@@ -100,6 +100,10 @@ tg_status tg__error(tg_status s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* How many errors this thread has recorded so far (tg__error and
+** tg_set_error): the executor compares it around a backward, so a backward
+** that returns TG_OK after something inside it failed is caught. */
+uint64_t tg__error_count(void);
 /* Records TG_ERR_ARG "<fn>: <what> is NULL" unless an error is already recorded. */
 tg_status tg__null_arg(const char *fn, const char *what);
 /* Formats a shape as "[2,3]" into buf (at least TG__SHAPE_STR bytes). */
