@@ -41,7 +41,8 @@
 ** EXAMPLE: fit y = sin(x) with y = a + b * P3(c + d x)
 **
 **     int64_t n = 2000;
-**     tg_tensor *x = tg_linspace(-M_PI, M_PI, n), *y = tg_sin(x);
+**     const double pi = 3.14159265358979323846;   // C11 math.h has no M_PI
+**     tg_tensor *x = tg_linspace(-pi, pi, n), *y = tg_sin(x);
 **     tg_tensor *a = tg_scalar(0), *b = tg_scalar(-1), *c = tg_scalar(0), *d = tg_scalar(0.3);
 **     tg_tensor *p[4] = { a, b, c, d };
 **     for (int i = 0; i < 4; i++) tg_set_requires_grad(p[i], true);
@@ -293,7 +294,8 @@ tg_tensor *tg_affine(tg_tensor *a, double s, double t);
 /* Reductions.  tg_sum / tg_mean return 0-d tensors; the mean of nothing is NaN.
 ** Sums are deterministic: the same inputs give bit-identical results.
 ** tg_sum_dim reduces one dimension (negative dim counts from the end;
-** TG_ERR_ARG when out of range) and keeps it as size 1 when keepdim. */
+** TG_ERR_ARG when out of range) and keeps it as size 1 when keepdim; a 0-d
+** tensor with dim 0 or -1 gives its 0-d sum, as PyTorch. */
 tg_tensor *tg_sum(tg_tensor *a);
 tg_tensor *tg_mean(tg_tensor *a);
 tg_tensor *tg_sum_dim(tg_tensor *a, int dim, bool keepdim);

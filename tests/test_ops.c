@@ -634,10 +634,8 @@ static void test_sum_dim_rejects_dim_out_of_range(void **state)
     assert_error(TG_ERR_ARG, "tg_sum_dim", "dim 2", "2-d");
     assert_null(tg_sum_dim(x, -3, true));
     assert_error(TG_ERR_ARG, "tg_sum_dim", "dim -3", "2-d");
-    assert_null(tg_sum_dim(s, 0, false));
-    assert_error(TG_ERR_ARG, "tg_sum_dim", "dim 0", "0-d");
-    assert_null(tg_sum_dim(s, -1, false));
-    assert_error(TG_ERR_ARG, "tg_sum_dim", "dim -1", "0-d");
+    assert_null(tg_sum_dim(s, 1, false));   /* 0 and -1 are a 0-d tensor's dims (PyTorch) */
+    assert_error(TG_ERR_ARG, "tg_sum_dim", "dim 1", "0-d");
     tg_scope_end();
 }
 
@@ -834,6 +832,55 @@ static void test_relu_gradient_is_zero_at_exactly_zero(void **state)
     assert_allclose("relu", 5, tg_data(y), ((double[]){0, 0, 0, 1e-300, 2.0}), 0, 0);
     assert_status(TG_OK, tg_backward(tg_sum(y), NULL));
     assert_allclose("relu'", 5, tg_data(tg_grad(x)), ((double[]){0, 0, 0, 1, 1}), 0, 0);
+    tg_scope_end();
+}
+
+static void test_relu_gradient_at_nan_passes_dy_as_pytorch(void **state)
+{
+    (void)state;
+    tg_scope_begin();
+    tg_tensor *x = vec(3, (double[]){NAN, -1.0, 3.0}, true);
+    tg_tensor *y = tg_relu(x);
+    assert_non_null(y);
+    assert_true(isnan(tg_data(y)[0]));
+    assert_status(TG_OK, tg_backward(tg_sum(tg_affine(y, 2.0, 0.0)), NULL));
+    /* torch.relu(nan).backward(2.0) gives 2: nan <= 0 is false in threshold_backward */
+    assert_allclose("relu' at NaN", 3, tg_data(tg_grad(x)), ((double[]){2.0, 0.0, 2.0}), 0, 0);
+    tg_scope_end();
+}
+
+static void test_sqrt_gradient_keeps_the_sign_of_zero(void **state)
+{
+    (void)state;
+    tg_scope_begin();
+    tg_tensor *x = vec(3, (double[]){-0.0, 0.0, 4.0}, true);
+    assert_status(TG_OK, tg_backward(tg_sum(tg_sqrt(x)), NULL));
+    const double *g = tg_data(tg_grad(x));
+    assert_true(g[0] == -INFINITY);   /* torch.sqrt'(-0.0) = -inf */
+    assert_true(g[1] == INFINITY);
+    assert_true(g[2] == 0.25);
+    tg_scope_end();
+}
+
+static void test_sum_dim_of_a_0d_tensor_at_dim_0_or_minus_1_is_the_tensor(void **state)
+{
+    (void)state;
+    tg_scope_begin();
+    tg_tensor *x = tg_scalar(2.5);
+    tg_set_requires_grad(x, true);
+    for (int dim = -1; dim <= 0; dim++)
+        for (int keep = 0; keep < 2; keep++) {
+            tg_tensor *s = tg_sum_dim(x, dim, keep);
+            assert_non_null(s);
+            assert_int_equal(tg_ndim(s), 0);
+            assert_true(tg_item(s) == 2.5);
+            assert_status(TG_OK, tg_backward(s, NULL));
+        }
+    assert_true(tg_item(tg_grad(x)) == 4.0);
+    assert_null(tg_sum_dim(x, 1, false));
+    assert_error(TG_ERR_ARG, "tg_sum_dim", "dim 1", "0-d");
+    assert_null(tg_sum_dim(x, -2, false));
+    assert_error(TG_ERR_ARG, "tg_sum_dim", "dim -2");
     tg_scope_end();
 }
 
@@ -1085,6 +1132,9 @@ int main(void)
         T(test_error_of_inner_call_propagates_through_outer_ops),
         T(test_relu_gradient_is_zero_at_exactly_zero),
         T(test_log_and_sqrt_outside_their_domain_are_nan),
+        T(test_relu_gradient_at_nan_passes_dy_as_pytorch),
+        T(test_sqrt_gradient_keeps_the_sign_of_zero),
+        T(test_sum_dim_of_a_0d_tensor_at_dim_0_or_minus_1_is_the_tensor),
         T(test_division_by_zero_is_ieee_infinity_or_nan),
         T(test_pow_of_negative_base_with_non_integer_exponent_is_nan),
         T(test_empty_tensors_flow_through_elementwise_ops),

@@ -393,7 +393,7 @@ ROW(mean_null) { return T(tg_mean(NULL)); }
 ROW(sum_dim_null) { return T(tg_sum_dim(NULL, 0, false)); }
 ROW(sum_dim_high) { return T(tg_sum_dim(mat(2, 3), 2, false)); }
 ROW(sum_dim_low) { return T(tg_sum_dim(mat(2, 3), -3, true)); }
-ROW(sum_dim_scalar) { return T(tg_sum_dim(tg_scalar(1.0), 0, false)); }
+ROW(sum_dim_scalar) { return T(tg_sum_dim(tg_scalar(1.0), 1, false)); }
 ROW(sum_dim_freed) { return T(tg_sum_dim(dead(), 0, false)); }
 ROW(sum_to_null) { return T(tg_sum_to(NULL, 1, (int64_t[]){1})); }
 ROW(sum_to_shape) { return T(tg_sum_to(mat(2, 3), 1, (int64_t[]){2})); }

@@ -253,9 +253,11 @@ TG_UNARY_FN(sin, "tg_sin", TG__SIN, SAVE_IN, bin(TG__MUL, g[0], un(TG__COS, s)))
 TG_UNARY_FN(cos, "tg_cos", TG__COS, SAVE_IN, bin(TG__MUL, g[0], un(TG__NEG, un(TG__SIN, s))))
 /* forward: y = tanh(x)       =>  dx = dy * (1 - y^2) */
 TG_UNARY_FN(tanh, "tg_tanh", TG__TANH, SAVE_OUT, bin(TG__MUL, g[0], aff(bin(TG__MUL, s, s), -1.0, 1.0)))
-/* forward: y = sqrt(x)       =>  dx = dy / (2 y) */
-TG_UNARY_FN(sqrt, "tg_sqrt", TG__SQRT, SAVE_OUT, bin(TG__DIV, g[0], aff(s, 2.0, 0.0)))
-/* forward: y = max(x, 0)     =>  dx = dy * (x > 0), a constant mask */
+/* forward: y = sqrt(x)       =>  dx = (dy / y) / 2 (dy / y first: at x = -0.0,
+** y = -0.0 and the gradient is -inf, as PyTorch; 2y + 0 would lose the sign) */
+TG_UNARY_FN(sqrt, "tg_sqrt", TG__SQRT, SAVE_OUT, aff(bin(TG__DIV, g[0], s), 0.5, 0.0))
+/* forward: y = max(x, 0)     =>  dx = dy * !(x <= 0), a constant mask (NaN
+** passes the threshold test, as PyTorch's threshold_backward) */
 TG_UNARY_FN(relu, "tg_relu", TG__RELU, SAVE_IN, bin(TG__MUL, g[0], unary_const("tg_relu", TG__STEP, s)))
 /* forward: y = |x|          =>  dx = dy * sign(x), a constant (sign(0) = 0, as PyTorch) */
 TG_UNARY_FN(abs, "tg_abs", TG__ABS, SAVE_IN, bin(TG__MUL, g[0], unary_const("tg_abs", TG__SIGN, s)))

@@ -78,6 +78,8 @@ tg_tensor *tg_sum_dim(tg_tensor *a, int dim, bool keepdim)
     if (tg__check_live("tg_sum_dim", "a", a) != TG_OK)
         return NULL;
     int n = a->ndim, d = dim < 0 ? dim + n : dim;
+    if (n == 0 && (dim == 0 || dim == -1))   /* PyTorch: a 0-d tensor has one dim to sum */
+        return tg_sum(a);
     if (d < 0 || d >= n) {
         tg__error(TG_ERR_ARG, "tg_sum_dim: dim %d out of range for a %d-d tensor", dim, n);
         return NULL;
