@@ -214,6 +214,11 @@ bool      tg_requires_grad(const tg_tensor *t);
 ** until tg_zero_grad(t), the next backward that accumulates into it, or
 ** tg_free(t).  NULL when there is none. */
 tg_tensor *tg_grad(const tg_tensor *t);
+/* Makes later tg_backward runs keep the gradient of t, a non-leaf (an op's
+** result), in tg_grad(t), accumulated as a leaf's (torch's retain_grad); a
+** no-op for a leaf.  TG_ERR_STATE when t does not require grad, or when
+** another output of the op that made t retains already.  Not tg_autograd_grad. */
+tg_status tg_retain_grad(tg_tensor *t);
 
 /* Drops the gradient, like `t.grad = None`.  NULL is a no-op. */
 void tg_zero_grad(tg_tensor *t);
@@ -306,8 +311,11 @@ tg_tensor *tg_sum_to(tg_tensor *a, int ndim, const int64_t *shape);
 /* Broadcasts a to shape (copying; NumPy rules). */
 tg_tensor *tg_expand(tg_tensor *a, int ndim, const int64_t *shape);
 
-/* [m,k] x [k,n] -> [m,n] through cblas_dgemm.  TG_ERR_SHAPE unless both are 2-d
-** with matching inner dimensions. */
+/* torch.matmul through BLAS: [m,k] x [k,n] -> [m,n] (dgemm); a 1-d operand is
+** a vector ([k] . [k] -> 0-d, [m,k] . [k] -> [m], [k] . [k,n] -> [n]); with
+** more than 2 dims the leading (batch) dims broadcast, [..., m,k] x [..., k,n]
+** -> [batch..., m,n], one dgemm per batch entry.  TG_ERR_SHAPE for a 0-d
+** operand or inner dimensions that differ. */
 tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b);
 
 /* Same data, new shape with the same element count.  One size may be -1 and is
@@ -338,6 +346,56 @@ tg_tensor *tg_flatten(tg_tensor *a, int start_dim, int end_dim);
 /* The slice at index along dim, which is removed (x[:, 1] is
 ** tg_select(x, 1, 1)); negative index counts from the end.  Copied. */
 tg_tensor *tg_select(tg_tensor *a, int dim, int64_t index);
+
+/* ------------------------------------------------- PyTorch parity ops
+**
+** Names and rules as PyTorch's.  Each returns a new tensor owned by the
+** current scope (NULL and a recorded error on a bad argument: TG_ERR_ARG for
+** a dim out of range, TG_ERR_SHAPE for shapes that do not fit), is
+** differentiable twice, and is as thread-safe as every op (distinct tensors
+** on distinct threads).  dim may be negative (from the end); a 0-d tensor has
+** dim 0 (or -1) of size 1 for the reductions and softmaxes. */
+
+/* Dimensions reordered: result dim k is a's dim dims[k] (a's ndim entries, a
+** permutation; negative counts from the end).  Copied. */
+tg_tensor *tg_permute(tg_tensor *a, const int *dims);
+/* dim removed when its size is 1, else a's shape unchanged.  Shares a's storage. */
+tg_tensor *tg_squeeze(tg_tensor *a, int dim);
+/* ts[0..n) (n >= 1, same shapes but in dim, not 0-d) joined along dim.  Copied. */
+tg_tensor *tg_cat(int n, tg_tensor *const *ts, int dim);
+/* ts[0..n) (same shapes) joined along a new dim (-ndim-1..ndim).  Copied. */
+tg_tensor *tg_stack(int n, tg_tensor *const *ts, int dim);
+/* Elements start..start+length-1 of dim (start may be negative: from the end).  Copied. */
+tg_tensor *tg_narrow(tg_tensor *a, int dim, int64_t start, int64_t length);
+
+/* Mean over dim (NaN for size 0). */
+tg_tensor *tg_mean_dim(tg_tensor *a, int dim, bool keepdim);
+/* Maximum / minimum over dim (TG_ERR_SHAPE for size 0; NaN propagates).  The
+** gradient is split evenly among the elements equal to the result (PyTorch's
+** amax rule). */
+tg_tensor *tg_amax(tg_tensor *a, int dim, bool keepdim);
+tg_tensor *tg_amin(tg_tensor *a, int dim, bool keepdim);
+/* Variance over dim: sum((a - mean)^2) / max(0, n - correction) (correction
+** >= 0; 1 is the unbiased estimate). */
+tg_tensor *tg_var(tg_tensor *a, int dim, int correction, bool keepdim);
+/* log(sum(exp(a), dim)) computed stably (-inf for size 0). */
+tg_tensor *tg_logsumexp(tg_tensor *a, int dim, bool keepdim);
+
+/* 1 / (1 + exp(-a)), without overflow. */
+tg_tensor *tg_sigmoid(tg_tensor *a);
+/* exp(a) / sum(exp(a), dim) and its log, computed stably. */
+tg_tensor *tg_softmax(tg_tensor *a, int dim);
+tg_tensor *tg_log_softmax(tg_tensor *a, int dim);
+/* min(max(a, lo), hi); lo <= hi, neither NaN (TG_ERR_ARG).  Gradient 1 where
+** lo <= a <= hi, else 0. */
+tg_tensor *tg_clamp(tg_tensor *a, double lo, double hi);
+/* Elementwise maximum / minimum with broadcasting; NaN propagates; on a tie
+** each side gets half the gradient (PyTorch's rule). */
+tg_tensor *tg_maximum(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_minimum(tg_tensor *a, tg_tensor *b);
+/* cond != 0 ? a : b elementwise, the three broadcast together.  No gradient
+** flows to cond. */
+tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b);
 
 /* ------------------------------------------------------- Legendre series
 **
@@ -749,6 +807,12 @@ typedef enum tg_reduction { TG_REDUCTION_MEAN = 0, TG_REDUCTION_SUM, TG_REDUCTIO
 ** tg_pow and tg_mean / tg_sum: the result is the only new tensor left in the
 ** current scope (or to the caller).  TG_ERR_ARG for another reduction. */
 tg_tensor *tg_mse_loss(tg_tensor *pred, tg_tensor *target, tg_reduction reduction);
+/* torch.nn.functional.cross_entropy: logits [B,C], target [B] holding class
+** indices as doubles (integers in 0..C-1, else TG_ERR_ARG); per sample
+** -log_softmax(logits)[b, target_b], reduced by mean (NaN for B = 0), sum or
+** none ([B]).  TG_ERR_SHAPE for other shapes.  New tensor of the current scope;
+** no gradient flows to target. */
+tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *target, tg_reduction reduction);
 
 /* y = x W^T + b: x [..., in] (1-d or 2-d) -> [..., out]; weight [out, in] and
 ** bias [out] initialized as PyTorch's nn.Linear, uniform on

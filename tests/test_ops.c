@@ -608,20 +608,22 @@ static void test_matmul_rejects_inner_dim_mismatch(void **state)
     tg_scope_end();
 }
 
-static void test_matmul_rejects_operands_that_are_not_2d(void **state)
+static void test_matmul_rejects_0d_operands_and_mismatched_vectors(void **state)
 {
     (void)state;
     tg_scope_begin();
-    tg_tensor *m = make((dims){2, {3, 3}}, tgt_signed0, false), *v = make((dims){1, {3}}, tgt_signed1, false);
-    tg_tensor *s = make((dims){0, {0}}, tgt_signed1, false), *t = make((dims){3, {1, 3, 3}}, tgt_signed1, false);
+    tg_tensor *m = make((dims){2, {3, 3}}, tgt_signed0, false), *v = make((dims){1, {2}}, tgt_signed1, false);
+    tg_tensor *s = make((dims){0, {0}}, tgt_signed1, false), *t = make((dims){3, {2, 2, 3}}, tgt_signed1, false);
     assert_null(tg_matmul(v, m));
-    assert_error(TG_ERR_SHAPE, "tg_matmul", "[3]", "[3,3]");
+    assert_error(TG_ERR_SHAPE, "tg_matmul", "[2]", "[3,3]");
     assert_null(tg_matmul(m, v));
-    assert_error(TG_ERR_SHAPE, "tg_matmul", "[3,3]", "[3]");
+    assert_error(TG_ERR_SHAPE, "tg_matmul", "[3,3]", "[2]");
     assert_null(tg_matmul(s, m));
     assert_error(TG_ERR_SHAPE, "tg_matmul", "[]");
-    assert_null(tg_matmul(t, m));
-    assert_error(TG_ERR_SHAPE, "tg_matmul", "[1,3,3]");
+    assert_null(tg_matmul(t, t));
+    assert_error(TG_ERR_SHAPE, "tg_matmul", "[2,2,3]");
+    assert_null(tg_matmul(t, make((dims){3, {3, 3, 1}}, tgt_signed1, false)));   /* batch 2 vs 3 */
+    assert_error(TG_ERR_SHAPE, "tg_matmul");
     tg_scope_end();
 }
 
@@ -1120,7 +1122,7 @@ int main(void)
         T(test_transpose_swaps_rows_and_columns_and_passes_gradcheck),
         T(test_binary_ops_reject_shapes_that_do_not_broadcast),
         T(test_matmul_rejects_inner_dim_mismatch),
-        T(test_matmul_rejects_operands_that_are_not_2d),
+        T(test_matmul_rejects_0d_operands_and_mismatched_vectors),
         T(test_sum_dim_rejects_dim_out_of_range),
         T(test_sum_to_rejects_shape_it_does_not_broadcast_from),
         T(test_expand_rejects_incompatible_shape),

@@ -554,6 +554,26 @@ static tg_status deposit(run *r)
     return st;
 }
 
+/* tg_retain_grad: the complete gradient g of a non-leaf output (its
+** consumers have all run) added into that tensor's .grad, as a leaf's. */
+static tg_status retain_grad(run *r, tg__node *n, tg_tensor *g)
+{
+    tg_tensor *t = n->leaf;
+    tg_status st = g ? spread(g) : TG_OK;
+    if (!g || st != TG_OK)
+        return st;
+    if (!t->grad) {
+        tg_tensor *c = r->create ? tg__tensor_ref(g) : tg__tensor_new(r->fname, g->ndim, g->shape);
+        if (!c)
+            return tg_last_status();
+        if (!r->create)
+            memcpy(c->data, g->data, (size_t)g->numel * sizeof(double));
+        t->grad = c;
+        return TG_OK;
+    }
+    return accumulate(r, &t->grad, tg__tensor_ref(g));
+}
+
 /* Drops what the run still holds and leaves the slots NULL and the nodes unvisited. */
 static void finish(run *r)
 {
@@ -589,6 +609,8 @@ static tg_status execute(run *r, int n_roots, tg_tensor *const *roots, tg_tensor
             if (g && (st = spread(g)) == TG_OK)
                 grads[j] = tg__tensor_ref(g);
         }
+        if (st == TG_OK && n->fn && n->leaf && !inputs)
+            st = retain_grad(r, n, slots[n->leaf->out_index]);
         if (st != TG_OK)
             break;
         if (!n->fn)

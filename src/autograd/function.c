@@ -418,6 +418,8 @@ const int64_t *tg__ctx_in_shape(const tg_ctx *ctx, int i, int *ndim)
 
 void tg__ctx_takes_uniform_grad(tg_ctx *ctx) { ctx->uniform_grad = true; }
 
+int tg__ctx_n_inputs(const tg_ctx *ctx) { return ctx->n_inputs; }
+
 const void *tg_ctx_args(const tg_ctx *ctx)
 {
     return ctx ? ctx->args : NULL;

@@ -38,7 +38,8 @@ struct tg_ctx {
     tg__meta *out_meta;        /* n_outputs */
     int64_t run_id;            /* executor scratch, valid during one backward (-1 outside) */
     /* from here to saved_inline: zero in a new node (tg__node_new clears them at once) */
-    tg_tensor *leaf;           /* accumulator only; weak, cleared when the leaf dies */
+    tg_tensor *leaf;           /* weak, cleared when it dies: an accumulator's leaf, or the
+                                  output whose gradient tg_retain_grad keeps */
     tg__saved *saved;          /* saved_inline, or a block of its own past TG__SAVED_INLINE */
     int n_saved;
     uint32_t needs_grad;       /* bit i: input i requires grad and is recorded */

@@ -321,6 +321,8 @@ void tg__leaf_gone(tg_tensor *t);
 
 /* Shape of input i as the node recorded it (valid in backward). */
 const int64_t *tg__ctx_in_shape(const tg_ctx *ctx, int i, int *ndim);
+/* How many inputs the node's Function takes (one Function serving several arities). */
+int tg__ctx_n_inputs(const tg_ctx *ctx);
 /* Called by a forward: the node's unrecorded backward reads a gradient that
 ** is uniform (t->uniform) as one value, so the executor need not spread it
 ** over the elements first. */

@@ -26,6 +26,9 @@ static inline tg_tensor *tg__out(const char *fn, int ndim, const int64_t *shape)
 /* The gradient of an input broadcast into an output: g summed back down to
 ** input i's recorded shape (g itself when nothing was broadcast). */
 tg_tensor *tg__grad_to_input(const tg_ctx *ctx, int i, tg_tensor *g);
+/* Batched matrix product [B,m,k] x [B,k,n] -> [B,m,n] (linalg.c), shapes
+** already checked: what tg_matmul runs for batched operands. */
+tg_tensor *tg__bmm(tg_tensor *a, tg_tensor *b);
 /* Whether summing x into one element takes one run of the sum kernel's tree
 ** (else the broadcast walk adds element by element): when x's last dimension
 ** is not 1.  What a fused reduction must match to give sum_to's bits. */

@@ -60,6 +60,35 @@ tg_tensor *tgt_ref_input(const char *file, const char *name, int i);
 void tgt_check_ref_case(const char *file, const char *name, tg_tensor *out, int n_inputs,
                         tg_tensor *const *inputs, double rtol, double atol);
 
+/* The tolerances the op tests share: a few ulps against PyTorch, and
+** tg_gradcheck / tg_gradgradcheck at eps 1e-6. */
+#define TGT_REF_RTOL 1e-14
+#define TGT_REF_ATOL 1e-15
+#define TGT_GC_EPS 1e-6
+#define TGT_GC_ATOL 1e-8
+#define TGT_GC_RTOL 1e-6
+#define TGT_GGC_ATOL 1e-7
+#define TGT_GGC_RTOL 1e-5
+
+/* tg_gradcheck and tg_gradgradcheck of f at in with the tolerances above,
+** failing the test with `what`, the status and the message. */
+void tgt_check_grads(const char *what, tg_fn f, int n, tg_tensor *const *in, void *user);
+
+/* One PyTorch case of a data file: fn applied to the n_inputs inputs
+** NAME.in<i> (tgt_ref_input) with args, checked by tgt_check_ref_case; inputs
+** whose bit in no_grad is set are checked for values only (their gradient is
+** not compared).  tgt_run_ref_case runs *state, a tgt_ref_case, in a scope of
+** its own: make one cmocka test per case with cmocka_unit_test_prestate. */
+typedef tg_tensor *(*tgt_case_fn)(tg_tensor *const *in, const double *args);
+typedef struct tgt_ref_case {
+    const char *file, *name;
+    int n_inputs;
+    tgt_case_fn fn;
+    double args[4];
+    unsigned no_grad;
+} tgt_ref_case;
+void tgt_run_ref_case(void **state);
+
 /* Deterministic inputs, element k row-major: sin(1 + 0.7k), cos(0.5 + 1.3k)
 ** and 1.5 + the first (the formulas of the reference scripts). */
 double tgt_signed0(int64_t k);
