@@ -892,6 +892,40 @@ tg_status tg_optim_step_closure(tg_optim *o, tg_closure closure, void *user, dou
 void tg_optim_zero_grad(tg_optim *o);            /* tg_zero_grad on every parameter */
 void tg_optim_free(tg_optim *o);                 /* NULL is a no-op */
 
+/* Adagrad and NAdam, as torch.optim.Adagrad and torch.optim.NAdam (PyTorch
+** 1.13, the single-tensor update).  Errors as tg_sgd_new (negative lr, eps,
+** decays, betas outside [0, 1)). */
+typedef struct tg_adagrad_opts {
+    double lr, lr_decay, weight_decay, initial_accumulator_value, eps;
+    bool maximize;
+} tg_adagrad_opts;
+typedef struct tg_nadam_opts {
+    double lr, beta1, beta2, eps, weight_decay, momentum_decay;
+} tg_nadam_opts;
+tg_adagrad_opts tg_adagrad_defaults(void);    /* lr 1e-2, lr_decay 0, wd 0, accumulator 0, eps 1e-10 */
+tg_nadam_opts   tg_nadam_defaults(void);      /* lr 2e-3, betas 0.9 0.999, eps 1e-8, momentum_decay 4e-3 */
+tg_optim *tg_adagrad_new(const tg_params *params, const tg_adagrad_opts *opts);
+tg_optim *tg_nadam_new(const tg_params *params, const tg_nadam_opts *opts);
+
+/* The learning rate an optimizer uses now, and setting it (lr >= 0, else
+** TG_ERR_ARG; NULL o: NaN / TG_ERR_ARG). */
+double    tg_optim_lr(const tg_optim *o);
+tg_status tg_optim_set_lr(tg_optim *o, double lr);
+
+/* Learning-rate schedules, as torch.optim.lr_scheduler.StepLR (lr times gamma
+** every step_size epochs) and CosineAnnealingLR (from the optimizer's lr down
+** to eta_min over t_max epochs, and back), in PyTorch's recursive form.
+** Call tg_lr_schedule_step once per epoch after tg_optim_step; it sets the
+** optimizer's lr.  The schedule keeps a pointer to o, not a reference: free
+** the schedule before the optimizer (tg_lr_schedule_free(NULL) is a no-op).
+** NULL + TG_ERR_ARG for a NULL o, step_size / t_max < 1, gamma <= 0 or
+** eta_min < 0.  One schedule and its optimizer: one thread at a time. */
+typedef struct tg_lr_schedule tg_lr_schedule;
+tg_lr_schedule *tg_step_lr_new(tg_optim *o, int64_t step_size, double gamma);
+tg_lr_schedule *tg_cosine_lr_new(tg_optim *o, int64_t t_max, double eta_min);
+tg_status       tg_lr_schedule_step(tg_lr_schedule *s);
+void            tg_lr_schedule_free(tg_lr_schedule *s);
+
 /* --------------------------------------------------------- gradcheck */
 
 typedef tg_tensor *(*tg_fn)(tg_tensor *const *inputs, void *user);

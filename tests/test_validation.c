@@ -904,6 +904,65 @@ ROW(cross_entropy_class) { return T(tg_cross_entropy(mat(2, 3), tg_full(1, (int6
 ROW(cross_entropy_fraction) { return T(tg_cross_entropy(mat(2, 3), vec(2), TG_REDUCTION_SUM)); }
 ROW(cross_entropy_reduction) { return T(tg_cross_entropy(mat(2, 3), tg_zeros(1, (int64_t[]){2}), (tg_reduction)9)); }
 ROW(cross_entropy_freed) { tg_tensor *l = mat(2, 3); return T(tg_cross_entropy(l, dead(), TG_REDUCTION_SUM)); }
+static tg_params *one_param(void)
+{
+    tg_params *p = tg_params_new();
+    tg_params_add(p, "w", leaf(2));
+    return p;
+}
+static tg_status with_optim(tg_status (*f)(tg_optim *))
+{
+    tg_params *p = one_param();
+    tg_optim *o = tg_sgd_new(p, &(tg_sgd_opts){.lr = 0.1});
+    tg_status st = o ? f(o) : TG_OK;
+    tg_optim_free(o);
+    tg_params_free(p);
+    return st;
+}
+static tg_status adagrad_bad(tg_adagrad_opts o)
+{
+    tg_params *p = one_param();
+    tg_optim *opt = tg_adagrad_new(p, &o);
+    tg_status st = opt ? TG_OK : tg_last_status();
+    tg_optim_free(opt);
+    tg_params_free(p);
+    return st;
+}
+static tg_status nadam_bad(tg_nadam_opts o)
+{
+    tg_params *p = one_param();
+    tg_optim *opt = tg_nadam_new(p, &o);
+    tg_status st = opt ? TG_OK : tg_last_status();
+    tg_optim_free(opt);
+    tg_params_free(p);
+    return st;
+}
+static tg_status set_lr_negative_f(tg_optim *o) { return tg_optim_set_lr(o, -1.0); }
+static tg_status step_lr_size_f(tg_optim *o) { return tg_step_lr_new(o, 0, 0.5) ? TG_OK : tg_last_status(); }
+static tg_status step_lr_gamma_f(tg_optim *o) { return tg_step_lr_new(o, 2, 0.0) ? TG_OK : tg_last_status(); }
+static tg_status cosine_lr_tmax_f(tg_optim *o) { return tg_cosine_lr_new(o, 0, 0.0) ? TG_OK : tg_last_status(); }
+static tg_status cosine_lr_eta_f(tg_optim *o) { return tg_cosine_lr_new(o, 4, -1.0) ? TG_OK : tg_last_status(); }
+ROW(adagrad_params_null) { return T(tg_adagrad_new(NULL, &(tg_adagrad_opts){.lr = 0.1})); }
+ROW(adagrad_opts_null) { tg_params *p = one_param(); tg_status st = T(tg_adagrad_new(p, NULL)); tg_params_free(p); return st; }
+ROW(adagrad_lr) { return adagrad_bad((tg_adagrad_opts){.lr = -1}); }
+ROW(adagrad_lr_decay) { return adagrad_bad((tg_adagrad_opts){.lr = 0.1, .lr_decay = -1}); }
+ROW(adagrad_accumulator) { return adagrad_bad((tg_adagrad_opts){.lr = 0.1, .initial_accumulator_value = -1}); }
+ROW(adagrad_eps) { return adagrad_bad((tg_adagrad_opts){.lr = 0.1, .eps = -1}); }
+ROW(nadam_params_null) { return T(tg_nadam_new(NULL, &(tg_nadam_opts){.lr = 0.1})); }
+ROW(nadam_lr) { return nadam_bad((tg_nadam_opts){.lr = -1}); }
+ROW(nadam_beta1) { return nadam_bad((tg_nadam_opts){.lr = 0.1, .beta1 = 1.0}); }
+ROW(nadam_beta2) { return nadam_bad((tg_nadam_opts){.lr = 0.1, .beta2 = -0.5}); }
+ROW(nadam_momentum_decay) { return nadam_bad((tg_nadam_opts){.lr = 0.1, .momentum_decay = -1}); }
+ROW(optim_lr_null) { return LAST(tg_optim_lr(NULL)); }
+ROW(optim_set_lr_null) { return S(tg_optim_set_lr(NULL, 0.1)); }
+ROW(optim_set_lr_negative) { return with_optim(set_lr_negative_f); }
+ROW(step_lr_null) { return T(tg_step_lr_new(NULL, 2, 0.5)); }
+ROW(step_lr_size) { return with_optim(step_lr_size_f); }
+ROW(step_lr_gamma) { return with_optim(step_lr_gamma_f); }
+ROW(cosine_lr_null) { return T(tg_cosine_lr_new(NULL, 4, 0.0)); }
+ROW(cosine_lr_tmax) { return with_optim(cosine_lr_tmax_f); }
+ROW(cosine_lr_eta) { return with_optim(cosine_lr_eta_f); }
+ROW(lr_schedule_step_null) { return S(tg_lr_schedule_step(NULL)); }
 ROW(retain_grad_null) { return S(tg_retain_grad(NULL)); }
 ROW(retain_grad_no_grad) { return S(tg_retain_grad(vec(2))); }
 ROW(retain_grad_freed) { return S(tg_retain_grad(dead())); }
@@ -1254,6 +1313,19 @@ static const row rows[] = {
     R(retain_grad_null, TG_ERR_ARG, "tg_retain_grad"), R(retain_grad_no_grad, TG_ERR_STATE, "tg_retain_grad"),
     R(retain_grad_freed, TG_ERR_STATE, "tg_retain_grad"),
     R(retain_grad_other_output, TG_ERR_STATE, "tg_retain_grad"),
+    R(adagrad_params_null, TG_ERR_ARG, "tg_adagrad_new"), R(adagrad_opts_null, TG_ERR_ARG, "tg_adagrad_new"),
+    R(adagrad_lr, TG_ERR_ARG, "tg_adagrad_new"), R(adagrad_lr_decay, TG_ERR_ARG, "tg_adagrad_new"),
+    R(adagrad_accumulator, TG_ERR_ARG, "tg_adagrad_new"), R(adagrad_eps, TG_ERR_ARG, "tg_adagrad_new"),
+    R(nadam_params_null, TG_ERR_ARG, "tg_nadam_new"), R(nadam_lr, TG_ERR_ARG, "tg_nadam_new"),
+    R(nadam_beta1, TG_ERR_ARG, "tg_nadam_new"), R(nadam_beta2, TG_ERR_ARG, "tg_nadam_new"),
+    R(nadam_momentum_decay, TG_ERR_ARG, "tg_nadam_new"),
+    R(optim_lr_null, TG_ERR_ARG, "tg_optim_lr"), R(optim_set_lr_null, TG_ERR_ARG, "tg_optim_set_lr"),
+    R(optim_set_lr_negative, TG_ERR_ARG, "tg_optim_set_lr"),
+    R(step_lr_null, TG_ERR_ARG, "tg_step_lr_new"), R(step_lr_size, TG_ERR_ARG, "tg_step_lr_new"),
+    R(step_lr_gamma, TG_ERR_ARG, "tg_step_lr_new"),
+    R(cosine_lr_null, TG_ERR_ARG, "tg_cosine_lr_new"), R(cosine_lr_tmax, TG_ERR_ARG, "tg_cosine_lr_new"),
+    R(cosine_lr_eta, TG_ERR_ARG, "tg_cosine_lr_new"),
+    R(lr_schedule_step_null, TG_ERR_ARG, "tg_lr_schedule_step"),
 };
 #define N_ROWS ((int)(sizeof rows / sizeof rows[0]))
 
