@@ -43,8 +43,8 @@ F(c_minimum, tg_minimum(in[0], in[1]))
 F(c_where, tg_where(in[0], in[1], in[2]))
 F(c_cross_entropy, tg_cross_entropy(in[0], in[1], (tg_reduction)args[0]))
 
-#define R(name, n, fn, ...) {DATA, name, n, fn, {__VA_ARGS__}, 0}
-#define RM(name, n, fn, mask, ...) {DATA, name, n, fn, {__VA_ARGS__}, mask}
+#define R(name, n, fn, ...) {DATA, name, n, fn, {__VA_ARGS__}, 0, 0}
+#define RM(name, n, fn, mask, ...) {DATA, name, n, fn, {__VA_ARGS__}, mask, 0}
 
 static const tgt_ref_case cases[] = {
     R("matmul_vv", 2, c_matmul, 0), R("matmul_mv", 2, c_matmul, 0), R("matmul_vm", 2, c_matmul, 0),
