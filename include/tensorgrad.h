@@ -450,6 +450,9 @@ typedef struct tg_function {             /* may gain fields; users fill it with 
     void (*forward_span)(int64_t n, const double *const *in, double *out);
     void (*backward_span)(int64_t n, const double *const *in, const double *out,
                           const double *grad_out, double *const *grad_in);
+    /* Built-in ops only; users leave it NULL.  What the op computes point
+    ** by point or as a reduction, read by the fused engine (private). */
+    const struct tg__opdesc *desc;
 } tg_function;
 
 #define TG_MAX_FN_ARITY 16

@@ -88,5 +88,12 @@ tg_status tg__span_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **ou
 tg_status tg__span_backward(tg__node *n, tg_tensor *const *grad_outputs, tg_tensor **grad_inputs);
 /* Drops the saved tensors (after a backward without retain_graph). */
 void tg__node_release_saved(tg__node *n);
+/* The apply hook: a layer above autograd (the engine in src/graph) sets it
+** for its thread to be told of every successful apply; tg_apply_args calls it
+** after the outputs are made (NULL, the common case: one load).  Autograd
+** never includes the layers above it. */
+typedef void tg__apply_hook_fn(const tg_function *fn, tg_tensor *const *inputs, tg_tensor *const *outputs,
+                               const void *args, size_t args_size);
+extern _Thread_local tg__apply_hook_fn *tg__apply_hook TG_TLS_HOT;
 
 #endif /* TG_GRAPH_H */

@@ -9,8 +9,8 @@
 ** A Function the planner cannot fuse has its backward wrapped for the capture:
 ** if that backward turns out to be made of recorded ops it is kept as ops,
 ** otherwise it is recorded as one opaque call.  A Function given as span
-** kernels is recorded as an elementwise op (OP_SPAN) and its backward as
-** another (OP_SPAN_BWD), so the planner can call the kernels inside its passes.
+** kernels is recorded as an elementwise op (REC_SPAN) and its backward as
+** another (REC_SPAN_BWD), so the planner can call the kernels inside its passes.
 ** Sits above autograd.
 */
 #include "capture.h"
@@ -27,24 +27,11 @@ typedef struct tg__wrap {
     int fwd;
 } tg__wrap;
 
-static const struct { const char *name; int op; } known[] = {
-    {"tg_add", OP_ADD},         {"tg_sub", OP_SUB},       {"tg_mul", OP_MUL},
-    {"tg_div", OP_DIV},         {"tg_neg", OP_NEG},       {"tg_exp", OP_EXP},
-    {"tg_log", OP_LOG},         {"tg_sin", OP_SIN},       {"tg_cos", OP_COS},
-    {"tg_tanh", OP_TANH},       {"tg_sqrt", OP_SQRT},     {"tg_pow", OP_POW},
-    {"tg_affine", OP_AFFINE},   {"tg_legendre", OP_LEGENDRE}, {"tg_sum", OP_SUM},
-    {"tg_mean", OP_MEAN},       {"tg_sum_to", OP_SUM_TO}, {"tg_expand", OP_EXPAND},
-    {"tg_reshape", OP_RESHAPE},
-};
-
-static int known_op(const tg_function *fn)
+static int record_type(const tg_function *fn)
 {
-    if (fn->forward_span)   /* OP_SPAN_BWD reads the inputs, the output and grad_out */
-        return fn->n_inputs + 2 <= TG_MAX_FN_ARITY ? OP_SPAN : OP_OPAQUE;
-    for (size_t i = 0; fn->name && i < sizeof known / sizeof known[0]; i++)
-        if (strcmp(fn->name, known[i].name) == 0)
-            return known[i].op;
-    return OP_OPAQUE;
+    if (fn->forward_span)   /* REC_SPAN_BWD reads the inputs, the output and grad_out */
+        return fn->n_inputs + 2 <= TG_MAX_FN_ARITY ? REC_SPAN : REC_OPAQUE;
+    return fn->desc ? REC_OP : REC_OPAQUE;
 }
 
 static bool grow(void *p, int *cap, int need, size_t elem)
@@ -137,7 +124,7 @@ static tg__grec *add_record(tg__recorder *r, int op, const tg_function *fn, int 
             return NULL;
     tg__grec *g = &r->rec[r->n_rec];
     memset(g, 0, sizeof *g);
-    g->op = op, g->fn = fn, g->n_in = n_in, g->fwd = -1, g->bwd = -1;
+    g->type = op, g->desc = op == REC_OP ? fn->desc : NULL, g->fn = fn, g->n_in = n_in, g->fwd = -1, g->bwd = -1;
     for (int i = 0; i < n_in; i++) {
         g->in[i] = in[i];
         g->in_meta[i].ndim = inputs[i]->ndim;
@@ -181,7 +168,7 @@ void tg__graph_record(const tg_function *fn, tg_tensor *const *inputs, tg_tensor
     tg__recorder *r = tg__graph_recorder;
     if (!tg_is_grad_enabled() || r->err)
         return;   /* nested in a forward: that Function's own business */
-    int op = known_op(fn), k = r->n_rec;
+    int op = record_type(fn), k = r->n_rec;
     tg__grec *g = add_record(r, op, fn, fn->n_inputs, inputs, args, args_size);
     if (!g)
         return;
@@ -190,7 +177,7 @@ void tg__graph_record(const tg_function *fn, tg_tensor *const *inputs, tg_tensor
     g->n_out = fn->n_outputs;
     for (int o = 0; o < fn->n_outputs; o++)
         r->rec[k].out[o] = new_value(r, outputs[o], k);
-    if ((op == OP_OPAQUE || op == OP_SPAN) && r->rec[k].needs_grad && (fn->backward || fn->backward_span))
+    if ((op == REC_OPAQUE || op == REC_SPAN) && r->rec[k].needs_grad && (fn->backward || fn->backward_span))
         wrap(r, n, k);
 }
 
@@ -220,14 +207,14 @@ static bool add_sum_to(tg__recorder *r, int full, const tg__meta *full_meta, tg_
     int k = r->n_rec;
     tg__grec *s = &r->rec[k];
     memset(s, 0, sizeof *s);
-    s->op = OP_SUM_TO, s->n_in = 1, s->n_out = 1, s->fwd = -1, s->bwd = -1;
+    s->type = REC_OP, s->desc = &tg__sum_to_desc, s->n_in = 1, s->n_out = 1, s->fwd = -1, s->bwd = -1;
     s->in[0] = full;
     s->in_meta[0] = *full_meta;
     r->n_rec++;
     return (r->rec[k].out[0] = new_value(r, gin, k)) >= 0;
 }
 
-/* forward: out = f(in...) by span kernels  =>  OP_SPAN_BWD over {in..., out, grad_out},
+/* forward: out = f(in...) by span kernels  =>  REC_SPAN_BWD over {in..., out, grad_out},
 ** then a sum back to each broadcast input's shape */
 static void record_span_backward(tg__recorder *r, const tg__wrap *w, tg_ctx *ctx, tg_tensor *const *g,
                                  tg_tensor *const *gin)
@@ -240,7 +227,7 @@ static void record_span_backward(tg__recorder *r, const tg__wrap *w, tg_ctx *ctx
             return;
         }
     in[n_in + 1] = g[0];
-    tg__grec *b = add_record(r, OP_SPAN_BWD, w->orig, n_in + 2, in, NULL, 0);
+    tg__grec *b = add_record(r, REC_SPAN_BWD, w->orig, n_in + 2, in, NULL, 0);
     if (!b)
         return;
     b->fwd = w->fwd;
@@ -273,14 +260,14 @@ static tg_status wrap_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin
     tg__recorder *r = tg__graph_recorder;
     int r0 = r ? r->n_rec : 0, v0 = r ? r->n_val : 0;
     tg_status st = w->orig->backward ? w->orig->backward(ctx, g, gin) : tg__span_backward(ctx, g, gin);
-    if (st == TG_OK && r && !r->err && r->rec[w->fwd].op == OP_SPAN) {
+    if (st == TG_OK && r && !r->err && r->rec[w->fwd].type == REC_SPAN) {
         record_span_backward(r, w, ctx, g, gin);
         return TG_OK;   /* r->err reports a failure */
     }
     if (st != TG_OK || !r || r->err || made_of_ops(r, ctx, gin, r0, v0))
         return st;
     int k = r->n_rec;
-    tg__grec *b = add_record(r, OP_BWD, w->orig, ctx->n_outputs, g, NULL, 0);
+    tg__grec *b = add_record(r, REC_BWD, w->orig, ctx->n_outputs, g, NULL, 0);
     if (!b)
         return TG_OK;   /* r->err reports it */
     b->fwd = w->fwd;
@@ -334,6 +321,7 @@ static tg_status record_step(tg__recorder *r, tg_tensor *(*loss_fn)(void *), voi
     for (int i = 0; i < np; i++)
         ps[i] = tg_params_get(params, i);
     tg__graph_recorder = r;
+    tg__apply_hook = tg__graph_record;
     tg_tensor *l = *loss = loss_fn(user);
     tg_status st = TG_OK;
     if (!l) {
@@ -354,6 +342,7 @@ static tg_status record_step(tg__recorder *r, tg_tensor *(*loss_fn)(void *), voi
         st = tg_autograd_grad(1, &l, seed, np, ps, grads, &o);
     }
     tg__graph_recorder = NULL;
+    tg__apply_hook = NULL;
     if (st == TG_OK && r->err)
         st = r->err;
     return st;
@@ -465,6 +454,6 @@ void tg_graph_free(tg_graph *g)
     tg__graph_unload(g);
     tg__free(g->rec), tg__free(g->val), tg__free(g->sc), tg__free(g->buf), tg__free(g->pass);
     tg__free(g->step), tg__free(g->param), tg__free(g->pval), tg__free(g->gval), tg__free(g->reads);
-    tg__free(g->scratch_alloc), tg__free(g->slot), tg__free(g->leg_scratch), tg__free(g->kfn);
+    tg__free(g->scratch_alloc), tg__free(g->slot), tg__free(g->op_scratch), tg__free(g->kfn);
     tg__free(g);
 }

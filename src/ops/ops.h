@@ -7,6 +7,7 @@
 #define TG_OPS_H
 
 #include "../core/internal.h"
+#include "../core/opdesc.h"
 #include "../kernels/kernels.h"
 
 /* Applies a one-output built-in Function with optional arguments. */

@@ -169,8 +169,11 @@ static tg_status expand_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **g
 {
     return (gin[0] = tg__grad_to_input(ctx, 0, g[0])) ? TG_OK : tg_last_status();
 }
+/* descriptors: what the fused engine reads (core/opdesc.h) */
+static const tg__opdesc expand_desc = {.kind = TG__OPK_EXPAND};
 static const tg_function expand_fn = {.name = "tg_expand", .n_inputs = 1, .n_outputs = 1,
-                                      .forward = expand_forward, .backward = expand_backward};
+                                      .forward = expand_forward, .backward = expand_backward,
+                                      .desc = &expand_desc};
 
 tg_tensor *tg_expand(tg_tensor *a, int ndim, const int64_t *shape)
 {
@@ -195,8 +198,10 @@ static tg_status sum_to_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **g
     gin[0] = tg__grad_mode() ? tg_expand(g[0], sa.ndim, sa.shape) : expand_now(g[0], &sa);
     return gin[0] ? TG_OK : tg_last_status();
 }
+const tg__opdesc tg__sum_to_desc = {.kind = TG__OPK_SUM};
 static const tg_function sum_to_fn = {.name = "tg_sum_to", .n_inputs = 1, .n_outputs = 1,
-                                      .forward = sum_to_forward, .backward = sum_to_backward};
+                                      .forward = sum_to_forward, .backward = sum_to_backward,
+                                      .desc = &tg__sum_to_desc};
 
 tg_tensor *tg_sum_to(tg_tensor *a, int ndim, const int64_t *shape)
 {
@@ -244,8 +249,10 @@ static tg_status reshape_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **
         gin[0] = tg__adopt(tg__tensor_alias(g[0], ndim, shape));
     return gin[0] ? TG_OK : tg_last_status();
 }
+static const tg__opdesc reshape_desc = {.kind = TG__OPK_VIEW};
 static const tg_function reshape_fn = {.name = "tg_reshape", .n_inputs = 1, .n_outputs = 1,
-                                       .forward = reshape_forward, .backward = reshape_backward};
+                                       .forward = reshape_forward, .backward = reshape_backward,
+                                      .desc = &reshape_desc};
 
 /* Resolves one -1 and checks the element count. */
 static bool reshape_target(tg_tensor *a, int ndim, const int64_t *shape, shape_args *sa)
