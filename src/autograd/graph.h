@@ -86,6 +86,12 @@ static inline void tg__set_meta(tg__meta *m, const tg_tensor *t)
 /* The forward and backward of a Function given as span kernels (span.c). */
 tg_status tg__span_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **outputs);
 tg_status tg__span_backward(tg__node *n, tg_tensor *const *grad_outputs, tg_tensor **grad_inputs);
+/* The one call of a Function's backward (engine.c): n's backward (or its span
+** kernels') on gout into gin, recording its ops when record (create_graph),
+** with the failure message naming fname and the Function, and anomaly mode's
+** check of gin.  The executor calls it for every node; tg_graph_replay for
+** the backwards it runs opaque. */
+tg_status tg__node_backward(const char *fname, tg__node *n, tg_tensor *const *gout, tg_tensor **gin, bool record);
 /* Drops the saved tensors (after a backward without retain_graph). */
 void tg__node_release_saved(tg__node *n);
 /* The apply hook: a layer above autograd (the engine in src/graph) sets it

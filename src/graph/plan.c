@@ -683,9 +683,7 @@ static tg_status run_opaque(tg_graph *g, tg__grec *r)
     if (r->type == REC_BWD) {
         tg__grec *f = &g->rec[r->fwd];
         tg__node *n = f->held->node;
-        bool prev = tg_set_grad_enabled(false);
-        st = n->fn->backward ? n->fn->backward(n, r->proxy, out) : tg__span_backward(n, r->proxy, out);
-        tg_set_grad_enabled(prev);
+        st = tg__node_backward("tg_graph_replay", n, r->proxy, out, false);
         for (int o = 0; st == TG_OK && o < r->n_out; o++)
             if (r->out[o] >= 0)
                 st = copy_out(g, r, o, out[o]);

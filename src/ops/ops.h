@@ -27,12 +27,5 @@ static inline tg_tensor *tg__out(const char *fn, int ndim, const int64_t *shape)
 /* The gradient of an input broadcast into an output: g summed back down to
 ** input i's recorded shape (g itself when nothing was broadcast). */
 tg_tensor *tg__grad_to_input(const tg_ctx *ctx, int i, tg_tensor *g);
-/* Whether summing x into one element takes one run of the sum kernel's tree
-** (else the broadcast walk adds element by element): when x's last dimension
-** is not 1.  What a fused reduction must match to give sum_to's bits. */
-static inline bool tg__sum_to_one_run(const tg_tensor *x)
-{
-    return x->numel <= 1 || x->shape[x->ndim - 1] != 1;
-}
 
 #endif /* TG_OPS_H */
