@@ -74,11 +74,11 @@ static void test_engine_unary_descriptors_give_eager_bits(void **state)
     (void)state;
     static const struct { const char *name; unary_op op; } ops[] = {
         {"neg", tg_neg}, {"exp", tg_exp}, {"log", tg_log}, {"sin", tg_sin},
-        {"cos", tg_cos}, {"tanh", tg_tanh}, {"sqrt", tg_sqrt}};
+        {"cos", tg_cos}, {"tanh", tg_tanh}, {"sqrt", tg_sqrt}, {"relu", tg_relu}, {"abs", tg_abs}};
     for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
         for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
             tg_scope_begin();
-            tg_tensor *x = leaf(lengths[l], tgt_positive0), *y = ops[k].op(x);
+            tg_tensor *x = leaf(lengths[l], k < 7 ? tgt_positive0 : tgt_signed0), *y = ops[k].op(x);
             check_unary_desc(ops[k].name, desc_of(y), NULL, x, y);
             tg_scope_end();
         }
@@ -159,18 +159,54 @@ static void test_engine_reductions_and_views_say_what_they_are(void **state)
     tg_scope_end();
 }
 
-/* Ops whose backward reads a mask made by raw loops, or that are not
-** pointwise: the capture calls them opaque. */
+/* Ops that are not pointwise: the capture calls them opaque. */
 static void test_engine_opaque_ops_have_no_descriptor(void **state)
 {
     (void)state;
     tg_scope_begin();
     int64_t sq[2] = {3, 3};
-    tg_tensor *x = leaf(5, tgt_signed0), *m = tgt_make(2, sq, tgt_signed1, true);
-    assert_null(desc_of(tg_relu(x)));
-    assert_null(desc_of(tg_abs(x)));
+    tg_tensor *m = tgt_make(2, sq, tgt_signed1, true);
     assert_null(desc_of(tg_matmul(m, m)));
+    assert_null(desc_of(tg_select(m, 0, 1)));
     tg_scope_end();
+}
+
+/* relu's and abs's backwards under create_graph multiply by a mask made by an
+** op of its own with a descriptor (on x detached: the gradient stays without
+** a graph, as test_hygiene wants), which the capture records on x's data. */
+typedef struct mask_probe { const char *want; bool seen; } mask_probe;
+static _Thread_local mask_probe *probe;
+static void see_apply(const tg_function *fn, tg_tensor *const *inputs, tg_tensor *const *outputs,
+                      const void *args, size_t args_size)
+{
+    (void)inputs, (void)outputs, (void)args, (void)args_size;
+    if (fn->name && strcmp(fn->name, probe->want) == 0 && fn->desc && fn->desc->kind == TG__OPK_POINT)
+        probe->seen = true;
+}
+
+static void test_engine_relu_and_abs_backwards_apply_fusable_masks(void **state)
+{
+    (void)state;
+    unary_op ops[2] = {tg_relu, tg_abs};
+    const char *names[2] = {"tg_relu_mask", "tg_abs_mask"};
+    for (int k = 0; k < 2; k++) {
+        tg_scope_begin();
+        mask_probe mp = {names[k], false};
+        tg_tensor *x = leaf(9, tgt_signed0), *y = tg_sum(ops[k](x)), *gx = NULL;
+        tg_backward_opts o = {.create_graph = true};
+        probe = &mp;
+        tg__apply_hook = see_apply;
+        tg_status st = tg_autograd_grad(1, &y, NULL, 1, &x, &gx, &o);
+        tg__apply_hook = NULL;
+        assert_status(TG_OK, st);
+        assert_true(mp.seen);
+        assert_false(tg_requires_grad(gx));
+        for (int64_t i = 0; i < 9; i++) {
+            double v = tgt_signed0(i), want = k == 0 ? (v > 0) : (v > 0) - (v < 0);
+            assert_true(tg_data(gx)[i] == want);
+        }
+        tg_scope_end();
+    }
 }
 
 /* ------------------------------------------------------------ layering */
@@ -284,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_engine_binary_descriptors_give_eager_bits_with_scalar_operands),
         cmocka_unit_test(test_engine_reductions_and_views_say_what_they_are),
         cmocka_unit_test(test_engine_opaque_ops_have_no_descriptor),
+        cmocka_unit_test(test_engine_relu_and_abs_backwards_apply_fusable_masks),
         cmocka_unit_test(test_engine_apply_hook_set_only_while_capturing),
         cmocka_unit_test(test_engine_replayed_backward_failure_names_the_function),
         cmocka_unit_test(test_engine_core_broadcast_copies_give_expand_and_sum_to_bits),

@@ -309,10 +309,44 @@ TG_UNARY_FN(tanh, "tg_tanh", TG__TANH, SAVE_OUT, bin(TG__MUL, g[0], aff(bin(TG__
 /* forward: y = sqrt(x)       =>  dx = dy / (2 y) */
 TG_UNARY_DESC(sqrt, TG__SQRT, "sqrt(%0)")
 TG_UNARY_FN(sqrt, "tg_sqrt", TG__SQRT, SAVE_OUT, bin(TG__DIV, g[0], aff(s, 2.0, 0.0)), &sqrt_desc)
-/* forward: y = max(x, 0)     =>  dx = dy * (x > 0), a constant mask */
-TG_UNARY_FN(relu, "tg_relu", TG__RELU, SAVE_IN, bin(TG__MUL, g[0], unary_const("tg_relu", TG__STEP, s)), NULL)
-/* forward: y = |x|          =>  dx = dy * sign(x), a constant (sign(0) = 0, as PyTorch) */
-TG_UNARY_FN(abs, "tg_abs", TG__ABS, SAVE_IN, bin(TG__MUL, g[0], unary_const("tg_abs", TG__SIGN, s)), NULL)
+/* The derivative masks of relu and abs as ops of their own (forward: m =
+** step(x) or sign(x), a 0/+-1 mask  =>  dx = none: the mask is piecewise
+** constant).  Under create_graph the mask is this op on x detached: still a
+** constant factor (the gradient gets no graph from it, as before), but a
+** recorded op on x's data, so a captured step fuses it and recomputes it
+** from x.  Unrecorded it is a constant tensor made by the kernel. */
+static tg_status mask_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    (void)ctx, (void)g;
+    gin[0] = NULL;   /* no gradient flows through a mask */
+    return TG_OK;
+}
+#define TG_MASK_FN(fname, opname, op, cexpr)                                                    \
+    TG_UNARY_DESC(fname, op, cexpr)                                                             \
+    static tg_status fname##_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)        \
+    {                                                                                           \
+        (void)ctx;                                                                              \
+        return unary_forward(opname, op, in, out);                                              \
+    }                                                                                           \
+    static const tg_function fname##_fn = {.name = opname "_mask", .n_inputs = 1, .n_outputs = 1, \
+                                           .forward = fname##_forward,                          \
+                                           .backward = mask_backward, .desc = &fname##_desc};   \
+    static tg_tensor *fname##_mask(tg_tensor *x)                                                \
+    {                                                                                           \
+        if (!tg__grad_mode())                                                                   \
+            return unary_const(opname, op, x);                                                  \
+        tg_tensor *c = tg_detach(x);   /* a constant factor: the gradient gets no graph from it */ \
+        return c ? tg__apply_op(&fname##_fn, &c, NULL, 0) : NULL;                               \
+    }
+TG_MASK_FN(step, "tg_relu", TG__STEP, "(%0 > 0.0 ? 1.0 : 0.0)")
+TG_MASK_FN(sign, "tg_abs", TG__SIGN, "(%0 > 0.0 ? 1.0 : %0 < 0.0 ? -1.0 : 0.0)")
+
+/* forward: y = max(x, 0)     =>  dx = dy * (x > 0), a mask */
+TG_UNARY_DESC(relu, TG__RELU, "(%0 <= 0.0 ? 0.0 : %0)")
+TG_UNARY_FN(relu, "tg_relu", TG__RELU, SAVE_IN, bin(TG__MUL, g[0], step_mask(s)), &relu_desc)
+/* forward: y = |x|          =>  dx = dy * sign(x), a mask (sign(0) = 0, as PyTorch) */
+TG_UNARY_DESC(abs, TG__ABS, "fabs(%0)")
+TG_UNARY_FN(abs, "tg_abs", TG__ABS, SAVE_IN, bin(TG__MUL, g[0], sign_mask(s)), &abs_desc)
 
 static tg_tensor *(*const unary_ops[TG__N_UNOPS])(tg_tensor *) = {
     [TG__NEG] = tg_neg, [TG__EXP] = tg_exp, [TG__LOG] = tg_log, [TG__SIN] = tg_sin,
