@@ -14,6 +14,7 @@
 ** Sits above autograd.
 */
 #include "capture.h"
+#include "../optim/optim.h"
 
 #include <math.h>
 #include <string.h>
@@ -291,9 +292,9 @@ static void recorder_end(tg__recorder *r)
     tg__free(r->held);
 }
 
-static tg_status check_capture_args(tg_tensor *(*loss_fn)(void *), const tg_params *params, double lr)
+static tg_status check_capture_args(const char *F, tg_tensor *(*loss_fn)(void *), const tg_params *params,
+                                    double lr)
 {
-    const char *F = "tg_graph_capture";
     if (!loss_fn || !params)
         return tg__error(TG_ERR_ARG, "%s: %s is NULL", F, loss_fn ? "params" : "loss_fn");
     if (tg_params_count(params) < 1)
@@ -312,11 +313,10 @@ static tg_status check_capture_args(tg_tensor *(*loss_fn)(void *), const tg_para
 }
 
 /* Runs loss_fn and the backward under the recorder; *grads gets the gradients. */
-static tg_status record_step(tg__recorder *r, tg_tensor *(*loss_fn)(void *), void *user,
+static tg_status record_step(const char *F, tg__recorder *r, tg_tensor *(*loss_fn)(void *), void *user,
                              const tg_params *params, tg_tensor **ps, tg_tensor **grads, tg_tensor **loss,
                              tg_tensor **seed)
 {
-    const char *F = "tg_graph_capture";
     int np = tg_params_count(params);
     for (int i = 0; i < np; i++)
         ps[i] = tg_params_get(params, i);
@@ -379,9 +379,38 @@ static bool interpreter_forced(void)
     return e && e[0] && strcmp(e, "0") != 0;
 }
 
-tg_graph *tg_graph_capture(tg_tensor *(*loss_fn)(void *user), void *user, const tg_params *params, double lr)
+/* opt's parameters must be params, in order; false with TG_ERR_ARG. */
+static bool check_optimizer(const tg_optim *opt, const tg_params *params)
 {
-    if (check_capture_args(loss_fn, params, lr) != TG_OK)
+    const char *F = "tg_graph_capture_optim";
+    if (!opt)
+        return tg__error(TG_ERR_ARG, "%s: opt is NULL", F), false;
+    if (!opt->kind->step)
+        return tg__error(TG_ERR_ARG, "%s: %s steps only through a closure (tg_optim_step_closure)", F,
+                         opt->kind->name), false;
+    bool same = opt->n == tg_params_count(params);
+    for (int i = 0; same && i < opt->n; i++)
+        same = opt->params[i] == tg_params_get(params, i);
+    if (!same)
+        return tg__error(TG_ERR_ARG, "%s: opt was made for other parameters than params", F), false;
+    return true;
+}
+
+/* The gradient tensors an optimizer step reads, one per parameter. */
+static tg_status make_grads(tg_graph *g)
+{
+    if (!(g->grad = tg__calloc((size_t)g->n_params, sizeof *g->grad)))
+        return tg__error(TG_ERR_NOMEM, "tg_graph_capture_optim: out of memory");
+    for (int i = 0; i < g->n_params; i++)
+        if (!(g->grad[i] = tg__tensor_new("tg_graph_capture_optim", g->param[i]->ndim, g->param[i]->shape)))
+            return tg_last_status();
+    return TG_OK;
+}
+
+static tg_graph *capture(const char *F, tg_tensor *(*loss_fn)(void *user), void *user, const tg_params *params,
+                         double lr, tg_optim *opt)
+{
+    if (check_capture_args(F, loss_fn, params, lr) != TG_OK)
         return NULL;
     int np = tg_params_count(params);
     tg__recorder r = {0};
@@ -395,14 +424,17 @@ tg_graph *tg_graph_capture(tg_tensor *(*loss_fn)(void *user), void *user, const 
     }
     g->n_params = np;
     g->lr = lr;
+    g->opt = opt;
     int depth = tg__scope_depth();
     tg_scope_begin();
     bool prev = tg_set_grad_enabled(true);
-    tg_status st = record_step(&r, loss_fn, user, params, ps, ps + np, &loss, &seed);
+    tg_status st = record_step(F, &r, loss_fn, user, params, ps, ps + np, &loss, &seed);
     tg_set_grad_enabled(prev);
     g->rec = r.rec, g->n_rec = r.n_rec, g->val = r.val, g->n_val = r.n_val;
     if (st == TG_OK)
         st = find_outputs(g, params, ps, ps + np, loss, seed);
+    if (st == TG_OK && opt)
+        st = make_grads(g);
     if (st == TG_OK)
         st = tg__graph_plan(g);   /* takes references to the externals it keeps */
     recorder_end(&r);
@@ -415,6 +447,19 @@ tg_graph *tg_graph_capture(tg_tensor *(*loss_fn)(void *user), void *user, const 
     if (!interpreter_forced())
         g->compiled = tg__graph_compile(g);
     return g;
+}
+
+tg_graph *tg_graph_capture(tg_tensor *(*loss_fn)(void *user), void *user, const tg_params *params, double lr)
+{
+    return capture("tg_graph_capture", loss_fn, user, params, lr, NULL);
+}
+
+tg_graph *tg_graph_capture_optim(tg_tensor *(*loss_fn)(void *user), void *user, const tg_params *params,
+                                 tg_optim *opt)
+{
+    if (params && !check_optimizer(opt, params))
+        return NULL;
+    return capture("tg_graph_capture_optim", loss_fn, user, params, 0.0, opt);
 }
 
 const char *tg_graph_executor(const tg_graph *g)
@@ -451,6 +496,10 @@ void tg_graph_free(tg_graph *g)
     for (int i = 0; g->param && i < g->n_params; i++)
         if (g->param[i])
             tg__tensor_unref(g->param[i]);
+    for (int i = 0; g->grad && i < g->n_params; i++)
+        if (g->grad[i])
+            tg__tensor_unref(g->grad[i]);
+    tg__free(g->grad);
     tg__graph_unload(g);
     tg__free(g->rec), tg__free(g->val), tg__free(g->sc), tg__free(g->buf), tg__free(g->pass);
     tg__free(g->step), tg__free(g->param), tg__free(g->pval), tg__free(g->gval), tg__free(g->reads);

@@ -147,6 +147,9 @@ struct tg_graph {
     tg_tensor **param;               /* references */
     int *pval, *gval;                /* value of each parameter and of its gradient */
     double lr;
+    tg_optim *opt;                   /* not NULL: the update is opt's step, from gradients the
+                                     ** replay writes into grad[i] (each stored by its pass) */
+    tg_tensor **grad;                /* opt: per parameter, the gradient tensor (owned) */
     tg__kfn *kfn;                    /* per record: its span kernel (REC_SPAN, REC_SPAN_BWD) */
     /* per worker thread w < n_workers: scratch + w * scratch_stride holds the
     ** blocks of the values of a pass, then of span inputs (64-byte aligned),

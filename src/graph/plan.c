@@ -292,7 +292,7 @@ static tg_status build_pass(tg_graph *g, tg__pass *ps, int p, bool last, bool *s
             st[ns++] = v;
             close_over(g, v, set);
         }
-    for (int i = 0; last && i < g->n_params; i++)
+    for (int i = 0; last && !g->opt && i < g->n_params; i++)
         if (g->val[tg__graph_root(g, g->gval[i])].kind == V_ELEM) {
             up[nu++] = i;
             close_over(g, g->gval[i], set);
@@ -441,6 +441,10 @@ tg_status tg__graph_plan(tg_graph *g)
         if (g->rec[k].needed && (g->rec[k].type == REC_SPAN || g->rec[k].type == REC_SPAN_BWD))
             g->block = TG__GRAPH_SPAN_BLOCK;
     classify(g);
+    for (int i = 0; g->opt && i < g->n_params; i++) {   /* the optimizer reads whole gradients */
+        tg__gval *x = &g->val[tg__graph_root(g, g->gval[i])];
+        x->store = x->store || x->kind == V_ELEM;
+    }
     /* the replay reads its one-element externals from a list, not by walking
     ** every value: at N = 2,000 a whole step takes under a microsecond */
     g->reads = tg__malloc(((size_t)g->n_val + 1) * sizeof *g->reads);
@@ -721,6 +725,26 @@ static void update_params(tg_graph *g)
     }
 }
 
+/* The gradients into the parameters' tg_grad (the graph's tensors, set once),
+** then the optimizer's step. */
+static tg_status optimizer_step(tg_graph *g)
+{
+    for (int i = 0; i < g->n_params; i++) {
+        int gv = tg__graph_root(g, g->gval[i]);
+        const tg__gval *x = &g->val[gv];
+        tg_tensor *p = g->param[i], *d = g->grad[i];
+        if (x->kind == V_SCAL || x->kind == V_UNIF)
+            tg__kern()->fill(d->numel, g->sc[gv], d->data);
+        else
+            memcpy(d->data, g->buf[gv], (size_t)d->numel * sizeof(double));
+        if (p->grad != d) {
+            tg__tensor_unref(p->grad);
+            p->grad = tg__tensor_ref(d);
+        }
+    }
+    return tg_optim_step(g->opt);
+}
+
 tg_status tg_graph_replay(tg_graph *g, double *loss)
 {
     if (!g)
@@ -746,7 +770,12 @@ tg_status tg_graph_replay(tg_graph *g, double *loss)
     }
     if (st != TG_OK)
         return st;
-    update_params(g);
+    if (g->opt)
+        st = optimizer_step(g);
+    else
+        update_params(g);
+    if (st != TG_OK)
+        return st;
     if (loss)
         *loss = g->sc[tg__graph_root(g, g->loss)];
     return TG_OK;
