@@ -519,6 +519,9 @@ typedef struct tg_function {             /* may gain fields; users fill it with 
     void (*forward_span)(int64_t n, const double *const *in, double *out);
     void (*backward_span)(int64_t n, const double *const *in, const double *out,
                           const double *grad_out, double *const *grad_in);
+    /* Built-in ops only; users leave it NULL.  What the op computes point
+    ** by point or as a reduction, read by the fused engine (private). */
+    const struct tg__opdesc *desc;
 } tg_function;
 
 #define TG_MAX_FN_ARITY 16
@@ -656,13 +659,13 @@ tg_tensor *tg_load_csv(const char *path, int n_cols, const char *const *columns,
 **     tg_graph_free(g);
 **
 ** The replay runs the step planned ahead: elementwise work (the four binary
-** ops with scalars broadcast, neg, exp, log, sin, cos, tanh, sqrt, pow,
-** affine, tg_legendre and its derivatives, expand of a scalar, reshape) fused
+** ops with scalars broadcast, neg, exp, log, sin, cos, tanh, sqrt, relu, abs,
+** pow, affine, tg_legendre and its derivatives, expand of a scalar, reshape) fused
 ** into passes over blocks of 2048 points (512 when span kernels are called),
 ** with no intermediate array; tg_sum, tg_mean and tg_sum_to to one element
 ** reduced per block and combined in a fixed pairwise tree, so a replay's
 ** result depends on N and the data only; and any other Function (a user
-** Function, matmul, relu, ...) called on whole tensors in preallocated
+** Function, matmul, select, ...) called on whole tensors in preallocated
 ** buffers.  A pass over large tensors splits its blocks over the kernel
 ** threads (tg_set_num_threads, at most the count when the step was captured)
 ** with the same threshold as the kernels, and gives the same bits at any
@@ -683,9 +686,9 @@ tg_tensor *tg_load_csv(const char *path, int n_cols, const char *const *columns,
 **
 ** Ops run by loss_fn with gradient recording off (tg_set_grad_enabled(false),
 ** tg_detach) and tensors made without ops are read as data on replay, not
-** recomputed: keep data-dependent work in recorded ops.  Function names
-** starting with "tg_" are the library's; the planner recognizes its ops by
-** name. */
+** recomputed: keep data-dependent work in recorded ops.  The planner
+** recognizes the library's fusable ops by the descriptor each carries in its
+** tg_function (the desc field), never by name. */
 
 typedef struct tg_graph tg_graph;
 struct tg_params;                        /* tg_params, declared under "parameters" below */
@@ -726,6 +729,25 @@ const char *tg_graph_executor(const tg_graph *g);
 
 /* Frees the graph and drops its references.  NULL is a no-op. */
 void tg_graph_free(tg_graph *g);
+
+/* ---- engine: captured steps with any optimizer (issue 14) ----
+** tg_graph_capture with the update made by an optimizer instead of SGD at a
+** fixed lr: opt (SGD with momentum, Adam, AdamW, RMSprop: any kind that steps
+** without a closure) must have been made for params, the same tensors in the
+** same order.  Each replay runs the captured forward and backward fused as
+** tg_graph_capture's do, writes every parameter's gradient into its tg_grad
+** (a tensor the graph owns and sets there on the first replay; the gradient
+** of this step alone, not accumulated), then calls tg_optim_step(opt), whose
+** state (momenta, step counts) lives in opt as in an eager loop.  The
+** optimizer's update itself runs eagerly, not fused.  The graph holds no
+** reference to opt: free the graph before opt.  Returns NULL with the errors
+** of tg_graph_capture (naming tg_graph_capture_optim), or TG_ERR_ARG for a
+** NULL opt, an optimizer made for other parameters, or L-BFGS (it needs a
+** closure: use tg_optim_step_closure).  tg_graph_replay reports what
+** tg_optim_step reports; the parameters are then as the optimizer left them. */
+struct tg_optim;
+tg_graph *tg_graph_capture_optim(tg_tensor *(*loss_fn)(void *user), void *user, const struct tg_params *params,
+                                 struct tg_optim *opt);
 
 /* --------------------------------------------------------- random numbers
 **

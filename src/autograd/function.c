@@ -6,11 +6,11 @@
 ** (saved tensors, arguments) and the thread's gradient mode.  Autograd layer.
 */
 #include "graph.h"
-#include "../graph/capture.h"
 
 #include <string.h>
 
 _Thread_local bool tg__grad_off TG_TLS_HOT;   /* zero-initialized: recording on */
+_Thread_local tg__apply_hook_fn *tg__apply_hook TG_TLS_HOT;
 
 bool tg_set_grad_enabled(bool on)
 {
@@ -240,8 +240,8 @@ tg_status tg_apply_args(const tg_function *fn, tg_tensor *const *inputs, tg_tens
             st = TG_ERR_NOMEM;
         }
     }
-    if (st == TG_OK && tg__graph_recorder)   /* tg_graph_capture is recording this thread */
-        tg__graph_record(fn, inputs, outputs, args, args_size);
+    if (st == TG_OK && tg__apply_hook)   /* a layer above (tg_graph_capture) listens on this thread */
+        tg__apply_hook(fn, inputs, outputs, args, args_size);
     return st;
 }
 

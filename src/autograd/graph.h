@@ -93,7 +93,20 @@ static inline void tg__set_meta(tg__meta *m, const tg_tensor *t)
 /* The forward and backward of a Function given as span kernels (span.c). */
 tg_status tg__span_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **outputs);
 tg_status tg__span_backward(tg__node *n, tg_tensor *const *grad_outputs, tg_tensor **grad_inputs);
+/* The one call of a Function's backward (engine.c): n's backward (or its span
+** kernels') on gout into gin, recording its ops when record (create_graph),
+** with the failure message naming fname and the Function, and anomaly mode's
+** check of gin.  The executor calls it for every node; tg_graph_replay for
+** the backwards it runs opaque. */
+tg_status tg__node_backward(const char *fname, tg__node *n, tg_tensor *const *gout, tg_tensor **gin, bool record);
 /* Drops the saved tensors (after a backward without retain_graph). */
 void tg__node_release_saved(tg__node *n);
+/* The apply hook: a layer above autograd (the engine in src/graph) sets it
+** for its thread to be told of every successful apply; tg_apply_args calls it
+** after the outputs are made (NULL, the common case: one load).  Autograd
+** never includes the layers above it. */
+typedef void tg__apply_hook_fn(const tg_function *fn, tg_tensor *const *inputs, tg_tensor *const *outputs,
+                               const void *args, size_t args_size);
+extern _Thread_local tg__apply_hook_fn *tg__apply_hook TG_TLS_HOT;
 
 #endif /* TG_GRAPH_H */

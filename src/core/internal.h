@@ -307,6 +307,18 @@ static inline int tg__owner_depth(const tg_tensor *t) { return t->scope ? t->sco
 /* Output shape of broadcasting a with b; false with TG_ERR_SHAPE recorded. */
 bool tg__broadcast_shape(const char *fn, int na, const int64_t *sa, int nb, const int64_t *sb,
                          int *nout, int64_t *sout);
+/* x broadcast up to (ndim, shape), or summed down to it, in a fresh tensor of
+** the current scope, recorded nowhere (expand's and sum_to's values); NULL
+** with TG_ERR_SHAPE naming fn when the shapes do not broadcast, or on OOM. */
+tg_tensor *tg__expand_now(const char *fn, tg_tensor *x, int ndim, const int64_t *shape);
+tg_tensor *tg__sum_to_now(const char *fn, tg_tensor *x, int ndim, const int64_t *shape);
+/* Whether summing x into one element takes one run of the sum kernel's tree
+** (else the broadcast walk adds element by element): when x's last dimension
+** is not 1.  What a fused reduction must match to give sum_to's bits. */
+static inline bool tg__sum_to_one_run(const tg_tensor *x)
+{
+    return x->numel <= 1 || x->shape[x->ndim - 1] != 1;
+}
 
 /* ------------------------------------------------------- autograd hooks */
 /* Frees what a node holds once its refcount drops to zero. */
