@@ -3,10 +3,13 @@
 ** tg_softmax, tg_log_softmax, tg_clamp, tg_maximum, tg_minimum and tg_where.
 ** Each Function's backward is written with recorded tensorgrad ops (masks and
 ** tie weights are constants, as in PyTorch), so every op is differentiable
-** twice.  Binary and ternary ops broadcast like tg_add.  Ops layer: public op
-** -> Function.
+** twice.  Binary and ternary ops broadcast like tg_add.  The pointwise ones
+** (sigmoid, clamp, maximum, minimum, where) carry their fusion descriptor:
+** one scalar function gives the forward, the descriptor's point and block, and
+** its C expression the code generator's.  Ops layer: public op -> Function.
 */
 #include "ops.h"
+#include "../core/opdesc.h"
 
 #include <math.h>
 #include <string.h>
@@ -23,22 +26,45 @@ static bool norm_dim(const char *fn, int dim, int ndim, int *d)
 
 /* ------------------------------------------------------------- sigmoid */
 
-/* forward: y = 1 / (1 + e^-x)  =>  dx = dy * y * (1 - y) */
+/* Descriptors of the pointwise ops: point and block from one scalar function
+** f(x, args), with the scalar inputs of inc 0 broadcast. */
+#define POINT_DESC(fname, n_in, cexpr)                                                          \
+    static double fname##_point(const double *x, const void *args, double *scratch)             \
+    {                                                                                           \
+        (void)scratch;                                                                          \
+        return fname##_f(x, args);                                                              \
+    }                                                                                           \
+    static void fname##_block(int64_t n, const double *const *x, const int64_t *inc,            \
+                              const void *args, double *y, double *scratch)                     \
+    {                                                                                           \
+        (void)scratch;                                                                          \
+        for (int64_t j = 0; j < n; j++) {                                                       \
+            double v[n_in];                                                                     \
+            for (int i = 0; i < n_in; i++)                                                      \
+                v[i] = x[i][j * inc[i]];                                                        \
+            y[j] = fname##_f(v, args);                                                          \
+        }                                                                                       \
+    }                                                                                           \
+    static const tg__opdesc fname##_desc = {.kind = TG__OPK_POINT, .point = fname##_point,      \
+                                            .block = fname##_block, .expr = cexpr};
+
+/* y = 1 / (1 + e^-x), through e^x / (1 + e^x) below 0 (no overflow of e^-x) */
+static inline double sigmoid_f(const double *x, const void *args)
+{
+    (void)args;
+    return x[0] >= 0.0 ? 1.0 / (1.0 + exp(-x[0])) : exp(x[0]) / (1.0 + exp(x[0]));
+}
+POINT_DESC(sigmoid, 1, "(%0 >= 0.0 ? 1.0 / (1.0 + exp(-(%0))) : exp(%0) / (1.0 + exp(%0)))")
+
+/* forward: y = sigmoid(x)  =>  dx = dy * y * (1 - y) */
 static tg_status sigmoid_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 {
     const tg_tensor *x = in[0];
     tg_tensor *y = out[0] = tg__out("tg_sigmoid", x->ndim, x->shape);
     if (!y)
         return tg_last_status();
-    for (int64_t j = 0; j < x->numel; j++) {
-        double v = x->data[j];
-        if (v >= 0) {
-            y->data[j] = 1.0 / (1.0 + exp(-v));
-        } else {   /* no overflow of e^-x for large negative x */
-            double e = exp(v);
-            y->data[j] = e / (1.0 + e);
-        }
-    }
+    for (int64_t j = 0; j < x->numel; j++)
+        y->data[j] = sigmoid_f(&x->data[j], NULL);
     return tg_save_for_backward(ctx, 1, out);
 }
 static tg_status sigmoid_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
@@ -48,7 +74,8 @@ static tg_status sigmoid_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **
     return gin[0] ? TG_OK : tg_last_status();
 }
 static const tg_function sigmoid_fn = {.name = "tg_sigmoid", .n_inputs = 1, .n_outputs = 1,
-                                       .forward = sigmoid_forward, .backward = sigmoid_backward};
+                                       .forward = sigmoid_forward, .backward = sigmoid_backward,
+                                       .desc = &sigmoid_desc};
 
 tg_tensor *tg_sigmoid(tg_tensor *a)
 {
@@ -140,6 +167,13 @@ static tg_tensor *to_shape(tg_tensor *t, int nd, const int64_t *shape)
     return same ? t : tg_expand(t, nd, shape);
 }
 
+static inline double where_f(const double *x, const void *args)
+{
+    (void)args;
+    return x[0] != 0.0 ? x[1] : x[2];
+}
+POINT_DESC(where, 3, "(%0 != 0.0 ? %1 : %2)")
+
 /* forward: y = cond != 0 ? a : b  =>  da = where(cond, dy, 0), db = where(cond, 0, dy),
 ** each summed to its input's shape; cond gets no gradient */
 static tg_status where_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
@@ -154,7 +188,7 @@ static tg_status where_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **ou
     if (!y)
         return tg_last_status();
     for (int64_t j = 0; j < y->numel; j++)
-        y->data[j] = c->data[j] != 0.0 ? a->data[j] : b->data[j];
+        y->data[j] = where_f((const double[]){c->data[j], a->data[j], b->data[j]}, NULL);
     return tg_save_for_backward(ctx, 1, in);
 }
 static tg_status where_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
@@ -167,7 +201,8 @@ static tg_status where_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gi
     return TG_OK;
 }
 static const tg_function where_fn = {.name = "tg_where", .n_inputs = 3, .n_outputs = 1,
-                                     .forward = where_forward, .backward = where_backward};
+                                     .forward = where_forward, .backward = where_backward,
+                                     .desc = &where_desc};
 
 tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b)
 {
@@ -185,7 +220,15 @@ tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b)
 
 /* ------------------------------------------------------- clamp, maximum */
 
-typedef struct clamp_args { double lo, hi; } clamp_args;
+typedef struct clamp_args { double lo, hi; } clamp_args;   /* the descriptor's %a0 %a1 */
+
+/* NaN stays NaN, as PyTorch */
+static inline double clamp_f(const double *x, const void *args)
+{
+    const clamp_args *ca = args;
+    return x[0] < ca->lo ? ca->lo : x[0] > ca->hi ? ca->hi : x[0];
+}
+POINT_DESC(clamp, 1, "(%0 < %a0 ? %a0 : %0 > %a1 ? %a1 : %0)")
 
 /* forward: y = min(max(x, lo), hi)  =>  dx = where(lo <= x <= hi, dy, 0) */
 static tg_status clamp_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
@@ -194,10 +237,8 @@ static tg_status clamp_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **ou
     const tg_tensor *x = in[0];
     if (!(out[0] = tg__out("tg_clamp", x->ndim, x->shape)))
         return tg_last_status();
-    for (int64_t j = 0; j < x->numel; j++) {
-        double v = x->data[j];   /* NaN stays NaN, as PyTorch */
-        out[0]->data[j] = v < ca->lo ? ca->lo : v > ca->hi ? ca->hi : v;
-    }
+    for (int64_t j = 0; j < x->numel; j++)
+        out[0]->data[j] = clamp_f(&x->data[j], ca);
     return tg_save_for_backward(ctx, 1, in);
 }
 static tg_status clamp_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
@@ -211,7 +252,8 @@ static tg_status clamp_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gi
     return (gin[0] = tg_where(mask, g[0], tg_scalar(0.0))) ? TG_OK : tg_last_status();
 }
 static const tg_function clamp_fn = {.name = "tg_clamp", .n_inputs = 1, .n_outputs = 1,
-                                     .forward = clamp_forward, .backward = clamp_backward};
+                                     .forward = clamp_forward, .backward = clamp_backward,
+                                     .desc = &clamp_desc};
 
 tg_tensor *tg_clamp(tg_tensor *a, double lo, double hi)
 {
@@ -226,6 +268,20 @@ tg_tensor *tg_clamp(tg_tensor *a, double lo, double hi)
 }
 
 typedef struct ext_args { bool is_max; } ext_args;
+
+/* NaN from either side propagates (a NaN sum) */
+static inline double maximum_f(const double *x, const void *args)
+{
+    (void)args;
+    return isnan(x[0]) || isnan(x[1]) ? x[0] + x[1] : x[0] > x[1] ? x[0] : x[1];
+}
+static inline double minimum_f(const double *x, const void *args)
+{
+    (void)args;
+    return isnan(x[0]) || isnan(x[1]) ? x[0] + x[1] : x[0] < x[1] ? x[0] : x[1];
+}
+POINT_DESC(maximum, 2, "(isnan(%0) || isnan(%1) ? %0 + %1 : %0 > %1 ? %0 : %1)")
+POINT_DESC(minimum, 2, "(isnan(%0) || isnan(%1) ? %0 + %1 : %0 < %1 ? %0 : %1)")
 
 /* forward: y = max(a, b) (min), NaN from either side propagating
 **   =>  da = dy * wa, db = dy * wb with constant weights: 1 on the winning
@@ -242,8 +298,8 @@ static tg_status pair_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out
     if (!y)
         return tg_last_status();
     for (int64_t j = 0; j < y->numel; j++) {
-        double u = a->data[j], v = b->data[j];
-        y->data[j] = isnan(u) || isnan(v) ? u + v : mx ? (u > v ? u : v) : (u < v ? u : v);
+        const double uv[2] = {a->data[j], b->data[j]};
+        y->data[j] = mx ? maximum_f(uv, NULL) : minimum_f(uv, NULL);
     }
     return tg_save_for_backward(ctx, 2, in);
 }
@@ -272,9 +328,11 @@ static tg_status pair_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin
     return TG_OK;
 }
 static const tg_function maximum_fn = {.name = "tg_maximum", .n_inputs = 2, .n_outputs = 1,
-                                       .forward = pair_forward, .backward = pair_backward};
+                                       .forward = pair_forward, .backward = pair_backward,
+                                       .desc = &maximum_desc};
 static const tg_function minimum_fn = {.name = "tg_minimum", .n_inputs = 2, .n_outputs = 1,
-                                       .forward = pair_forward, .backward = pair_backward};
+                                       .forward = pair_forward, .backward = pair_backward,
+                                       .desc = &minimum_desc};
 
 static tg_tensor *pair(const char *fn, tg_tensor *a, tg_tensor *b, bool is_max)
 {
