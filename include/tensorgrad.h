@@ -41,7 +41,8 @@
 ** EXAMPLE: fit y = sin(x) with y = a + b * P3(c + d x)
 **
 **     int64_t n = 2000;
-**     tg_tensor *x = tg_linspace(-M_PI, M_PI, n), *y = tg_sin(x);
+**     const double pi = 3.14159265358979323846;   // C11 math.h has no M_PI
+**     tg_tensor *x = tg_linspace(-pi, pi, n), *y = tg_sin(x);
 **     tg_tensor *a = tg_scalar(0), *b = tg_scalar(-1), *c = tg_scalar(0), *d = tg_scalar(0.3);
 **     tg_tensor *p[4] = { a, b, c, d };
 **     for (int i = 0; i < 4; i++) tg_set_requires_grad(p[i], true);
@@ -237,6 +238,11 @@ bool      tg_requires_grad(const tg_tensor *t);
 ** until tg_zero_grad(t), the next backward that accumulates into it, or
 ** tg_free(t).  NULL when there is none. */
 tg_tensor *tg_grad(const tg_tensor *t);
+/* Makes later tg_backward runs keep the gradient of t, a non-leaf (an op's
+** result), in tg_grad(t), accumulated as a leaf's (torch's retain_grad); a
+** no-op for a leaf.  TG_ERR_STATE when t does not require grad, or when
+** another output of the op that made t retains already.  Not tg_autograd_grad. */
+tg_status tg_retain_grad(tg_tensor *t);
 
 /* Drops the gradient, like `t.grad = None`.  NULL is a no-op. */
 void tg_zero_grad(tg_tensor *t);
@@ -317,7 +323,8 @@ tg_tensor *tg_affine(tg_tensor *a, double s, double t);
 /* Reductions.  tg_sum / tg_mean return 0-d tensors; the mean of nothing is NaN.
 ** Sums are deterministic: the same inputs give bit-identical results.
 ** tg_sum_dim reduces one dimension (negative dim counts from the end;
-** TG_ERR_ARG when out of range) and keeps it as size 1 when keepdim. */
+** TG_ERR_ARG when out of range) and keeps it as size 1 when keepdim; a 0-d
+** tensor with dim 0 or -1 gives its 0-d sum, as PyTorch. */
 tg_tensor *tg_sum(tg_tensor *a);
 tg_tensor *tg_mean(tg_tensor *a);
 tg_tensor *tg_sum_dim(tg_tensor *a, int dim, bool keepdim);
@@ -328,8 +335,11 @@ tg_tensor *tg_sum_to(tg_tensor *a, int ndim, const int64_t *shape);
 /* Broadcasts a to shape (copying; NumPy rules). */
 tg_tensor *tg_expand(tg_tensor *a, int ndim, const int64_t *shape);
 
-/* [m,k] x [k,n] -> [m,n] through cblas_dgemm.  TG_ERR_SHAPE unless both are 2-d
-** with matching inner dimensions. */
+/* torch.matmul through BLAS: [m,k] x [k,n] -> [m,n] (dgemm); a 1-d operand is
+** a vector ([k] . [k] -> 0-d, [m,k] . [k] -> [m], [k] . [k,n] -> [n]); with
+** more than 2 dims the leading (batch) dims broadcast, [..., m,k] x [..., k,n]
+** -> [batch..., m,n], one dgemm per batch entry.  TG_ERR_SHAPE for a 0-d
+** operand or inner dimensions that differ. */
 tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b);
 
 /* Same data, new shape with the same element count.  One size may be -1 and is
@@ -360,6 +370,56 @@ tg_tensor *tg_flatten(tg_tensor *a, int start_dim, int end_dim);
 /* The slice at index along dim, which is removed (x[:, 1] is
 ** tg_select(x, 1, 1)); negative index counts from the end.  Copied. */
 tg_tensor *tg_select(tg_tensor *a, int dim, int64_t index);
+
+/* ------------------------------------------------- PyTorch parity ops
+**
+** Names and rules as PyTorch's.  Each returns a new tensor owned by the
+** current scope (NULL and a recorded error on a bad argument: TG_ERR_ARG for
+** a dim out of range, TG_ERR_SHAPE for shapes that do not fit), is
+** differentiable twice, and is as thread-safe as every op (distinct tensors
+** on distinct threads).  dim may be negative (from the end); a 0-d tensor has
+** dim 0 (or -1) of size 1 for the reductions and softmaxes. */
+
+/* Dimensions reordered: result dim k is a's dim dims[k] (a's ndim entries, a
+** permutation; negative counts from the end).  Copied. */
+tg_tensor *tg_permute(tg_tensor *a, const int *dims);
+/* dim removed when its size is 1, else a's shape unchanged.  Shares a's storage. */
+tg_tensor *tg_squeeze(tg_tensor *a, int dim);
+/* ts[0..n) (n >= 1, same shapes but in dim, not 0-d) joined along dim.  Copied. */
+tg_tensor *tg_cat(int n, tg_tensor *const *ts, int dim);
+/* ts[0..n) (same shapes) joined along a new dim (-ndim-1..ndim).  Copied. */
+tg_tensor *tg_stack(int n, tg_tensor *const *ts, int dim);
+/* Elements start..start+length-1 of dim (start may be negative: from the end).  Copied. */
+tg_tensor *tg_narrow(tg_tensor *a, int dim, int64_t start, int64_t length);
+
+/* Mean over dim (NaN for size 0). */
+tg_tensor *tg_mean_dim(tg_tensor *a, int dim, bool keepdim);
+/* Maximum / minimum over dim (TG_ERR_SHAPE for size 0; NaN propagates).  The
+** gradient is split evenly among the elements equal to the result (PyTorch's
+** amax rule). */
+tg_tensor *tg_amax(tg_tensor *a, int dim, bool keepdim);
+tg_tensor *tg_amin(tg_tensor *a, int dim, bool keepdim);
+/* Variance over dim: sum((a - mean)^2) / max(0, n - correction) (correction
+** >= 0; 1 is the unbiased estimate). */
+tg_tensor *tg_var(tg_tensor *a, int dim, int correction, bool keepdim);
+/* log(sum(exp(a), dim)) computed stably (-inf for size 0). */
+tg_tensor *tg_logsumexp(tg_tensor *a, int dim, bool keepdim);
+
+/* 1 / (1 + exp(-a)), without overflow. */
+tg_tensor *tg_sigmoid(tg_tensor *a);
+/* exp(a) / sum(exp(a), dim) and its log, computed stably. */
+tg_tensor *tg_softmax(tg_tensor *a, int dim);
+tg_tensor *tg_log_softmax(tg_tensor *a, int dim);
+/* min(max(a, lo), hi); lo <= hi, neither NaN (TG_ERR_ARG).  Gradient 1 where
+** lo <= a <= hi, else 0. */
+tg_tensor *tg_clamp(tg_tensor *a, double lo, double hi);
+/* Elementwise maximum / minimum with broadcasting; NaN propagates; on a tie
+** each side gets half the gradient (PyTorch's rule). */
+tg_tensor *tg_maximum(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_minimum(tg_tensor *a, tg_tensor *b);
+/* cond != 0 ? a : b elementwise, the three broadcast together.  No gradient
+** flows to cond. */
+tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b);
 
 /* ------------------------------------------------------- Legendre series
 **
@@ -529,7 +589,16 @@ tg_status tg_legendre_lstsq_points(const tg_points *pts, int degree, double alph
 ** Around both calls the engine opens a scope: temporaries are freed, what is
 ** stored in outputs / grad_inputs survives.  Returning a status other than
 ** TG_OK fails the apply or the backward with that status; set the message with
-** tg_set_error. */
+** tg_set_error.  A backward that returns TG_OK after an error was recorded
+** inside it (an op returned NULL) fails the backward too, with that message:
+** a NULL grad_inputs[i] means "no gradient" only when nothing failed.
+**
+** Saved intermediates (neither an input nor an output, made with recording
+** off) are constants to backward, so first derivatives are right under
+** create_graph too; differentiating such a gradient once more fails with
+** TG_ERR_STATE naming the Function and the slot.  Return the intermediate as
+** an output (and save the output), or make it with tg_set_grad_enabled(true)
+** inside forward, to make it twice differentiable. */
 
 typedef struct tg_ctx tg_ctx;
 typedef struct tg_function {             /* may gain fields; users fill it with designated initializers */
@@ -563,6 +632,9 @@ typedef struct tg_function {             /* may gain fields; users fill it with 
     void (*forward_span)(int64_t n, const double *const *in, double *out);
     void (*backward_span)(int64_t n, const double *const *in, const double *out,
                           const double *grad_out, double *const *grad_in);
+    /* Built-in ops only; users leave it NULL.  What the op computes point
+    ** by point or as a reduction, read by the fused engine (private). */
+    const struct tg__opdesc *desc;
 } tg_function;
 
 #define TG_MAX_FN_ARITY 16
@@ -747,13 +819,13 @@ tg_tensor *tg_load_csv(const char *path, int n_cols, const char *const *columns,
 **     tg_graph_free(g);
 **
 ** The replay runs the step planned ahead: elementwise work (the four binary
-** ops with scalars broadcast, neg, exp, log, sin, cos, tanh, sqrt, pow,
-** affine, tg_legendre and its derivatives, expand of a scalar, reshape) fused
+** ops with scalars broadcast, neg, exp, log, sin, cos, tanh, sqrt, relu, abs,
+** pow, affine, tg_legendre and its derivatives, expand of a scalar, reshape) fused
 ** into passes over blocks of 2048 points (512 when span kernels are called),
 ** with no intermediate array; tg_sum, tg_mean and tg_sum_to to one element
 ** reduced per block and combined in a fixed pairwise tree, so a replay's
 ** result depends on N and the data only; and any other Function (a user
-** Function, matmul, relu, ...) called on whole tensors in preallocated
+** Function, matmul, select, ...) called on whole tensors in preallocated
 ** buffers.  A pass over large tensors splits its blocks over the kernel
 ** threads (tg_set_num_threads, at most the count when the step was captured)
 ** with the same threshold as the kernels, and gives the same bits at any
@@ -774,9 +846,9 @@ tg_tensor *tg_load_csv(const char *path, int n_cols, const char *const *columns,
 **
 ** Ops run by loss_fn with gradient recording off (tg_set_grad_enabled(false),
 ** tg_detach) and tensors made without ops are read as data on replay, not
-** recomputed: keep data-dependent work in recorded ops.  Function names
-** starting with "tg_" are the library's; the planner recognizes its ops by
-** name. */
+** recomputed: keep data-dependent work in recorded ops.  The planner
+** recognizes the library's fusable ops by the descriptor each carries in its
+** tg_function (the desc field), never by name. */
 
 typedef struct tg_graph tg_graph;
 struct tg_params;                        /* tg_params, declared under "parameters" below */
@@ -817,6 +889,25 @@ const char *tg_graph_executor(const tg_graph *g);
 
 /* Frees the graph and drops its references.  NULL is a no-op. */
 void tg_graph_free(tg_graph *g);
+
+/* ---- engine: captured steps with any optimizer (issue 14) ----
+** tg_graph_capture with the update made by an optimizer instead of SGD at a
+** fixed lr: opt (SGD with momentum, Adam, AdamW, RMSprop: any kind that steps
+** without a closure) must have been made for params, the same tensors in the
+** same order.  Each replay runs the captured forward and backward fused as
+** tg_graph_capture's do, writes every parameter's gradient into its tg_grad
+** (a tensor the graph owns and sets there on the first replay; the gradient
+** of this step alone, not accumulated), then calls tg_optim_step(opt), whose
+** state (momenta, step counts) lives in opt as in an eager loop.  The
+** optimizer's update itself runs eagerly, not fused.  The graph holds no
+** reference to opt: free the graph before opt.  Returns NULL with the errors
+** of tg_graph_capture (naming tg_graph_capture_optim), or TG_ERR_ARG for a
+** NULL opt, an optimizer made for other parameters, or L-BFGS (it needs a
+** closure: use tg_optim_step_closure).  tg_graph_replay reports what
+** tg_optim_step reports; the parameters are then as the optimizer left them. */
+struct tg_optim;
+tg_graph *tg_graph_capture_optim(tg_tensor *(*loss_fn)(void *user), void *user, const struct tg_params *params,
+                                 struct tg_optim *opt);
 
 /* --------------------------------------------------------- random numbers
 **
@@ -898,6 +989,12 @@ typedef enum tg_reduction { TG_REDUCTION_MEAN = 0, TG_REDUCTION_SUM, TG_REDUCTIO
 ** tg_pow and tg_mean / tg_sum: the result is the only new tensor left in the
 ** current scope (or to the caller).  TG_ERR_ARG for another reduction. */
 tg_tensor *tg_mse_loss(tg_tensor *pred, tg_tensor *target, tg_reduction reduction);
+/* torch.nn.functional.cross_entropy: logits [B,C], target [B] holding class
+** indices as doubles (integers in 0..C-1, else TG_ERR_ARG); per sample
+** -log_softmax(logits)[b, target_b], reduced by mean (NaN for B = 0), sum or
+** none ([B]).  TG_ERR_SHAPE for other shapes.  New tensor of the current scope;
+** no gradient flows to target. */
+tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *target, tg_reduction reduction);
 
 /* y = x W^T + b: x [..., in] (1-d or 2-d) -> [..., out]; weight [out, in] and
 ** bias [out] initialized as PyTorch's nn.Linear, uniform on
@@ -976,6 +1073,40 @@ tg_status tg_optim_step_closure(tg_optim *o, tg_closure closure, void *user, dou
 
 void tg_optim_zero_grad(tg_optim *o);            /* tg_zero_grad on every parameter */
 void tg_optim_free(tg_optim *o);                 /* NULL is a no-op */
+
+/* Adagrad and NAdam, as torch.optim.Adagrad and torch.optim.NAdam (PyTorch
+** 1.13, the single-tensor update).  Errors as tg_sgd_new (negative lr, eps,
+** decays, betas outside [0, 1)). */
+typedef struct tg_adagrad_opts {
+    double lr, lr_decay, weight_decay, initial_accumulator_value, eps;
+    bool maximize;
+} tg_adagrad_opts;
+typedef struct tg_nadam_opts {
+    double lr, beta1, beta2, eps, weight_decay, momentum_decay;
+} tg_nadam_opts;
+tg_adagrad_opts tg_adagrad_defaults(void);    /* lr 1e-2, lr_decay 0, wd 0, accumulator 0, eps 1e-10 */
+tg_nadam_opts   tg_nadam_defaults(void);      /* lr 2e-3, betas 0.9 0.999, eps 1e-8, momentum_decay 4e-3 */
+tg_optim *tg_adagrad_new(const tg_params *params, const tg_adagrad_opts *opts);
+tg_optim *tg_nadam_new(const tg_params *params, const tg_nadam_opts *opts);
+
+/* The learning rate an optimizer uses now, and setting it (lr >= 0, else
+** TG_ERR_ARG; NULL o: NaN / TG_ERR_ARG). */
+double    tg_optim_lr(const tg_optim *o);
+tg_status tg_optim_set_lr(tg_optim *o, double lr);
+
+/* Learning-rate schedules, as torch.optim.lr_scheduler.StepLR (lr times gamma
+** every step_size epochs) and CosineAnnealingLR (from the optimizer's lr down
+** to eta_min over t_max epochs, and back), in PyTorch's recursive form.
+** Call tg_lr_schedule_step once per epoch after tg_optim_step; it sets the
+** optimizer's lr.  The schedule keeps a pointer to o, not a reference: free
+** the schedule before the optimizer (tg_lr_schedule_free(NULL) is a no-op).
+** NULL + TG_ERR_ARG for a NULL o, step_size / t_max < 1, gamma <= 0 or
+** eta_min < 0.  One schedule and its optimizer: one thread at a time. */
+typedef struct tg_lr_schedule tg_lr_schedule;
+tg_lr_schedule *tg_step_lr_new(tg_optim *o, int64_t step_size, double gamma);
+tg_lr_schedule *tg_cosine_lr_new(tg_optim *o, int64_t t_max, double eta_min);
+tg_status       tg_lr_schedule_step(tg_lr_schedule *s);
+void            tg_lr_schedule_free(tg_lr_schedule *s);
 
 /* --------------------------------------------------------- gradcheck */
 

@@ -103,6 +103,10 @@ tg_status tg__error(tg_status s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* How many errors this thread has recorded so far (tg__error and
+** tg_set_error): the executor compares it around a backward, so a backward
+** that returns TG_OK after something inside it failed is caught. */
+uint64_t tg__error_count(void);
 /* Records TG_ERR_ARG "<fn>: <what> is NULL" unless an error is already recorded. */
 tg_status tg__null_arg(const char *fn, const char *what);
 /* Formats a shape as "[2,3]" into buf (at least TG__SHAPE_STR bytes). */
@@ -306,6 +310,18 @@ static inline int tg__owner_depth(const tg_tensor *t) { return t->scope ? t->sco
 /* Output shape of broadcasting a with b; false with TG_ERR_SHAPE recorded. */
 bool tg__broadcast_shape(const char *fn, int na, const int64_t *sa, int nb, const int64_t *sb,
                          int *nout, int64_t *sout);
+/* x broadcast up to (ndim, shape), or summed down to it, in a fresh tensor of
+** the current scope, recorded nowhere (expand's and sum_to's values); NULL
+** with TG_ERR_SHAPE naming fn when the shapes do not broadcast, or on OOM. */
+tg_tensor *tg__expand_now(const char *fn, tg_tensor *x, int ndim, const int64_t *shape);
+tg_tensor *tg__sum_to_now(const char *fn, tg_tensor *x, int ndim, const int64_t *shape);
+/* Whether summing x into one element takes one run of the sum kernel's tree
+** (else the broadcast walk adds element by element): when x's last dimension
+** is not 1.  What a fused reduction must match to give sum_to's bits. */
+static inline bool tg__sum_to_one_run(const tg_tensor *x)
+{
+    return x->numel <= 1 || x->shape[x->ndim - 1] != 1;
+}
 
 /* ------------------------------------------------------- autograd hooks */
 /* Frees what a node holds once its refcount drops to zero. */
@@ -320,6 +336,8 @@ void tg__leaf_gone(tg_tensor *t);
 
 /* Shape of input i as the node recorded it (valid in backward). */
 const int64_t *tg__ctx_in_shape(const tg_ctx *ctx, int i, int *ndim);
+/* How many inputs the node's Function takes (one Function serving several arities). */
+int tg__ctx_n_inputs(const tg_ctx *ctx);
 /* Called by a forward: the node's unrecorded backward reads a gradient that
 ** is uniform (t->uniform) as one value, so the executor need not spread it
 ** over the elements first. */
