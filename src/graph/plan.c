@@ -678,7 +678,18 @@ static void fill_inputs(tg_graph *g, const tg__grec *r)
     }
 }
 
+static tg_status run_opaque_now(tg_graph *g, tg__grec *r);
+
+/* An opaque call, its ops run at once: its results are read directly. */
 static tg_status run_opaque(tg_graph *g, tg__grec *r)
+{
+    tg__run_now_depth++;
+    tg_status st = run_opaque_now(g, r);
+    tg__run_now_depth--;
+    return st;
+}
+
+static tg_status run_opaque_now(tg_graph *g, tg__grec *r)
 {
     tg_tensor *out[TG_MAX_FN_ARITY] = {0};
     tg_status st;
@@ -749,6 +760,7 @@ tg_status tg_graph_replay(tg_graph *g, double *loss)
 {
     if (!g)
         return tg__error(TG_ERR_ARG, "tg_graph_replay: g is NULL");
+    tg__lazy_sync();   /* the replay reads inputs and writes parameters */
     for (int i = 0; i < g->n_reads; i++)
         g->sc[g->reads[i]] = g->val[g->reads[i]].ext->data[0];
     tg_status st = TG_OK;
