@@ -458,6 +458,8 @@ tg_status tg__graph_plan(tg_graph *g)
         }
     }
     g->sc = tg__calloc((size_t)g->n_val + 1, sizeof *g->sc);
+    if (g->sc)
+        g->sc[tg__graph_lr_slot(g)] = g->lr;
     g->buf = tg__calloc((size_t)g->n_val + 1, sizeof *g->buf);
     tg_status st = g->sc && g->buf && g->reads ? build_steps(g) : TG_ERR_NOMEM;
     if (st == TG_OK)
