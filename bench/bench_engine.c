@@ -8,7 +8,9 @@
 **              the cost of the optimizer's own step beside a fused update
 ** The eager and captured Adam trajectories are checked against each other
 ** (20 steps from the same start, 1e-9 relative) before anything is timed.
-** Each time is the best of 5 runs of a batch of steps, per step.
+** Each time is the best of 5 runs of a batch of steps, per step.  Then a
+** chain of 9 pointwise ops without gradients, eager against lazy mode (the
+** results checked bit for bit first), at N = 1 (dispatch alone) and each N.
 **
 ** usage: bench_engine [N ...]   (default: 2000 1000000)
 */
@@ -16,6 +18,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <tensorgrad.h>
 
@@ -136,6 +139,61 @@ static double time_steps(int how, int64_t n, int steps)
     return best;
 }
 
+/* ------------------------------------------------ lazy against eager */
+
+/* A chain of pointwise ops without gradients on x (n points): 9 applies. */
+static tg_tensor *chain(tg_tensor *x)
+{
+    tg_tensor *u = tg_affine(x, 0.5, 0.25);
+    tg_tensor *v = tg_mul(tg_sin(u), tg_exp(tg_neg(u)));
+    return tg_add(tg_legendre(u, 5), tg_pow(tg_sub(v, x), 2.0));
+}
+
+/* Seconds per chain, read back by tg_data (best of 5 batches). */
+static double time_chain(bool lazy, tg_tensor *x, int reps)
+{
+    bool prev = tg_set_lazy(lazy);
+    double best = INFINITY, sink = 0;
+    for (int run = 0; run < 5; run++) {
+        double t0 = now();
+        for (int r = 0; r < reps; r++) {
+            tg_scope_begin();
+            tg_tensor *y = chain(x);
+            if (!y)
+                die("chain");
+            sink += tg_data(y)[0];
+            tg_scope_end();
+        }
+        double dt = (now() - t0) / reps;
+        best = dt < best ? dt : best;
+    }
+    tg_set_lazy(prev);
+    return sink == sink ? best : INFINITY;   /* keeps the reads */
+}
+
+static void lazy_rows(int64_t n)
+{
+    tg_tensor *x = tg_linspace(-0.9, 0.9, n);
+    tg_scope_begin();
+    bool prev = tg_set_lazy(false);
+    tg_tensor *e = chain(x);
+    tg_set_lazy(true);
+    tg_tensor *l = chain(x);
+    for (int64_t i = 0; i < n; i++)   /* the same bits, or nothing is timed */
+        if (memcmp(&tg_data(e)[i], &tg_data(l)[i], sizeof(double)) != 0) {
+            fprintf(stderr, "bench_engine: lazy chain differs from eager at %lld of %lld\n", (long long)i,
+                    (long long)n);
+            exit(1);
+        }
+    tg_set_lazy(prev);
+    tg_scope_end();
+    int reps = n <= 4096 ? 2000 : 20;
+    double te = time_chain(false, x, reps), tl = time_chain(true, x, reps);
+    printf("N = %8lld  no-grad chain of 9 ops: eager %9.2f us  lazy %9.2f us (%.2fx)\n", (long long)n, te * 1e6,
+           tl * 1e6, tl / te);
+    tg_free(x);
+}
+
 int main(int argc, char **argv)
 {
     int64_t sizes[8] = {2000, 1000000};
@@ -152,5 +210,9 @@ int main(int argc, char **argv)
         printf("N = %8lld  eager Adam %9.2f us  captured Adam %9.2f us (%.2fx)  captured SGD %9.2f us (%.2fx)\n",
                (long long)n, te * 1e6, tc * 1e6, tc / te, ts * 1e6, ts / te);
     }
+    printf("lazy mode against eager (bits checked equal first), ratios to eager\n");
+    lazy_rows(1);
+    for (int k = 0; k < n_sizes && k < 8; k++)
+        lazy_rows(sizes[k]);
     return 0;
 }

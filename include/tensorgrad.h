@@ -909,6 +909,48 @@ struct tg_optim;
 tg_graph *tg_graph_capture_optim(tg_tensor *(*loss_fn)(void *user), void *user, const struct tg_params *params,
                                  struct tg_optim *opt);
 
+/* ---- engine: lazy mode (issue 14) ----
+** In lazy mode an op's values are computed when first needed, not when it is
+** applied; pending pointwise ops are then computed together in passes over
+** blocks of points.  Shapes, broadcasting and every argument error are
+** checked when the op is applied, exactly as in eager mode, and the output
+** tensor exists at once (its shape, its data pointer); only the values wait.
+** They are computed, with eager mode's bits, at the first of: tg_data,
+** tg_item, tg_realize, any other function given a tensor (tg_free, the io
+** and parameter functions...), tg_backward / tg_autograd_grad, an optimizer
+** step, tg_graph_replay, the apply of an op that is not deferred (a raw-loop
+** Function's forward reads its inputs' values: they are computed first), and
+** tg_scope_end.  Each of these completes ALL of the thread's pending ops, so
+** tg_data(t) completes every pending op that reads t: a write through the
+** pointer it returns never changes a result already applied.
+**
+** The one difference from eager mode: a pointer kept from an earlier tg_data
+** and written while ops that read that tensor are pending changes their
+** results (they read the values at realization).  Call tg_data again, or
+** tg_realize, before writing through an old pointer.
+**
+** What is deferred today: the built-in pointwise ops (the four binary ops,
+** neg, exp, log, sin, cos, tanh, sqrt, relu, abs, pow, affine, tg_legendre)
+** applied outside any Function's forward or backward, when no input needs a
+** gradient (recording off, or no input requires grad) and every input has the
+** output's size or one element.  Every other apply runs at once, as in eager
+** mode (ops recorded for autograd, reductions, matmul, user Functions).
+** Realization never allocates and cannot fail: apply reserves what it needs
+** (and runs the op at once when it cannot).  Pending ops hold references to
+** their inputs and outputs until realized; a thread that exits with pending
+** ops leaks them: end the scope or call tg_realize first.
+**
+** tg_set_lazy(on): sets this thread's mode and returns the previous one;
+** switching to eager completes the pending ops first.  Without a call the
+** mode is lazy when the environment variable TG_LAZY is set to anything but
+** "" or "0" (read once per process), else eager.  tg_is_lazy: the thread's
+** mode.  tg_realize(t): completes the pending ops; TG_OK, TG_ERR_ARG for
+** NULL, TG_ERR_STATE for a freed tensor.  Thread-safe: the mode and the
+** pending ops are per thread. */
+bool      tg_set_lazy(bool on);
+bool      tg_is_lazy(void);
+tg_status tg_realize(tg_tensor *t);
+
 /* --------------------------------------------------------- random numbers
 **
 ** A portable generator: xoshiro256** seeded through splitmix64, so a seed gives

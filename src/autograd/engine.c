@@ -598,8 +598,21 @@ static void finish(run *r)
 
 /* The whole backward.  capture (inputs != NULL): gradients of inputs returned
 ** in grads, leaves untouched.  Otherwise accumulated into the leaves. */
+static tg_status execute_nodes(run *r, int n_roots, tg_tensor *const *roots, tg_tensor *const *root_grads,
+                               int n_inputs, tg_tensor *const *inputs, tg_tensor **grads);
+
+/* The run, with the ops it applies (sums of gradients) run at once. */
 static tg_status execute(run *r, int n_roots, tg_tensor *const *roots, tg_tensor *const *root_grads,
                          int n_inputs, tg_tensor *const *inputs, tg_tensor **grads)
+{
+    tg__run_now_depth++;
+    tg_status st = execute_nodes(r, n_roots, roots, root_grads, n_inputs, inputs, grads);
+    tg__run_now_depth--;
+    return st;
+}
+
+static tg_status execute_nodes(run *r, int n_roots, tg_tensor *const *roots, tg_tensor *const *root_grads,
+                               int n_inputs, tg_tensor *const *inputs, tg_tensor **grads)
 {
     tg_status st = prepare(r, n_roots, roots);
     if (st != TG_OK || (st = check_released(r)) != TG_OK ||
@@ -651,6 +664,7 @@ static tg_status backward_common(const char *fname, int n_roots, tg_tensor *cons
 
 tg_status tg_backward(tg_tensor *root, const tg_backward_opts *opts)
 {
+    tg__lazy_sync();   /* a backward reads values: a realization point */
     tg_status st = check_roots("tg_backward", 1, &root);
     if (st != TG_OK)
         return st;
@@ -683,6 +697,7 @@ tg_status tg_autograd_grad(int n_outputs, tg_tensor *const *outputs, tg_tensor *
                            int n_inputs, tg_tensor *const *inputs, tg_tensor **grads,
                            const tg_backward_opts *opts)
 {
+    tg__lazy_sync();   /* a realization point */
     const char *fname = "tg_autograd_grad";
     tg_status st = check_grad_args(n_outputs, grad_outputs, n_inputs, inputs, grads);
     if (n_inputs < 1 || !inputs || !grads)

@@ -11,6 +11,7 @@
 
 _Thread_local bool tg__grad_off TG_TLS_HOT;   /* zero-initialized: recording on */
 _Thread_local tg__apply_hook_fn *tg__apply_hook TG_TLS_HOT;
+_Thread_local int tg__run_now_depth TG_TLS_HOT;
 
 bool tg_set_grad_enabled(bool on)
 {
@@ -162,8 +163,10 @@ static tg_status run_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **
     tg_tensor *raw_saved[TG_MAX_FN_ARITY * 2];   /* the first n->n_saved are set */
     n->in_forward = true;
     n->pending = raw_saved;   /* raw pointers until classified */
+    tg__run_now_depth++;
     tg_status st = n->fn->forward ? n->fn->forward(n, inputs, outputs)
                                   : tg__span_forward(n, inputs, outputs);
+    tg__run_now_depth--;
     n->in_forward = false;
     n->pending = NULL;
     tg__grad_off = prev_off;
@@ -213,6 +216,9 @@ tg_status tg_apply_args(const tg_function *fn, tg_tensor *const *inputs, tg_tens
         return st;
     if (args_size > 0 && !args)
         return tg__error(TG_ERR_ARG, "tg_apply: args is NULL with args_size %zu", args_size);
+    if (tg__lazy_state >= 0 && tg__lazy_defer(fn, inputs, outputs, args, args_size, &st))
+        return st;
+    tg__lazy_sync();   /* this op runs now: what it reads must exist */
     tg__node *n = tg__node_new(fn, fn->n_inputs, fn->n_outputs, args, args_size);
     if (!n)
         return tg__error(TG_ERR_NOMEM, "tg_apply: out of memory for '%s'", fn_name(fn));

@@ -99,6 +99,16 @@ tg_status tg__span_backward(tg__node *n, tg_tensor *const *grad_outputs, tg_tens
 ** check of gin.  The executor calls it for every node; tg_graph_replay for
 ** the backwards it runs opaque. */
 tg_status tg__node_backward(const char *fname, tg__node *n, tg_tensor *const *gout, tg_tensor **gin, bool record);
+/* Lazy mode (lazy.c).  tg__lazy_state: this thread's mode (0 until read from
+** TG_LAZY, 1 lazy, -1 eager).  tg__lazy_defer: true when fn's apply was
+** recorded to run later (outputs[0] set, *st TG_OK) or failed at apply (*st:
+** an argument error, as eager reports it); false: run it now.
+** tg__run_now_depth: forwards and backward executors running on this thread:
+** the ops they apply run at once (they read the values directly). */
+extern _Thread_local signed char tg__lazy_state TG_TLS_HOT;
+extern _Thread_local int tg__run_now_depth TG_TLS_HOT;
+bool tg__lazy_defer(const tg_function *fn, tg_tensor *const *inputs, tg_tensor **outputs, const void *args,
+                    size_t args_size, tg_status *st);
 /* Drops the saved tensors (after a backward without retain_graph). */
 void tg__node_release_saved(tg__node *n);
 /* The apply hook: a layer above autograd (the engine in src/graph) sets it

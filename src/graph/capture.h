@@ -172,6 +172,8 @@ tg_status tg__graph_plan(tg_graph *g);
 bool tg__graph_compile(tg_graph *g);
 /* Closes what tg__graph_compile loaded (nothing when nothing was). */
 void tg__graph_unload(tg_graph *g);
+/* The slot of sc holding the learning rate (after the values' slots). */
+static inline int tg__graph_lr_slot(const tg_graph *g) { return g->n_val; }
 /* The value an identity op chain passes on. */
 static inline int tg__graph_root(const tg_graph *g, int v)
 {

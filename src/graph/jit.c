@@ -361,12 +361,13 @@ static void emit_pass(sbuf *s, layout *L, int p)
 {
     const tg_graph *g = L->g;
     const tg__pass *ps = &g->pass[p];
-    char b[40];
     lay_out(L, ps);
     put(s, "\nvoid tgk_pass_%d(double *const *buf, const double *sc, double *part, int64_t lo, int64_t hi,\n"
            "                 const tgk_fn *kfn, double *tmp)\n{\n", p);
-    put(s, "    (void)sc, (void)buf, (void)part, (void)kfn, (void)tmp;\n    const double lr = %s;\n    (void)lr;\n",
-        tg__c_double(b, g->lr));
+    /* lr is read from sc (tg__graph_lr_slot), not written into the source:
+    ** steps that differ only in their learning rate share one compiled kernel */
+    put(s, "    (void)sc, (void)buf, (void)part, (void)kfn, (void)tmp;\n    const double lr = sc[%d];\n    (void)lr;\n",
+        tg__graph_lr_slot(g));
     emit_reads(s, g, ps, L->seen);
     for (int v = 0; v < g->n_val; v++) {
         if (L->slot[v] >= 0)

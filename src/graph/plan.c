@@ -458,6 +458,8 @@ tg_status tg__graph_plan(tg_graph *g)
         }
     }
     g->sc = tg__calloc((size_t)g->n_val + 1, sizeof *g->sc);
+    if (g->sc)
+        g->sc[tg__graph_lr_slot(g)] = g->lr;
     g->buf = tg__calloc((size_t)g->n_val + 1, sizeof *g->buf);
     tg_status st = g->sc && g->buf && g->reads ? build_steps(g) : TG_ERR_NOMEM;
     if (st == TG_OK)
@@ -678,7 +680,18 @@ static void fill_inputs(tg_graph *g, const tg__grec *r)
     }
 }
 
+static tg_status run_opaque_now(tg_graph *g, tg__grec *r);
+
+/* An opaque call, its ops run at once: its results are read directly. */
 static tg_status run_opaque(tg_graph *g, tg__grec *r)
+{
+    tg__run_now_depth++;
+    tg_status st = run_opaque_now(g, r);
+    tg__run_now_depth--;
+    return st;
+}
+
+static tg_status run_opaque_now(tg_graph *g, tg__grec *r)
 {
     tg_tensor *out[TG_MAX_FN_ARITY] = {0};
     tg_status st;
@@ -749,6 +762,7 @@ tg_status tg_graph_replay(tg_graph *g, double *loss)
 {
     if (!g)
         return tg__error(TG_ERR_ARG, "tg_graph_replay: g is NULL");
+    tg__lazy_sync();   /* the replay reads inputs and writes parameters */
     for (int i = 0; i < g->n_reads; i++)
         g->sc[g->reads[i]] = g->val[g->reads[i]].ext->data[0];
     tg_status st = TG_OK;
