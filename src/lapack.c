@@ -32,8 +32,13 @@ tg_status tg__dgelsd(const char *fn, int64_t m, int64_t n, double *a, double *b,
             return tg__error(TG_ERR_ARG, "%s: right-hand side entry %lld is %g", fn, (long long)i, b[i]);
     /* row-major: a is m x n with lda = n; b is max(m, n) x 1 with ldb = 1 */
     lapack_int rk = 0;
+    bool held;
+    tg_status st = tg__blas_enter(fn, &held);
+    if (st != TG_OK)
+        return st;
     lapack_int info = LAPACKE_dgelsd(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)n, 1, a, (lapack_int)n, b, 1,
                                      s, rcond, &rk);
+    tg__blas_leave(held);
     if (info == LAPACK_WORK_MEMORY_ERROR || info == LAPACK_TRANSPOSE_MEMORY_ERROR)
         return tg__error(TG_ERR_NOMEM, "%s: dgelsd could not allocate its workspace", fn);
     if (info < 0)

@@ -336,6 +336,13 @@ tg_status tg__dgemm(const char *fn, bool trans_a, bool trans_b, int64_t m, int64
 /* BLAS (and OpenBLAS's LAPACK) uses n >= 1 threads from now on
 ** (openblas_set_num_threads); tg_set_num_threads keeps it equal to ours. */
 void tg__blas_set_threads(int n);
+/* Brackets every call into OpenBLAS (and LAPACK, which calls it).  Without an
+** address-space limit it does nothing.  Under one it serializes calls and
+** makes sure OpenBLAS's thread buffers exist before the call (OpenBLAS
+** retries a failed buffer map for ever): TG_ERR_NOMEM "<fn>: ..." when they
+** cannot fit, and then nothing is held.  *held goes to tg__blas_leave. */
+tg_status tg__blas_enter(const char *fn, bool *held);
+void tg__blas_leave(bool held);
 
 /* ---------------------------------------------------------------- LAPACK
 ** The only doorway to LAPACKE (src/lapack.c); arguments validated first.
