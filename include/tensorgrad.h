@@ -513,7 +513,8 @@ tg_status tg_set_error(tg_status s, const char *fmt, ...)
 ** object, string, datetime, structured and other non-numeric dtypes, more than
 ** 8 dimensions, a bad magic or version, a header that is not the dict numpy
 ** writes (keys 'descr', 'fortran_order', 'shape', each once), a file shorter
-** or longer than its header says. */
+** or longer than its header says, a path that is not a regular file (a FIFO,
+** a device, a directory: refused by name, without blocking). */
 tg_tensor *tg_load_npy(const char *path);
 
 /* Maps a little-endian float64 C-order .npy file (what tg_save_npy and
@@ -538,11 +539,20 @@ tg_tensor *tg_mmap_npy(const char *path);
 ** written whole is removed.  Thread-safe for different paths. */
 tg_status tg_save_npy(const tg_tensor *t, const char *path);
 
-/* How tg_load_csv reads a file.  Start from tg_csv_defaults(): ',' and a
-** header.  A '\0' delimiter means ','; '"', '\r' and '\n' are TG_ERR_ARG. */
+/* The limits of tg_load_csv when tg_csv_opts leaves them 0: a file of at
+** most 2^36 bytes (64 GiB), no line longer than 2^24 bytes (16 MiB). */
+#define TG_CSV_MAX_BYTES ((int64_t)1 << 36)
+#define TG_CSV_MAX_LINE ((int64_t)1 << 24)
+
+/* How tg_load_csv reads a file.  Start from tg_csv_defaults(): ',', a header
+** and the default limits.  A '\0' delimiter means ','; '"', '\r' and '\n' are
+** TG_ERR_ARG.  A limit <= 0 means its default (TG_CSV_MAX_BYTES,
+** TG_CSV_MAX_LINE), so {.delimiter = ';', .header = true} keeps the defaults. */
 typedef struct tg_csv_opts {
     char delimiter;           /* field separator: ',', ';', '\t', ... */
     bool header;              /* the first non-blank line names the columns */
+    int64_t max_bytes;        /* refuse a file (or standard input) longer than this */
+    int64_t max_line_bytes;   /* refuse a line (between line ends) longer than this */
 } tg_csv_opts;
 
 tg_csv_opts tg_csv_defaults(void);
@@ -564,6 +574,13 @@ tg_csv_opts tg_csv_defaults(void);
 ** byte-order mark is skipped.  Every row must have as many fields as the
 ** header (or the first row).  The file is read in one pass, with no
 ** allocation per cell.
+** The path "-" reads standard input to its end (named "<stdin>" in
+** messages); any other path must be a regular file: a FIFO, a device such as
+** /dev/zero, a socket or a directory is refused by name (TG_ERR_IO "'p' is a
+** FIFO, not a regular file"), without blocking.  Reading stops with TG_ERR_IO
+** at opts->max_bytes bytes (default TG_CSV_MAX_BYTES) and at a line longer
+** than opts->max_line_bytes (default TG_CSV_MAX_LINE); standard input is
+** checked while it is read, so an endless stream stops at the first limit.
 ** Errors: TG_ERR_ARG (NULL path, columns or columns[k], n_cols < 1, a bad
 ** delimiter); TG_ERR_IO "tg_load_csv: path:line:column: what" with the 1-based
 ** line of the file and the 1-based field number, for a file that cannot be

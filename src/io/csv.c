@@ -433,8 +433,13 @@ tg_tensor *tg_load_csv(const char *path, int n_cols, const char *const *columns,
     if (check_args(n_cols, columns, &o) != TG_OK)
         return NULL;
     tg__file f;
-    if (tg__file_open(FN, path, &f) != TG_OK)
+    tg__file_limits lim = {(size_t)(o.max_bytes > 0 ? o.max_bytes : TG_CSV_MAX_BYTES),
+                           (size_t)(o.max_line_bytes > 0 ? o.max_line_bytes : TG_CSV_MAX_LINE),
+                           true};
+    if (tg__file_open(FN, path, &lim, &f) != TG_OK)
         return NULL;
+    if (strcmp(path, "-") == 0)
+        path = TG__STDIN_NAME;
     static const unsigned char none[1];
     const unsigned char *data = f.data ? f.data : none;
     csv r = {path, data, data + f.size, o.delimiter ? (unsigned char)o.delimiter : ',', 1};

@@ -438,7 +438,8 @@ tg_tensor *tg_load_npy(const char *path)
         return NULL;
     }
     tg__file f;
-    if (tg__file_open("tg_load_npy", path, &f) != TG_OK)
+    static const tg__file_limits lim = {SIZE_MAX, 0, false};
+    if (tg__file_open("tg_load_npy", path, &lim, &f) != TG_OK)
         return NULL;
     npy_header h;
     tg_tensor *t = NULL;
@@ -519,7 +520,7 @@ tg_tensor *tg_mmap_npy(const char *path)
         return NULL;
     }
     char msg[128];
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);   /* a FIFO must not block */
     if (fd < 0) {
         tg__error(TG_ERR_IO, "tg_mmap_npy: cannot open '%s': %s", path,
                   tg__errno_str(errno, msg, sizeof msg));

@@ -10,24 +10,11 @@
 #include "tgfit.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char error_line[1024];
-
-int tgfit_fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(error_line, sizeof error_line, fmt, ap);
-    va_end(ap);
-    return TGFIT_FAIL;
-}
-
-const char *tgfit_error(void) { return error_line; }
 
 static const char usage[] =
     "usage: tgfit --data FILE --x COL --y COL --degree D [options]\n"
@@ -80,77 +67,92 @@ static int parse_choice(const char *opt, const char *v, const char *const *names
                   : tgfit_fail("%s '%s': expected adam, sgd, lbfgs or lstsq", opt, v);
 }
 
-static int set_option(options *o, const char *name, const char *v)
+/* The long options; a value >= 256 is an option without a short form. */
+enum { OPT_DATA = 256, OPT_X, OPT_Y, OPT_DEGREE, OPT_MODEL, OPT_OPTIMIZER, OPT_STEPS, OPT_LR, OPT_BATCH, OPT_SEED,
+       OPT_OUT, OPT_PLOT, OPT_NO_LSTSQ };
+
+static const struct option long_options[] = {
+    { "data", required_argument, NULL, OPT_DATA },
+    { "x", required_argument, NULL, OPT_X },
+    { "y", required_argument, NULL, OPT_Y },
+    { "degree", required_argument, NULL, OPT_DEGREE },
+    { "model", required_argument, NULL, OPT_MODEL },
+    { "optimizer", required_argument, NULL, OPT_OPTIMIZER },
+    { "steps", required_argument, NULL, OPT_STEPS },
+    { "lr", required_argument, NULL, OPT_LR },
+    { "batch", required_argument, NULL, OPT_BATCH },
+    { "seed", required_argument, NULL, OPT_SEED },
+    { "out", required_argument, NULL, OPT_OUT },
+    { "plot", required_argument, NULL, OPT_PLOT },
+    { "no-lstsq", no_argument, NULL, OPT_NO_LSTSQ },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+/* The option getopt_long just refused: the argument as written. */
+static int bad_option(int c, char **argv)
+{
+    const char *arg = argv[optind - 1];
+    if (c == ':')
+        return tgfit_fail("%s needs a value", arg);
+    if (strncmp(arg, "--", 2) == 0)
+        return tgfit_fail("unknown option '%.*s' (tgfit --help lists them)", (int)strcspn(arg, "="), arg);
+    return tgfit_fail("unknown option '-%c' (tgfit --help lists them)", optopt ? optopt : '?');
+}
+
+static int set_option(options *o, int c, const char *v)
 {
     static const char *const models[] = { "legendre", "p3" };
     static const char *const optims[] = { "adam", "sgd", "lbfgs", "lstsq" };
     int64_t n = 0;
     int choice = 0, rc = 0;
-    if (!strcmp(name, "--data")) o->data = v;
-    else if (!strcmp(name, "--x")) o->xcol = v;
-    else if (!strcmp(name, "--y")) o->ycol = v;
-    else if (!strcmp(name, "--out")) o->out = v;
-    else if (!strcmp(name, "--plot")) o->plot = v;
-    else if (!strcmp(name, "--lr")) rc = parse_lr(v, &o->lr);
-    else if (!strcmp(name, "--steps")) rc = parse_int(name, v, 0, INT64_MAX / 2, &o->steps);
-    else if (!strcmp(name, "--batch")) rc = parse_int(name, v, 0, INT64_MAX / 2, &o->batch);
-    else if (!strcmp(name, "--seed")) {
-        rc = parse_int(name, v, 0, INT64_MAX, &n);
+    switch (c) {
+    case OPT_DATA: o->data = v; break;
+    case OPT_X: o->xcol = v; break;
+    case OPT_Y: o->ycol = v; break;
+    case OPT_OUT: o->out = v; break;
+    case OPT_PLOT: o->plot = v; break;
+    case OPT_NO_LSTSQ: o->no_lstsq = true; break;
+    case OPT_LR: rc = parse_lr(v, &o->lr); break;
+    case OPT_STEPS: rc = parse_int("--steps", v, 0, INT64_MAX / 2, &o->steps); break;
+    case OPT_BATCH: rc = parse_int("--batch", v, 0, INT64_MAX / 2, &o->batch); break;
+    case OPT_SEED:
+        rc = parse_int("--seed", v, 0, INT64_MAX, &n);
         o->seed = (uint64_t)n;
-    } else if (!strcmp(name, "--degree")) {
-        rc = parse_int(name, v, 0, 100000, &n);
+        break;
+    case OPT_DEGREE:
+        rc = parse_int("--degree", v, 0, 100000, &n);
         o->degree = (int)n;
-    } else if (!strcmp(name, "--model")) {
-        rc = parse_choice(name, v, models, 2, &choice);
+        break;
+    case OPT_MODEL:
+        rc = parse_choice("--model", v, models, 2, &choice);
         o->model = (model_kind)choice;
-    } else if (!strcmp(name, "--optimizer")) {
-        rc = parse_choice(name, v, optims, 4, &choice);
+        break;
+    case OPT_OPTIMIZER:
+        rc = parse_choice("--optimizer", v, optims, 4, &choice);
         o->optimizer = (optim_kind)choice;
-    } else {
-        rc = tgfit_fail("unknown option '%s' (tgfit --help lists them)", name);
+        break;
+    default: rc = tgfit_fail("internal error: option %d", c); break;
     }
     return rc;
-}
-
-static bool known_option(const char *name)
-{
-    static const char *const names[] = { "--data", "--x", "--y", "--out", "--plot", "--lr", "--steps",
-                                         "--batch", "--seed", "--degree", "--model", "--optimizer" };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (!strcmp(name, names[i]))
-            return true;
-    return false;
 }
 
 /* 1: --help; 0: options ready; TGFIT_FAIL: the message is recorded. */
 static int parse_options(int argc, char **argv, options *o)
 {
     *o = (options){ .model = MODEL_LEGENDRE, .optimizer = OPT_ADAM, .degree = -1, .steps = 1000 };
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i], *eq = strchr(arg, '=');
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h"))
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
+        if (c == 'h')
             return 1;
-        if (!strcmp(arg, "--no-lstsq")) {
-            o->no_lstsq = true;
-            continue;
-        }
-        if (strncmp(arg, "--", 2) != 0)
-            return tgfit_fail("unexpected argument '%s' (options are --name value)", arg);
-        char name[64];
-        const char *value;
-        if (eq) {
-            snprintf(name, sizeof name, "%.*s", (int)(eq - arg < 63 ? eq - arg : 63), arg);
-            value = eq + 1;
-        } else {
-            snprintf(name, sizeof name, "%s", arg);
-            if (i + 1 >= argc)
-                return known_option(name) ? tgfit_fail("%s needs a value", name)
-                                          : tgfit_fail("unknown option '%s' (tgfit --help lists them)", name);
-            value = argv[++i];
-        }
-        if (set_option(o, name, value))
+        if (c == '?' || c == ':')
+            return bad_option(c, argv);
+        if (set_option(o, c, optarg))
             return TGFIT_FAIL;
     }
+    if (optind < argc)
+        return tgfit_fail("unexpected argument '%s' (options are --name value)", argv[optind]);
     if (!o->data || !o->xcol || !o->ycol)
         return tgfit_fail("--%s is required (tgfit --help)", !o->data ? "data" : !o->xcol ? "x" : "y");
     if (o->model == MODEL_LEGENDRE && o->degree < 0)
@@ -194,7 +196,7 @@ static int write_outputs(const options *o, const par *p, const dataset *d, const
     if (rc == 0 && p->rank == 0 && o->out)
         rc = report_json(o, p, d, r, o->out);
     if (rc == 0 && p->rank == 0 && o->plot)
-        rc = report_svg(o, r, sx, sy, n, o->plot);
+        rc = plot_svg(o, r, sx, sy, n, o->plot);
     free(sx);
     free(sy);
     return rc;

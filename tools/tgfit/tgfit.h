@@ -1,10 +1,12 @@
 /*
 ** tgfit: the polynomial-fitting command built on tensorgrad (a program, not
 ** part of the library).  Shared declarations of its files:
-**   main.c      options, the run from data to outputs, the one error line
+**   main.c      options, the run from data to outputs
+**   fail.c      the one error line (tgfit_fail, tgfit_error)
 **   data.c      CSV / .npy reading, this rank's slice, the finiteness check
 **   fit.c       the models, the loss, the training loop, least squares
-**   report.c    the summary on stdout, the JSON file, the SVG plot
+**   report.c    the summary on stdout, the JSON file
+**   plot.c      the SVG plot
 **   progress.c  the progress bar or lines on stderr, SIGINT
 **   par.c       the parallel layer: tensorgrad_mpi when built with MPI and
 **               started by an MPI launcher, one process otherwise
@@ -16,8 +18,9 @@
 #include <stdint.h>
 #include <tensorgrad.h>
 
-/* Every failure is recorded here once, with tgfit_fail, and printed once by
-** main as "tgfit: <message>". */
+/* ---------------------------------------------------------------- fail.c
+** Every failure is recorded once, with tgfit_fail, and printed once by main
+** as "tgfit: <message>". */
 /* Failure returns: TGFIT_FAIL when every rank fails alike (rank 0 prints),
 ** TGFIT_FAIL_HERE when only this rank failed and prints, TGFIT_FAIL_QUIET
 ** when another rank prints.  tgfit_fail records and returns TGFIT_FAIL. */
@@ -28,7 +31,7 @@ int tgfit_fail(const char *fmt, ...)
 #endif
     ;
 const char *tgfit_error(void);
-double tgfit_now(void);                     /* monotonic seconds */
+double tgfit_now(void);                     /* monotonic seconds (progress.c) */
 
 typedef enum model_kind { MODEL_LEGENDRE, MODEL_P3 } model_kind;
 typedef enum optim_kind { OPT_ADAM, OPT_SGD, OPT_LBFGS, OPT_LSTSQ } optim_kind;
@@ -97,8 +100,10 @@ int  fit_predict(const options *o, const fit_run *r, const double *x, int64_t n,
 /* ------------------------------------------------------------ report.c */
 void report_print(const options *o, const par *p, const dataset *d, const fit_run *r);
 int  report_json(const options *o, const par *p, const dataset *d, const fit_run *r, const char *path);
-int  report_svg(const options *o, const fit_run *r, const double *x, const double *y, int64_t n,
-                const char *path);
+
+/* -------------------------------------------------------------- plot.c */
+/* The SVG plot of the sampled points x, y [n] and the fit r, written to path. */
+int  plot_svg(const options *o, const fit_run *r, const double *x, const double *y, int64_t n, const char *path);
 
 /* ---------------------------------------------------------- progress.c */
 void progress_install_sigint(void);
