@@ -214,7 +214,12 @@ tg_tensor *tg_keep(tg_tensor *t);
 
 /* Frees a tensor.  Meant for tensors the caller owns (made outside any
 ** scope); a tensor that belongs to a scope is released early and removed from
-** it.  NULL is a no-op.  The gradient tg_grad(t) goes with it. */
+** it.  NULL is a no-op.  The gradient tg_grad(t) goes with it.
+** Mistakes are reported, never fatal: a tensor already freed, or a gradient
+** from tg_grad (owned by its tensor), records TG_ERR_STATE and is left alone.
+** A freed tensor's header is not reused at once (it waits behind the next
+** frees of its size), so a stale pointer meets TG_ERR_STATE in most cases;
+** this is a diagnostic, not a guarantee. */
 void tg_free(tg_tensor *t);
 
 /* --------------------------------------------------------------- autograd */

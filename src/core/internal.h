@@ -93,6 +93,10 @@ int64_t tg__alloc_system_calls(void);
 void   *tg__obj_alloc(size_t n);
 void    tg__obj_free(void *p, size_t n);
 void    tg__obj_flush(void);
+/* tg__obj_free after the next 8 such frees of its size on this thread (a
+** FIFO; an allocation finding the list empty takes the oldest first, so no
+** extra allocation): a freed tensor's header stays dead meanwhile. */
+void    tg__obj_free_later(void *p, size_t n);
 
 /* ---------------------------------------------------------------- errors */
 tg_status tg__error(tg_status s, const char *fmt, ...)
@@ -136,6 +140,7 @@ struct tg_tensor {
     ** inside a backward (tg__tensor_uniform), never seen outside the executor
     ** and the backwards that said they take one */
     bool uniform;
+    bool borrowed;             /* handed out by tg_grad: its tensor owns it, tg_free refuses */
     tg__node *node;            /* grad_fn, or the leaf's accumulator; strong */
     int out_index;             /* which output of node */
     tg_tensor *grad;           /* owned */
