@@ -6,8 +6,9 @@
 #
 #   install_test.sh pkgconfig     BUILD_DIR SOURCE_DIR CC CHECK_TUTORIAL [FLAG...]
 #   install_test.sh cmake_package BUILD_DIR SOURCE_DIR CC CHECK_TUTORIAL CMAKE VERSION [FLAG...]
-#   install_test.sh header        SOURCE_DIR CC CXX SHARED_LIB [FLAG...]
-#   install_test.sh exports       SHARED_LIB HEADER CC
+#   install_test.sh header        SOURCE_DIR GENERATED_INCLUDE_DIR CC CXX SHARED_LIB [FLAG...]
+#   install_test.sh dlopen        BUILD_DIR SOURCE_DIR CC [FLAG...]
+#   install_test.sh exports       SHARED_LIB HEADER CC GENERATED_INCLUDE_DIR
 #
 # FLAGs are added to every compile and link of an outside program: the sanitizer
 # flags when the library was built with TG_SANITIZE (its objects then call into
@@ -29,6 +30,18 @@ install_into_prefix() {
     echo "+ cmake --install $1 --prefix $prefix"
     cmake --install "$1" --prefix "$prefix" >"$tmp/install.log" || { cat "$tmp/install.log"; die "cmake --install failed"; }
     cp "$2/examples/polynomial_custom_function.c" "$tmp/prog.c"
+}
+
+# Runs an MPI program on 2 ranks with the mpirun found on PATH (Open MPI, as
+# tools/setup installs it, refuses root without --allow-run-as-root).
+run_mpi() {
+    local mpirun
+    mpirun=$(command -v mpirun) || die "tensorgrad_mpi is installed but there is no mpirun"
+    local opts=(-np 2)
+    if "$mpirun" --version 2>&1 | grep -q 'Open MPI'; then
+        opts=(--allow-run-as-root --oversubscribe -np 2)
+    fi
+    run "$mpirun" "${opts[@]}" "$@" || die "mpirun ${opts[*]} $* failed"
 }
 
 # Runs program $1 and checks its output against the PyTorch reference.
@@ -58,11 +71,14 @@ check_loads_from_prefix() {
 
 # ---------------------------------------------------------------- pkgconfig
 # `cc prog.c $(pkg-config --cflags --libs tensorgrad)` is all an outside program
-# needs: the rpath in Libs lets it run from a non-system prefix.  Then, with the
-# shared library removed from the prefix (a static-only install, the case
-# `pkg-config --static` is for), the same command with --static links
-# libtensorgrad.a, whose dependencies come from Libs.private only; and, unless
-# sanitizers are on (ASan cannot link -static), a fully static executable.
+# needs; tensorgrad.pc bakes in no rpath, so a program run from a non-system
+# prefix adds its own (-Wl,-rpath), as it would for any library there.  The
+# libraries below libtensorgrad come from Requires.private (openblas lapacke)
+# and Libs.private.  With tensorgrad_mpi installed, a program on
+# tensorgrad_mpi.pc runs on 2 ranks.  Then, with the shared library removed from
+# the prefix (a static-only install, the case `pkg-config --static` is for), the
+# same command with --static links libtensorgrad.a; and, unless sanitizers are
+# on (ASan cannot link -static), a fully static executable.
 mode_pkgconfig() {
     local build_dir=$1; source_dir=$2; local cc=$3; check_tutorial=$4; shift 4
     local flags=("$@")
@@ -77,15 +93,43 @@ mode_pkgconfig() {
     run pkg-config --validate tensorgrad
     [[ $(pkg-config --variable=prefix tensorgrad) == "$prefix" ]] \
         || die "tensorgrad.pc has prefix=$(pkg-config --variable=prefix tensorgrad), installed into $prefix"
+    local header_version
+    header_version=$(sed -n 's/^#define TG_VERSION_STRING "\(.*\)"$/\1/p' "$prefix/include/tensorgrad_version.h")
+    [[ -n $header_version && $(pkg-config --modversion tensorgrad) == "$header_version" ]] \
+        || die "tensorgrad.pc has version $(pkg-config --modversion tensorgrad), tensorgrad_version.h '$header_version'"
+    echo "version $header_version in tensorgrad.pc and tensorgrad_version.h"
 
-    say "shared: cc prog.c \$(pkg-config --cflags --libs tensorgrad)"
+    local libdir requires
+    libdir=$(pkg-config --variable=libdir tensorgrad)
+    [[ $(pkg-config --libs --static tensorgrad) != *rpath* ]] || die "tensorgrad.pc sets an rpath"
+    requires=$(pkg-config --print-requires-private tensorgrad | tr '\n' ' ')
+    [[ $requires == "openblas lapacke " ]] || die "tensorgrad.pc: Requires.private is '$requires', not 'openblas lapacke'"
+
+    say "shared: cc prog.c \$(pkg-config --cflags --libs tensorgrad) -Wl,-rpath,$libdir"
     # shellcheck disable=SC2046  # word splitting of pkg-config's output is the point
-    run "$cc" "${flags[@]}" prog.c $(pkg-config --cflags --libs tensorgrad) -o prog_shared
+    run "$cc" "${flags[@]}" prog.c $(pkg-config --cflags --libs tensorgrad) -Wl,-rpath,"$libdir" -o prog_shared
     check_loads_from_prefix prog_shared yes
     check_output ./prog_shared
 
-    local libdir
-    libdir=$(pkg-config --variable=libdir tensorgrad)
+    if [[ -f ${pc%/*}/tensorgrad_mpi.pc ]]; then
+        run pkg-config --validate tensorgrad_mpi
+        [[ $(pkg-config --modversion tensorgrad_mpi) == "$header_version" ]] \
+            || die "tensorgrad_mpi.pc has version $(pkg-config --modversion tensorgrad_mpi), not $header_version"
+        [[ -f $prefix/include/tensorgrad_mpi.h && -f $libdir/libtensorgrad_mpi.a ]] \
+            || die "tensorgrad_mpi.pc is installed but tensorgrad_mpi.h or libtensorgrad_mpi.a is not"
+        say "mpi: cc mpi_prog.c \$(pkg-config --cflags --libs tensorgrad_mpi) -Wl,-rpath,$libdir"
+        # shellcheck disable=SC2046
+        run "$cc" "${flags[@]}" "$source_dir/tests/consumer/mpi_prog.c" $(pkg-config --cflags --libs tensorgrad_mpi) \
+            -Wl,-rpath,"$libdir" -o prog_mpi
+        if ((${#flags[@]})); then
+            say "mpi run: skipped under sanitizers (Open MPI's own allocations show up as leaks)"
+        else
+            run_mpi ./prog_mpi
+        fi
+    else
+        say "mpi: tensorgrad_mpi not installed (built without MPI)"
+    fi
+
     [[ -f $libdir/libtensorgrad.a ]] || die "no libtensorgrad.a in $libdir"
     rm -f "$libdir"/libtensorgrad.so*
     say "static libtensorgrad: cc prog.c \$(pkg-config --cflags --libs --static tensorgrad) -static-libgcc"
@@ -118,31 +162,123 @@ mode_cmake_package() {
     local build_dir=$1; source_dir=$2; local cc=$3; check_tutorial=$4 cmake=$5 version=$6; shift 6
     local flags="$*"
     install_into_prefix "$build_dir" "$source_dir"
+    # the exported targets name their dependencies as targets (BLAS::BLAS,
+    # OpenMP::OpenMP_C, ...) found again by find_dependency, never as paths
+    local pkgdir
+    pkgdir=$(dirname "$(find "$prefix" -name tensorgradConfig.cmake -print -quit)")
+    if grep -h 'INTERFACE_LINK_LIBRARIES' "$pkgdir"/*Targets.cmake | grep '/'; then
+        die "the exported targets link libraries by path (above)"
+    fi
+    grep -q 'find_dependency(BLAS)' "$pkgdir/tensorgradConfig.cmake" || die "tensorgradConfig.cmake has no find_dependency(BLAS)"
+    local with_mpi=OFF
+    [[ -f $pkgdir/tensorgrad_mpiTargets.cmake ]] && with_mpi=ON
     run "$cmake" -S "$source_dir/tests/consumer" -B "$tmp/consumer" \
         -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_C_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" \
         -DCMAKE_PREFIX_PATH="$prefix" -DTG_EXPECTED_PREFIX="$prefix" \
-        -DTG_EXPECTED_VERSION="$version" -DTG_EXAMPLE="$tmp/prog.c"
+        -DTG_EXPECTED_VERSION="$version" -DTG_EXAMPLE="$tmp/prog.c" -DTG_WITH_MPI=$with_mpi
     run "$cmake" --build "$tmp/consumer"
     check_loads_from_prefix "$tmp/consumer/consumer_shared" yes
     check_output "$tmp/consumer/consumer_shared"
     check_loads_from_prefix "$tmp/consumer/consumer_static" no
     check_output "$tmp/consumer/consumer_static"
+    if [[ $with_mpi == OFF ]]; then
+        say "mpi: tensorgrad_mpi not installed (built without MPI)"
+    elif [[ -n $flags ]]; then
+        say "mpi run: skipped under sanitizers (Open MPI's own allocations show up as leaks)"
+    else
+        run_mpi "$tmp/consumer/consumer_mpi"
+    fi
+    # The other compiler of the two (gcc <-> clang) consumes the same package:
+    # the static target's OpenMP is then that compiler's runtime, found by
+    # find_dependency, never the path of the one tensorgrad was built with.
+    local other=clang runtime=libgomp
+    if "$cc" --version | grep -qi clang; then other=gcc runtime=libomp; fi
+    if [[ -n $flags ]] || ! command -v "$other" >/dev/null; then
+        say "consumer built with $other: skipped (sanitizer flags, or no $other)"
+        return
+    fi
+    say "the same consumer built with $other"
+    run "$cmake" -S "$source_dir/tests/consumer" -B "$tmp/consumer_other" \
+        -DCMAKE_C_COMPILER="$other" -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_PREFIX_PATH="$prefix" -DTG_EXPECTED_PREFIX="$prefix" \
+        -DTG_EXPECTED_VERSION="$version" -DTG_EXAMPLE="$tmp/prog.c" -DTG_WITH_MPI=OFF
+    run "$cmake" --build "$tmp/consumer_other"
+    if readelf -d "$tmp/consumer_other/consumer_static" | grep "NEEDED.*$runtime\."; then
+        die "consumer_static built with $other links $runtime, the OpenMP runtime of tensorgrad's compiler"
+    fi
+    check_output "$tmp/consumer_other/consumer_shared"
+    check_output "$tmp/consumer_other/consumer_static"
+}
+
+# ---------------------------------------------------------------- dlopen
+# The installed libtensorgrad.so loads with dlopen, as Python's ctypes loads it:
+# it has no initial-exec TLS (the STATIC_TLS flag, which makes glibc refuse it
+# with "cannot allocate memory in static TLS block"), tests/dlopen/dlopen_check.c
+# dlopens it by path and differentiates x*x on two threads, and (when Debian's
+# python3 is there and no sanitizer runtime would have to come first) ctypes
+# loads it and calls into it.
+mode_dlopen() {
+    local build_dir=$1; source_dir=$2; local cc=$3; shift 3
+    local flags=("$@")
+    install_into_prefix "$build_dir" "$source_dir"
+    local so
+    so=$(find "$prefix" -name 'libtensorgrad.so.[0-9]*' -print | sort | head -n 1)
+    [[ -n $so ]] || die "no libtensorgrad.so.N under $prefix"
+    say "readelf -d $so: no STATIC_TLS"
+    if readelf -d "$so" | grep -q STATIC_TLS; then
+        die "$so has initial-exec TLS (FLAGS STATIC_TLS): dlopen may refuse it"
+    fi
+    unset LD_LIBRARY_PATH LD_PRELOAD
+    cd "$tmp"
+    run "$cc" -std=c11 -Wall -Wextra -Wpedantic -Werror "${flags[@]}" -I"$prefix/include" \
+        "$source_dir/tests/dlopen/dlopen_check.c" -o dlopen_check -ldl -lpthread
+    # linked with neither libtensorgrad nor OpenBLAS: everything comes in by dlopen
+    if readelf -d dlopen_check | grep -E 'NEEDED.*(tensorgrad|openblas)'; then
+        die "dlopen_check must not link the library it loads"
+    fi
+    run ./dlopen_check "$so" || die "dlopen of $so failed"
+    if ((${#flags[@]})); then
+        say "ctypes: skipped, a sanitizer build's library needs the sanitizer runtime loaded first"
+        return
+    fi
+    if [[ ! -x /usr/bin/python3 ]]; then
+        say "ctypes: skipped, no /usr/bin/python3"
+        return
+    fi
+    say "/usr/bin/python3: ctypes.CDLL($so)"
+    run /usr/bin/python3 - "$so" <<'EOF'
+import ctypes, sys
+try:
+    import numpy  # loads its own OpenBLAS first, as in a real session
+except ImportError:
+    pass
+lib = ctypes.CDLL(sys.argv[1])
+lib.tg_scalar.restype = ctypes.c_void_p
+lib.tg_scalar.argtypes = [ctypes.c_double]
+lib.tg_item.restype = ctypes.c_double
+lib.tg_item.argtypes = [ctypes.c_void_p]
+lib.tg_free.argtypes = [ctypes.c_void_p]
+t = lib.tg_scalar(2.5)
+assert t and lib.tg_item(t) == 2.5, "tg_scalar/tg_item through ctypes"
+lib.tg_free(t)
+print("ctypes: loaded and called", sys.argv[1])
+EOF
 }
 
 # ---------------------------------------------------------------- header
 # tensorgrad.h alone compiles warning-free as C11 and as C++11/C++17, and a C++
 # program calling into the shared library links (the extern "C" block is there).
 mode_header() {
-    local source_dir=$1 cc=$2 cxx=$3 shared_lib=$4; shift 4
+    local source_dir=$1 gen=$2 cc=$3 cxx=$4 shared_lib=$5; shift 5
     local flags=("$@") warn=(-Wall -Wextra -Wpedantic -Werror)
     shared_lib=$(realpath "$shared_lib")
     command -v "$cxx" >/dev/null || die "no C++ compiler '$cxx' (tools/setup installs g++)"
     cd "$tmp"
     printf '#include <tensorgrad.h>\n' >only_header.c
-    run "$cc" -std=c11 "${warn[@]}" -Wstrict-prototypes -I"$source_dir/include" -fsyntax-only only_header.c
+    run "$cc" -std=c11 "${warn[@]}" -Wstrict-prototypes -I"$source_dir/include" -I"$gen" -fsyntax-only only_header.c
     for std in c++11 c++17; do
-        run "$cxx" -std=$std -x c++ "${warn[@]}" -I"$source_dir/include" -fsyntax-only only_header.c
+        run "$cxx" -std=$std -x c++ "${warn[@]}" -I"$source_dir/include" -I"$gen" -fsyntax-only only_header.c
     done
     cat >call.cpp <<'EOF'
 #include <tensorgrad.h>
@@ -156,7 +292,7 @@ int main()
     return ok ? 0 : 1;
 }
 EOF
-    run "$cxx" -std=c++11 "${warn[@]}" "${flags[@]}" -I"$source_dir/include" call.cpp \
+    run "$cxx" -std=c++11 "${warn[@]}" "${flags[@]}" -I"$source_dir/include" -I"$gen" call.cpp \
         "$shared_lib" -Wl,-rpath,"$(dirname "$shared_lib")" -o call
     run ./call || die "the C++ program calling tensorgrad failed"
 }
@@ -168,11 +304,11 @@ EOF
 # _init _fini _edata _end __bss_start are allowed should a linker export them:
 # they come with every ELF shared object and collide with nothing.
 mode_exports() {
-    local shared_lib=$1 header=$2 cc=$3
+    local shared_lib=$1 header=$2 cc=$3 gen=$4
     nm -D --defined-only "$shared_lib" | awk '{ print $NF }' | sed 's/@.*//' | sort -u >"$tmp/exported"
     grep -vxE '_init|_fini|_edata|_end|__bss_start' "$tmp/exported" >"$tmp/names" || true
     # functions declared by the header: a tg_ name directly before `(`, comments and macros gone
-    "$cc" -E -P -x c "$header" | grep -oE '(^|[ *])tg_[a-z0-9_]+\(' | sed -E 's/^[ *]//; s/\($//' \
+    "$cc" -E -P -x c -I"$gen" "$header" | grep -oE '(^|[ *])tg_[a-z0-9_]+\(' | sed -E 's/^[ *]//; s/\($//' \
         | sort -u >"$tmp/declared"
     say "$(wc -l <"$tmp/names") exported, $(wc -l <"$tmp/declared") declared in $(basename "$header")"
     (($(wc -l <"$tmp/declared") > 0)) || die "found no function declarations in $header"
@@ -192,6 +328,6 @@ mode_exports() {
 mode=${1:-}
 shift || true
 case $mode in
-    pkgconfig | cmake_package | header | exports) "mode_$mode" "$@" ;;
-    *) die "usage: $0 pkgconfig|cmake_package|header|exports ARGS... (see the top of this file)" ;;
+    pkgconfig | cmake_package | dlopen | header | exports) "mode_$mode" "$@" ;;
+    *) die "usage: $0 pkgconfig|cmake_package|dlopen|header|exports ARGS... (see the top of this file)" ;;
 esac

@@ -29,12 +29,15 @@ void tg__assert_fail(const char *cond, const char *file, int line);
 #endif
 
 /* Small per-thread state read on every operation uses the initial-exec TLS
-** model: one load from the thread pointer, also in the shared library, where
-** the default model calls __tls_get_addr on each access.  A library loaded by
-** dlopen takes such variables from a small static reserve (512 bytes by
-** default in glibc), so only the hot few small ones use it, about 130 bytes
-** in all; the larger caches (alloc.c, error.c) keep the default. */
-#if defined(__GNUC__)
+** model in the static library (CMake defines TG_TLS_INITIAL_EXEC for its
+** objects only): one load from the thread pointer, and no call to
+** __tls_get_addr.  The shared library keeps the default (general-dynamic)
+** model, so that dlopen accepts it (Python's ctypes): a single initial-exec
+** variable marks a library's whole TLS block (2.3 KB here) static, and glibc
+** refuses to dlopen it with "cannot allocate memory in static TLS block" once
+** its small static reserve is used up.  libtensorgrad.a is therefore for
+** executables; a shared object meant for dlopen links libtensorgrad.so. */
+#if defined(TG_TLS_INITIAL_EXEC) && defined(__GNUC__)
 #define TG_TLS_HOT __attribute__((tls_model("initial-exec")))
 #else
 #define TG_TLS_HOT

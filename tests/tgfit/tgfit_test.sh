@@ -112,22 +112,25 @@ bad_input)
     bad_input "rank-deficient" --data "$tmp/p.csv" --x x --y y --degree 200 --optimizer lstsq
     ;;
 sigint_writes_best_fit)
+    # SIGINT and SIGTERM alike: stop after the current step, write the best fit, exit 130
     "$gen" csv poly 200000 "$tmp/points.csv"
-    "$tgfit" --data "$tmp/points.csv" --x x --y y --degree 8 --steps 100000000 \
-        --out "$tmp/fit.json" --plot "$tmp/fit.svg" >"$tmp/out" 2>"$tmp/err" &
-    pid=$!
-    sleep 1.5     # reading takes ~0.1 s here; a SIGINT during reading stops after the first step
-    kill -INT "$pid"
-    rc=0; wait "$pid" || rc=$?
-    ((rc == 130)) || { cat "$tmp/err"; die "exit status $rc after SIGINT, want 130"; }
-    grep -q 'interrupted after step' "$tmp/err" || die "no interruption message"
-    [[ $("$check" get "$tmp/fit.json" interrupted) == true ]] || die "JSON not marked interrupted"
-    steps=$("$check" get "$tmp/fit.json" steps_done)
-    ((steps > 0 && steps < 100000000)) || die "steps_done $steps"
-    loss=$("$check" get "$tmp/fit.json" loss)
-    awk -v l="$loss" 'BEGIN { exit !(l > 0 && l < 1e3) }' || die "loss $loss"
-    svg_ok "$tmp/fit.svg" 3000
-    echo "interrupted after $steps steps, loss $loss"
+    for sig in INT TERM; do
+        "$tgfit" --data "$tmp/points.csv" --x x --y y --degree 8 --steps 100000000 \
+            --out "$tmp/fit.json" --plot "$tmp/fit.svg" >"$tmp/out" 2>"$tmp/err" &
+        pid=$!
+        sleep 1.5     # reading takes ~0.1 s here; a signal during reading stops after the first step
+        kill -"$sig" "$pid"
+        rc=0; wait "$pid" || rc=$?
+        ((rc == 130)) || { cat "$tmp/err"; die "exit status $rc after SIG$sig, want 130"; }
+        grep -q "interrupted (SIG$sig) after step" "$tmp/err" || die "no interruption message for SIG$sig"
+        [[ $("$check" get "$tmp/fit.json" interrupted) == true ]] || die "JSON not marked interrupted"
+        steps=$("$check" get "$tmp/fit.json" steps_done)
+        ((steps > 0 && steps < 100000000)) || die "steps_done $steps"
+        loss=$("$check" get "$tmp/fit.json" loss)
+        awk -v l="$loss" 'BEGIN { exit !(l > 0 && l < 1e3) }' || die "loss $loss"
+        svg_ok "$tmp/fit.svg" 3000
+        echo "SIG$sig: interrupted after $steps steps, loss $loss"
+    done
     ;;
 tty_progress_bar)
     "$gen" csv poly 2000 "$tmp/points.csv"

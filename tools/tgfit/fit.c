@@ -32,6 +32,7 @@ typedef struct trainer {
     tg_rng rng;
     bool stop;
     int failed;
+    progress pg;                /* its loss is best_loss (full batch), as the result reports */
 } trainer;
 
 static tg_tensor *model(const trainer *t, tg_tensor *x)
@@ -255,18 +256,31 @@ static int reference(trainer *t)
     return rc;
 }
 
+/* Appends the step's loss, the history growing by doubling (--steps may be
+** far more than a run gets to before Ctrl-C: nothing is reserved for them). */
+static int history_push(fit_run *r, int64_t *cap, double loss)
+{
+    if (r->n_hist == *cap) {
+        int64_t grown = *cap ? *cap * 2 : 1024;
+        double *h = realloc(r->loss_hist, (size_t)grown * sizeof *h);
+        if (!h)
+            return tgfit_fail("out of memory for the loss history of %lld steps", (long long)grown);
+        r->loss_hist = h;
+        *cap = grown;
+    }
+    r->loss_hist[r->n_hist++] = loss;
+    return 0;
+}
+
 static int train(trainer *t)
 {
     const options *o = t->o;
     fit_run *r = t->r;
     tg_optim *opt = make_optimizer(o, t->params, &r->lr);
-    r->loss_hist = malloc((size_t)(o->steps ? o->steps : 1) * sizeof *r->loss_hist);
-    if (!opt || !r->loss_hist) {
-        tg_optim_free(opt);
-        return tgfit_fail("%s", opt ? "out of memory for the loss history" : tg_last_error());
-    }
-    progress pg;
-    progress_begin(&pg, t->p->rank == 0, o->steps);
+    if (!opt)
+        return tgfit_fail("%s", tg_last_error());
+    progress *pg = &t->pg;
+    int64_t cap = 0;
     double t0 = tgfit_now(), loss = NAN;
     int rc = 0;
     for (int64_t step = 0; step < o->steps; step++) {
@@ -277,9 +291,10 @@ static int train(trainer *t)
             rc = t->failed ? t->failed : tgfit_fail("%s", tg_last_error());
             break;
         }
-        r->loss_hist[r->n_hist++] = loss;
+        if ((rc = history_push(r, &cap, loss)) != 0)
+            break;
         r->steps_done = step + 1;
-        progress_step(&pg, step + 1, loss, r->points_done);
+        progress_step(pg, step + 1, o->batch == 0 ? fmin(loss, t->best_loss) : loss, r->points_done);
         if (!isfinite(loss)) {
             r->diverged = true;
             break;
@@ -290,7 +305,6 @@ static int train(trainer *t)
         }
     }
     r->fit_seconds = tgfit_now() - t0;
-    progress_end(&pg, r->steps_done, loss, r->points_done);
     tg_optim_free(opt);
     return rc;
 }
@@ -303,11 +317,14 @@ int fit_run_all(const options *o, const par *p, const dataset *d, fit_run *r)
         return tgfit_fail("cannot map the range of x [%.17g, %.17g] onto [-1, 1]: the x values must differ",
                           d->xlo, d->xhi);
     int rc = trainer_init(&t, o, p, d, r);
+    progress_begin(&t.pg, p->rank == 0 && !o->quiet, o->optimizer == OPT_LSTSQ ? 0 : o->steps);
     if (rc == 0)
         rc = reference(&t);
     if (rc == 0 && o->optimizer == OPT_LSTSQ) {
         set_values(&t, r->lstsq_coef);
         r->lr = NAN;
+        bool lowest;                           /* a signal during least squares: the solution is the best fit */
+        r->interrupted = par_failed(p, progress_interrupted(), &lowest);
     } else if (rc == 0) {
         rc = train(&t);
     }
@@ -323,6 +340,7 @@ int fit_run_all(const options *o, const par *p, const dataset *d, fit_run *r)
             get_values(&t, r->coef);
             r->loss = final_loss;
         }
+        progress_end(&t.pg, r->steps_done, r->loss, r->points_done);
     }
     trainer_free(&t);
     return rc;

@@ -2,8 +2,9 @@
 ** tgfit's progress report and Ctrl-C.  On a terminal, stderr carries one bar
 ** redrawn at most ten times a second (step, loss, points per second, ETA);
 ** otherwise plain lines, about ten per run (every steps / 10 steps, at least
-** every 10 seconds, and the last), so logs stay short.  SIGINT sets a flag that the training loop
-** reads after each step; a second SIGINT kills as usual (SA_RESETHAND).
+** every 10 seconds, and the last), so logs stay short.  SIGINT or SIGTERM
+** sets a flag that the training loop reads after each step; a second one
+** kills as usual.
 */
 #include "tgfit.h"
 
@@ -12,26 +13,36 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t interrupted;         /* the signal number, 0 for none */
 
-static void on_sigint(int sig)
+/* The first SIGINT or SIGTERM asks to stop; the handler then gives both back
+** to the default action, so a second one of either kills at once. */
+static void on_signal(int sig)
 {
-    (void)sig;
-    interrupted = 1;
+    interrupted = sig;
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
 }
 
 void progress_install_sigint(void)
 {
     struct sigaction sa = { 0 };
-    sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESETHAND;
+    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 bool progress_interrupted(void)
 {
     return interrupted != 0;
+}
+
+const char *progress_signal_name(void)
+{
+    return interrupted == SIGTERM ? "SIGTERM" : interrupted == SIGINT ? "SIGINT" : "a signal to another rank";
 }
 
 double tgfit_now(void)

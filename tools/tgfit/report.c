@@ -62,17 +62,22 @@ void report_print(const options *o, const par *p, const dataset *d, const fit_ru
 
 /* ------------------------------------------------------------------ JSON */
 
+/* A JSON string for any bytes: invalid UTF-8 becomes U+FFFD, so the file stays valid. */
 static void json_string(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
+    while (*s) {
+        uint32_t cp;
+        int n = utf8_char(s, &cp);
+        if (n == 0)
+            fputs("\\ufffd", f);
+        else if (cp == '"' || cp == '\\')
+            fprintf(f, "\\%c", (char)cp);
+        else if (cp < 0x20 || cp == 0x7f)
+            fprintf(f, "\\u%04x", (unsigned)cp);
         else
-            fputc(c, f);
+            fwrite(s, 1, (size_t)n, f);
+        s += n ? n : 1;
     }
     fputc('"', f);
 }
@@ -119,9 +124,10 @@ static void json_array(FILE *f, const char *key, const double *v, int n)
 
 int report_json(const options *o, const par *p, const dataset *d, const fit_run *r, const char *path)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return tgfit_fail("cannot write %s: %s", path, strerror(errno));
+    output w;
+    if (output_open(&w, "--out", path))
+        return TGFIT_FAIL;
+    FILE *f = w.f;
     fputs("{\n", f);
     json_key_string(f, "  ", "format", "tgfit 1", false);
     json_key_string(f, "  ", "model", model_name(o->model), false);
@@ -162,8 +168,5 @@ int report_json(const options *o, const par *p, const dataset *d, const fit_run 
     json_key_number(f, "    ", "total_seconds", r->total_seconds, false);
     json_key_number(f, "    ", "point_steps_per_second", point_steps_per_second(r), true);
     fputs("  }\n}\n", f);
-    bool bad = ferror(f) != 0;
-    if (fclose(f) != 0 || bad)
-        return tgfit_fail("cannot write %s: %s", path, strerror(errno));
-    return 0;
+    return output_close(&w);
 }

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <tensorgrad.h>
 
 /* ---------------------------------------------------------------- fail.c
@@ -45,6 +46,7 @@ typedef struct options {
     double lr;                  /* 0: the optimizer's default */
     uint64_t seed;
     bool no_lstsq;              /* skip the least-squares reference (huge data) */
+    bool quiet;                 /* no progress and no summary */
 } options;
 
 const char *model_name(model_kind m);
@@ -103,6 +105,26 @@ void fit_run_free(fit_run *r);
 /* The model at the points x [n] with the coefficients of r (no graph). */
 int  fit_predict(const options *o, const fit_run *r, const double *x, int64_t n, double *y);
 
+/* -------------------------------------------------------------- text.c */
+/* The length (1..4) of the well-formed UTF-8 character at s and its code
+** point, or 0 when s does not start one (write that byte as U+FFFD). */
+int  utf8_char(const char *s, uint32_t *cp);
+
+/* ------------------------------------------------------------ output.c */
+/* An output file being written: a temporary beside the target, renamed over
+** it by output_close; a character device or FIFO in place; "-" stdout. */
+typedef struct output {
+    const char *path, *opt;     /* as given, and the option ("--out") for messages */
+    char *target, *tmp;         /* owned: the file replaced, the temporary (NULL in place) */
+    FILE *f;                    /* write here */
+} output;
+/* Before the fit: path is writable, not empty, not a directory, not the input. */
+int  output_check(const char *opt, const char *path, const char *input);
+int  output_open(output *w, const char *opt, const char *path);
+/* Checks every write, fsyncs and renames; a failure removes only the temporary. */
+int  output_close(output *w);
+void output_abort(output *w);
+
 /* ------------------------------------------------------------ report.c */
 void report_print(const options *o, const par *p, const dataset *d, const fit_run *r);
 int  report_json(const options *o, const par *p, const dataset *d, const fit_run *r, const char *path);
@@ -112,8 +134,11 @@ int  report_json(const options *o, const par *p, const dataset *d, const fit_run
 int  plot_svg(const options *o, const fit_run *r, const double *x, const double *y, int64_t n, const char *path);
 
 /* ---------------------------------------------------------- progress.c */
+/* SIGINT and SIGTERM set a flag (a second one of either kills as usual);
+** the training loop and long computations poll progress_interrupted(). */
 void progress_install_sigint(void);
 bool progress_interrupted(void);
+const char *progress_signal_name(void);     /* "SIGINT", "SIGTERM", or "a signal to another rank" */
 typedef struct progress {
     bool on, tty;
     int64_t total, every;
