@@ -26,12 +26,14 @@ static int setup(void **state)
 {
     (void)state;
     strcpy(dir, "/tmp/tg-atomic-XXXXXX");
+    tg_scope_begin();   /* every tensor of the tests, freed in teardown */
     return mkdtemp(dir) ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
+    tg_scope_end();
     char cmd[256];
     snprintf(cmd, sizeof cmd, "chmod -R u+w %s; rm -rf %s", dir, dir);
     return system(cmd) == 0 ? 0 : -1;
