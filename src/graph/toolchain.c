@@ -32,6 +32,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -60,13 +61,12 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-/* "model name" and "flags" of the first CPU in /proc/cpuinfo, once. */
-const char *tg__toolchain_cpu(void)
+static char cpu_text[8192];
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+
+/* "model name" and "flags" of the first CPU in /proc/cpuinfo. */
+static void read_cpu(void)
 {
-    static char cpu[8192];
-    static _Atomic int done;
-    if (done)
-        return cpu;
     char line[8192], model[256] = "", flags[7900] = "";
     FILE *f = fopen("/proc/cpuinfo", "r");
     while (f && fgets(line, sizeof line, f) && !(model[0] && flags[0])) {
@@ -78,9 +78,13 @@ const char *tg__toolchain_cpu(void)
     }
     if (f)
         fclose(f);
-    snprintf(cpu, sizeof cpu, "%s|%s", model, flags);
-    done = 1;
-    return cpu;
+    snprintf(cpu_text, sizeof cpu_text, "%s|%s", model, flags);
+}
+
+const char *tg__toolchain_cpu(void)
+{
+    pthread_once(&cpu_once, read_cpu);
+    return cpu_text;
 }
 
 uint64_t tg__toolchain_key(const char *src, size_t len, const char *const *cc_argv, const char *cpu)
