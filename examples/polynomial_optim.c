@@ -1,7 +1,7 @@
 /*
 ** PyTorch's tutorial "polynomial_optim", in C: optimizers.
 **
-**     polynomial_optim rmsprop | sgd | lbfgs
+**     polynomial_optim [rmsprop | sgd | lbfgs]      (no argument: rmsprop)
 **
 ** The model of polynomial_nn: Linear(3, 1) on (x, x^2, x^3) flattened, MSE with
 ** reduction sum, fitting y = sin(x) on x = linspace(-pi, pi, 2000), the layer
@@ -78,9 +78,10 @@ static int train_lbfgs(problem *pb, tg_optim *optimizer)
 
 int main(int argc, char **argv)
 {
-    const char *method = argc == 2 ? argv[1] : "";
-    if (strcmp(method, "rmsprop") != 0 && strcmp(method, "sgd") != 0 && strcmp(method, "lbfgs") != 0) {
-        fprintf(stderr, "usage: %s rmsprop | sgd | lbfgs\n", argv[0]);
+    const char *method = argc >= 2 ? argv[1] : "rmsprop";   /* the tutorial's optimizer */
+    if (argc > 2 || (strcmp(method, "rmsprop") != 0 && strcmp(method, "sgd") != 0 &&
+                     strcmp(method, "lbfgs") != 0)) {
+        fprintf(stderr, "usage: %s [rmsprop | sgd | lbfgs]\n", argv[0]);
         return 2;
     }
     const double pi = 3.14159265358979323846;

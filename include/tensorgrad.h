@@ -41,7 +41,8 @@
 ** EXAMPLE: fit y = sin(x) with y = a + b * P3(c + d x)
 **
 **     int64_t n = 2000;
-**     tg_tensor *x = tg_linspace(-M_PI, M_PI, n), *y = tg_sin(x);
+**     const double pi = 3.14159265358979323846;   // C11 math.h has no M_PI
+**     tg_tensor *x = tg_linspace(-pi, pi, n), *y = tg_sin(x);
 **     tg_tensor *a = tg_scalar(0), *b = tg_scalar(-1), *c = tg_scalar(0), *d = tg_scalar(0.3);
 **     tg_tensor *p[4] = { a, b, c, d };
 **     for (int i = 0; i < 4; i++) tg_set_requires_grad(p[i], true);
@@ -65,6 +66,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -142,6 +144,17 @@ tg_tensor *tg_full(int ndim, const int64_t *shape, double value);
 tg_tensor *tg_scalar(double value);                       /* 0-d */
 /* Copies numel(shape) doubles from data (which may be NULL only when empty). */
 tg_tensor *tg_from_array(int ndim, const int64_t *shape, const double *data);
+/* A tensor over the caller's memory, used in place (torch.from_numpy): the
+** numel(shape) row-major doubles at data (aligned to 8 bytes; NULL only when
+** empty) are the tensor's data, not copied.  The library reads and may write
+** them as any tensor's data (ops never write their inputs; tg_data writes do).
+** The memory must stay valid until release(user) is called: once, when the
+** last tensor using it is freed (this one, its tg_reshape / tg_detach views, a
+** graph's saved reference), on whatever thread frees that one; release may be
+** NULL.  Errors as tg_zeros, and TG_ERR_ARG for NULL or misaligned data; on
+** failure release is not called and the memory stays the caller's. */
+tg_tensor *tg_from_buffer(int ndim, const int64_t *shape, double *data, void (*release)(void *user),
+                          void *user);
 /* steps >= 0 points evenly spaced from start to end inclusive, as torch.linspace:
 ** the first half counts up from start, the second half down from end. */
 tg_tensor *tg_linspace(double start, double end, int64_t steps);
@@ -245,6 +258,11 @@ bool      tg_requires_grad(const tg_tensor *t);
 ** until tg_zero_grad(t), the next backward that accumulates into it, or
 ** tg_free(t).  NULL when there is none. */
 tg_tensor *tg_grad(const tg_tensor *t);
+/* Makes later tg_backward runs keep the gradient of t, a non-leaf (an op's
+** result), in tg_grad(t), accumulated as a leaf's (torch's retain_grad); a
+** no-op for a leaf.  TG_ERR_STATE when t does not require grad, or when
+** another output of the op that made t retains already.  Not tg_autograd_grad. */
+tg_status tg_retain_grad(tg_tensor *t);
 
 /* Drops the gradient, like `t.grad = None`.  NULL is a no-op. */
 void tg_zero_grad(tg_tensor *t);
@@ -325,7 +343,8 @@ tg_tensor *tg_affine(tg_tensor *a, double s, double t);
 /* Reductions.  tg_sum / tg_mean return 0-d tensors; the mean of nothing is NaN.
 ** Sums are deterministic: the same inputs give bit-identical results.
 ** tg_sum_dim reduces one dimension (negative dim counts from the end;
-** TG_ERR_ARG when out of range) and keeps it as size 1 when keepdim. */
+** TG_ERR_ARG when out of range) and keeps it as size 1 when keepdim; a 0-d
+** tensor with dim 0 or -1 gives its 0-d sum, as PyTorch. */
 tg_tensor *tg_sum(tg_tensor *a);
 tg_tensor *tg_mean(tg_tensor *a);
 tg_tensor *tg_sum_dim(tg_tensor *a, int dim, bool keepdim);
@@ -336,8 +355,11 @@ tg_tensor *tg_sum_to(tg_tensor *a, int ndim, const int64_t *shape);
 /* Broadcasts a to shape (copying; NumPy rules). */
 tg_tensor *tg_expand(tg_tensor *a, int ndim, const int64_t *shape);
 
-/* [m,k] x [k,n] -> [m,n] through cblas_dgemm.  TG_ERR_SHAPE unless both are 2-d
-** with matching inner dimensions. */
+/* torch.matmul through BLAS: [m,k] x [k,n] -> [m,n] (dgemm); a 1-d operand is
+** a vector ([k] . [k] -> 0-d, [m,k] . [k] -> [m], [k] . [k,n] -> [n]); with
+** more than 2 dims the leading (batch) dims broadcast, [..., m,k] x [..., k,n]
+** -> [batch..., m,n], one dgemm per batch entry.  TG_ERR_SHAPE for a 0-d
+** operand or inner dimensions that differ. */
 tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b);
 
 /* Same data, new shape with the same element count.  One size may be -1 and is
@@ -368,6 +390,56 @@ tg_tensor *tg_flatten(tg_tensor *a, int start_dim, int end_dim);
 /* The slice at index along dim, which is removed (x[:, 1] is
 ** tg_select(x, 1, 1)); negative index counts from the end.  Copied. */
 tg_tensor *tg_select(tg_tensor *a, int dim, int64_t index);
+
+/* ------------------------------------------------- PyTorch parity ops
+**
+** Names and rules as PyTorch's.  Each returns a new tensor owned by the
+** current scope (NULL and a recorded error on a bad argument: TG_ERR_ARG for
+** a dim out of range, TG_ERR_SHAPE for shapes that do not fit), is
+** differentiable twice, and is as thread-safe as every op (distinct tensors
+** on distinct threads).  dim may be negative (from the end); a 0-d tensor has
+** dim 0 (or -1) of size 1 for the reductions and softmaxes. */
+
+/* Dimensions reordered: result dim k is a's dim dims[k] (a's ndim entries, a
+** permutation; negative counts from the end).  Copied. */
+tg_tensor *tg_permute(tg_tensor *a, const int *dims);
+/* dim removed when its size is 1, else a's shape unchanged.  Shares a's storage. */
+tg_tensor *tg_squeeze(tg_tensor *a, int dim);
+/* ts[0..n) (n >= 1, same shapes but in dim, not 0-d) joined along dim.  Copied. */
+tg_tensor *tg_cat(int n, tg_tensor *const *ts, int dim);
+/* ts[0..n) (same shapes) joined along a new dim (-ndim-1..ndim).  Copied. */
+tg_tensor *tg_stack(int n, tg_tensor *const *ts, int dim);
+/* Elements start..start+length-1 of dim (start may be negative: from the end).  Copied. */
+tg_tensor *tg_narrow(tg_tensor *a, int dim, int64_t start, int64_t length);
+
+/* Mean over dim (NaN for size 0). */
+tg_tensor *tg_mean_dim(tg_tensor *a, int dim, bool keepdim);
+/* Maximum / minimum over dim (TG_ERR_SHAPE for size 0; NaN propagates).  The
+** gradient is split evenly among the elements equal to the result (PyTorch's
+** amax rule). */
+tg_tensor *tg_amax(tg_tensor *a, int dim, bool keepdim);
+tg_tensor *tg_amin(tg_tensor *a, int dim, bool keepdim);
+/* Variance over dim: sum((a - mean)^2) / max(0, n - correction) (correction
+** >= 0; 1 is the unbiased estimate). */
+tg_tensor *tg_var(tg_tensor *a, int dim, int correction, bool keepdim);
+/* log(sum(exp(a), dim)) computed stably (-inf for size 0). */
+tg_tensor *tg_logsumexp(tg_tensor *a, int dim, bool keepdim);
+
+/* 1 / (1 + exp(-a)), without overflow. */
+tg_tensor *tg_sigmoid(tg_tensor *a);
+/* exp(a) / sum(exp(a), dim) and its log, computed stably. */
+tg_tensor *tg_softmax(tg_tensor *a, int dim);
+tg_tensor *tg_log_softmax(tg_tensor *a, int dim);
+/* min(max(a, lo), hi); lo <= hi, neither NaN (TG_ERR_ARG).  Gradient 1 where
+** lo <= a <= hi, else 0. */
+tg_tensor *tg_clamp(tg_tensor *a, double lo, double hi);
+/* Elementwise maximum / minimum with broadcasting; NaN propagates; on a tie
+** each side gets half the gradient (PyTorch's rule). */
+tg_tensor *tg_maximum(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_minimum(tg_tensor *a, tg_tensor *b);
+/* cond != 0 ? a : b elementwise, the three broadcast together.  No gradient
+** flows to cond. */
+tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b);
 
 /* ------------------------------------------------------- Legendre series
 **
@@ -410,8 +482,10 @@ tg_tensor *tg_legendre_series(tg_tensor *coef, tg_tensor *x, double alpha, doubl
 tg_tensor *tg_legendre_vander(tg_tensor *x, int degree, double alpha, double beta);
 
 /* Exact least squares: the coefficients minimizing
-** || tg_legendre_vander(x, degree, alpha, beta) coef - y ||_2, solved through
-** LAPACK's dgelsd (SVD) on the design matrix, as numpy.linalg.lstsq.
+** || tg_legendre_vander(x, degree, alpha, beta) coef - y ||_2, solved by the
+** streaming QR of tg_legendre_lstsq_points below (memory O(degree^2), not
+** O(N degree); the SVD of the small triangular factor gives the solution and
+** the condition number).
 ** x and y are 1-d of one length N (TG_ERR_SHAPE otherwise) and finite
 ** (TG_ERR_ARG names the first NaN or infinity).  On success *coef receives a
 ** new tensor [degree + 1] of the current scope (no graph: the solve is not
@@ -425,6 +499,93 @@ tg_tensor *tg_legendre_vander(tg_tensor *x, int degree, double alpha, double bet
 ** said.  Thread-safe as the other calls (LAPACK is reentrant). */
 tg_status tg_legendre_lstsq(tg_tensor *x, tg_tensor *y, int degree, double alpha, double beta,
                             tg_tensor **coef, double *cond);
+
+/* ------------------------------------------- streaming least squares (issue 15)
+**
+** A weighted Legendre least-squares fit of any number of points, read in
+** place from caller memory (a tensor, a mapped .npy file, strided columns)
+** one block of TG_LSTSQ_BLOCK points at a time.  Each block's design rows
+** [w_i P_j(t_i) | w_i y_i] are folded into a (degree + 2)^2 triangular factor
+** by LAPACK's dtpqrt (Householder TSQR, never the normal equations), and the
+** blocks are combined in one fixed binary tree over the global block index:
+** node (l, i) is the QR of the blocks [i 2^l, (i + 1) 2^l).  A computation
+** over any contiguous run of whole blocks yields the maximal nodes inside it,
+** so threads, ranks (tensorgrad_mpi) or separate runs can each do a part and
+** the merged result is the same bit for bit however the points were split.
+** Memory: O(threads * TG_LSTSQ_BLOCK * degree + log(N) * degree^2).
+** The solve takes the SVD of the small factor R: the minimum-norm solution
+** (singular values at or below rcond * s_max dropped, numpy's default rcond
+** N * DBL_EPSILON), the condition number s_max / s_min and the covariance of
+** the coefficients, rss / (N - ncoef) * (R^T R)^+, as scipy's curve_fit. */
+#define TG_LSTSQ_BLOCK 1024
+
+/* Point i is (x[i * x_stride], y[i * y_stride]) with weight w[i * w_stride]
+** (w NULL: weight 1; as numpy's legfit w, it multiplies the residual).  A
+** stride of 0 means 1, so a [N, 2] C-order array is x = data, y = data + 1,
+** strides 2.  first is the global index of point 0: a multiple of
+** TG_LSTSQ_BLOCK (only the part holding the global end may end mid-block).
+** The memory is read, never written or kept. */
+typedef struct tg_points {
+    const double *x, *y, *w;
+    int64_t n, first;
+    int64_t x_stride, y_stride, w_stride;
+} tg_points;
+
+/* stop: when not NULL, read between blocks (from any thread); nonzero ends
+** the computation with TG_ERR_STATE ("interrupted"), as a SIGINT handler
+** setting it wants.  rcond <= 0 (or NaN): N * DBL_EPSILON.  Zero-initialized
+** options are the defaults. */
+typedef struct tg_lstsq_opts {
+    volatile const sig_atomic_t *stop;
+    double rcond;
+} tg_lstsq_opts;
+
+/* What a solve gives.  coef [ncoef], cov [ncoef, ncoef] row-major and se
+** [ncoef] (the square roots of cov's diagonal) are malloc'd by the library and
+** freed by tg_lstsq_result_free.  rank < ncoef (fewer points than coefficients
+** or a singular design) is not an error: coef is then the minimum-norm
+** solution, rank_deficient is true and warning says why (numpy's RankWarning).
+** cov is infinite when N <= rank (no degrees of freedom left). */
+typedef struct tg_lstsq_result {
+    int ncoef, rank;
+    double *coef, *cov, *se;
+    double cond;              /* s_max / s_min of the weighted design (inf if singular) */
+    double rss;               /* sum of w^2 (V coef - y)^2 */
+    int64_t n;                /* points */
+    bool rank_deficient;
+    char warning[200];
+} tg_lstsq_result;
+void tg_lstsq_result_free(tg_lstsq_result *r);
+
+/* The partial tree of some blocks (opaque), for splitting a fit across
+** processes: compute parts, move them as flat doubles, merge, solve. */
+typedef struct tg_lstsq_part tg_lstsq_part;
+
+/* The fixed tree's maximal nodes over pts (threads as tg_set_num_threads).
+** *out is new (tg_lstsq_part_free).  Errors: TG_ERR_ARG (NULL, degree < 0,
+** non-finite alpha / beta, first not a multiple of TG_LSTSQ_BLOCK, negative
+** n or stride), the first non-finite x, y or w by its index (TG_ERR_ARG),
+** TG_ERR_STATE when opts->stop was set, TG_ERR_NOMEM.  Thread-safe. */
+tg_status tg_legendre_lstsq_part(const tg_points *pts, int degree, double alpha, double beta,
+                                 const tg_lstsq_opts *opts, tg_lstsq_part **out);
+void tg_lstsq_part_free(tg_lstsq_part *p);
+/* The flat form: tg_lstsq_part_size doubles written by tg_lstsq_part_pack.
+** tg_lstsq_part_unpack reads one pack or several concatenated (an
+** MPI_Allgatherv of the ranks' packs) into a new part; TG_ERR_ARG for a
+** malformed buffer, parts of different degrees, or two parts holding the
+** same block. */
+int64_t tg_lstsq_part_size(const tg_lstsq_part *p);
+void tg_lstsq_part_pack(const tg_lstsq_part *p, double *buf);
+tg_status tg_lstsq_part_unpack(const double *buf, int64_t n, tg_lstsq_part **out);
+/* Completes the tree and solves (see above).  *res is overwritten (free it
+** with tg_lstsq_result_free, also after an error).  TG_ERR_ARG for a part
+** missing a block before its last one or two parts holding one block;
+** TG_ERR_NUMERIC when the SVD fails.  Reads p only: thread-safe. */
+tg_status tg_lstsq_part_solve(const tg_lstsq_part *p, const tg_lstsq_opts *opts, tg_lstsq_result *res);
+
+/* tg_legendre_lstsq_part and tg_lstsq_part_solve in one call (pts->first 0). */
+tg_status tg_legendre_lstsq_points(const tg_points *pts, int degree, double alpha, double beta,
+                                   const tg_lstsq_opts *opts, tg_lstsq_result *res);
 
 /* ----------------------------------------------------- user Functions
 **
@@ -448,7 +609,16 @@ tg_status tg_legendre_lstsq(tg_tensor *x, tg_tensor *y, int degree, double alpha
 ** Around both calls the engine opens a scope: temporaries are freed, what is
 ** stored in outputs / grad_inputs survives.  Returning a status other than
 ** TG_OK fails the apply or the backward with that status; set the message with
-** tg_set_error. */
+** tg_set_error.  A backward that returns TG_OK after an error was recorded
+** inside it (an op returned NULL) fails the backward too, with that message:
+** a NULL grad_inputs[i] means "no gradient" only when nothing failed.
+**
+** Saved intermediates (neither an input nor an output, made with recording
+** off) are constants to backward, so first derivatives are right under
+** create_graph too; differentiating such a gradient once more fails with
+** TG_ERR_STATE naming the Function and the slot.  Return the intermediate as
+** an output (and save the output), or make it with tg_set_grad_enabled(true)
+** inside forward, to make it twice differentiable. */
 
 typedef struct tg_ctx tg_ctx;
 typedef struct tg_function {             /* may gain fields; users fill it with designated initializers */
@@ -482,6 +652,9 @@ typedef struct tg_function {             /* may gain fields; users fill it with 
     void (*forward_span)(int64_t n, const double *const *in, double *out);
     void (*backward_span)(int64_t n, const double *const *in, const double *out,
                           const double *grad_out, double *const *grad_in);
+    /* Built-in ops only; users leave it NULL.  What the op computes point
+    ** by point or as a reduction, read by the fused engine (private). */
+    const struct tg__opdesc *desc;
 } tg_function;
 
 #define TG_MAX_FN_ARITY 16
@@ -562,6 +735,25 @@ tg_tensor *tg_load_npy(const char *path);
 ** is mapped is undefined (SIGBUS on Linux), as with any mapping. */
 tg_tensor *tg_mmap_npy(const char *path);
 
+/* A read-only view of a float64 .npy file (issue 15: fits of data bigger than
+** memory).  As tg_mmap_npy, but the mapping is PROT_READ: its pages are the
+** page cache's, so they count against no private-memory limit (RLIMIT_DATA,
+** `prlimit --data`) and are dropped under memory pressure.  It is not a tensor
+** (nothing may write it): read v->data[0 .. numel) directly, e.g. as the
+** tg_points of tg_legendre_lstsq_points.  On failure *v is zeroed; errors as
+** tg_mmap_npy (TG_ERR_IO, also for dtypes other than '<f8' and Fortran
+** order).  tg_npy_view_close unmaps (a zeroed view is a no-op).  Thread-safe
+** for different views; the file must not change while it is mapped. */
+typedef struct tg_npy_view {
+    const double *data;
+    int ndim;
+    int64_t shape[8];
+    void *map_;               /* private */
+    size_t map_len_;
+} tg_npy_view;
+tg_status tg_npy_view_open(const char *path, tg_npy_view *v);
+void tg_npy_view_close(tg_npy_view *v);
+
 /* Writes t to path (created or truncated) as numpy.save does, byte for byte:
 ** format version 1.0 (2.0 if the header ever needs it), '<f8', C order, the
 ** header padded so the data starts at a multiple of 64 bytes.  numpy.load
@@ -596,16 +788,23 @@ tg_csv_opts tg_csv_defaults(void);
 ** header line (the first equal one; names compare after unquoting and trimming
 ** spaces); without a header it is a 0-based index written as a decimal string
 ** ("0", "2").  A header with no rows after it gives a [0, n_cols] tensor.
-** Cells are parsed after trimming spaces and tabs, by strtod (short decimals
-** by an exact fast path giving strtod's result), so they follow the "C"
-** numeric locale (decimal point '.'); the program must not have changed
-** LC_NUMERIC.  "nan", "inf", "-inf" and overflowing values (inf) are
-** accepted.  The RFC 4180 basics are understood: fields in double quotes may
+** Cells are parsed after trimming spaces and tabs, with strtod's result bit
+** for bit: decimals by a correctly rounded parser of their own (Clinger's
+** fast path and Eisel-Lemire), anything else (and the rare decimal that
+** parser cannot decide) by strtod, so they follow the "C" numeric locale
+** (decimal point '.'); the program must not have changed LC_NUMERIC.  A cell
+** is at most 511 bytes after trimming.  "nan", "inf", "-inf" and
+** overflowing values (inf) are accepted.  The RFC 4180 basics are understood: fields in double quotes may
 ** hold delimiters, line ends and doubled quotes ""; lines end in LF, CRLF or
 ** CR, with or without a final line end; blank lines are skipped; a UTF-8
 ** byte-order mark is skipped.  Every row must have as many fields as the
-** header (or the first row).  The file is read in one pass, with no
-** allocation per cell.
+** header (or the first row).  The rows are read in two passes (one counts
+** them exactly, so blank lines cost no memory, the other parses them), with
+** no allocation per cell, both split over the kernel threads
+** (tg_set_num_threads) in chunks cut at line ends; a file with a '"' after
+** its header is parsed on one thread.  The result and any error are the same
+** at every thread count; the error is the first in the file, the line limit
+** checked before any cell.
 ** The path "-" reads standard input to its end (named "<stdin>" in
 ** messages); any other path must be a regular file: a FIFO, a device such as
 ** /dev/zero, a socket or a directory is refused by name (TG_ERR_IO "'p' is a
@@ -619,7 +818,11 @@ tg_csv_opts tg_csv_defaults(void);
 ** read, an empty file, an unknown column (the message lists the header's
 ** names; no column number), an index out of range or not decimal, a cell that
 ** is empty or not a number (quoted in the message), a row with too few or too
-** many fields, a quote never closed or text after a closing quote. */
+** many fields, a quote never closed or text after a closing quote, a header
+** name holding a control byte (NUL, line end, escape: refused, so a name
+** never matches through a NUL), a file or line over a limit.  Bytes of the
+** file are escaped in messages (\x1b), never copied raw.  Thread-safe for
+** different paths; "-" reads the process's one standard input. */
 tg_tensor *tg_load_csv(const char *path, int n_cols, const char *const *columns,
                        const tg_csv_opts *opts);
 
@@ -636,13 +839,13 @@ tg_tensor *tg_load_csv(const char *path, int n_cols, const char *const *columns,
 **     tg_graph_free(g);
 **
 ** The replay runs the step planned ahead: elementwise work (the four binary
-** ops with scalars broadcast, neg, exp, log, sin, cos, tanh, sqrt, pow,
-** affine, tg_legendre and its derivatives, expand of a scalar, reshape) fused
+** ops with scalars broadcast, neg, exp, log, sin, cos, tanh, sqrt, relu, abs,
+** pow, affine, tg_legendre and its derivatives, expand of a scalar, reshape) fused
 ** into passes over blocks of 2048 points (512 when span kernels are called),
 ** with no intermediate array; tg_sum, tg_mean and tg_sum_to to one element
 ** reduced per block and combined in a fixed pairwise tree, so a replay's
 ** result depends on N and the data only; and any other Function (a user
-** Function, matmul, relu, ...) called on whole tensors in preallocated
+** Function, matmul, select, ...) called on whole tensors in preallocated
 ** buffers.  A pass over large tensors splits its blocks over the kernel
 ** threads (tg_set_num_threads, at most the count when the step was captured)
 ** with the same threshold as the kernels, and gives the same bits at any
@@ -663,9 +866,9 @@ tg_tensor *tg_load_csv(const char *path, int n_cols, const char *const *columns,
 **
 ** Ops run by loss_fn with gradient recording off (tg_set_grad_enabled(false),
 ** tg_detach) and tensors made without ops are read as data on replay, not
-** recomputed: keep data-dependent work in recorded ops.  Function names
-** starting with "tg_" are the library's; the planner recognizes its ops by
-** name. */
+** recomputed: keep data-dependent work in recorded ops.  The planner
+** recognizes the library's fusable ops by the descriptor each carries in its
+** tg_function (the desc field), never by name. */
 
 typedef struct tg_graph tg_graph;
 struct tg_params;                        /* tg_params, declared under "parameters" below */
@@ -706,6 +909,67 @@ const char *tg_graph_executor(const tg_graph *g);
 
 /* Frees the graph and drops its references.  NULL is a no-op. */
 void tg_graph_free(tg_graph *g);
+
+/* ---- engine: captured steps with any optimizer (issue 14) ----
+** tg_graph_capture with the update made by an optimizer instead of SGD at a
+** fixed lr: opt (SGD with momentum, Adam, AdamW, RMSprop: any kind that steps
+** without a closure) must have been made for params, the same tensors in the
+** same order.  Each replay runs the captured forward and backward fused as
+** tg_graph_capture's do, writes every parameter's gradient into its tg_grad
+** (a tensor the graph owns and sets there on the first replay; the gradient
+** of this step alone, not accumulated), then calls tg_optim_step(opt), whose
+** state (momenta, step counts) lives in opt as in an eager loop.  The
+** optimizer's update itself runs eagerly, not fused.  The graph holds no
+** reference to opt: free the graph before opt.  Returns NULL with the errors
+** of tg_graph_capture (naming tg_graph_capture_optim), or TG_ERR_ARG for a
+** NULL opt, an optimizer made for other parameters, or L-BFGS (it needs a
+** closure: use tg_optim_step_closure).  tg_graph_replay reports what
+** tg_optim_step reports; the parameters are then as the optimizer left them. */
+struct tg_optim;
+tg_graph *tg_graph_capture_optim(tg_tensor *(*loss_fn)(void *user), void *user, const struct tg_params *params,
+                                 struct tg_optim *opt);
+
+/* ---- engine: lazy mode (issue 14) ----
+** In lazy mode an op's values are computed when first needed, not when it is
+** applied; pending pointwise ops are then computed together in passes over
+** blocks of points.  Shapes, broadcasting and every argument error are
+** checked when the op is applied, exactly as in eager mode, and the output
+** tensor exists at once (its shape, its data pointer); only the values wait.
+** They are computed, with eager mode's bits, at the first of: tg_data,
+** tg_item, tg_realize, any other function given a tensor (tg_free, the io
+** and parameter functions...), tg_backward / tg_autograd_grad, an optimizer
+** step, tg_graph_replay, the apply of an op that is not deferred (a raw-loop
+** Function's forward reads its inputs' values: they are computed first), and
+** tg_scope_end.  Each of these completes ALL of the thread's pending ops, so
+** tg_data(t) completes every pending op that reads t: a write through the
+** pointer it returns never changes a result already applied.
+**
+** The one difference from eager mode: a pointer kept from an earlier tg_data
+** and written while ops that read that tensor are pending changes their
+** results (they read the values at realization).  Call tg_data again, or
+** tg_realize, before writing through an old pointer.
+**
+** What is deferred today: the built-in pointwise ops (the four binary ops,
+** neg, exp, log, sin, cos, tanh, sqrt, relu, abs, pow, affine, tg_legendre)
+** applied outside any Function's forward or backward, when no input needs a
+** gradient (recording off, or no input requires grad) and every input has the
+** output's size or one element.  Every other apply runs at once, as in eager
+** mode (ops recorded for autograd, reductions, matmul, user Functions).
+** Realization never allocates and cannot fail: apply reserves what it needs
+** (and runs the op at once when it cannot).  Pending ops hold references to
+** their inputs and outputs until realized; a thread that exits with pending
+** ops leaks them: end the scope or call tg_realize first.
+**
+** tg_set_lazy(on): sets this thread's mode and returns the previous one;
+** switching to eager completes the pending ops first.  Without a call the
+** mode is lazy when the environment variable TG_LAZY is set to anything but
+** "" or "0" (read once per process), else eager.  tg_is_lazy: the thread's
+** mode.  tg_realize(t): completes the pending ops; TG_OK, TG_ERR_ARG for
+** NULL, TG_ERR_STATE for a freed tensor.  Thread-safe: the mode and the
+** pending ops are per thread. */
+bool      tg_set_lazy(bool on);
+bool      tg_is_lazy(void);
+tg_status tg_realize(tg_tensor *t);
 
 /* --------------------------------------------------------- random numbers
 **
@@ -787,6 +1051,12 @@ typedef enum tg_reduction { TG_REDUCTION_MEAN = 0, TG_REDUCTION_SUM, TG_REDUCTIO
 ** tg_pow and tg_mean / tg_sum: the result is the only new tensor left in the
 ** current scope (or to the caller).  TG_ERR_ARG for another reduction. */
 tg_tensor *tg_mse_loss(tg_tensor *pred, tg_tensor *target, tg_reduction reduction);
+/* torch.nn.functional.cross_entropy: logits [B,C], target [B] holding class
+** indices as doubles (integers in 0..C-1, else TG_ERR_ARG); per sample
+** -log_softmax(logits)[b, target_b], reduced by mean (NaN for B = 0), sum or
+** none ([B]).  TG_ERR_SHAPE for other shapes.  New tensor of the current scope;
+** no gradient flows to target. */
+tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *target, tg_reduction reduction);
 
 /* y = x W^T + b: x [..., in] (1-d or 2-d) -> [..., out]; weight [out, in] and
 ** bias [out] initialized as PyTorch's nn.Linear, uniform on
@@ -865,6 +1135,40 @@ tg_status tg_optim_step_closure(tg_optim *o, tg_closure closure, void *user, dou
 
 void tg_optim_zero_grad(tg_optim *o);            /* tg_zero_grad on every parameter */
 void tg_optim_free(tg_optim *o);                 /* NULL is a no-op */
+
+/* Adagrad and NAdam, as torch.optim.Adagrad and torch.optim.NAdam (PyTorch
+** 1.13, the single-tensor update).  Errors as tg_sgd_new (negative lr, eps,
+** decays, betas outside [0, 1)). */
+typedef struct tg_adagrad_opts {
+    double lr, lr_decay, weight_decay, initial_accumulator_value, eps;
+    bool maximize;
+} tg_adagrad_opts;
+typedef struct tg_nadam_opts {
+    double lr, beta1, beta2, eps, weight_decay, momentum_decay;
+} tg_nadam_opts;
+tg_adagrad_opts tg_adagrad_defaults(void);    /* lr 1e-2, lr_decay 0, wd 0, accumulator 0, eps 1e-10 */
+tg_nadam_opts   tg_nadam_defaults(void);      /* lr 2e-3, betas 0.9 0.999, eps 1e-8, momentum_decay 4e-3 */
+tg_optim *tg_adagrad_new(const tg_params *params, const tg_adagrad_opts *opts);
+tg_optim *tg_nadam_new(const tg_params *params, const tg_nadam_opts *opts);
+
+/* The learning rate an optimizer uses now, and setting it (lr >= 0, else
+** TG_ERR_ARG; NULL o: NaN / TG_ERR_ARG). */
+double    tg_optim_lr(const tg_optim *o);
+tg_status tg_optim_set_lr(tg_optim *o, double lr);
+
+/* Learning-rate schedules, as torch.optim.lr_scheduler.StepLR (lr times gamma
+** every step_size epochs) and CosineAnnealingLR (from the optimizer's lr down
+** to eta_min over t_max epochs, and back), in PyTorch's recursive form.
+** Call tg_lr_schedule_step once per epoch after tg_optim_step; it sets the
+** optimizer's lr.  The schedule keeps a pointer to o, not a reference: free
+** the schedule before the optimizer (tg_lr_schedule_free(NULL) is a no-op).
+** NULL + TG_ERR_ARG for a NULL o, step_size / t_max < 1, gamma <= 0 or
+** eta_min < 0.  One schedule and its optimizer: one thread at a time. */
+typedef struct tg_lr_schedule tg_lr_schedule;
+tg_lr_schedule *tg_step_lr_new(tg_optim *o, int64_t step_size, double gamma);
+tg_lr_schedule *tg_cosine_lr_new(tg_optim *o, int64_t t_max, double eta_min);
+tg_status       tg_lr_schedule_step(tg_lr_schedule *s);
+void            tg_lr_schedule_free(tg_lr_schedule *s);
 
 /* --------------------------------------------------------- gradcheck */
 

@@ -69,19 +69,30 @@ tg_status tg_mpi_gather(const double *mine, int64_t n_mine, double **all, int64_
 
 /* Least squares of a Legendre series over data spread across the ranks: the
 ** coefficients c [degree + 1] minimizing sum over all ranks' points of
-** (sum_j c_j P_j(alpha x + beta) - y)^2, from the normal equations
-** (V^T V) c = V^T y summed over the ranks with tg_mpi_sum and solved by an
-** eigendecomposition (LAPACK dsyevd); *cond receives the 2-norm condition
-** number of the global design matrix V, sqrt(l_max / l_min).  The normal
-** equations square the condition number: the coefficients are accurate to
-** about cond^2 * eps relative (1e-13 at cond 10), where tg_legendre_lstsq's
-** SVD reaches cond * eps; a Legendre design on the mapped range is well
-** conditioned.  x, y 1-d of one length on each rank (may be 0).  *coef is a
-** new tensor of the current scope, the same on every rank.  Errors as
-** tg_legendre_lstsq: TG_ERR_NUMERIC when the global matrix is rank-deficient
-** (fewer points than coefficients, or s_min <= N * DBL_EPSILON * s_max). */
+** (sum_j c_j P_j(alpha x + beta) - y)^2.  The ranks' points are taken in rank
+** order; when every rank starts at a multiple of TG_LSTSQ_BLOCK (give each rank
+** whole blocks), each computes its part of the fixed QR tree
+** (tg_legendre_lstsq_part), the parts are exchanged (tg_mpi_lstsq_merge) and
+** every rank solves the same tree: the result is bit-identical to
+** tg_legendre_lstsq on all the points in one process, for any rank count.
+** Other splits gather all points on every rank first (correct, but memory
+** O(N)).  *cond receives the 2-norm condition number of the global design.
+** x, y 1-d of one length on each rank (may be 0).  *coef is a new tensor of
+** the current scope, the same on every rank.  Errors as tg_legendre_lstsq:
+** TG_ERR_NUMERIC when the global matrix is rank-deficient. */
 tg_status tg_mpi_legendre_lstsq(tg_tensor *x, tg_tensor *y, int degree, double alpha, double beta,
                                 tg_tensor **coef, double *cond, MPI_Comm comm);
+
+/* Concatenates every rank's mine[0..n_mine) in rank order on every rank: *all
+** a malloc'd array (free it with free; NULL when the total is 0), *n_all its
+** length.  Totals above INT_MAX doubles are TG_ERR_ARG. */
+tg_status tg_mpi_allgather(const double *mine, int64_t n_mine, double **all, int64_t *n_all, MPI_Comm comm);
+
+/* Collective: every rank's part of a streaming least-squares tree merged into
+** one new part *all on every rank (tg_lstsq_part_free), ready for
+** tg_lstsq_part_solve.  A rank passing mine NULL (it failed) makes every rank
+** return TG_ERR_STATE; overlapping parts are TG_ERR_ARG at the solve. */
+tg_status tg_mpi_lstsq_merge(const tg_lstsq_part *mine, tg_lstsq_part **all, MPI_Comm comm);
 
 #ifdef __cplusplus
 }

@@ -69,6 +69,10 @@ tg_status tg__dgemm(const char *fn, bool trans_a, bool trans_b, int64_t m, int64
 /* OpenBLAS's per-thread buffer on x86_64 (BUFFER_SIZE, 32 << 22) plus its
 ** alignment, and what a call needs beside the buffers. */
 #define BLAS_BUFFER_BYTES ((int64_t)130 << 20)
+/* A worker OpenBLAS would start: its buffer, a glibc malloc arena (64 MB of
+** address space) and its stack.  A failed pthread_create in OpenBLAS ends in
+** raise(SIGINT), so its threads must fit too. */
+#define BLAS_WORKER_BYTES (BLAS_BUFFER_BYTES + ((int64_t)80 << 20))
 #define BLAS_SLACK_BYTES ((int64_t)16 << 20)
 
 static pthread_mutex_t limit_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -125,23 +129,23 @@ tg_status tg__blas_enter(const char *fn, bool *held)
     *held = true;
     int n = blas_threads;
     int64_t room = headroom() - BLAS_SLACK_BYTES;
-    int64_t need = (self_ready ? 0 : 1) + (n - 1 > workers_ready ? n - 1 - workers_ready : 0);
-    if (need > 0 && room < need * BLAS_BUFFER_BYTES) {
-        need = self_ready ? 0 : 1;
+    int64_t self = self_ready ? 0 : BLAS_WORKER_BYTES;   /* a thread other than main also makes an arena */
+    int64_t need = self + (n - 1 > workers_ready ? (int64_t)(n - 1 - workers_ready) * BLAS_WORKER_BYTES : 0);
+    if (need > room) {
+        need = self;
         n = 1;   /* one thread: the caller's buffer only */
     }
-    if (need > 0 && room < need * BLAS_BUFFER_BYTES) {
+    if (need > room) {
         pthread_mutex_unlock(&limit_lock);
         *held = false;
         return tg__error(TG_ERR_NOMEM, "%s: the address-space limit leaves %lld MB, BLAS needs %lld MB", fn,
-                         (long long)(room > 0 ? room >> 20 : 0), (long long)((need * BLAS_BUFFER_BYTES) >> 20));
+                         (long long)(room > 0 ? room >> 20 : 0), (long long)(need >> 20));
     }
-    openblas_set_num_threads(n);
+    openblas_set_num_threads(n);   /* under a limit the count is set per call, never restored */
     if (need > 0) {
         if (!warm_up(n)) {
             pthread_mutex_unlock(&limit_lock);
             *held = false;
-            openblas_set_num_threads(blas_threads);
             return tg__error(TG_ERR_NOMEM, "%s: out of memory preparing BLAS under the address-space limit", fn);
         }
         self_ready = true;
@@ -152,14 +156,13 @@ tg_status tg__blas_enter(const char *fn, bool *held)
 
 void tg__blas_leave(bool held)
 {
-    if (!held)
-        return;
-    openblas_set_num_threads(blas_threads);
-    pthread_mutex_unlock(&limit_lock);
+    if (held)
+        pthread_mutex_unlock(&limit_lock);
 }
 
 void tg__blas_set_threads(int n)
 {
     blas_threads = n > 0 ? n : 1;
-    openblas_set_num_threads(n > 0 ? n : 1);
+    if (headroom() == INT64_MAX)   /* under a limit tg__blas_enter sets it, once the threads fit */
+        openblas_set_num_threads(n > 0 ? n : 1);
 }

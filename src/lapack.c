@@ -68,3 +68,94 @@ tg_status tg__dgelsd(const char *fn, int64_t m, int64_t n, double *a, double *b,
     *rank = rk;
     return TG_OK;
 }
+
+/* ---------------------------------------------------------------- TSQR */
+
+/* forward: [A; B] = Q [R; 0], A [n, n] upper triangular, B [m, n] with its last
+** l rows upper trapezoidal (l = 0: rectangular, l = m = n: triangular); both
+** column-major.  R overwrites A, B's reflectors overwrite B.  t and work hold
+** nb * n doubles each.  No allocation (the _work entry, column-major). */
+tg_status tg__dtpqrt(const char *fn, int64_t m, int64_t n, int64_t l, int64_t nb, double *a, int64_t lda,
+                     double *b, int64_t ldb, double *t, double *work)
+{
+    if (m < 0 || n < 1 || l < 0 || l > m || l > n || nb < 1 || nb > n || m > INT32_MAX || n > INT32_MAX ||
+        lda < n || ldb < (m > 1 ? m : 1) || lda > INT32_MAX || ldb > INT32_MAX)
+        return tg__error(TG_ERR_ARG, "%s: dtpqrt of m = %lld, n = %lld, l = %lld, nb = %lld is out of range", fn,
+                         (long long)m, (long long)n, (long long)l, (long long)nb);
+    if (!a || !b || !t || !work)
+        return tg__error(TG_ERR_ARG, "%s: NULL array given to dtpqrt", fn);
+    if (m == 0)
+        return TG_OK;
+    bool held;
+    tg_status held_st = tg__blas_enter(fn, &held);   /* under a memory limit: OpenBLAS's buffers first */
+    if (held_st != TG_OK)
+        return held_st;
+    lapack_int info = LAPACKE_dtpqrt_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)n, (lapack_int)l,
+                                          (lapack_int)nb, a, (lapack_int)lda, b, (lapack_int)ldb, t,
+                                          (lapack_int)nb, work);
+    tg__blas_leave(held);
+    if (info != 0)
+        return tg__error(TG_ERR_ARG, "%s: dtpqrt rejected argument %d", fn, (int)-info);
+    return TG_OK;
+}
+
+/* The SVD a = U diag(s) V^T of a column-major [n, n] (overwritten): u and vt
+** column-major [n, n], s decreasing.  dgesvd (one-sided Jacobi is not in
+** LAPACKE); TG_ERR_NUMERIC when it does not converge, TG_ERR_NOMEM. */
+tg_status tg__dgesvd(const char *fn, int64_t n, double *a, double *s, double *u, double *vt)
+{
+    if (!fits(n))
+        return tg__error(TG_ERR_ARG, "%s: an SVD of %lld x %lld is outside LAPACK's range", fn, (long long)n,
+                         (long long)n);
+    if (!a || !s || !u || !vt)
+        return tg__error(TG_ERR_ARG, "%s: NULL array given to dgesvd", fn);
+    for (int64_t i = 0; i < n * n; i++)
+        if (!isfinite(a[i]))
+            return tg__error(TG_ERR_NUMERIC, "%s: the triangular factor's entry %lld is %g", fn, (long long)i,
+                             a[i]);
+    lapack_int k = (lapack_int)n;
+    double query = 0.0;
+    lapack_int info = LAPACKE_dgesvd_work(LAPACK_COL_MAJOR, 'A', 'A', k, k, a, k, s, u, k, vt, k, &query, -1);
+    if (info != 0)
+        return tg__error(TG_ERR_ARG, "%s: dgesvd's workspace query failed (%d)", fn, (int)info);
+    lapack_int lwork = (lapack_int)query;
+    double *work = tg__malloc((size_t)(lwork > 1 ? lwork : 1) * sizeof *work);
+    if (!work)
+        return tg__error(TG_ERR_NOMEM, "%s: out of memory for dgesvd's workspace (%d doubles)", fn, (int)lwork);
+    bool held;
+    tg_status held_st = tg__blas_enter(fn, &held);   /* under a memory limit: OpenBLAS's buffers first */
+    if (held_st != TG_OK) {
+        tg__free(work);
+        return held_st;
+    }
+    info = LAPACKE_dgesvd_work(LAPACK_COL_MAJOR, 'A', 'A', k, k, a, k, s, u, k, vt, k, work, lwork);
+    tg__blas_leave(held);
+    tg__free(work);
+    if (info < 0)
+        return tg__error(TG_ERR_ARG, "%s: dgesvd rejected argument %d", fn, (int)-info);
+    if (info > 0)
+        return tg__error(TG_ERR_NUMERIC, "%s: dgesvd did not converge (%d superdiagonals)", fn, (int)info);
+    return TG_OK;
+}
+
+/* forward: A = Q R, A [m, n] column-major, m >= n: R overwrites A's upper
+** triangle (the reflectors below it).  t and work hold nb * n doubles each. */
+tg_status tg__dgeqrt(const char *fn, int64_t m, int64_t n, int64_t nb, double *a, int64_t lda, double *t,
+                     double *work)
+{
+    if (!fits(m) || !fits(n) || m < n || nb < 1 || nb > n || lda < m || lda > INT32_MAX)
+        return tg__error(TG_ERR_ARG, "%s: dgeqrt of m = %lld, n = %lld, nb = %lld is out of range", fn,
+                         (long long)m, (long long)n, (long long)nb);
+    if (!a || !t || !work)
+        return tg__error(TG_ERR_ARG, "%s: NULL array given to dgeqrt", fn);
+    bool held;
+    tg_status held_st = tg__blas_enter(fn, &held);   /* under a memory limit: OpenBLAS's buffers first */
+    if (held_st != TG_OK)
+        return held_st;
+    lapack_int info = LAPACKE_dgeqrt_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)n, (lapack_int)nb, a,
+                                          (lapack_int)lda, t, (lapack_int)nb, work);
+    tg__blas_leave(held);
+    if (info != 0)
+        return tg__error(TG_ERR_ARG, "%s: dgeqrt rejected argument %d", fn, (int)-info);
+    return TG_OK;
+}

@@ -482,7 +482,7 @@ static double apply_unop(int op, double v)
     case TG__TANH: return tanh(v);
     case TG__SQRT: return sqrt(v);
     case TG__RELU: return isnan(v) ? v : v > 0 ? v : 0.0;
-    case TG__STEP: return v > 0 ? 1.0 : 0.0;
+    case TG__STEP: return v <= 0 ? 0.0 : 1.0;   /* NaN passes, as PyTorch's threshold_backward */
     case TG__ABS: return fabs(v);
     case TG__SIGN: return v > 0 ? 1.0 : v < 0 ? -1.0 : 0.0;
     default: fail_msg("unary op %d has no reference in apply_unop", op); return NAN;
@@ -517,7 +517,7 @@ static void test_relu_keeps_nan_and_gives_positive_zero_for_negative_zero(void *
         assert_true(isnan(relu[0]));
         for (int i = 1; i < 4; i++) assert_true(relu[i] == 0.0 && !signbit(relu[i]));
         assert_true(relu[4] == 2.5 && relu[5] == 0.0 && !signbit(relu[5]));
-        const double step_want[6] = {0.0, 0.0, 0.0, 0.0, 1.0, 0.0};
+        const double step_want[6] = {1.0, 0.0, 0.0, 0.0, 1.0, 0.0};   /* NaN: 1, so dy passes */
         assert_int_equal(count_different(all[t]->name, step, step_want, 6), 0);
     }
 }

@@ -22,25 +22,9 @@
 #define NN "nn.txt"
 #define RNG "rng.txt"
 
-#define REF_RTOL 1e-14
-#define REF_ATOL 1e-15
-#define GC_EPS 1e-6
-#define GC_ATOL 1e-8
-#define GC_RTOL 1e-6
-#define GGC_ATOL 1e-7
-#define GGC_RTOL 1e-5
+/* Tolerances: TGT_REF_* and TGT_GC_* of tests/support/support.h. */
 
 /* --------------------------------------------------------------- helpers */
-
-static void check_grads(const char *what, tg_fn f, int n, tg_tensor *const *in, void *user)
-{
-    tg_status st = tg_gradcheck(f, n, in, user, GC_EPS, GC_ATOL, GC_RTOL);
-    if (st != TG_OK)
-        fail_msg("%s: tg_gradcheck gave %s: %s", what, tg_status_str(st), tg_last_error());
-    st = tg_gradgradcheck(f, n, in, user, GC_EPS, GGC_ATOL, GGC_RTOL);
-    if (st != TG_OK)
-        fail_msg("%s: tg_gradgradcheck gave %s: %s", what, tg_status_str(st), tg_last_error());
-}
 
 static void assert_bits_equal(const char *what, int64_t n, const double *got, const double *want)
 {
@@ -502,7 +486,7 @@ static void check_linear_case(const char *name, tg_linear *m, tg_tensor *x)
 {
     tg_params_zero_grad(tg_linear_params(m));
     tg_tensor *ins[3] = {x, tg_linear_weight(m), tg_linear_bias(m)};
-    tgt_check_ref_case(NN, name, tg_linear_forward(m, x), 3, ins, REF_RTOL, REF_ATOL);
+    tgt_check_ref_case(NN, name, tg_linear_forward(m, x), 3, ins, TGT_REF_RTOL, TGT_REF_ATOL);
     tg_zero_grad(x);
 }
 
@@ -565,9 +549,9 @@ static void test_linear_passes_gradcheck_and_gradgradcheck(void **state)
     tg_manual_seed(21);
     tg_linear *m = tg_linear_new(3, 2, true), *nb = tg_linear_new(3, 2, false);
     tg_tensor *x = tgt_make(2, (int64_t[]){4, 3}, tgt_signed0, true), *x1 = tgt_make(1, (int64_t[]){3}, tgt_signed1, true);
-    check_grads("linear [4,3]", f_linear, 3, (tg_tensor *[]){x, tg_linear_weight(m), tg_linear_bias(m)}, m);
-    check_grads("linear [3]", f_linear, 3, (tg_tensor *[]){x1, tg_linear_weight(m), tg_linear_bias(m)}, m);
-    check_grads("linear without bias", f_linear, 2, (tg_tensor *[]){x, tg_linear_weight(nb)}, nb);
+    tgt_check_grads("linear [4,3]", f_linear, 3, (tg_tensor *[]){x, tg_linear_weight(m), tg_linear_bias(m)}, m);
+    tgt_check_grads("linear [3]", f_linear, 3, (tg_tensor *[]){x1, tg_linear_weight(m), tg_linear_bias(m)}, m);
+    tgt_check_grads("linear without bias", f_linear, 2, (tg_tensor *[]){x, tg_linear_weight(nb)}, nb);
     tg_scope_end();
     tg_linear_free(m);
     tg_linear_free(nb);
@@ -608,7 +592,7 @@ static void test_mse_loss_matches_pytorch_for_every_reduction(void **state)
         tg_scope_begin();
         snprintf(key, sizeof key, "mse_%s", red_names[r]);
         tg_tensor *in[2] = {tgt_ref_input(NN, key, 0), tgt_ref_input(NN, key, 1)};
-        tgt_check_ref_case(NN, key, tg_mse_loss(in[0], in[1], (tg_reduction)r), 2, in, REF_RTOL, REF_ATOL);
+        tgt_check_ref_case(NN, key, tg_mse_loss(in[0], in[1], (tg_reduction)r), 2, in, TGT_REF_RTOL, TGT_REF_ATOL);
         tg_scope_end();
     }
 }
@@ -625,7 +609,7 @@ static void test_mse_loss_passes_gradcheck_and_gradgradcheck_for_every_reduction
     tg_tensor *pred = tgt_make(2, (int64_t[]){2, 3}, tgt_signed0, true), *target = tgt_make(1, (int64_t[]){3}, tgt_signed1, true);
     for (int r = 0; r < 3; r++) {
         tg_reduction red = (tg_reduction)r;
-        check_grads(red_names[r], f_mse, 2, (tg_tensor *[]){pred, target}, &red);
+        tgt_check_grads(red_names[r], f_mse, 2, (tg_tensor *[]){pred, target}, &red);
     }
     tg_scope_end();
 }
@@ -674,7 +658,7 @@ int main(void)
     tg_tensor *w = tg_scalar(0.5);
     tg_set_requires_grad(w, true);
     tg_reduction red = TG_REDUCTION_SUM;
-    tg_gradgradcheck(f_mse, 2, (tg_tensor *[]){w, w}, &red, GC_EPS, GGC_ATOL, GGC_RTOL);
+    tg_gradgradcheck(f_mse, 2, (tg_tensor *[]){w, w}, &red, TGT_GC_EPS, TGT_GGC_ATOL, TGT_GGC_RTOL);
     tg_scope_end();
     const struct CMUnitTest tests[] = {
         T(test_params_add_count_name_get_and_find),

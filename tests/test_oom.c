@@ -10,6 +10,7 @@
 #include "core/internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct fit {
@@ -147,6 +148,39 @@ static tg_status capture_replay(void *self)
     return st;
 }
 
+/* (e) the streaming least squares in two parts: part, pack, unpack, solve */
+static tg_status streaming_lstsq(void *self)
+{
+    fit *f = self;
+    const int64_t n = tg_numel(f->x), cut = TG_LSTSQ_BLOCK;
+    tg_points lo = {.x = tg_data(f->x), .y = tg_data(f->y), .n = cut};
+    tg_points hi = {.x = tg_data(f->x) + cut, .y = tg_data(f->y) + cut, .n = n - cut, .first = cut};
+    tg_lstsq_part *a = NULL, *b = NULL, *all = NULL;
+    double *buf = NULL;
+    tg_lstsq_result r;
+    memset(&r, 0, sizeof r);
+    tg_status st = tg_legendre_lstsq_part(&lo, 7, 0.3, 0.0, NULL, &a);
+    if (st == TG_OK)
+        st = tg_legendre_lstsq_part(&hi, 7, 0.3, 0.0, NULL, &b);
+    if (st == TG_OK) {
+        int64_t sa = tg_lstsq_part_size(a), sb = tg_lstsq_part_size(b);
+        buf = malloc((size_t)(sa + sb) * sizeof *buf);
+        tg_lstsq_part_pack(a, buf);
+        tg_lstsq_part_pack(b, buf + sa);
+        st = tg_lstsq_part_unpack(buf, sa + sb, &all);
+    }
+    if (st == TG_OK)
+        st = tg_lstsq_part_solve(all, NULL, &r);
+    if (st == TG_OK && (r.rank != 8 || !isfinite(r.coef[7])))
+        st = TG_ERR_NUMERIC;
+    tg_lstsq_result_free(&r);
+    tg_lstsq_part_free(a);
+    tg_lstsq_part_free(b);
+    tg_lstsq_part_free(all);
+    free(buf);
+    return st;
+}
+
 static void snapshot(const fit *f, double *out)
 {
     for (int i = 0; i < 4; i++)
@@ -260,6 +294,12 @@ static void test_graph_capture_and_replay_survive_every_allocation_failure(void 
     unsetenv("TG_GRAPH_INTERPRET");
 }
 
+static void test_streaming_lstsq_survives_every_allocation_failure(void **state)
+{
+    (void)state;
+    check_walk("streaming least squares", streaming_lstsq);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_custom_function_survives_every_allocation_failure),
         cmocka_unit_test(test_span_function_survives_every_allocation_failure),
         cmocka_unit_test(test_graph_capture_and_replay_survive_every_allocation_failure),
+        cmocka_unit_test(test_streaming_lstsq_survives_every_allocation_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -77,7 +77,7 @@ static void problem_init(problem *p, bool fit)
 
 /* ------------------------------------------------- PyTorch's trajectories */
 
-typedef enum kind { SGD, RMSPROP, ADAM, ADAMW, LBFGS } kind;
+typedef enum kind { SGD, RMSPROP, ADAM, ADAMW, LBFGS, ADAGRAD, NADAM } kind;
 
 typedef struct config {
     const char *name;
@@ -87,6 +87,11 @@ typedef struct config {
     tg_rmsprop_opts rms;
     tg_adam_opts adam;
     tg_lbfgs_opts lbfgs;
+    tg_adagrad_opts adagrad;
+    tg_nadam_opts nadam;
+    char sched;                /* 's' StepLR, 'c' CosineAnnealingLR, after each step */
+    int64_t sched_n;           /* step_size / T_max */
+    double sched_x;            /* gamma / eta_min */
 } config;
 
 #define RMS(...) .kind = RMSPROP, .rms = {.alpha = 0.99, .eps = 1e-8, __VA_ARGS__}
@@ -115,6 +120,15 @@ static const config configs[] = {
                                              .maximize = true}},
     {"adamw_plain", ADAM_(ADAMW, .lr = 0.05, .weight_decay = 1e-2)},
     {"adamw_amsgrad", ADAM_(ADAMW, .lr = 0.05, .weight_decay = 0.1, .amsgrad = true)},
+    {"adagrad_plain", .kind = ADAGRAD, .adagrad = {.lr = 0.1, .eps = 1e-10}},
+    {"adagrad_all", .kind = ADAGRAD, .adagrad = {.lr = 0.1, .lr_decay = 0.05, .weight_decay = 0.1,
+                                                 .initial_accumulator_value = 0.2, .eps = 1e-6, .maximize = true}},
+    {"nadam_plain", .kind = NADAM, .nadam = {.lr = 0.05, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+                                             .momentum_decay = 4e-3}},
+    {"nadam_all", .kind = NADAM, .nadam = {.lr = 0.05, .beta1 = 0.8, .beta2 = 0.99, .eps = 1e-6,
+                                           .weight_decay = 0.1, .momentum_decay = 0.01}},
+    {"sgd_step_lr", .kind = SGD, .sgd = {.lr = 0.1, .momentum = 0.5}, .sched = 's', .sched_n = 3, .sched_x = 0.5},
+    {"adam_cosine_lr", ADAM_(ADAM, .lr = 0.05), .sched = 'c', .sched_n = 4, .sched_x = 0.01},
     {"lbfgs_plain", LBFGS_(.lr = 0.5, .max_iter = 5, .history_size = 100)},
     {"lbfgs_history", LBFGS_(.lr = 1, .max_iter = 6, .max_eval = 20, .history_size = 3)},
     {"lbfgs_wolfe", .rosenbrock = true, LBFGS_(.lr = 1, .max_iter = 20, .history_size = 100, .strong_wolfe = true)},
@@ -129,6 +143,8 @@ static tg_optim *make(const config *c, const tg_params *params)
     case ADAM: return tg_adam_new(params, &c->adam);
     case ADAMW: return tg_adamw_new(params, &c->adam);
     case LBFGS: return tg_lbfgs_new(params, &c->lbfgs);
+    case ADAGRAD: return tg_adagrad_new(params, &c->adagrad);
+    case NADAM: return tg_nadam_new(params, &c->nadam);
     }
     return NULL;
 }
@@ -174,6 +190,10 @@ static double run_config(const config *c)
     tg_optim *o = make(c, p.params);
     if (!o)
         fail_msg("%s: %s", c->name, tg_last_error());
+    tg_lr_schedule *sched = c->sched == 's' ? tg_step_lr_new(o, c->sched_n, c->sched_x)
+                            : c->sched == 'c' ? tg_cosine_lr_new(o, c->sched_n, c->sched_x) : NULL;
+    if (c->sched && !sched)
+        fail_msg("%s: %s", c->name, tg_last_error());
     for (int t = 1; t <= steps; t++) {
         tg_scope_begin();
         if (c->kind == LBFGS) {
@@ -181,6 +201,8 @@ static double run_config(const config *c)
         } else {
             loss[t - 1] = tg_item(closure(&p));
             assert_status(TG_OK, tg_optim_step(o));
+            if (sched)
+                assert_status(TG_OK, tg_lr_schedule_step(sched));
         }
         tg_scope_end();
         if (t == 1 || t == 2 || t == steps)
@@ -192,6 +214,7 @@ static double run_config(const config *c)
     assert_allclose(key, steps, loss, ref, RTOL, RTOL * fabs(ref[0]));
     for (int t = 0; t < steps; t++)
         worst = fmax(worst, fabs(loss[t] - ref[t]) / fmax(fabs(ref[t]), fabs(ref[0])));
+    tg_lr_schedule_free(sched);
     tg_optim_free(o);
     tg_params_free(p.params);
     tg_scope_end();
@@ -218,6 +241,43 @@ static void test_rmsprop_matches_pytorch_trajectories(void **state) { (void)stat
 static void test_adam_matches_pytorch_trajectories(void **state) { (void)state; run_family("adam_"); }
 static void test_adamw_matches_pytorch_trajectories(void **state) { (void)state; run_family("adamw_"); }
 static void test_lbfgs_matches_pytorch_trajectories(void **state) { (void)state; run_family("lbfgs_"); }
+static void test_adagrad_matches_pytorch_trajectories(void **state) { (void)state; run_family("adagrad_"); }
+static void test_nadam_matches_pytorch_trajectories(void **state) { (void)state; run_family("nadam_"); }
+
+/* StepLR and CosineAnnealingLR set the rates PyTorch's recursive forms give */
+static void test_lr_schedules_set_the_optimizer_rate(void **state)
+{
+    (void)state;
+    tg_scope_begin();
+    problem p;
+    problem_init(&p, false);
+    tg_optim *o = tg_nadam_new(p.params, &(tg_nadam_opts){.lr = 0.1, .beta1 = 0.9, .beta2 = 0.999});
+    tg_lr_schedule *st = tg_step_lr_new(o, 2, 0.5);
+    assert_non_null(st);
+    const double want[5] = {0.1, 0.05, 0.05, 0.025, 0.025};
+    for (int e = 0; e < 5; e++) {
+        assert_status(TG_OK, tg_lr_schedule_step(st));
+        assert_true(tg_optim_lr(o) == want[e]);
+    }
+    tg_lr_schedule_free(st);
+    assert_status(TG_OK, tg_optim_set_lr(o, 0.1));
+    tg_lr_schedule *cs = tg_cosine_lr_new(o, 4, 0.0);
+    double lr[8];
+    for (int e = 0; e < 8; e++) {
+        assert_status(TG_OK, tg_lr_schedule_step(cs));
+        lr[e] = tg_optim_lr(o);
+    }
+    /* down to eta_min at T_max, back up to the base rate at 2 T_max */
+    assert_allclose("cosine", 8, lr,
+                    ((double[]){0.1 * (1 + cos(M_PI / 4)) / 2, 0.05, 0.1 * (1 + cos(3 * M_PI / 4)) / 2, 0.0,
+                                0.1 * (1 - cos(M_PI / 4)) / 2, 0.05, 0.1 * (1 - cos(3 * M_PI / 4)) / 2, 0.1}),
+                    1e-14, 1e-17);
+    tg_lr_schedule_free(cs);
+    tg_lr_schedule_free(NULL);
+    tg_optim_free(o);
+    tg_params_free(p.params);
+    tg_scope_end();
+}
 
 /* ------------------------------------------------------------ behaviour */
 
@@ -237,6 +297,12 @@ static void test_defaults_are_pytorchs(void **state)
     tg_lbfgs_opts l = tg_lbfgs_defaults();
     assert_true(l.lr == 1 && l.max_iter == 20 && l.max_eval == 0 && l.tolerance_grad == 1e-7 &&
                 l.tolerance_change == 1e-9 && l.history_size == 100 && !l.strong_wolfe);
+    tg_adagrad_opts g = tg_adagrad_defaults();
+    assert_true(g.lr == 1e-2 && g.lr_decay == 0 && g.weight_decay == 0 && g.initial_accumulator_value == 0 &&
+                g.eps == 1e-10 && !g.maximize);
+    tg_nadam_opts n = tg_nadam_defaults();
+    assert_true(n.lr == 2e-3 && n.beta1 == 0.9 && n.beta2 == 0.999 && n.eps == 1e-8 && n.weight_decay == 0 &&
+                n.momentum_decay == 4e-3);
 }
 
 static void test_invalid_options_are_rejected_naming_function_and_value(void **state)
@@ -511,6 +577,9 @@ int main(void)
         cmocka_unit_test(test_adam_matches_pytorch_trajectories),
         cmocka_unit_test(test_adamw_matches_pytorch_trajectories),
         cmocka_unit_test(test_lbfgs_matches_pytorch_trajectories),
+        cmocka_unit_test(test_adagrad_matches_pytorch_trajectories),
+        cmocka_unit_test(test_nadam_matches_pytorch_trajectories),
+        cmocka_unit_test(test_lr_schedules_set_the_optimizer_rate),
         cmocka_unit_test(test_defaults_are_pytorchs),
         cmocka_unit_test(test_invalid_options_are_rejected_naming_function_and_value),
         cmocka_unit_test(test_null_or_empty_params_are_rejected),

@@ -202,12 +202,9 @@ static tg_tensor *leaf(int ndim, const int64_t *shape, double phase, double scal
 
 static void check_grads(const char *what, int d, tg_tensor *coef, tg_tensor *x, const map *m)
 {
-    tg_tensor *in[2] = {coef, x};
-    double scale = d < 1 ? 1.0 : (double)d * d;
-    if (tg_gradcheck(apply_series, 2, in, (void *)m, 1e-6, 1e-8 * scale, 1e-6) != TG_OK)
-        fail_msg("gradcheck %s degree %d: %s", what, d, tg_last_error());
-    if (tg_gradgradcheck(apply_series, 2, in, (void *)m, 1e-6, 1e-7 * scale, 1e-5) != TG_OK)
-        fail_msg("gradgradcheck %s degree %d: %s", what, d, tg_last_error());
+    char name[96];
+    snprintf(name, sizeof name, "%s degree %d", what, d);
+    tgt_check_grads_scaled(name, apply_series, 2, (tg_tensor *[]){coef, x}, (void *)m, d < 1 ? 1.0 : (double)d * d);
 }
 
 /* Points mapped into (-1, 1) by alpha = 0.45, beta = 0.1 from x in (-2, 2). */

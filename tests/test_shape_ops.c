@@ -16,14 +16,7 @@
 
 #define DATA "shape_ops.txt"
 
-/* As tests/test_ops.c: a few ulps against PyTorch; gradcheck at eps 1e-6. */
-#define REF_RTOL 1e-14
-#define REF_ATOL 1e-15
-#define GC_EPS 1e-6
-#define GC_ATOL 1e-8
-#define GC_RTOL 1e-6
-#define GGC_ATOL 1e-7
-#define GGC_RTOL 1e-5
+/* Tolerances: TGT_REF_* and TGT_GC_* of tests/support/support.h. */
 
 /* --------------------------------------------------------------- helpers */
 
@@ -38,62 +31,43 @@ static void assert_dims(const char *what, const tg_tensor *t, int n, const int64
             fail_msg("%s: dim %d is %" PRId64 ", expected %" PRId64, what, i, tg_shape(t)[i], want[i]);
 }
 
-static void check_grads(const char *what, tg_fn f, int n, tg_tensor *const *in, void *user)
-{
-    tg_status st = tg_gradcheck(f, n, in, user, GC_EPS, GC_ATOL, GC_RTOL);
-    if (st != TG_OK)
-        fail_msg("%s: tg_gradcheck gave %s: %s", what, tg_status_str(st), tg_last_error());
-    st = tg_gradgradcheck(f, n, in, user, GC_EPS, GGC_ATOL, GGC_RTOL);
-    if (st != TG_OK)
-        fail_msg("%s: tg_gradgradcheck gave %s: %s", what, tg_status_str(st), tg_last_error());
-}
-
 /* ------------------------------------------- PyTorch reference (shape_ops.txt) */
 
-typedef tg_tensor *(*case_fn)(tg_tensor *const *in);
+/* a case's call: in[], args unused */
+#define F(name, expr) static tg_tensor *name(tg_tensor *const *in, const double *args) \
+    { (void)args; return (expr); }
 
-static tg_tensor *c_powers(tg_tensor *const *in) { return tg_pow_tensor(tg_unsqueeze(in[0], -1), in[1]); }
-static tg_tensor *c_pow(tg_tensor *const *in) { return tg_pow_tensor(in[0], in[1]); }
-static tg_tensor *c_select_0_1(tg_tensor *const *in) { return tg_select(in[0], 0, 1); }
-static tg_tensor *c_select_1_m1(tg_tensor *const *in) { return tg_select(in[0], 1, -1); }
-static tg_tensor *c_select_2_2(tg_tensor *const *in) { return tg_select(in[0], 2, 2); }
-static tg_tensor *c_select_m1_0(tg_tensor *const *in) { return tg_select(in[0], -1, 0); }
-static tg_tensor *c_flatten_0_m1(tg_tensor *const *in) { return tg_flatten(in[0], 0, -1); }
-static tg_tensor *c_flatten_1_2(tg_tensor *const *in) { return tg_flatten(in[0], 1, 2); }
-static tg_tensor *c_flatten_0_1(tg_tensor *const *in) { return tg_flatten(in[0], 0, 1); }
-static tg_tensor *c_flatten_1_1(tg_tensor *const *in) { return tg_flatten(in[0], 1, 1); }
-static tg_tensor *c_flatten_m2_m1(tg_tensor *const *in) { return tg_flatten(in[0], -2, -1); }
-static tg_tensor *c_unsqueeze_0(tg_tensor *const *in) { return tg_unsqueeze(in[0], 0); }
-static tg_tensor *c_unsqueeze_1(tg_tensor *const *in) { return tg_unsqueeze(in[0], 1); }
-static tg_tensor *c_unsqueeze_3(tg_tensor *const *in) { return tg_unsqueeze(in[0], 3); }
-static tg_tensor *c_unsqueeze_m1(tg_tensor *const *in) { return tg_unsqueeze(in[0], -1); }
-static tg_tensor *c_unsqueeze_m4(tg_tensor *const *in) { return tg_unsqueeze(in[0], -4); }
+F(c_powers, tg_pow_tensor(tg_unsqueeze(in[0], -1), in[1]))
+F(c_pow, tg_pow_tensor(in[0], in[1]))
+F(c_select_0_1, tg_select(in[0], 0, 1))
+F(c_select_1_m1, tg_select(in[0], 1, -1))
+F(c_select_2_2, tg_select(in[0], 2, 2))
+F(c_select_m1_0, tg_select(in[0], -1, 0))
+F(c_flatten_0_m1, tg_flatten(in[0], 0, -1))
+F(c_flatten_1_2, tg_flatten(in[0], 1, 2))
+F(c_flatten_0_1, tg_flatten(in[0], 0, 1))
+F(c_flatten_1_1, tg_flatten(in[0], 1, 1))
+F(c_flatten_m2_m1, tg_flatten(in[0], -2, -1))
+F(c_unsqueeze_0, tg_unsqueeze(in[0], 0))
+F(c_unsqueeze_1, tg_unsqueeze(in[0], 1))
+F(c_unsqueeze_3, tg_unsqueeze(in[0], 3))
+F(c_unsqueeze_m1, tg_unsqueeze(in[0], -1))
+F(c_unsqueeze_m4, tg_unsqueeze(in[0], -4))
 
-typedef struct ref_case { const char *name; int n_inputs; case_fn fn; } ref_case;
+#define RC(name, n, fn) {DATA, name, n, fn, {0}, 0, 0}
 
-static const ref_case ref_cases[] = {
-    {"powers", 2, c_powers},           {"pow_bcast", 2, c_pow},
-    {"pow_zero", 2, c_pow},            {"select_0_1", 1, c_select_0_1},
-    {"select_1_m1", 1, c_select_1_m1}, {"select_2_2", 1, c_select_2_2},
-    {"select_m1_0", 1, c_select_m1_0}, {"flatten_0_m1", 1, c_flatten_0_m1},
-    {"flatten_1_2", 1, c_flatten_1_2}, {"flatten_0_1", 1, c_flatten_0_1},
-    {"flatten_1_1", 1, c_flatten_1_1}, {"flatten_m2_m1", 1, c_flatten_m2_m1},
-    {"unsqueeze_0", 1, c_unsqueeze_0}, {"unsqueeze_1", 1, c_unsqueeze_1},
-    {"unsqueeze_3", 1, c_unsqueeze_3}, {"unsqueeze_m1", 1, c_unsqueeze_m1},
-    {"unsqueeze_m4", 1, c_unsqueeze_m4},
+static const tgt_ref_case ref_cases[] = {
+    RC("powers", 2, c_powers),           RC("pow_bcast", 2, c_pow),
+    RC("pow_zero", 2, c_pow),            RC("select_0_1", 1, c_select_0_1),
+    RC("select_1_m1", 1, c_select_1_m1), RC("select_2_2", 1, c_select_2_2),
+    RC("select_m1_0", 1, c_select_m1_0), RC("flatten_0_m1", 1, c_flatten_0_m1),
+    RC("flatten_1_2", 1, c_flatten_1_2), RC("flatten_0_1", 1, c_flatten_0_1),
+    RC("flatten_1_1", 1, c_flatten_1_1), RC("flatten_m2_m1", 1, c_flatten_m2_m1),
+    RC("unsqueeze_0", 1, c_unsqueeze_0), RC("unsqueeze_1", 1, c_unsqueeze_1),
+    RC("unsqueeze_3", 1, c_unsqueeze_3), RC("unsqueeze_m1", 1, c_unsqueeze_m1),
+    RC("unsqueeze_m4", 1, c_unsqueeze_m4),
 };
 #define N_REF_CASES (sizeof ref_cases / sizeof ref_cases[0])
-
-static void run_ref_case(void **state)
-{
-    const ref_case *c = *state;
-    tg_tensor *in[2];
-    tg_scope_begin();
-    for (int i = 0; i < c->n_inputs; i++)
-        in[i] = tgt_ref_input(DATA, c->name, i);
-    tgt_check_ref_case(DATA, c->name, c->fn(in), c->n_inputs, in, REF_RTOL, REF_ATOL);
-    tg_scope_end();
-}
 
 /* --------------------------------------------------------------- values, views */
 
@@ -201,12 +175,12 @@ static void test_unsqueeze_and_flatten_pass_gradcheck_and_gradgradcheck(void **s
     tg_tensor *x = tgt_make(3, (int64_t[]){2, 3, 2}, tgt_signed0, true);
     for (int d = -4; d <= 3; d++) {
         snprintf(what, sizeof what, "unsqueeze dim %d", d);
-        check_grads(what, f_unsqueeze, 1, &x, &d);
+        tgt_check_grads(what, f_unsqueeze, 1, &x, &d);
     }
     int se[][2] = {{0, -1}, {1, 2}, {0, 1}, {-1, -1}};
     for (size_t i = 0; i < sizeof se / sizeof se[0]; i++) {
         snprintf(what, sizeof what, "flatten %d..%d", se[i][0], se[i][1]);
-        check_grads(what, f_flatten, 1, &x, se[i]);
+        tgt_check_grads(what, f_flatten, 1, &x, se[i]);
     }
     tg_scope_end();
 }
@@ -220,8 +194,8 @@ static void test_select_passes_gradcheck_and_gradgradcheck_for_every_dim(void **
     int di[][2] = {{0, 0}, {0, -1}, {1, 1}, {-2, 2}, {2, 0}, {-1, 1}};
     for (size_t i = 0; i < sizeof di / sizeof di[0]; i++) {
         snprintf(what, sizeof what, "select dim %d index %d", di[i][0], di[i][1]);
-        check_grads(what, f_select, 1, &x, di[i]);
-        check_grads(what, f_select_sq, 1, &x, di[i]);
+        tgt_check_grads(what, f_select, 1, &x, di[i]);
+        tgt_check_grads(what, f_select_sq, 1, &x, di[i]);
     }
     tg_scope_end();
 }
@@ -255,13 +229,13 @@ static void test_pow_tensor_passes_gradcheck_and_gradgradcheck_with_broadcasting
     tg_scope_begin();
     tg_tensor *a = tgt_make(2, (int64_t[]){2, 3}, tgt_positive0, true);
     tg_tensor *b = tgt_make(1, (int64_t[]){3}, tgt_signed1, true);
-    check_grads("pow_tensor [2,3] ** [3]", f_pow, 2, (tg_tensor *[]){a, b}, NULL);
+    tgt_check_grads("pow_tensor [2,3] ** [3]", f_pow, 2, (tg_tensor *[]){a, b}, NULL);
     tg_tensor *col = tgt_make(2, (int64_t[]){2, 1}, tgt_positive0, true);
     tg_tensor *row = tgt_make(2, (int64_t[]){1, 3}, tgt_signed1, true);
-    check_grads("pow_tensor [2,1] ** [1,3]", f_pow, 2, (tg_tensor *[]){col, row}, NULL);
+    tgt_check_grads("pow_tensor [2,1] ** [1,3]", f_pow, 2, (tg_tensor *[]){col, row}, NULL);
     tg_tensor *s = tg_full(0, NULL, 1.7);
     assert_status(TG_OK, tg_set_requires_grad(s, true));
-    check_grads("pow_tensor 0-d ** [3]", f_pow, 2, (tg_tensor *[]){s, b}, NULL);
+    tgt_check_grads("pow_tensor 0-d ** [3]", f_pow, 2, (tg_tensor *[]){s, b}, NULL);
     tg_scope_end();
 }
 
@@ -273,10 +247,10 @@ static void test_stacked_powers_pass_gradcheck_and_gradgradcheck(void **state)
     tg_scope_begin();
     tg_tensor *x = tgt_make(1, (int64_t[]){4}, tgt_signed0, true);
     tg_tensor *p = tg_from_array(1, (int64_t[]){3}, (double[]){1, 2, 3});
-    check_grads("x.unsqueeze(-1).pow([1,2,3]), d/dx", f_powers, 2, (tg_tensor *[]){x, p}, NULL);
+    tgt_check_grads("x.unsqueeze(-1).pow([1,2,3]), d/dx", f_powers, 2, (tg_tensor *[]){x, p}, NULL);
     tg_tensor *xp = tgt_make(1, (int64_t[]){4}, tgt_positive0, true);
     assert_status(TG_OK, tg_set_requires_grad(p, true));
-    check_grads("x.unsqueeze(-1).pow([1,2,3]), x > 0, d/dx and d/dp", f_powers, 2,
+    tgt_check_grads("x.unsqueeze(-1).pow([1,2,3]), x > 0, d/dx and d/dp", f_powers, 2,
                 (tg_tensor *[]){xp, p}, NULL);
     tg_scope_end();
 }
@@ -377,13 +351,8 @@ int main(void)
     tgt_warm_scopes();
 
     static struct CMUnitTest ref_tests[N_REF_CASES];
-    static char ref_names[N_REF_CASES][96];
-    for (size_t i = 0; i < N_REF_CASES; i++) {
-        snprintf(ref_names[i], sizeof ref_names[i], "%s_matches_pytorch", ref_cases[i].name);
-        ref_tests[i] = (struct CMUnitTest){.name = ref_names[i], .test_func = run_ref_case,
-                                           .setup_func = tgt_record_live, .teardown_func = tgt_check_live,
-                                           .initial_state = (void *)&ref_cases[i]};
-    }
+    static tgt_test_name ref_names[N_REF_CASES];
+    tgt_ref_tests(N_REF_CASES, ref_cases, ref_tests, ref_names);
     const struct CMUnitTest tests[] = {
         T(test_reference_table_covers_every_case_in_shape_ops_txt),
         T(test_unsqueeze_and_flatten_share_storage),

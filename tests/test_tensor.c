@@ -8,6 +8,52 @@
 #include <pthread.h>
 #include <string.h>
 
+static void count_release(void *user) { ++*(int *)user; }
+
+static void test_from_buffer_uses_the_memory_and_releases_it_with_the_last_view(void **state)
+{
+    (void)state;
+    double buf[6] = {1, 2, 3, 4, 5, 6};
+    int64_t shape[2] = {2, 3}, flat = 6;
+    int released = 0;
+    tg_tensor *t = tg_from_buffer(2, shape, buf, count_release, &released);
+    assert_non_null(t);
+    assert_ptr_equal(tg_data(t), buf);                        /* in place, not copied */
+    tg_tensor *r = tg_reshape(t, 1, &flat), *y = tg_mul(t, t);
+    assert_true(tg_data(y)[5] == 36.0);
+    buf[0] = -1.0;
+    assert_true(tg_data(r)[0] == -1.0);
+    tg_free(t);
+    assert_int_equal(released, 0);                            /* r still uses the memory */
+    tg_free(y);
+    tg_free(r);
+    assert_int_equal(released, 1);
+    tg_tensor *e = tg_from_buffer(1, (int64_t[]){0}, NULL, NULL, NULL);   /* empty, no release */
+    assert_non_null(e);
+    tg_free(e);
+}
+
+static void test_from_buffer_rejects_null_and_misaligned_data_without_releasing(void **state)
+{
+    (void)state;
+    double buf[3] = {0};
+    int released = 0;
+    int64_t n = 2;
+    tg_clear_error();
+    assert_null(tg_from_buffer(1, &n, NULL, count_release, &released));
+    assert_int_equal(tg_last_status(), TG_ERR_ARG);
+    assert_non_null(strstr(tg_last_error(), "tg_from_buffer: data is NULL"));
+    tg_clear_error();
+    assert_null(tg_from_buffer(1, &n, (double *)(void *)((char *)buf + 1), count_release, &released));
+    assert_non_null(strstr(tg_last_error(), "not aligned"));
+    tg_clear_error();
+    n = -1;
+    assert_null(tg_from_buffer(1, &n, buf, count_release, &released));
+    assert_int_equal(tg_last_status(), TG_ERR_ARG);
+    assert_int_equal(released, 0);
+    tg_clear_error();
+}
+
 static void test_zeros_full_scalar_have_shape_and_values(void **state)
 {
     (void)state;
@@ -388,6 +434,8 @@ int main(void)
         cmocka_unit_test(test_detach_shares_data_without_graph),
         cmocka_unit_test(test_reshape_shares_storage_and_infers),
         cmocka_unit_test(test_use_after_scope_end_and_double_free_are_reported),
+        cmocka_unit_test(test_from_buffer_uses_the_memory_and_releases_it_with_the_last_view),
+        cmocka_unit_test(test_from_buffer_rejects_null_and_misaligned_data_without_releasing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

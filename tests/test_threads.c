@@ -58,7 +58,7 @@ static void *run_job(void *arg)
     tg_set_grad_enabled(true);         /* ...and back on; others must never see it off */
     j->status = fit(j);
     tg_scope_begin();
-    tg_matmul(tg_zeros(1, (int64_t[]){2}), tg_zeros(1, (int64_t[]){2}));   /* an error of its own */
+    tg_matmul(tg_zeros(1, (int64_t[]){2}), tg_zeros(1, (int64_t[]){3}));   /* an error of its own */
     j->error_seen = tg_last_status();
     tg_scope_end();
     j->grad_mode_after = tg_is_grad_enabled();

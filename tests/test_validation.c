@@ -393,7 +393,7 @@ ROW(mean_null) { return T(tg_mean(NULL)); }
 ROW(sum_dim_null) { return T(tg_sum_dim(NULL, 0, false)); }
 ROW(sum_dim_high) { return T(tg_sum_dim(mat(2, 3), 2, false)); }
 ROW(sum_dim_low) { return T(tg_sum_dim(mat(2, 3), -3, true)); }
-ROW(sum_dim_scalar) { return T(tg_sum_dim(tg_scalar(1.0), 0, false)); }
+ROW(sum_dim_scalar) { return T(tg_sum_dim(tg_scalar(1.0), 1, false)); }
 ROW(sum_dim_freed) { return T(tg_sum_dim(dead(), 0, false)); }
 ROW(sum_to_null) { return T(tg_sum_to(NULL, 1, (int64_t[]){1})); }
 ROW(sum_to_shape) { return T(tg_sum_to(mat(2, 3), 1, (int64_t[]){2})); }
@@ -407,7 +407,7 @@ ROW(expand_size_neg) { return T(tg_expand(vec(1), 2, (int64_t[]){-3, 1})); }
 ROW(expand_overflow) { return T(tg_expand(vec(1), 3, (int64_t[]){INT64_C(1) << 40, INT64_C(1) << 40, 1})); }
 ROW(matmul_null) { return T(tg_matmul(NULL, mat(2, 2))); }
 ROW(matmul_inner) { return T(tg_matmul(mat(2, 3), mat(2, 3))); }
-ROW(matmul_1d) { return T(tg_matmul(vec(3), mat(3, 2))); }
+ROW(matmul_1d) { return T(tg_matmul(tg_scalar(1.0), mat(3, 2))); }
 ROW(matmul_freed) { tg_tensor *a = mat(2, 2); return T(tg_matmul(a, dead())); }
 ROW(reshape_null) { return T(tg_reshape(NULL, 1, (int64_t[]){1})); }
 ROW(reshape_numel) { return T(tg_reshape(vec(6), 2, (int64_t[]){4, 2})); }
@@ -823,6 +823,158 @@ ROW(gradgradcheck_mismatch) { return S(tg_gradgradcheck(sq_detached_fn, 1, (tg_t
 
 /* ----------------------------------------------------------------- table */
 
+/* --------------------------------------------- PyTorch parity ops (issue 17) */
+static tg_tensor *t3(void) { return tg_full(3, (int64_t[]){2, 3, 4}, 0.5); }
+static tg_status two_fwd(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    (void)ctx;
+    out[0] = tg_affine(in[0], 1.0, 0.0);
+    out[1] = tg_affine(in[0], 2.0, 0.0);
+    return out[0] && out[1] ? TG_OK : tg_last_status();
+}
+static const tg_function fn_two = {.name = "fn_two", .n_inputs = 1, .n_outputs = 2, .forward = two_fwd,
+                                   .backward = copy_bwd};
+ROW(permute_null) { return T(tg_permute(NULL, (const int[]){0})); }
+ROW(permute_dims_null) { return T(tg_permute(mat(2, 3), NULL)); }
+ROW(permute_repeat) { return T(tg_permute(mat(2, 3), (const int[]){1, 1})); }
+ROW(permute_range) { return T(tg_permute(mat(2, 3), (const int[]){0, 2})); }
+ROW(permute_freed) { return T(tg_permute(dead(), (const int[]){0})); }
+ROW(squeeze_null) { return T(tg_squeeze(NULL, 0)); }
+ROW(squeeze_dim) { return T(tg_squeeze(mat(2, 1), 2)); }
+ROW(squeeze_freed) { return T(tg_squeeze(dead(), 0)); }
+ROW(cat_n0) { return T(tg_cat(0, (tg_tensor *[]){vec(2)}, 0)); }
+ROW(cat_ts_null) { return T(tg_cat(2, NULL, 0)); }
+ROW(cat_member_null) { return T(tg_cat(2, (tg_tensor *[]){vec(2), NULL}, 0)); }
+ROW(cat_0d) { return T(tg_cat(1, (tg_tensor *[]){tg_scalar(1.0)}, 0)); }
+ROW(cat_dim) { return T(tg_cat(2, (tg_tensor *[]){vec(2), vec(3)}, 1)); }
+ROW(cat_shape) { return T(tg_cat(2, (tg_tensor *[]){mat(2, 3), mat(2, 4)}, 0)); }
+ROW(cat_ndim) { return T(tg_cat(2, (tg_tensor *[]){mat(2, 3), vec(3)}, 0)); }
+ROW(cat_freed) { return T(tg_cat(2, (tg_tensor *[]){vec(2), dead()}, 0)); }
+ROW(stack_n0) { return T(tg_stack(0, (tg_tensor *[]){vec(2)}, 0)); }
+ROW(stack_shape) { return T(tg_stack(2, (tg_tensor *[]){vec(2), vec(3)}, 0)); }
+ROW(stack_dim) { return T(tg_stack(2, (tg_tensor *[]){vec(2), vec(2)}, 2)); }
+ROW(stack_freed) { return T(tg_stack(2, (tg_tensor *[]){vec(2), dead()}, 0)); }
+ROW(narrow_null) { return T(tg_narrow(NULL, 0, 0, 1)); }
+ROW(narrow_0d) { return T(tg_narrow(tg_scalar(1.0), 0, 0, 1)); }
+ROW(narrow_dim) { return T(tg_narrow(mat(2, 3), 2, 0, 1)); }
+ROW(narrow_start) { return T(tg_narrow(mat(2, 3), 1, 4, 0)); }
+ROW(narrow_length) { return T(tg_narrow(mat(2, 3), 1, 1, 3)); }
+ROW(narrow_negative_length) { return T(tg_narrow(mat(2, 3), 1, 0, -1)); }
+ROW(narrow_freed) { return T(tg_narrow(dead(), 0, 0, 1)); }
+ROW(mean_dim_null) { return T(tg_mean_dim(NULL, 0, false)); }
+ROW(mean_dim_range) { return T(tg_mean_dim(mat(2, 3), -3, false)); }
+ROW(mean_dim_freed) { return T(tg_mean_dim(dead(), 0, false)); }
+ROW(amax_null) { return T(tg_amax(NULL, 0, false)); }
+ROW(amax_range) { return T(tg_amax(t3(), 3, false)); }
+ROW(amax_empty) { return T(tg_amax(tg_zeros(2, (int64_t[]){2, 0}), 1, false)); }
+ROW(amax_freed) { return T(tg_amax(dead(), 0, false)); }
+ROW(amin_null) { return T(tg_amin(NULL, 0, false)); }
+ROW(amin_range) { return T(tg_amin(tg_scalar(1.0), 1, true)); }
+ROW(amin_empty) { return T(tg_amin(tg_zeros(1, (int64_t[]){0}), 0, false)); }
+ROW(var_null) { return T(tg_var(NULL, 0, 1, false)); }
+ROW(var_range) { return T(tg_var(mat(2, 3), 2, 1, false)); }
+ROW(var_correction) { return T(tg_var(mat(2, 3), 1, -1, false)); }
+ROW(var_freed) { return T(tg_var(dead(), 0, 1, false)); }
+ROW(logsumexp_null) { return T(tg_logsumexp(NULL, 0, false)); }
+ROW(logsumexp_range) { return T(tg_logsumexp(vec(3), -2, false)); }
+ROW(logsumexp_freed) { return T(tg_logsumexp(dead(), 0, false)); }
+ROW(sigmoid_null) { return T(tg_sigmoid(NULL)); }
+ROW(sigmoid_freed) { return T(tg_sigmoid(dead())); }
+ROW(softmax_null) { return T(tg_softmax(NULL, 0)); }
+ROW(softmax_range) { return T(tg_softmax(mat(2, 3), 2)); }
+ROW(softmax_freed) { return T(tg_softmax(dead(), 0)); }
+ROW(log_softmax_null) { return T(tg_log_softmax(NULL, 0)); }
+ROW(log_softmax_range) { return T(tg_log_softmax(vec(3), 1)); }
+ROW(clamp_null) { return T(tg_clamp(NULL, 0.0, 1.0)); }
+ROW(clamp_order) { return T(tg_clamp(vec(3), 1.0, 0.0)); }
+ROW(clamp_nan) { return T(tg_clamp(vec(3), NAN, 1.0)); }
+ROW(clamp_freed) { return T(tg_clamp(dead(), 0.0, 1.0)); }
+ROW(maximum_null) { return T(tg_maximum(NULL, vec(2))); }
+ROW(maximum_shape) { return T(tg_maximum(vec(2), vec(3))); }
+ROW(maximum_freed) { tg_tensor *a = vec(3); return T(tg_maximum(a, dead())); }
+ROW(minimum_null) { return T(tg_minimum(vec(2), NULL)); }
+ROW(minimum_shape) { return T(tg_minimum(mat(2, 3), vec(2))); }
+ROW(where_null) { return T(tg_where(NULL, vec(2), vec(2))); }
+ROW(where_shape) { return T(tg_where(vec(2), vec(3), vec(2))); }
+ROW(where_freed) { tg_tensor *c = vec(3), *a = vec(3); return T(tg_where(c, a, dead())); }
+ROW(cross_entropy_null) { return T(tg_cross_entropy(NULL, vec(2), TG_REDUCTION_MEAN)); }
+ROW(cross_entropy_shape) { return T(tg_cross_entropy(mat(2, 3), vec(3), TG_REDUCTION_MEAN)); }
+ROW(cross_entropy_logits_1d) { return T(tg_cross_entropy(vec(3), vec(3), TG_REDUCTION_MEAN)); }
+ROW(cross_entropy_class) { return T(tg_cross_entropy(mat(2, 3), tg_full(1, (int64_t[]){2}, 3.0), TG_REDUCTION_SUM)); }
+ROW(cross_entropy_fraction) { return T(tg_cross_entropy(mat(2, 3), vec(2), TG_REDUCTION_SUM)); }
+ROW(cross_entropy_reduction) { return T(tg_cross_entropy(mat(2, 3), tg_zeros(1, (int64_t[]){2}), (tg_reduction)9)); }
+ROW(cross_entropy_freed) { tg_tensor *l = mat(2, 3); return T(tg_cross_entropy(l, dead(), TG_REDUCTION_SUM)); }
+static tg_params *one_param(void)
+{
+    tg_params *p = tg_params_new();
+    tg_params_add(p, "w", leaf(2));
+    return p;
+}
+static tg_status with_optim(tg_status (*f)(tg_optim *))
+{
+    tg_params *p = one_param();
+    tg_optim *o = tg_sgd_new(p, &(tg_sgd_opts){.lr = 0.1});
+    tg_status st = o ? f(o) : TG_OK;
+    tg_optim_free(o);
+    tg_params_free(p);
+    return st;
+}
+static tg_status adagrad_bad(tg_adagrad_opts o)
+{
+    tg_params *p = one_param();
+    tg_optim *opt = tg_adagrad_new(p, &o);
+    tg_status st = opt ? TG_OK : tg_last_status();
+    tg_optim_free(opt);
+    tg_params_free(p);
+    return st;
+}
+static tg_status nadam_bad(tg_nadam_opts o)
+{
+    tg_params *p = one_param();
+    tg_optim *opt = tg_nadam_new(p, &o);
+    tg_status st = opt ? TG_OK : tg_last_status();
+    tg_optim_free(opt);
+    tg_params_free(p);
+    return st;
+}
+static tg_status set_lr_negative_f(tg_optim *o) { return tg_optim_set_lr(o, -1.0); }
+static tg_status step_lr_size_f(tg_optim *o) { return tg_step_lr_new(o, 0, 0.5) ? TG_OK : tg_last_status(); }
+static tg_status step_lr_gamma_f(tg_optim *o) { return tg_step_lr_new(o, 2, 0.0) ? TG_OK : tg_last_status(); }
+static tg_status cosine_lr_tmax_f(tg_optim *o) { return tg_cosine_lr_new(o, 0, 0.0) ? TG_OK : tg_last_status(); }
+static tg_status cosine_lr_eta_f(tg_optim *o) { return tg_cosine_lr_new(o, 4, -1.0) ? TG_OK : tg_last_status(); }
+ROW(adagrad_params_null) { return T(tg_adagrad_new(NULL, &(tg_adagrad_opts){.lr = 0.1})); }
+ROW(adagrad_opts_null) { tg_params *p = one_param(); tg_status st = T(tg_adagrad_new(p, NULL)); tg_params_free(p); return st; }
+ROW(adagrad_lr) { return adagrad_bad((tg_adagrad_opts){.lr = -1}); }
+ROW(adagrad_lr_decay) { return adagrad_bad((tg_adagrad_opts){.lr = 0.1, .lr_decay = -1}); }
+ROW(adagrad_accumulator) { return adagrad_bad((tg_adagrad_opts){.lr = 0.1, .initial_accumulator_value = -1}); }
+ROW(adagrad_eps) { return adagrad_bad((tg_adagrad_opts){.lr = 0.1, .eps = -1}); }
+ROW(nadam_params_null) { return T(tg_nadam_new(NULL, &(tg_nadam_opts){.lr = 0.1})); }
+ROW(nadam_lr) { return nadam_bad((tg_nadam_opts){.lr = -1}); }
+ROW(nadam_beta1) { return nadam_bad((tg_nadam_opts){.lr = 0.1, .beta1 = 1.0}); }
+ROW(nadam_beta2) { return nadam_bad((tg_nadam_opts){.lr = 0.1, .beta2 = -0.5}); }
+ROW(nadam_momentum_decay) { return nadam_bad((tg_nadam_opts){.lr = 0.1, .momentum_decay = -1}); }
+ROW(optim_lr_null) { return LAST(tg_optim_lr(NULL)); }
+ROW(optim_set_lr_null) { return S(tg_optim_set_lr(NULL, 0.1)); }
+ROW(optim_set_lr_negative) { return with_optim(set_lr_negative_f); }
+ROW(step_lr_null) { return T(tg_step_lr_new(NULL, 2, 0.5)); }
+ROW(step_lr_size) { return with_optim(step_lr_size_f); }
+ROW(step_lr_gamma) { return with_optim(step_lr_gamma_f); }
+ROW(cosine_lr_null) { return T(tg_cosine_lr_new(NULL, 4, 0.0)); }
+ROW(cosine_lr_tmax) { return with_optim(cosine_lr_tmax_f); }
+ROW(cosine_lr_eta) { return with_optim(cosine_lr_eta_f); }
+ROW(lr_schedule_step_null) { return S(tg_lr_schedule_step(NULL)); }
+ROW(retain_grad_null) { return S(tg_retain_grad(NULL)); }
+ROW(retain_grad_no_grad) { return S(tg_retain_grad(vec(2))); }
+ROW(retain_grad_freed) { return S(tg_retain_grad(dead())); }
+ROW(retain_grad_other_output)
+{
+    tg_tensor *x = leaf(2), *out[2];
+    tg_status st = tg_apply(&fn_two, (tg_tensor *[]){x}, out);
+    if (st != TG_OK || tg_retain_grad(out[0]) != TG_OK)
+        return TG_OK;   /* setup failed: the row fails */
+    return S(tg_retain_grad(out[1]));
+}
+
 typedef struct row {
     const char *what;
     tg_status (*run)(void);
@@ -1114,6 +1266,66 @@ static const row rows[] = {
     R(gradgradcheck_no_grad, TG_ERR_ARG, "tg_gradgradcheck"),
     R(gradgradcheck_f_null, TG_ERR_ARG, "tg_gradgradcheck"),
     R(gradgradcheck_mismatch, TG_ERR_NUMERIC, "tg_gradgradcheck"),
+    /* PyTorch parity ops (issue 17) */
+    R(permute_null, TG_ERR_ARG, "tg_permute"), R(permute_dims_null, TG_ERR_ARG, "tg_permute"),
+    R(permute_repeat, TG_ERR_ARG, "tg_permute"), R(permute_range, TG_ERR_ARG, "tg_permute"),
+    R(permute_freed, TG_ERR_STATE, "tg_permute"),
+    R(squeeze_null, TG_ERR_ARG, "tg_squeeze"), R(squeeze_dim, TG_ERR_ARG, "tg_squeeze"),
+    R(squeeze_freed, TG_ERR_STATE, "tg_squeeze"),
+    R(cat_n0, TG_ERR_ARG, "tg_cat"), R(cat_ts_null, TG_ERR_ARG, "tg_cat"),
+    R(cat_member_null, TG_ERR_ARG, "tg_cat"), R(cat_0d, TG_ERR_ARG, "tg_cat"),
+    R(cat_dim, TG_ERR_ARG, "tg_cat"), R(cat_shape, TG_ERR_SHAPE, "tg_cat"),
+    R(cat_ndim, TG_ERR_SHAPE, "tg_cat"), R(cat_freed, TG_ERR_STATE, "tg_cat"),
+    R(stack_n0, TG_ERR_ARG, "tg_stack"), R(stack_shape, TG_ERR_SHAPE, "tg_stack"),
+    R(stack_dim, TG_ERR_ARG, "tg_stack"), R(stack_freed, TG_ERR_STATE, "tg_stack"),
+    R(narrow_null, TG_ERR_ARG, "tg_narrow"), R(narrow_0d, TG_ERR_ARG, "tg_narrow"),
+    R(narrow_dim, TG_ERR_ARG, "tg_narrow"), R(narrow_start, TG_ERR_ARG, "tg_narrow"),
+    R(narrow_length, TG_ERR_ARG, "tg_narrow"), R(narrow_negative_length, TG_ERR_ARG, "tg_narrow"),
+    R(narrow_freed, TG_ERR_STATE, "tg_narrow"),
+    R(mean_dim_null, TG_ERR_ARG, "tg_mean_dim"), R(mean_dim_range, TG_ERR_ARG, "tg_mean_dim"),
+    R(mean_dim_freed, TG_ERR_STATE, "tg_mean_dim"),
+    R(amax_null, TG_ERR_ARG, "tg_amax"), R(amax_range, TG_ERR_ARG, "tg_amax"),
+    R(amax_empty, TG_ERR_SHAPE, "tg_amax"), R(amax_freed, TG_ERR_STATE, "tg_amax"),
+    R(amin_null, TG_ERR_ARG, "tg_amin"), R(amin_range, TG_ERR_ARG, "tg_amin"),
+    R(amin_empty, TG_ERR_SHAPE, "tg_amin"),
+    R(var_null, TG_ERR_ARG, "tg_var"), R(var_range, TG_ERR_ARG, "tg_var"),
+    R(var_correction, TG_ERR_ARG, "tg_var"), R(var_freed, TG_ERR_STATE, "tg_var"),
+    R(logsumexp_null, TG_ERR_ARG, "tg_logsumexp"), R(logsumexp_range, TG_ERR_ARG, "tg_logsumexp"),
+    R(logsumexp_freed, TG_ERR_STATE, "tg_logsumexp"),
+    R(sigmoid_null, TG_ERR_ARG, "tg_sigmoid"), R(sigmoid_freed, TG_ERR_STATE, "tg_sigmoid"),
+    R(softmax_null, TG_ERR_ARG, "tg_softmax"), R(softmax_range, TG_ERR_ARG, "tg_softmax"),
+    R(softmax_freed, TG_ERR_STATE, "tg_softmax"),
+    R(log_softmax_null, TG_ERR_ARG, "tg_log_softmax"), R(log_softmax_range, TG_ERR_ARG, "tg_log_softmax"),
+    R(clamp_null, TG_ERR_ARG, "tg_clamp"), R(clamp_order, TG_ERR_ARG, "tg_clamp"),
+    R(clamp_nan, TG_ERR_ARG, "tg_clamp"), R(clamp_freed, TG_ERR_STATE, "tg_clamp"),
+    R(maximum_null, TG_ERR_ARG, "tg_maximum"), R(maximum_shape, TG_ERR_SHAPE, "tg_maximum"),
+    R(maximum_freed, TG_ERR_STATE, "tg_maximum"),
+    R(minimum_null, TG_ERR_ARG, "tg_minimum"), R(minimum_shape, TG_ERR_SHAPE, "tg_minimum"),
+    R(where_null, TG_ERR_ARG, "tg_where"), R(where_shape, TG_ERR_SHAPE, "tg_where"),
+    R(where_freed, TG_ERR_STATE, "tg_where"),
+    R(cross_entropy_null, TG_ERR_ARG, "tg_cross_entropy"),
+    R(cross_entropy_shape, TG_ERR_SHAPE, "tg_cross_entropy"),
+    R(cross_entropy_logits_1d, TG_ERR_SHAPE, "tg_cross_entropy"),
+    R(cross_entropy_class, TG_ERR_ARG, "tg_cross_entropy"),
+    R(cross_entropy_fraction, TG_ERR_ARG, "tg_cross_entropy"),
+    R(cross_entropy_reduction, TG_ERR_ARG, "tg_cross_entropy"),
+    R(cross_entropy_freed, TG_ERR_STATE, "tg_cross_entropy"),
+    R(retain_grad_null, TG_ERR_ARG, "tg_retain_grad"), R(retain_grad_no_grad, TG_ERR_STATE, "tg_retain_grad"),
+    R(retain_grad_freed, TG_ERR_STATE, "tg_retain_grad"),
+    R(retain_grad_other_output, TG_ERR_STATE, "tg_retain_grad"),
+    R(adagrad_params_null, TG_ERR_ARG, "tg_adagrad_new"), R(adagrad_opts_null, TG_ERR_ARG, "tg_adagrad_new"),
+    R(adagrad_lr, TG_ERR_ARG, "tg_adagrad_new"), R(adagrad_lr_decay, TG_ERR_ARG, "tg_adagrad_new"),
+    R(adagrad_accumulator, TG_ERR_ARG, "tg_adagrad_new"), R(adagrad_eps, TG_ERR_ARG, "tg_adagrad_new"),
+    R(nadam_params_null, TG_ERR_ARG, "tg_nadam_new"), R(nadam_lr, TG_ERR_ARG, "tg_nadam_new"),
+    R(nadam_beta1, TG_ERR_ARG, "tg_nadam_new"), R(nadam_beta2, TG_ERR_ARG, "tg_nadam_new"),
+    R(nadam_momentum_decay, TG_ERR_ARG, "tg_nadam_new"),
+    R(optim_lr_null, TG_ERR_ARG, "tg_optim_lr"), R(optim_set_lr_null, TG_ERR_ARG, "tg_optim_set_lr"),
+    R(optim_set_lr_negative, TG_ERR_ARG, "tg_optim_set_lr"),
+    R(step_lr_null, TG_ERR_ARG, "tg_step_lr_new"), R(step_lr_size, TG_ERR_ARG, "tg_step_lr_new"),
+    R(step_lr_gamma, TG_ERR_ARG, "tg_step_lr_new"),
+    R(cosine_lr_null, TG_ERR_ARG, "tg_cosine_lr_new"), R(cosine_lr_tmax, TG_ERR_ARG, "tg_cosine_lr_new"),
+    R(cosine_lr_eta, TG_ERR_ARG, "tg_cosine_lr_new"),
+    R(lr_schedule_step_null, TG_ERR_ARG, "tg_lr_schedule_step"),
 };
 #define N_ROWS ((int)(sizeof rows / sizeof rows[0]))
 

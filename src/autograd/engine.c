@@ -332,6 +332,29 @@ static tg_status check_grad_shape(const run *r, const tg__node *n, int i, const 
                      tg__shape_str(bm, m->ndim, m->shape));
 }
 
+tg_status tg__node_backward(const char *fname, tg__node *n, tg_tensor *const *gout, tg_tensor **gin, bool record)
+{
+    bool prev_off = tg__grad_off;
+    tg__grad_off = !record;
+    n->create_graph = record;
+    tg__backward_depth++;
+    uint64_t errors_before = tg__error_count();
+    tg_status st = n->fn->backward ? n->fn->backward(n, gout, gin) : tg__span_backward(n, gout, gin);
+    tg__backward_depth--;
+    n->create_graph = false;
+    tg__grad_off = prev_off;
+    if (st != TG_OK && tg_last_status() == TG_OK)
+        tg__error(st, "%s: backward of '%s' failed (%s)", fname, tg__node_name(n), tg_status_str(st));
+    else if (st == TG_OK && tg__error_count() != errors_before && tg_last_status() != TG_OK)
+        /* an op inside failed and the backward returned TG_OK anyway (a NULL
+        ** gradient would otherwise read as "no gradient"): never a silent zero */
+        st = tg__error(tg_last_status(), "%s: backward of '%s' returned TG_OK after an error: %s",
+                       fname, tg__node_name(n), tg_last_error());
+    if (st == TG_OK)
+        st = tg__anomaly_check(n, false, n->n_inputs, gin, NULL);
+    return st;
+}
+
 /* Runs one node's backward and routes its input gradients. */
 static tg_status run_node(run *r, tg__node *n)
 {
@@ -359,18 +382,7 @@ static tg_status run_node(run *r, tg__node *n)
         gin[i] = NULL;
     int depth = tg__scope_depth();
     tg__scope_enter();
-    bool prev_off = tg__grad_off;
-    tg__grad_off = !record;
-    n->create_graph = record;
-    tg__backward_depth++;
-    tg_status st = n->fn->backward ? n->fn->backward(n, gout, gin) : tg__span_backward(n, gout, gin);
-    tg__backward_depth--;
-    n->create_graph = false;
-    tg__grad_off = prev_off;
-    if (st != TG_OK && tg_last_status() == TG_OK)
-        tg__error(st, "%s: backward of '%s' failed (%s)", r->fname, tg__node_name(n), tg_status_str(st));
-    if (st == TG_OK)
-        st = tg__anomaly_check(n, false, n->n_inputs, gin, NULL);
+    tg_status st = tg__node_backward(r->fname, n, gout, gin, record);
     for (int i = 0; i < n->n_inputs; i++) {
         tg__node *up = n->edges[i].node;
         if (st != TG_OK || !up || !gin[i] || !r->order[up->run_pos].needed)
@@ -548,6 +560,26 @@ static tg_status deposit(run *r)
     return st;
 }
 
+/* tg_retain_grad: the complete gradient g of a non-leaf output (its
+** consumers have all run) added into that tensor's .grad, as a leaf's. */
+static tg_status retain_grad(run *r, tg__node *n, tg_tensor *g)
+{
+    tg_tensor *t = n->leaf;
+    tg_status st = g ? spread(g) : TG_OK;
+    if (!g || st != TG_OK)
+        return st;
+    if (!t->grad) {
+        tg_tensor *c = r->create ? tg__tensor_ref(g) : tg__tensor_new(r->fname, g->ndim, g->shape);
+        if (!c)
+            return tg_last_status();
+        if (!r->create)
+            memcpy(c->data, g->data, (size_t)g->numel * sizeof(double));
+        t->grad = c;
+        return TG_OK;
+    }
+    return accumulate(r, &t->grad, tg__tensor_ref(g));
+}
+
 /* Drops what the run still holds and leaves the slots NULL and the nodes unvisited. */
 static void finish(run *r)
 {
@@ -566,8 +598,21 @@ static void finish(run *r)
 
 /* The whole backward.  capture (inputs != NULL): gradients of inputs returned
 ** in grads, leaves untouched.  Otherwise accumulated into the leaves. */
+static tg_status execute_nodes(run *r, int n_roots, tg_tensor *const *roots, tg_tensor *const *root_grads,
+                               int n_inputs, tg_tensor *const *inputs, tg_tensor **grads);
+
+/* The run, with the ops it applies (sums of gradients) run at once. */
 static tg_status execute(run *r, int n_roots, tg_tensor *const *roots, tg_tensor *const *root_grads,
                          int n_inputs, tg_tensor *const *inputs, tg_tensor **grads)
+{
+    tg__run_now_depth++;
+    tg_status st = execute_nodes(r, n_roots, roots, root_grads, n_inputs, inputs, grads);
+    tg__run_now_depth--;
+    return st;
+}
+
+static tg_status execute_nodes(run *r, int n_roots, tg_tensor *const *roots, tg_tensor *const *root_grads,
+                               int n_inputs, tg_tensor *const *inputs, tg_tensor **grads)
 {
     tg_status st = prepare(r, n_roots, roots);
     if (st != TG_OK || (st = check_released(r)) != TG_OK ||
@@ -583,6 +628,8 @@ static tg_status execute(run *r, int n_roots, tg_tensor *const *roots, tg_tensor
             if (g && (st = spread(g)) == TG_OK)
                 grads[j] = tg__tensor_ref(g);
         }
+        if (st == TG_OK && n->fn && n->leaf && !inputs)
+            st = retain_grad(r, n, slots[n->leaf->out_index]);
         if (st != TG_OK)
             break;
         if (!n->fn)
@@ -617,6 +664,7 @@ static tg_status backward_common(const char *fname, int n_roots, tg_tensor *cons
 
 tg_status tg_backward(tg_tensor *root, const tg_backward_opts *opts)
 {
+    tg__lazy_sync();   /* a backward reads values: a realization point */
     tg_status st = check_roots("tg_backward", 1, &root);
     if (st != TG_OK)
         return st;
@@ -649,6 +697,7 @@ tg_status tg_autograd_grad(int n_outputs, tg_tensor *const *outputs, tg_tensor *
                            int n_inputs, tg_tensor *const *inputs, tg_tensor **grads,
                            const tg_backward_opts *opts)
 {
+    tg__lazy_sync();   /* a realization point */
     const char *fname = "tg_autograd_grad";
     tg_status st = check_grad_args(n_outputs, grad_outputs, n_inputs, inputs, grads);
     if (n_inputs < 1 || !inputs || !grads)

@@ -6,11 +6,12 @@
 ** (saved tensors, arguments) and the thread's gradient mode.  Autograd layer.
 */
 #include "graph.h"
-#include "../graph/capture.h"
 
 #include <string.h>
 
 _Thread_local bool tg__grad_off TG_TLS_HOT;   /* zero-initialized: recording on */
+_Thread_local tg__apply_hook_fn *tg__apply_hook TG_TLS_HOT;
+_Thread_local int tg__run_now_depth TG_TLS_HOT;
 
 bool tg_set_grad_enabled(bool on)
 {
@@ -162,8 +163,10 @@ static tg_status run_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **
     tg_tensor *raw_saved[TG_MAX_FN_ARITY * 2];   /* the first n->n_saved are set */
     n->in_forward = true;
     n->pending = raw_saved;   /* raw pointers until classified */
+    tg__run_now_depth++;
     tg_status st = n->fn->forward ? n->fn->forward(n, inputs, outputs)
                                   : tg__span_forward(n, inputs, outputs);
+    tg__run_now_depth--;
     n->in_forward = false;
     n->pending = NULL;
     tg__grad_off = prev_off;
@@ -213,6 +216,9 @@ tg_status tg_apply_args(const tg_function *fn, tg_tensor *const *inputs, tg_tens
         return st;
     if (args_size > 0 && !args)
         return tg__error(TG_ERR_ARG, "tg_apply: args is NULL with args_size %zu", args_size);
+    if (tg__lazy_state >= 0 && tg__lazy_defer(fn, inputs, outputs, args, args_size, &st))
+        return st;
+    tg__lazy_sync();   /* this op runs now: what it reads must exist */
     tg__node *n = tg__node_new(fn, fn->n_inputs, fn->n_outputs, args, args_size);
     if (!n)
         return tg__error(TG_ERR_NOMEM, "tg_apply: out of memory for '%s'", fn_name(fn));
@@ -240,8 +246,8 @@ tg_status tg_apply_args(const tg_function *fn, tg_tensor *const *inputs, tg_tens
             st = TG_ERR_NOMEM;
         }
     }
-    if (st == TG_OK && tg__graph_recorder)   /* tg_graph_capture is recording this thread */
-        tg__graph_record(fn, inputs, outputs, args, args_size);
+    if (st == TG_OK && tg__apply_hook)   /* a layer above (tg_graph_capture) listens on this thread */
+        tg__apply_hook(fn, inputs, outputs, args, args_size);
     return st;
 }
 
@@ -323,21 +329,18 @@ tg_tensor *tg_saved_tensor(const tg_ctx *ctx, int i)
     const tg__saved *sv = &ctx->saved[i];
     if (ctx->create_graph && sv->kind == TG__SAVED_OUTPUT)
         return rebuild_output(ctx, sv);
-    if (ctx->create_graph && sv->kind == TG__SAVED_OTHER && !sv->t->node && ctx->needs_grad) {
-        tg__error(TG_ERR_STATE,
-                  "tg_saved_tensor: '%s' saved slot %d is an intermediate computed in forward with "
-                  "recording off, so a double backward cannot differentiate through it and would be "
-                  "silently wrong; compute it with tg_set_grad_enabled(true) inside forward, save "
-                  "inputs or outputs instead, or mark the Function once_differentiable",
-                  tg__node_name(ctx), i);
-        return NULL;
-    }
+    if (ctx->create_graph && sv->kind == TG__SAVED_OTHER && !sv->t->node && ctx->needs_grad)
+        return tg__intermediate_guard((tg__node *)ctx, sv->t, i);
     return sv->t;
 }
 
-/* --------------------------------------------------- once-differentiable */
+/* ------------------------------------- once-differentiable, intermediates */
 
-typedef struct guard_args { const tg__node *origin; const char *name; } guard_args;
+/* A guard node stands for something the engine cannot differentiate again:
+** the gradient a once-differentiable backward returned (slot -1), or a saved
+** intermediate computed with recording off (its slot).  It depends on what the
+** origin depended on, so a second backward that needs it reaches it and fails. */
+typedef struct guard_args { const char *name; int slot; } guard_args;
 
 static tg_status guard_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 {
@@ -350,6 +353,13 @@ static tg_status guard_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gi
 {
     const guard_args *ga = tg_ctx_args(ctx);
     (void)g, (void)gin;
+    if (ga->slot >= 0)
+        return tg__error(TG_ERR_STATE,
+                         "tg_backward: '%s' saved slot %d is an intermediate computed in forward with "
+                         "recording off; its backward used it as a constant, so differentiating that "
+                         "gradient again would be silently wrong; return the intermediate as an output "
+                         "of '%s' and save the output (or compute it with tg_set_grad_enabled(true) "
+                         "inside forward)", ga->name, ga->slot, ga->name);
     return tg__error(TG_ERR_STATE,
                      "tg_backward: '%s' is once_differentiable: the gradient its backward returned "
                      "cannot be differentiated again", ga->name);
@@ -358,15 +368,19 @@ static tg_status guard_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gi
 static const tg_function once_guard = {.name = "once_differentiable", .n_inputs = 1,
                                        .n_outputs = 1, .forward = guard_forward,
                                        .backward = guard_backward};
+static const tg_function intermediate_guard = {.name = "saved_intermediate", .n_inputs = 1,
+                                               .n_outputs = 1, .forward = guard_forward,
+                                               .backward = guard_backward};
 
-tg_tensor *tg__once_guard(tg__node *n, tg_tensor *g)
+/* An alias of t (reference taken when take) that is the output of a new guard
+** node with n's edges.  NULL on OOM (recorded). */
+static tg_tensor *guarded(const tg_function *fn, tg__node *n, tg_tensor *t, int slot)
 {
-    guard_args ga = {n, tg__node_name(n)};
-    tg__node *gn = tg__node_new(&once_guard, n->n_inputs, 1, &ga, sizeof ga);
-    tg_tensor *out = gn ? tg__tensor_alias(g, g->ndim, g->shape) : NULL;
+    guard_args ga = {tg__node_name(n), slot};
+    tg__node *gn = tg__node_new(fn, n->n_inputs, 1, &ga, sizeof ga);
+    tg_tensor *out = gn ? tg__tensor_alias(t, t->ndim, t->shape) : NULL;
     if (!out) {
         tg__node_unref(gn);
-        tg__tensor_unref(g);
         tg__error(TG_ERR_NOMEM, "tg_backward: out of memory guarding '%s'", tg__node_name(n));
         return NULL;
     }
@@ -380,8 +394,20 @@ tg_tensor *tg__once_guard(tg__node *n, tg_tensor *g)
     tg__set_meta(&gn->out_meta[0], out);
     out->node = gn;   /* the node's own reference passes to the output */
     out->requires_grad = true;
+    return out;
+}
+
+tg_tensor *tg__once_guard(tg__node *n, tg_tensor *g)
+{
+    tg_tensor *out = guarded(&once_guard, n, g, -1);
     tg__tensor_unref(g);
     return out;
+}
+
+tg_tensor *tg__intermediate_guard(tg__node *n, tg_tensor *t, int slot)
+{
+    tg_tensor *out = guarded(&intermediate_guard, n, t, slot);
+    return out ? tg__adopt(out) : NULL;
 }
 
 bool tg_needs_input_grad(const tg_ctx *ctx, int i)
@@ -397,6 +423,8 @@ const int64_t *tg__ctx_in_shape(const tg_ctx *ctx, int i, int *ndim)
 }
 
 void tg__ctx_takes_uniform_grad(tg_ctx *ctx) { ctx->uniform_grad = true; }
+
+int tg__ctx_n_inputs(const tg_ctx *ctx) { return ctx->n_inputs; }
 
 const void *tg_ctx_args(const tg_ctx *ctx)
 {

@@ -38,7 +38,8 @@ struct tg_ctx {
     tg__meta *out_meta;        /* n_outputs */
     int64_t run_id;            /* executor scratch, valid during one backward (-1 outside) */
     /* from here to saved_inline: zero in a new node (tg__node_new clears them at once) */
-    tg_tensor *leaf;           /* accumulator only; weak, cleared when the leaf dies */
+    tg_tensor *leaf;           /* weak, cleared when it dies: an accumulator's leaf, or the
+                                  output whose gradient tg_retain_grad keeps */
     tg__saved *saved;          /* saved_inline, or a block of its own past TG__SAVED_INLINE */
     int n_saved;
     uint32_t needs_grad;       /* bit i: input i requires grad and is recorded */
@@ -61,6 +62,12 @@ tg__node *tg__node_new(const tg_function *fn, int n_inputs, int n_outputs,
 ** under create_graph, made the output of a guard node that depends on n's
 ** inputs and refuses to be differentiated.  NULL on OOM (g released). */
 tg_tensor *tg__once_guard(tg__node *n, tg_tensor *g);
+/* Saved intermediate t (slot of n's saved tensors, computed with recording
+** off) under create_graph: an alias, owned by the current scope, that its
+** backward uses as a constant, made the output of a guard node that depends on
+** n's inputs and fails a second differentiation with TG_ERR_STATE naming n and
+** the slot.  NULL on OOM (recorded). */
+tg_tensor *tg__intermediate_guard(tg__node *n, tg_tensor *t, int slot);
 /* Anomaly mode (anomaly.c), per thread, and the depth of backwards running:
 ** forwards of the ops a backward runs are not checked on their own, its
 ** grad_inputs are. */
@@ -86,7 +93,30 @@ static inline void tg__set_meta(tg__meta *m, const tg_tensor *t)
 /* The forward and backward of a Function given as span kernels (span.c). */
 tg_status tg__span_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **outputs);
 tg_status tg__span_backward(tg__node *n, tg_tensor *const *grad_outputs, tg_tensor **grad_inputs);
+/* The one call of a Function's backward (engine.c): n's backward (or its span
+** kernels') on gout into gin, recording its ops when record (create_graph),
+** with the failure message naming fname and the Function, and anomaly mode's
+** check of gin.  The executor calls it for every node; tg_graph_replay for
+** the backwards it runs opaque. */
+tg_status tg__node_backward(const char *fname, tg__node *n, tg_tensor *const *gout, tg_tensor **gin, bool record);
+/* Lazy mode (lazy.c).  tg__lazy_state: this thread's mode (0 until read from
+** TG_LAZY, 1 lazy, -1 eager).  tg__lazy_defer: true when fn's apply was
+** recorded to run later (outputs[0] set, *st TG_OK) or failed at apply (*st:
+** an argument error, as eager reports it); false: run it now.
+** tg__run_now_depth: forwards and backward executors running on this thread:
+** the ops they apply run at once (they read the values directly). */
+extern _Thread_local signed char tg__lazy_state TG_TLS_HOT;
+extern _Thread_local int tg__run_now_depth TG_TLS_HOT;
+bool tg__lazy_defer(const tg_function *fn, tg_tensor *const *inputs, tg_tensor **outputs, const void *args,
+                    size_t args_size, tg_status *st);
 /* Drops the saved tensors (after a backward without retain_graph). */
 void tg__node_release_saved(tg__node *n);
+/* The apply hook: a layer above autograd (the engine in src/graph) sets it
+** for its thread to be told of every successful apply; tg_apply_args calls it
+** after the outputs are made (NULL, the common case: one load).  Autograd
+** never includes the layers above it. */
+typedef void tg__apply_hook_fn(const tg_function *fn, tg_tensor *const *inputs, tg_tensor *const *outputs,
+                               const void *args, size_t args_size);
+extern _Thread_local tg__apply_hook_fn *tg__apply_hook TG_TLS_HOT;
 
 #endif /* TG_GRAPH_H */

@@ -131,7 +131,7 @@ tg__node *tg__leaf_node(tg_tensor *t)
 
 void tg__leaf_gone(tg_tensor *t)
 {
-    if (t->node && !t->node->fn && t->node->leaf == t)
+    if (t->node && t->node->leaf == t)   /* a leaf's accumulator, or a retained output */
         t->node->leaf = NULL;
 }
 
@@ -145,4 +145,20 @@ const char *tg__node_name(const tg__node *n)
     if (!n->fn)
         return "leaf";
     return n->fn->name ? n->fn->name : "(unnamed Function)";
+}
+
+tg_status tg_retain_grad(tg_tensor *t)
+{
+    tg_status st = tg__check_live("tg_retain_grad", "t", t);
+    if (st != TG_OK)
+        return st;
+    if (!t->requires_grad)
+        return tg__error(TG_ERR_STATE, "tg_retain_grad: t does not require grad, so it gets no gradient");
+    if (tg__is_leaf(t) || t->node->leaf == t)
+        return TG_OK;   /* a leaf keeps its gradient anyway; retaining twice is retaining */
+    if (t->node->leaf)
+        return tg__error(TG_ERR_STATE, "tg_retain_grad: another tensor made by the same '%s' retains "
+                         "its gradient already", tg__node_name(t->node));
+    t->node->leaf = t;   /* weak, as a leaf's: cleared by tg__leaf_gone */
+    return TG_OK;
 }

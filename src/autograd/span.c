@@ -56,7 +56,7 @@ static const double *at_shape(tg_tensor *t, int ndim, const int64_t *shape)
 {
     if (t->ndim == ndim && !memcmp(t->shape, shape, (size_t)ndim * sizeof *shape))
         return t->data;
-    tg_tensor *e = tg_expand(t, ndim, shape);
+    tg_tensor *e = tg__expand_now("tg_expand", t, ndim, shape);
     return e ? e->data : NULL;
 }
 
@@ -118,7 +118,7 @@ tg_status tg__span_backward(tg__node *n, tg_tensor *const *grad_outputs, tg_tens
             continue;
         const tg__meta *m = &n->in_meta[i];
         bool same = m->ndim == g->ndim && !memcmp(m->shape, g->shape, (size_t)g->ndim * sizeof(int64_t));
-        if (!(grad_inputs[i] = same ? full[i] : tg_sum_to(full[i], m->ndim, m->shape)))
+        if (!(grad_inputs[i] = same ? full[i] : tg__sum_to_now("tg_sum_to", full[i], m->ndim, m->shape)))
             return tg_last_status();
     }
     return TG_OK;

@@ -13,6 +13,9 @@
 
 static _Thread_local tg_status last_status = TG_OK;
 static _Thread_local char last_msg[TG_ERRMSG_LEN];
+static _Thread_local uint64_t n_errors;
+
+uint64_t tg__error_count(void) { return n_errors; }
 
 const char *tg_status_str(tg_status s)
 {
@@ -40,6 +43,7 @@ static tg_status verror(tg_status s, const char *fmt, va_list ap)
     vsnprintf(tmp, sizeof tmp, fmt, ap);   /* fmt may mention the old message */
     memcpy(last_msg, tmp, sizeof tmp);
     last_status = s;
+    n_errors++;
     return s;
 }
 

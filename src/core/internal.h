@@ -107,6 +107,10 @@ tg_status tg__error(tg_status s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* How many errors this thread has recorded so far (tg__error and
+** tg_set_error): the executor compares it around a backward, so a backward
+** that returns TG_OK after something inside it failed is caught. */
+uint64_t tg__error_count(void);
 /* Records TG_ERR_ARG "<fn>: <what> is NULL" unless an error is already recorded. */
 tg_status tg__null_arg(const char *fn, const char *what);
 /* Formats a shape as "[2,3]" into buf (at least TG__SHAPE_STR bytes). */
@@ -159,8 +163,20 @@ struct tg_tensor {
 ** tg_free) whose header has not been reused: TG_ERR_STATE.  Best effort: a
 ** freed header may have been handed to a new tensor. */
 tg_status tg__check_live_slow(const char *fn, const char *what, const tg_tensor *t);
+/* Lazy mode's pending work (autograd/lazy.c): while this thread has ops
+** applied but not computed, tg__lazy_flush computes them all (it never
+** allocates, so it cannot fail) and clears itself; NULL otherwise.  Core
+** calls it at every realization point: each public function that checks a
+** tensor argument (tg_data, tg_item, tg_free, ...), and tg_scope_end. */
+extern _Thread_local void (*tg__lazy_flush)(void) TG_TLS_HOT;
+static inline void tg__lazy_sync(void)
+{
+    if (tg__lazy_flush)
+        tg__lazy_flush();
+}
 static inline tg_status tg__check_live(const char *fn, const char *what, const tg_tensor *t)
 {
+    tg__lazy_sync();
     return t && t->magic == TG__LIVE ? TG_OK : tg__check_live_slow(fn, what, t);
 }
 
@@ -311,6 +327,18 @@ static inline int tg__owner_depth(const tg_tensor *t) { return t->scope ? t->sco
 /* Output shape of broadcasting a with b; false with TG_ERR_SHAPE recorded. */
 bool tg__broadcast_shape(const char *fn, int na, const int64_t *sa, int nb, const int64_t *sb,
                          int *nout, int64_t *sout);
+/* x broadcast up to (ndim, shape), or summed down to it, in a fresh tensor of
+** the current scope, recorded nowhere (expand's and sum_to's values); NULL
+** with TG_ERR_SHAPE naming fn when the shapes do not broadcast, or on OOM. */
+tg_tensor *tg__expand_now(const char *fn, tg_tensor *x, int ndim, const int64_t *shape);
+tg_tensor *tg__sum_to_now(const char *fn, tg_tensor *x, int ndim, const int64_t *shape);
+/* Whether summing x into one element takes one run of the sum kernel's tree
+** (else the broadcast walk adds element by element): when x's last dimension
+** is not 1.  What a fused reduction must match to give sum_to's bits. */
+static inline bool tg__sum_to_one_run(const tg_tensor *x)
+{
+    return x->numel <= 1 || x->shape[x->ndim - 1] != 1;
+}
 
 /* ------------------------------------------------------- autograd hooks */
 /* Frees what a node holds once its refcount drops to zero. */
@@ -325,6 +353,8 @@ void tg__leaf_gone(tg_tensor *t);
 
 /* Shape of input i as the node recorded it (valid in backward). */
 const int64_t *tg__ctx_in_shape(const tg_ctx *ctx, int i, int *ndim);
+/* How many inputs the node's Function takes (one Function serving several arities). */
+int tg__ctx_n_inputs(const tg_ctx *ctx);
 /* Called by a forward: the node's unrecorded backward reads a gradient that
 ** is uniform (t->uniform) as one value, so the executor need not spread it
 ** over the elements first. */
@@ -363,6 +393,18 @@ void tg__blas_leave(bool held);
 ** does not converge; TG_ERR_NOMEM. */
 tg_status tg__dgelsd(const char *fn, int64_t m, int64_t n, double *a, double *b, double *s, double rcond,
                      int64_t *rank);
+/* TSQR step by dtpqrt (column-major, no allocation): [A; B] = Q [R; 0] with A
+** [n, n] upper triangular (R overwrites it) and B [m, n] whose last l rows are
+** upper trapezoidal; t and work hold nb * n doubles each, 1 <= nb <= n. */
+tg_status tg__dtpqrt(const char *fn, int64_t m, int64_t n, int64_t l, int64_t nb, double *a, int64_t lda,
+                     double *b, int64_t ldb, double *t, double *work);
+/* Blocked QR by dgeqrt (column-major, m >= n, no allocation): R in a's upper
+** triangle; t and work hold nb * n doubles each. */
+tg_status tg__dgeqrt(const char *fn, int64_t m, int64_t n, int64_t nb, double *a, int64_t lda, double *t,
+                     double *work);
+/* SVD of a column-major [n, n] (overwritten): u, vt [n, n] column-major, s
+** decreasing.  TG_ERR_NUMERIC for a non-finite entry or no convergence. */
+tg_status tg__dgesvd(const char *fn, int64_t n, double *a, double *s, double *u, double *vt);
 
 
 #endif /* TG_INTERNAL_H */

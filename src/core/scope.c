@@ -98,8 +98,11 @@ void tg__unscope_slow(tg_tensor *t)
     t->scope_slot = -1;
 }
 
+_Thread_local void (*tg__lazy_flush)(void) TG_TLS_HOT;
+
 void tg_scope_end(void)
 {
+    tg__lazy_sync();   /* the end of a scope is a realization point */
     tg__scope_stack *st = &tg__scopes;
     if (st->phantom > 0) {
         st->phantom--;

@@ -294,6 +294,54 @@ tg_tensor *tg_from_array(int ndim, const int64_t *shape, const double *data)
     return tg__adopt(t);
 }
 
+/* Storage over caller memory (tg_from_buffer): the caller's release runs when
+** the last tensor using it goes. */
+typedef struct borrowed_storage {
+    tg__storage base;
+    void (*release)(void *user);
+    void *user;
+} borrowed_storage;
+
+static void borrowed_release(tg__storage *s)
+{
+    borrowed_storage *b = (borrowed_storage *)(void *)s;
+    if (b->release)
+        b->release(b->user);
+    tg__free(b);
+}
+
+tg_tensor *tg_from_buffer(int ndim, const int64_t *shape, double *data, void (*release)(void *user),
+                          void *user)
+{
+    int64_t numel = tg__check_shape("tg_from_buffer", ndim, shape);
+    if (numel < 0)
+        return NULL;
+    if (!data && numel > 0) {
+        tg__error(TG_ERR_ARG, "tg_from_buffer: data is NULL for %lld elements", (long long)numel);
+        return NULL;
+    }
+    if ((uintptr_t)data % _Alignof(double) != 0) {
+        tg__error(TG_ERR_ARG, "tg_from_buffer: data %p is not aligned to %zu bytes", (void *)data,
+                  _Alignof(double));
+        return NULL;
+    }
+    borrowed_storage *b = tg__calloc(1, sizeof *b);
+    if (!b) {
+        tg__error(TG_ERR_NOMEM, "tg_from_buffer: out of memory");
+        return NULL;
+    }
+    b->base.release = borrowed_release;
+    b->base.data = data;
+    b->release = release;
+    b->user = user;
+    tg_tensor *t = tg__tensor_wrap("tg_from_buffer", ndim, shape, &b->base, data);
+    if (!t) {
+        tg__free(b);
+        return NULL;
+    }
+    return tg__adopt(t);
+}
+
 tg_tensor *tg_linspace(double start, double end, int64_t steps)
 {
     if (steps < 0) {

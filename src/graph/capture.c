@@ -9,11 +9,12 @@
 ** A Function the planner cannot fuse has its backward wrapped for the capture:
 ** if that backward turns out to be made of recorded ops it is kept as ops,
 ** otherwise it is recorded as one opaque call.  A Function given as span
-** kernels is recorded as an elementwise op (OP_SPAN) and its backward as
-** another (OP_SPAN_BWD), so the planner can call the kernels inside its passes.
+** kernels is recorded as an elementwise op (REC_SPAN) and its backward as
+** another (REC_SPAN_BWD), so the planner can call the kernels inside its passes.
 ** Sits above autograd.
 */
 #include "capture.h"
+#include "../optim/optim.h"
 
 #include <math.h>
 #include <string.h>
@@ -27,24 +28,11 @@ typedef struct tg__wrap {
     int fwd;
 } tg__wrap;
 
-static const struct { const char *name; int op; } known[] = {
-    {"tg_add", OP_ADD},         {"tg_sub", OP_SUB},       {"tg_mul", OP_MUL},
-    {"tg_div", OP_DIV},         {"tg_neg", OP_NEG},       {"tg_exp", OP_EXP},
-    {"tg_log", OP_LOG},         {"tg_sin", OP_SIN},       {"tg_cos", OP_COS},
-    {"tg_tanh", OP_TANH},       {"tg_sqrt", OP_SQRT},     {"tg_pow", OP_POW},
-    {"tg_affine", OP_AFFINE},   {"tg_legendre", OP_LEGENDRE}, {"tg_sum", OP_SUM},
-    {"tg_mean", OP_MEAN},       {"tg_sum_to", OP_SUM_TO}, {"tg_expand", OP_EXPAND},
-    {"tg_reshape", OP_RESHAPE},
-};
-
-static int known_op(const tg_function *fn)
+static int record_type(const tg_function *fn)
 {
-    if (fn->forward_span)   /* OP_SPAN_BWD reads the inputs, the output and grad_out */
-        return fn->n_inputs + 2 <= TG_MAX_FN_ARITY ? OP_SPAN : OP_OPAQUE;
-    for (size_t i = 0; fn->name && i < sizeof known / sizeof known[0]; i++)
-        if (strcmp(fn->name, known[i].name) == 0)
-            return known[i].op;
-    return OP_OPAQUE;
+    if (fn->forward_span)   /* REC_SPAN_BWD reads the inputs, the output and grad_out */
+        return fn->n_inputs + 2 <= TG_MAX_FN_ARITY ? REC_SPAN : REC_OPAQUE;
+    return fn->desc ? REC_OP : REC_OPAQUE;
 }
 
 static bool grow(void *p, int *cap, int need, size_t elem)
@@ -137,7 +125,7 @@ static tg__grec *add_record(tg__recorder *r, int op, const tg_function *fn, int 
             return NULL;
     tg__grec *g = &r->rec[r->n_rec];
     memset(g, 0, sizeof *g);
-    g->op = op, g->fn = fn, g->n_in = n_in, g->fwd = -1, g->bwd = -1;
+    g->type = op, g->desc = op == REC_OP ? fn->desc : NULL, g->fn = fn, g->n_in = n_in, g->fwd = -1, g->bwd = -1;
     for (int i = 0; i < n_in; i++) {
         g->in[i] = in[i];
         g->in_meta[i].ndim = inputs[i]->ndim;
@@ -181,7 +169,7 @@ void tg__graph_record(const tg_function *fn, tg_tensor *const *inputs, tg_tensor
     tg__recorder *r = tg__graph_recorder;
     if (!tg_is_grad_enabled() || r->err)
         return;   /* nested in a forward: that Function's own business */
-    int op = known_op(fn), k = r->n_rec;
+    int op = record_type(fn), k = r->n_rec;
     tg__grec *g = add_record(r, op, fn, fn->n_inputs, inputs, args, args_size);
     if (!g)
         return;
@@ -190,7 +178,7 @@ void tg__graph_record(const tg_function *fn, tg_tensor *const *inputs, tg_tensor
     g->n_out = fn->n_outputs;
     for (int o = 0; o < fn->n_outputs; o++)
         r->rec[k].out[o] = new_value(r, outputs[o], k);
-    if ((op == OP_OPAQUE || op == OP_SPAN) && r->rec[k].needs_grad && (fn->backward || fn->backward_span))
+    if ((op == REC_OPAQUE || op == REC_SPAN) && r->rec[k].needs_grad && (fn->backward || fn->backward_span))
         wrap(r, n, k);
 }
 
@@ -220,14 +208,14 @@ static bool add_sum_to(tg__recorder *r, int full, const tg__meta *full_meta, tg_
     int k = r->n_rec;
     tg__grec *s = &r->rec[k];
     memset(s, 0, sizeof *s);
-    s->op = OP_SUM_TO, s->n_in = 1, s->n_out = 1, s->fwd = -1, s->bwd = -1;
+    s->type = REC_OP, s->desc = &tg__sum_to_desc, s->n_in = 1, s->n_out = 1, s->fwd = -1, s->bwd = -1;
     s->in[0] = full;
     s->in_meta[0] = *full_meta;
     r->n_rec++;
     return (r->rec[k].out[0] = new_value(r, gin, k)) >= 0;
 }
 
-/* forward: out = f(in...) by span kernels  =>  OP_SPAN_BWD over {in..., out, grad_out},
+/* forward: out = f(in...) by span kernels  =>  REC_SPAN_BWD over {in..., out, grad_out},
 ** then a sum back to each broadcast input's shape */
 static void record_span_backward(tg__recorder *r, const tg__wrap *w, tg_ctx *ctx, tg_tensor *const *g,
                                  tg_tensor *const *gin)
@@ -240,7 +228,7 @@ static void record_span_backward(tg__recorder *r, const tg__wrap *w, tg_ctx *ctx
             return;
         }
     in[n_in + 1] = g[0];
-    tg__grec *b = add_record(r, OP_SPAN_BWD, w->orig, n_in + 2, in, NULL, 0);
+    tg__grec *b = add_record(r, REC_SPAN_BWD, w->orig, n_in + 2, in, NULL, 0);
     if (!b)
         return;
     b->fwd = w->fwd;
@@ -273,14 +261,14 @@ static tg_status wrap_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin
     tg__recorder *r = tg__graph_recorder;
     int r0 = r ? r->n_rec : 0, v0 = r ? r->n_val : 0;
     tg_status st = w->orig->backward ? w->orig->backward(ctx, g, gin) : tg__span_backward(ctx, g, gin);
-    if (st == TG_OK && r && !r->err && r->rec[w->fwd].op == OP_SPAN) {
+    if (st == TG_OK && r && !r->err && r->rec[w->fwd].type == REC_SPAN) {
         record_span_backward(r, w, ctx, g, gin);
         return TG_OK;   /* r->err reports a failure */
     }
     if (st != TG_OK || !r || r->err || made_of_ops(r, ctx, gin, r0, v0))
         return st;
     int k = r->n_rec;
-    tg__grec *b = add_record(r, OP_BWD, w->orig, ctx->n_outputs, g, NULL, 0);
+    tg__grec *b = add_record(r, REC_BWD, w->orig, ctx->n_outputs, g, NULL, 0);
     if (!b)
         return TG_OK;   /* r->err reports it */
     b->fwd = w->fwd;
@@ -304,9 +292,9 @@ static void recorder_end(tg__recorder *r)
     tg__free(r->held);
 }
 
-static tg_status check_capture_args(tg_tensor *(*loss_fn)(void *), const tg_params *params, double lr)
+static tg_status check_capture_args(const char *F, tg_tensor *(*loss_fn)(void *), const tg_params *params,
+                                    double lr)
 {
-    const char *F = "tg_graph_capture";
     if (!loss_fn || !params)
         return tg__error(TG_ERR_ARG, "%s: %s is NULL", F, loss_fn ? "params" : "loss_fn");
     if (tg_params_count(params) < 1)
@@ -325,15 +313,15 @@ static tg_status check_capture_args(tg_tensor *(*loss_fn)(void *), const tg_para
 }
 
 /* Runs loss_fn and the backward under the recorder; *grads gets the gradients. */
-static tg_status record_step(tg__recorder *r, tg_tensor *(*loss_fn)(void *), void *user,
+static tg_status record_step(const char *F, tg__recorder *r, tg_tensor *(*loss_fn)(void *), void *user,
                              const tg_params *params, tg_tensor **ps, tg_tensor **grads, tg_tensor **loss,
                              tg_tensor **seed)
 {
-    const char *F = "tg_graph_capture";
     int np = tg_params_count(params);
     for (int i = 0; i < np; i++)
         ps[i] = tg_params_get(params, i);
     tg__graph_recorder = r;
+    tg__apply_hook = tg__graph_record;
     tg_tensor *l = *loss = loss_fn(user);
     tg_status st = TG_OK;
     if (!l) {
@@ -354,6 +342,7 @@ static tg_status record_step(tg__recorder *r, tg_tensor *(*loss_fn)(void *), voi
         st = tg_autograd_grad(1, &l, seed, np, ps, grads, &o);
     }
     tg__graph_recorder = NULL;
+    tg__apply_hook = NULL;
     if (st == TG_OK && r->err)
         st = r->err;
     return st;
@@ -390,9 +379,38 @@ static bool interpreter_forced(void)
     return e && e[0] && strcmp(e, "0") != 0;
 }
 
-tg_graph *tg_graph_capture(tg_tensor *(*loss_fn)(void *user), void *user, const tg_params *params, double lr)
+/* opt's parameters must be params, in order; false with TG_ERR_ARG. */
+static bool check_optimizer(const tg_optim *opt, const tg_params *params)
 {
-    if (check_capture_args(loss_fn, params, lr) != TG_OK)
+    const char *F = "tg_graph_capture_optim";
+    if (!opt)
+        return tg__error(TG_ERR_ARG, "%s: opt is NULL", F), false;
+    if (!opt->kind->step)
+        return tg__error(TG_ERR_ARG, "%s: %s steps only through a closure (tg_optim_step_closure)", F,
+                         opt->kind->name), false;
+    bool same = opt->n == tg_params_count(params);
+    for (int i = 0; same && i < opt->n; i++)
+        same = opt->params[i] == tg_params_get(params, i);
+    if (!same)
+        return tg__error(TG_ERR_ARG, "%s: opt was made for other parameters than params", F), false;
+    return true;
+}
+
+/* The gradient tensors an optimizer step reads, one per parameter. */
+static tg_status make_grads(tg_graph *g)
+{
+    if (!(g->grad = tg__calloc((size_t)g->n_params, sizeof *g->grad)))
+        return tg__error(TG_ERR_NOMEM, "tg_graph_capture_optim: out of memory");
+    for (int i = 0; i < g->n_params; i++)
+        if (!(g->grad[i] = tg__tensor_new("tg_graph_capture_optim", g->param[i]->ndim, g->param[i]->shape)))
+            return tg_last_status();
+    return TG_OK;
+}
+
+static tg_graph *capture(const char *F, tg_tensor *(*loss_fn)(void *user), void *user, const tg_params *params,
+                         double lr, tg_optim *opt)
+{
+    if (check_capture_args(F, loss_fn, params, lr) != TG_OK)
         return NULL;
     int np = tg_params_count(params);
     tg__recorder r = {0};
@@ -406,14 +424,17 @@ tg_graph *tg_graph_capture(tg_tensor *(*loss_fn)(void *user), void *user, const 
     }
     g->n_params = np;
     g->lr = lr;
+    g->opt = opt;
     int depth = tg__scope_depth();
     tg_scope_begin();
     bool prev = tg_set_grad_enabled(true);
-    tg_status st = record_step(&r, loss_fn, user, params, ps, ps + np, &loss, &seed);
+    tg_status st = record_step(F, &r, loss_fn, user, params, ps, ps + np, &loss, &seed);
     tg_set_grad_enabled(prev);
     g->rec = r.rec, g->n_rec = r.n_rec, g->val = r.val, g->n_val = r.n_val;
     if (st == TG_OK)
         st = find_outputs(g, params, ps, ps + np, loss, seed);
+    if (st == TG_OK && opt)
+        st = make_grads(g);
     if (st == TG_OK)
         st = tg__graph_plan(g);   /* takes references to the externals it keeps */
     recorder_end(&r);
@@ -426,6 +447,19 @@ tg_graph *tg_graph_capture(tg_tensor *(*loss_fn)(void *user), void *user, const 
     if (!interpreter_forced())
         g->compiled = tg__graph_compile(g);
     return g;
+}
+
+tg_graph *tg_graph_capture(tg_tensor *(*loss_fn)(void *user), void *user, const tg_params *params, double lr)
+{
+    return capture("tg_graph_capture", loss_fn, user, params, lr, NULL);
+}
+
+tg_graph *tg_graph_capture_optim(tg_tensor *(*loss_fn)(void *user), void *user, const tg_params *params,
+                                 tg_optim *opt)
+{
+    if (params && !check_optimizer(opt, params))
+        return NULL;
+    return capture("tg_graph_capture_optim", loss_fn, user, params, 0.0, opt);
 }
 
 const char *tg_graph_executor(const tg_graph *g)
@@ -462,9 +496,13 @@ void tg_graph_free(tg_graph *g)
     for (int i = 0; g->param && i < g->n_params; i++)
         if (g->param[i])
             tg__tensor_unref(g->param[i]);
+    for (int i = 0; g->grad && i < g->n_params; i++)
+        if (g->grad[i])
+            tg__tensor_unref(g->grad[i]);
+    tg__free(g->grad);
     tg__graph_unload(g);
     tg__free(g->rec), tg__free(g->val), tg__free(g->sc), tg__free(g->buf), tg__free(g->pass);
     tg__free(g->step), tg__free(g->param), tg__free(g->pval), tg__free(g->gval), tg__free(g->reads);
-    tg__free(g->scratch_alloc), tg__free(g->slot), tg__free(g->leg_scratch), tg__free(g->kfn);
+    tg__free(g->scratch_alloc), tg__free(g->slot), tg__free(g->op_scratch), tg__free(g->kfn);
     tg__free(g);
 }

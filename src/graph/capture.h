@@ -1,38 +1,41 @@
 /*
 ** Captured graphs (tg_graph), private declarations shared by the files of src/graph and
-** the one hook in tg_apply_args.  capture.c records a training step as a list
+** the apply hook it sets in tg_apply_args.  capture.c records a training step as a list
 ** of applies over values (tensors identified by their data); plan.c classifies
 ** the values, orders the work into fused passes over blocks and boundary steps
 ** and runs it (the interpreter); jit.c writes the passes as C, compiles them
-** with the system compiler and loads them.  Sits above autograd: it sees nodes
-** and tensors, never the kernels' callers in src/ops.
+** with the system compiler and loads them.  Sits above autograd: it sees nodes,
+** tensors and the ops' descriptors (core/opdesc.h), never an op's name or the
+** kernels' callers in src/ops.
 */
 #ifndef TG_CAPTURE_H
 #define TG_CAPTURE_H
 
 #include "../autograd/graph.h"
+#include "../core/opdesc.h"
 
 typedef struct tg__recorder tg__recorder;
 
 /* The recorder of this thread while tg_graph_capture runs loss_fn and the
-** backward; NULL otherwise (the common case: one load in tg_apply_args). */
+** backward (tg__apply_hook is tg__graph_record meanwhile); NULL otherwise. */
 extern _Thread_local tg__recorder *tg__graph_recorder;
 
-/* Called by tg_apply_args after a successful apply while a recorder is set. */
+/* The apply hook (autograd/graph.h) while a recorder is set. */
 void tg__graph_record(const tg_function *fn, tg_tensor *const *inputs, tg_tensor *const *outputs,
                       const void *args, size_t args_size);
 
 /* ------------------------------------------------------------ the record */
 
+/* What a record is.  A built-in op is REC_OP and its descriptor (core/opdesc.h)
+** says what it computes: the planner, the interpreter and the code generator
+** read only that, never an op's name. */
 enum {
-    OP_OPAQUE, OP_BWD,   /* a Function called on whole tensors; an opaque backward */
-    OP_ADD, OP_SUB, OP_MUL, OP_DIV,
-    OP_NEG, OP_EXP, OP_LOG, OP_SIN, OP_COS, OP_TANH, OP_SQRT,
-    OP_POW, OP_AFFINE, OP_LEGENDRE,
-    OP_SUM, OP_MEAN, OP_SUM_TO, OP_EXPAND, OP_RESHAPE,
-    OP_SPAN,      /* a user Function given as span kernels: out = f(in...) point by point */
-    OP_SPAN_BWD   /* its backward: in = {forward's inputs, its output, grad_out}, out = full-shape
-                  ** gradients (each summed to its input's shape by an OP_SUM_TO record) */
+    REC_OPAQUE,   /* a Function called on whole tensors */
+    REC_BWD,      /* an opaque backward */
+    REC_OP,       /* a built-in op with a descriptor: desc */
+    REC_SPAN,     /* a user Function given as span kernels: out = f(in...) point by point */
+    REC_SPAN_BWD  /* its backward: in = {forward's inputs, its output, grad_out}, out = full-shape
+                  ** gradients (each summed to its input's shape by a REC_OP sum_to record) */
 };
 
 /* A user span kernel as stored for the passes (forward_span or backward_span). */
@@ -50,17 +53,19 @@ enum {
 enum { R_SKIP, R_SCALAR, R_ELEM, R_REDUCE, R_OPAQUE };
 
 typedef struct tg__grec {
-    int op;
-    const tg_function *fn;           /* the Function applied (OP_BWD: whose backward) */
+    int type;                        /* REC_* */
+    const tg__opdesc *desc;          /* REC_OP: what it computes */
+    const tg_function *fn;           /* the Function applied (REC_BWD: whose backward); NULL for
+                                     ** a sum_to the capture adds */
     int n_in, n_out;
     int in[TG_MAX_FN_ARITY], out[TG_MAX_FN_ARITY];   /* value ids; -1: no gradient */
     tg__meta in_meta[TG_MAX_FN_ARITY];               /* shapes as this record read them */
     void *args;                      /* owned copy */
     size_t args_size;
     uint32_t needs_grad;
-    int fwd;                         /* OP_BWD, OP_SPAN_BWD: the record of its forward */
-    int bwd;                         /* OP_SPAN: the record of its backward, or -1 */
-    int red[TG_MAX_FN_ARITY];        /* OP_SPAN_BWD: the OP_SUM_TO record of gradient i, or -1 */
+    int fwd;                         /* REC_BWD, REC_SPAN_BWD: the record of its forward */
+    int bwd;                         /* REC_SPAN: the record of its backward, or -1 */
+    int red[TG_MAX_FN_ARITY];        /* REC_SPAN_BWD: the sum_to record of gradient i, or -1 */
     /* plan */
     bool needed, has_bwd;
     int run, level;
@@ -104,7 +109,7 @@ typedef struct tg__pass {
     int *red, n_red;                 /* reduction records */
     int *store, n_store;             /* values written to their buffers */
     int *upd, n_upd;                 /* parameters updated (the last pass) */
-    uint32_t *span_mask;             /* per elem of an OP_SPAN_BWD: outputs computed there (a
+    uint32_t *span_mask;             /* per elem of an REC_SPAN_BWD: outputs computed there (a
                                      ** bit per output, on the first of them in elem; 0 after) */
     double *part;                    /* nblocks * n_red block partial sums */
     void (*compiled)(double *const *buf, const double *sc, double *part, int64_t lo, int64_t hi,
@@ -142,16 +147,19 @@ struct tg_graph {
     tg_tensor **param;               /* references */
     int *pval, *gval;                /* value of each parameter and of its gradient */
     double lr;
-    tg__kfn *kfn;                    /* per record: its span kernel (OP_SPAN, OP_SPAN_BWD) */
+    tg_optim *opt;                   /* not NULL: the update is opt's step, from gradients the
+                                     ** replay writes into grad[i] (each stored by its pass) */
+    tg_tensor **grad;                /* opt: per parameter, the gradient tensor (owned) */
+    tg__kfn *kfn;                    /* per record: its span kernel (REC_SPAN, REC_SPAN_BWD) */
     /* per worker thread w < n_workers: scratch + w * scratch_stride holds the
     ** blocks of the values of a pass, then of span inputs (64-byte aligned),
-    ** and leg_scratch + w * leg_stride the Legendre kernel's scratch */
+    ** and op_scratch + w * op_stride the ops' own (desc->scratch) */
     double *scratch;
     void *scratch_alloc;             /* the allocation holding it */
-    int64_t scratch_stride, leg_stride;   /* doubles per worker */
+    int64_t scratch_stride, op_stride;   /* doubles per worker */
     int n_workers;                   /* threads a pass may use: the kernels' count at capture */
     int64_t *slot;                   /* interpreter: scratch slot of each V_ELEM value */
-    double *leg_scratch;
+    double *op_scratch;
     void *dl;                        /* the compiled passes (dlopen handle) */
     bool compiled;
 };
@@ -164,6 +172,8 @@ tg_status tg__graph_plan(tg_graph *g);
 bool tg__graph_compile(tg_graph *g);
 /* Closes what tg__graph_compile loaded (nothing when nothing was). */
 void tg__graph_unload(tg_graph *g);
+/* The slot of sc holding the learning rate (after the values' slots). */
+static inline int tg__graph_lr_slot(const tg_graph *g) { return g->n_val; }
 /* The value an identity op chain passes on. */
 static inline int tg__graph_root(const tg_graph *g, int v)
 {

@@ -27,18 +27,13 @@
 
 typedef struct sbuf { char *p; size_t n, cap; bool oom; } sbuf;
 
-static void put(sbuf *s, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void put(sbuf *s, const char *fmt, ...)
+static void vput(sbuf *s, const char *fmt, va_list ap)
 {
-    va_list ap;
     for (int tries = 0; tries < 2 && !s->oom; tries++) {
-        va_start(ap, fmt);
-        int w = vsnprintf(s->p ? s->p + s->n : NULL, s->p ? s->cap - s->n : 0, fmt, ap);
-        va_end(ap);
+        va_list aq;
+        va_copy(aq, ap);
+        int w = vsnprintf(s->p ? s->p + s->n : NULL, s->p ? s->cap - s->n : 0, fmt, aq);
+        va_end(aq);
         if (w < 0) {
             s->oom = true;
         } else if (s->p && (size_t)w < s->cap - s->n) {
@@ -55,16 +50,26 @@ static void put(sbuf *s, const char *fmt, ...)
     }
 }
 
-/* A double as an exact C literal. */
-static const char *lit(char *b, double x)
+static void put(sbuf *s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void put(sbuf *s, const char *fmt, ...)
 {
-    if (isnan(x))
-        snprintf(b, 40, "__builtin_nan(\"\")");
-    else if (isinf(x))
-        snprintf(b, 40, "%s__builtin_inf()", x < 0 ? "-" : "");
-    else
-        snprintf(b, 40, "%a", x);
-    return b;
+    va_list ap;
+    va_start(ap, fmt);
+    vput(s, fmt, ap);
+    va_end(ap);
+}
+
+/* put for the descriptors' emitters (tg__put_fn) */
+static void put_sink(void *sink, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vput(sink, fmt, ap);
+    va_end(ap);
 }
 
 /* The layout of one pass: the loop (segment) computing each elementwise
@@ -78,7 +83,7 @@ typedef struct layout {
     int cur;                         /* the segment being written */
 } layout;
 
-static bool is_span(const tg__grec *r) { return r->op == OP_SPAN || r->op == OP_SPAN_BWD; }
+static bool is_span(const tg__grec *r) { return r->type == REC_SPAN || r->type == REC_SPAN_BWD; }
 
 static const tg__grec *producer(const tg_graph *g, int v) { return &g->rec[g->val[v].producer]; }
 
@@ -141,112 +146,38 @@ static void lay_out(layout *L, const tg__pass *ps)
     }
 }
 
-/* P_m^(j)(x) as the recurrence reads it: "" when it is 0 (j > m), "1" when
-** it is 1 (m == j <= 1), else the local v<v>_<m>_<j>. */
-static const char *leg_term(char *b, int v, int m, int j)
+/* desc->expr with %0, %1 replaced by the inputs' expressions and %a0, %a1
+** by the double arguments as exact literals. */
+static void emit_expr(sbuf *s, int v, const char *expr, const char *const *x, const double *args)
 {
-    if (j > m)
-        return "";
-    if (m == j && j <= 1)
-        return "1";
-    snprintf(b, 40, "v%d_%d_%d", v, m, j);
-    return b;
-}
-
-/* P_deg^(k)(x) unrolled into straight-line locals v<v>_<m>_<j> = P_m^(j)(x), so the
-** loop body stays one basic block the compiler can vectorize; the terms that
-** are 0 or 1 are left out or not multiplied (the kernel's arithmetic except
-** for infinities and the sign of zero). */
-/* d^k/dx^k P_deg(x) for deg <= TG__LEG_HORNER_MAX: Horner in x^2, times x when
-** odd, as the kernel computes it. */
-static void emit_legendre_horner(sbuf *s, int v, const char *x, int deg, int k)
-{
-    double c[TG__LEG_HORNER_MAX + 1];
     char b[40];
-    int top = deg - k, odd = top % 2;
-    tg__legendre_monomial(deg, k, c);
-    put(s, "    const double v%d_x2 = %s * %s;\n    const double v%d = (", v, x, x, v);
-    for (int i = odd; i < top; i += 2)
-        put(s, "(");
-    put(s, "%s", lit(b, c[top]));
-    for (int i = top - 2; i >= odd; i -= 2)
-        put(s, " * v%d_x2 + %s)", v, lit(b, c[i]));
-    put(s, odd ? ") * %s;\n" : ");\n", x);
-}
-
-static void emit_legendre(sbuf *s, int v, const char *x, int deg, int k)
-{
-    char b[40], p[40], q[40], r[40];
-    if (k > deg || deg == 0) {
-        put(s, "    const double v%d = %s;\n", v, k == 0 ? "1.0" : "0.0");
-        return;
-    }
-    if (deg <= TG__LEG_HORNER_MAX) {
-        emit_legendre_horner(s, v, x, deg, k);
-        return;
-    }
-    put(s, "    const double v%d_1_0 = %s;\n", v, x);
-    /* P_{m+1}^(j) = ((2m+1)(x P_m^(j) + j P_m^(j-1)) - m P_{m-1}^(j)) / (m+1), as the kernel */
-    for (int m = 1; m < deg; m++) {
-        lit(b, 1.0 / (m + 1.0));
-        for (int j = 0; j <= k && j <= m + 1; j++) {
-            const char *pm = leg_term(p, v, m, j), *pj = j > 0 ? leg_term(q, v, m, j - 1) : "";
-            const char *pl = leg_term(r, v, m - 1, j);
-            put(s, "    const double v%d_%d_%d = (%d.0 * (", v, m + 1, j, 2 * m + 1);
-            if (pm[0])
-                put(s, pm[0] == '1' && !pm[1] ? "%s" : "%s * %s", x, pm);
-            if (pj[0])
-                put(s, pj[0] == '1' && !pj[1] ? "%s%d.0" : "%s%d.0 * %s", pm[0] ? " + " : "", j, pj);
-            put(s, ")");
-            if (pl[0])
-                put(s, pl[0] == '1' && !pl[1] ? " - %d.0" : " - %d.0 * %s", m, pl);
-            put(s, ") * %s;\n", b);
+    put(s, "    const double v%d = ", v);
+    for (const char *p = expr; *p; p++) {
+        if (p[0] == '%' && p[1] >= '0' && p[1] <= '9') {
+            put(s, "%s", x[p[1] - '0']);
+            p++;
+        } else if (p[0] == '%' && p[1] == 'a' && p[2] >= '0' && p[2] <= '9') {
+            put(s, "%s", tg__c_double(b, args[p[2] - '0']));
+            p += 2;
+        } else {
+            put(s, "%c", *p);
         }
     }
-    put(s, "    const double v%d = %s;\n", v, leg_term(p, v, deg, k)[0] ? leg_term(p, v, deg, k) : "0.0");
+    put(s, ";\n");
 }
 
-static void emit_pow(sbuf *s, int v, const char *x, double p)
-{
-    char b[40];
-    if (p == 2.0)
-        put(s, "    const double v%d = %s * %s;\n", v, x, x);
-    else if (p == 3.0)
-        put(s, "    const double v%d = %s * %s * %s;\n", v, x, x, x);
-    else if (p == 1.0)
-        put(s, "    const double v%d = %s;\n", v, x);
-    else if (p == 0.5)
-        put(s, "    const double v%d = sqrt(%s);\n", v, x);
-    else if (p == -0.5)
-        put(s, "    const double v%d = 1.0 / sqrt(%s);\n", v, x);
-    else if (p == -1.0)
-        put(s, "    const double v%d = 1.0 / %s;\n", v, x);
-    else if (p == -2.0)
-        put(s, "    const double v%d = 1.0 / (%s * %s);\n", v, x, x);
-    else
-        put(s, "    const double v%d = pow(%s, %s);\n", v, x, lit(b, p));
-}
-
+/* The declaration of elementwise value v from its op's descriptor. */
 static void emit_value(sbuf *s, const layout *L, int v)
 {
-    const tg_graph *g = L->g;
-    static const char *const bin[] = {"+", "-", "*", "/"};
-    static const char *const un[] = {"-", "exp", "log", "sin", "cos", "tanh", "sqrt"};
-    const tg__grec *r = &g->rec[g->val[v].producer];
-    char a[40], b[40], c[40], d[40];
-    name(a, L, r->in[0]);
-    if (r->n_in > 1)
-        name(b, L, r->in[1]);
-    const double *dargs = r->args;
-    switch (r->op) {
-    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV:
-        put(s, "    const double v%d = %s %s %s;\n", v, a, bin[r->op - OP_ADD], b);
-        break;
-    case OP_POW: emit_pow(s, v, a, dargs[0]); break;
-    case OP_AFFINE: put(s, "    const double v%d = %s * %s + %s;\n", v, a, lit(c, dargs[0]), lit(d, dargs[1])); break;
-    case OP_LEGENDRE: emit_legendre(s, v, a, ((const int *)r->args)[0], ((const int *)r->args)[1]); break;
-    default: put(s, "    const double v%d = %s(%s);\n", v, un[r->op - OP_NEG], a); break;
-    }
+    const tg__grec *r = &L->g->rec[L->g->val[v].producer];
+    char names[TG_MAX_FN_ARITY][40];
+    const char *x[TG_MAX_FN_ARITY];
+    for (int i = 0; i < r->n_in; i++)
+        x[i] = name(names[i], L, r->in[i]);
+    if (r->desc->expr)
+        emit_expr(s, v, r->desc->expr, x, r->args);
+    else
+        r->desc->emit(put_sink, s, v, x, r->args);
 }
 
 /* Declarations of the scalars and buffers the pass reads. */
@@ -264,7 +195,7 @@ static void emit_reads(sbuf *s, const tg_graph *g, const tg__pass *ps, bool *see
             if (g->val[v].kind == V_BUF)
                 put(s, "    const double *const b%d = buf[%d];\n", v, v);
             else if (g->val[v].constant)   /* the compiler folds a product with 1 away */
-                put(s, "    const double s%d = %s;\n", v, lit(b, g->val[v].cval));
+                put(s, "    const double s%d = %s;\n", v, tg__c_double(b, g->val[v].cval));
             else
                 put(s, "    const double s%d = sc[%d];\n", v, v);
         }
@@ -319,7 +250,7 @@ static void emit_span_calls(sbuf *s, const layout *L, const tg__pass *ps)
         put(s, "    {\n        const double *const in[] = {");
         for (int i = 0; i < r->n_in; i++)
             span_arg(s, L, r->in[i]);
-        if (r->op == OP_SPAN) {
+        if (r->type == REC_SPAN) {
             put(s, "};\n        ((tgk_fwd)kfn[%d])(hi - lo, in, t%d);\n    }\n", k, r->out[0]);
             continue;
         }
@@ -422,12 +353,13 @@ static void emit_pass(sbuf *s, layout *L, int p)
 {
     const tg_graph *g = L->g;
     const tg__pass *ps = &g->pass[p];
-    char b[40];
     lay_out(L, ps);
     put(s, "\nvoid tgk_pass_%d(double *const *buf, const double *sc, double *part, int64_t lo, int64_t hi,\n"
            "                 const tgk_fn *kfn, double *tmp)\n{\n", p);
-    put(s, "    (void)sc, (void)buf, (void)part, (void)kfn, (void)tmp;\n    const double lr = %s;\n    (void)lr;\n",
-        lit(b, g->lr));
+    /* lr is read from sc (tg__graph_lr_slot), not written into the source:
+    ** steps that differ only in their learning rate share one compiled kernel */
+    put(s, "    (void)sc, (void)buf, (void)part, (void)kfn, (void)tmp;\n    const double lr = sc[%d];\n    (void)lr;\n",
+        tg__graph_lr_slot(g));
     emit_reads(s, g, ps, L->seen);
     for (int v = 0; v < g->n_val; v++) {
         if (L->slot[v] >= 0)

@@ -47,7 +47,7 @@ static void mark_needed(tg_graph *g)
             continue;
         for (int i = 0; i < r->n_in; i++)
             g->val[r->in[i]].needed = true;
-        if (r->op == OP_BWD)
+        if (r->type == REC_BWD)
             g->rec[r->fwd].needed = g->rec[r->fwd].has_bwd = true;
     }
 }
@@ -62,7 +62,7 @@ static void set_opaque(tg_graph *g, tg__grec *r)
         g->val[v].store = g->val[v].kind == V_ELEM;
         level = avail(g, v) > level ? avail(g, v) : level;
     }
-    if (r->op == OP_BWD && g->rec[r->fwd].level > level)
+    if (r->type == REC_BWD && g->rec[r->fwd].level > level)
         level = g->rec[r->fwd].level;   /* after its forward */
     r->level = level;
     for (int o = 0; o < r->n_out; o++)
@@ -100,12 +100,12 @@ static bool same_shape(const tg__meta *m, int ndim, const int64_t *shape)
     return m->ndim == ndim && !memcmp(m->shape, shape, (size_t)ndim * sizeof *shape);
 }
 
-/* OP_SPAN, OP_SPAN_BWD: fused when every input is a scalar (of one element, or
+/* REC_SPAN, REC_SPAN_BWD: fused when every input is a scalar (of one element, or
 ** uniform at the full shape) or a vector at the full shape (the output's, or
 ** grad_out's); false: call it opaque. */
 static bool plan_span(tg_graph *g, tg__grec *r, int level)
 {
-    const tg__meta *full = r->op == OP_SPAN_BWD ? &r->in_meta[r->n_in - 1] : NULL;
+    const tg__meta *full = r->type == REC_SPAN_BWD ? &r->in_meta[r->n_in - 1] : NULL;
     const tg__gval *out = &g->val[r->out[0]];
     int ndim = full ? full->ndim : out->ndim;
     const int64_t *shape = full ? full->shape : out->shape;
@@ -135,7 +135,7 @@ static bool plan_span(tg_graph *g, tg__grec *r, int level)
 }
 
 /* A span Function called opaque: its backward becomes an opaque backward
-** (OP_BWD) of grad_out into the gradients at the inputs' shapes. */
+** (REC_BWD) of grad_out into the gradients at the inputs' shapes. */
 static void span_backward_opaque(tg_graph *g, tg__grec *f)
 {
     if (f->bwd < 0)
@@ -151,17 +151,18 @@ static void span_backward_opaque(tg_graph *g, tg__grec *f)
             b->out[i] = g->rec[b->red[i]].out[0];
             g->rec[b->red[i]].needed = false;
         }
-    b->op = OP_BWD;
+    b->type = REC_BWD;
     f->has_bwd = b->needed;
 }
 
-/* sum, mean, sum_to, expand, reshape; false: call it opaque. */
+/* A sum, mean, broadcast or view; false: call it opaque. */
 static bool plan_shape_or_reduce(tg_graph *g, tg__grec *r, int level)
 {
     int v = tg__graph_root(g, r->in[0]);
     tg__gval *out = &g->val[r->out[0]], *in = &g->val[v];
-    bool to_one = r->op == OP_SUM || r->op == OP_MEAN || (r->op == OP_SUM_TO && out->numel == 1);
-    if (to_one || (r->op == OP_EXPAND && scalar_kind(g, v) && in->numel == 1)) {
+    int kind = r->desc->kind;
+    bool to_one = kind == TG__OPK_MEAN || (kind == TG__OPK_SUM && out->numel == 1);
+    if (to_one || (kind == TG__OPK_EXPAND && scalar_kind(g, v) && in->numel == 1)) {
         if (scalar_kind(g, v)) {
             r->run = R_SCALAR;
             out->kind = out->numel == 1 ? V_SCAL : V_UNIF;
@@ -204,21 +205,21 @@ static void classify(tg_graph *g)
             level = l > level ? l : level;
         }
         bool ok = false;
-        if (r->op >= OP_ADD && r->op <= OP_LEGENDRE)
+        if (r->type == REC_OP && r->desc->kind == TG__OPK_POINT)
             ok = plan_elementwise(g, r, level);
-        else if (r->op >= OP_SUM && r->op <= OP_RESHAPE)
+        else if (r->type == REC_OP)
             ok = plan_shape_or_reduce(g, r, level);
-        else if (r->op == OP_SPAN || r->op == OP_SPAN_BWD)
+        else if (r->type == REC_SPAN || r->type == REC_SPAN_BWD)
             ok = plan_span(g, r, level);
         /* a fused span forward's backward reads values at the forward's
         ** shapes, and the sums of its gradients are all to one element */
-        TG_ASSERT(ok || (r->op != OP_SPAN_BWD && r->fn));
-        if (!ok && r->op == OP_SPAN)
+        TG_ASSERT(ok || (r->type != REC_SPAN_BWD && r->fn));
+        if (!ok && r->type == REC_SPAN)
             span_backward_opaque(g, r);
         if (!ok)
             set_opaque(g, r);
         /* a scalar expanded keeps its value: the seed's constancy passes on */
-        if (r->run == R_SCALAR && r->op == OP_EXPAND && g->val[tg__graph_root(g, r->in[0])].constant) {
+        if (r->run == R_SCALAR && r->type == REC_OP && r->desc->kind == TG__OPK_EXPAND && g->val[tg__graph_root(g, r->in[0])].constant) {
             g->val[r->out[0]].constant = true;
             g->val[r->out[0]].cval = g->val[tg__graph_root(g, r->in[0])].cval;
         }
@@ -253,12 +254,12 @@ static int *list_of(const bool *set, int n, int *count)
     return l;
 }
 
-/* For an output v of an OP_SPAN_BWD: on the first of its outputs in the
+/* For an output v of an REC_SPAN_BWD: on the first of its outputs in the
 ** pass's set, a bit per output in the set (the call computes them all);
 ** 0 on the others.  Other records: 1. */
 static uint32_t span_mask(const tg__grec *r, int v, const bool *set)
 {
-    if (r->op != OP_SPAN_BWD)
+    if (r->type != REC_SPAN_BWD)
         return 1;
     uint32_t m = 0;
     for (int o = 0; o < r->n_out; o++)
@@ -291,7 +292,7 @@ static tg_status build_pass(tg_graph *g, tg__pass *ps, int p, bool last, bool *s
             st[ns++] = v;
             close_over(g, v, set);
         }
-    for (int i = 0; last && i < g->n_params; i++)
+    for (int i = 0; last && !g->opt && i < g->n_params; i++)
         if (g->val[tg__graph_root(g, g->gval[i])].kind == V_ELEM) {
             up[nu++] = i;
             close_over(g, g->gval[i], set);
@@ -396,7 +397,7 @@ static int span_fills(const tg_graph *g, const tg__pass *ps)
     int n = 0;
     for (int e = 0; e < ps->n_elem; e++) {
         const tg__grec *r = &g->rec[g->val[ps->elem[e]].producer];
-        for (int i = 0; (r->op == OP_SPAN || r->op == OP_SPAN_BWD) && ps->span_mask[e] && i < r->n_in; i++)
+        for (int i = 0; (r->type == REC_SPAN || r->type == REC_SPAN_BWD) && ps->span_mask[e] && i < r->n_in; i++)
             n += g->val[tg__graph_root(g, r->in[i])].kind != V_ELEM && g->val[tg__graph_root(g, r->in[i])].kind != V_BUF;
     }
     return n;
@@ -404,31 +405,32 @@ static int span_fills(const tg_graph *g, const tg__pass *ps)
 
 static tg_status make_scratch(tg_graph *g)
 {
-    int most = 0, k_max = 0;
+    int most = 0;
+    int64_t op_need = 1;
     for (int p = 0; p < g->n_pass; p++) {
         int need = g->pass[p].n_elem + span_fills(g, &g->pass[p]);
         most = need > most ? need : most;
     }
     g->kfn = tg__calloc((size_t)g->n_rec + 1, sizeof *g->kfn);
     for (int k = 0; g->kfn && k < g->n_rec; k++)
-        if (g->rec[k].op == OP_SPAN)
+        if (g->rec[k].type == REC_SPAN)
             g->kfn[k] = (tg__kfn)g->rec[k].fn->forward_span;
-        else if (g->rec[k].op == OP_SPAN_BWD)
+        else if (g->rec[k].type == REC_SPAN_BWD)
             g->kfn[k] = (tg__kfn)g->rec[k].fn->backward_span;
     for (int k = 0; k < g->n_rec; k++)
-        if (g->rec[k].needed && g->rec[k].op == OP_LEGENDRE) {
-            const int *nk = g->rec[k].args;
-            k_max = nk[1] > k_max ? nk[1] : k_max;
+        if (g->rec[k].needed && g->rec[k].type == REC_OP && g->rec[k].desc->scratch) {
+            int64_t need = g->rec[k].desc->scratch(g->rec[k].args);
+            op_need = need > op_need ? need : op_need;
         }
     /* aligned to a cache line: a vector load straddling two lines costs two */
     int w = g->n_workers = tg__par_threads();
     g->scratch_stride = (most + 1) * g->block;
-    g->leg_stride = tg__legendre_scratch(k_max);
+    g->op_stride = op_need;
     g->scratch_alloc = tg__malloc((size_t)(w * g->scratch_stride) * sizeof(double) + 64);
     g->scratch = g->scratch_alloc ? (double *)(((uintptr_t)g->scratch_alloc + 63) & ~(uintptr_t)63) : NULL;
     g->slot = tg__calloc((size_t)g->n_val + 1, sizeof *g->slot);
-    g->leg_scratch = tg__malloc((size_t)(w * g->leg_stride) * sizeof(double));
-    return g->kfn && g->scratch && g->slot && g->leg_scratch ? TG_OK : TG_ERR_NOMEM;
+    g->op_scratch = tg__malloc((size_t)(w * g->op_stride) * sizeof(double));
+    return g->kfn && g->scratch && g->slot && g->op_scratch ? TG_OK : TG_ERR_NOMEM;
 }
 
 tg_status tg__graph_plan(tg_graph *g)
@@ -436,9 +438,13 @@ tg_status tg__graph_plan(tg_graph *g)
     mark_needed(g);
     g->block = TG__GRAPH_BLOCK;
     for (int k = 0; k < g->n_rec; k++)
-        if (g->rec[k].needed && (g->rec[k].op == OP_SPAN || g->rec[k].op == OP_SPAN_BWD))
+        if (g->rec[k].needed && (g->rec[k].type == REC_SPAN || g->rec[k].type == REC_SPAN_BWD))
             g->block = TG__GRAPH_SPAN_BLOCK;
     classify(g);
+    for (int i = 0; g->opt && i < g->n_params; i++) {   /* the optimizer reads whole gradients */
+        tg__gval *x = &g->val[tg__graph_root(g, g->gval[i])];
+        x->store = x->store || x->kind == V_ELEM;
+    }
     /* the replay reads its one-element externals from a list, not by walking
     ** every value: at N = 2,000 a whole step takes under a microsecond */
     g->reads = tg__malloc(((size_t)g->n_val + 1) * sizeof *g->reads);
@@ -452,6 +458,8 @@ tg_status tg__graph_plan(tg_graph *g)
         }
     }
     g->sc = tg__calloc((size_t)g->n_val + 1, sizeof *g->sc);
+    if (g->sc)
+        g->sc[tg__graph_lr_slot(g)] = g->lr;
     g->buf = tg__calloc((size_t)g->n_val + 1, sizeof *g->buf);
     tg_status st = g->sc && g->buf && g->reads ? build_steps(g) : TG_ERR_NOMEM;
     if (st == TG_OK)
@@ -465,18 +473,11 @@ tg_status tg__graph_plan(tg_graph *g)
 
 /* ------------------------------------------------------------ interpreter */
 
-static double legendre1(tg_graph *g, double x, const int *nk)
-{
-    double y;
-    tg__kern()->legendre(1, &x, nk[0], nk[1], &y, g->leg_scratch);
-    return y;
-}
-
 /* A span kernel call over nb points: the inputs in[], the outputs at out
-** (OP_SPAN: out[0]; OP_SPAN_BWD: out[o], NULL where not wanted). */
+** (REC_SPAN: out[0]; REC_SPAN_BWD: out[o], NULL where not wanted). */
 static void call_span(const tg__grec *r, tg__kfn k, int64_t nb, const double *const *in, double *const *out)
 {
-    if (r->op == OP_SPAN) {
+    if (r->type == REC_SPAN) {
         void (*fwd)(int64_t, const double *const *, double *) = (void (*)(int64_t, const double *const *, double *))k;
         fwd(nb, in, out[0]);
     } else {
@@ -501,42 +502,37 @@ static void run_span_scalar(tg_graph *g, const tg__grec *r)
 /* A record whose inputs are all one element or broadcast scalars. */
 static void run_scalar(tg_graph *g, const tg__grec *r)
 {
-    const tg__kernels *kn = tg__kern();
-    if (r->op == OP_SPAN || r->op == OP_SPAN_BWD) {
+    if (r->type == REC_SPAN || r->type == REC_SPAN_BWD) {
         run_span_scalar(g, r);
         return;
     }
-    double a = g->sc[tg__graph_root(g, r->in[0])], b = r->n_in > 1 ? g->sc[tg__graph_root(g, r->in[1])] : 0, y;
     const tg__gval *in = &g->val[tg__graph_root(g, r->in[0])];
-    switch (r->op) {
-    case OP_ADD: y = a + b; break;
-    case OP_SUB: y = a - b; break;
-    case OP_MUL: y = a * b; break;
-    case OP_DIV: y = a / b; break;
-    case OP_NEG: case OP_EXP: case OP_LOG: case OP_SIN: case OP_COS: case OP_TANH: case OP_SQRT:
-        kn->unary[TG__NEG + (r->op - OP_NEG)](1, &a, &y);
-        break;
-    case OP_POW: kn->pow(1, &a, *(const double *)r->args, &y); break;
-    case OP_AFFINE: kn->affine(1, &a, ((const double *)r->args)[0], ((const double *)r->args)[1], &y); break;
-    case OP_LEGENDRE: y = legendre1(g, a, r->args); break;
-    case OP_SUM: case OP_SUM_TO: y = in->kind == V_UNIF ? a * (double)in->numel : a; break;
-    default: y = a; break;   /* mean, expand of a scalar */
+    double a = g->sc[tg__graph_root(g, r->in[0])], y;
+    if (r->desc->kind == TG__OPK_POINT) {
+        double x[TG_MAX_FN_ARITY];
+        for (int i = 0; i < r->n_in; i++)
+            x[i] = g->sc[tg__graph_root(g, r->in[i])];
+        y = r->desc->point(x, r->args, g->op_scratch);
+    } else if (r->desc->kind == TG__OPK_SUM) {
+        y = in->kind == V_UNIF ? a * (double)in->numel : a;
+    } else {
+        y = a;   /* mean, broadcast or view of a scalar */
     }
     g->sc[r->out[0]] = y;
 }
 
-/* A worker's scratch: block arrays and the Legendre kernel's. */
-typedef struct work { double *blocks, *leg; } work;
+/* A worker's scratch: block arrays and the ops' own. */
+typedef struct work { double *blocks, *op; } work;
 
 /* Elementwise record over one block of nb points into out. */
 static void run_elem(tg_graph *g, const work *wk, const tg__grec *r, int64_t lo, int64_t nb, double *out)
 {
-    const tg__kernels *kn = tg__kern();
-    const double *x[2] = {0};
-    int64_t inc[2] = {1, 1};
+    const double *x[TG_MAX_FN_ARITY] = {0};
+    int64_t inc[TG_MAX_FN_ARITY];
     for (int i = 0; i < r->n_in; i++) {
         int v = tg__graph_root(g, r->in[i]);
         const tg__gval *val = &g->val[v];
+        inc[i] = 1;
         if (val->kind == V_ELEM)
             x[i] = wk->blocks + g->slot[v] * g->block;
         else if (val->kind == V_BUF)
@@ -544,19 +540,7 @@ static void run_elem(tg_graph *g, const work *wk, const tg__grec *r, int64_t lo,
         else
             x[i] = &g->sc[v], inc[i] = 0;
     }
-    switch (r->op) {
-    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV:
-        kn->binary[TG__ADD + (r->op - OP_ADD)](nb, x[0], inc[0], x[1], inc[1], out);
-        break;
-    case OP_POW: kn->pow(nb, x[0], *(const double *)r->args, out); break;
-    case OP_AFFINE: kn->affine(nb, x[0], ((const double *)r->args)[0], ((const double *)r->args)[1], out); break;
-    case OP_LEGENDRE: {
-        const int *nk = r->args;
-        kn->legendre(nb, x[0], nk[0], nk[1], out, wk->leg);
-        break;
-    }
-    default: kn->unary[TG__NEG + (r->op - OP_NEG)](nb, x[0], out); break;
-    }
+    r->desc->block(nb, x, inc, r->args, out, wk->op);
 }
 
 static double *block_of(tg_graph *g, const work *wk, int v, int64_t lo)
@@ -597,7 +581,7 @@ static void interp_block(tg_graph *g, const work *wk, const tg__pass *ps, double
     int64_t nb = hi - lo;
     for (int e = 0; e < ps->n_elem; e++) {
         const tg__grec *r = &g->rec[g->val[ps->elem[e]].producer];
-        if (r->op == OP_SPAN || r->op == OP_SPAN_BWD)
+        if (r->type == REC_SPAN || r->type == REC_SPAN_BWD)
             run_span_block(g, wk, ps, e, lo, nb);
         else
             run_elem(g, wk, r, lo, nb, wk->blocks + (int64_t)e * g->block);
@@ -635,7 +619,7 @@ static void run_blocks(void *ctx, int64_t b0, int64_t b1)
     tg_graph *g = j->g;
     const tg__pass *ps = j->ps;
     int w = tg__par_worker();
-    work wk = {g->scratch + w * g->scratch_stride, g->leg_scratch + w * g->leg_stride};
+    work wk = {g->scratch + w * g->scratch_stride, g->op_scratch + w * g->op_stride};
     for (int64_t b = b0; b < b1; b++) {
         int64_t lo = b * g->block, hi = lo + g->block < g->n ? lo + g->block : g->n;
         if (ps->compiled)
@@ -660,7 +644,7 @@ static void run_pass(tg_graph *g, const tg__pass *ps)
     for (int r = 0; r < ps->n_red; r++) {
         const tg__grec *rec = &g->rec[ps->red[r]];
         double s = tree(ps->part + r, ps->n_red, 0, nblocks);
-        if (rec->op == OP_MEAN)
+        if (rec->desc->kind == TG__OPK_MEAN)
             s /= (double)g->val[tg__graph_root(g, rec->in[0])].numel;
         g->sc[rec->out[0]] = s;
     }
@@ -676,7 +660,7 @@ static tg_status copy_out(tg_graph *g, const tg__grec *r, int o, const tg_tensor
     if (!t || t->numel != v->numel)
         return tg__error(TG_ERR_SHAPE, "tg_graph_replay: '%s' returned %s %d with %lld elements on "
                          "replay, %lld when captured", r->fn->name ? r->fn->name : "(unnamed)",
-                         r->op == OP_BWD ? "gradient" : "output", o,
+                         r->type == REC_BWD ? "gradient" : "output", o,
                          (long long)(t ? t->numel : 0), (long long)v->numel);
     if (v->kind == V_SCAL)
         g->sc[r->out[o]] = t->data[0];
@@ -696,18 +680,27 @@ static void fill_inputs(tg_graph *g, const tg__grec *r)
     }
 }
 
+static tg_status run_opaque_now(tg_graph *g, tg__grec *r);
+
+/* An opaque call, its ops run at once: its results are read directly. */
 static tg_status run_opaque(tg_graph *g, tg__grec *r)
+{
+    tg__run_now_depth++;
+    tg_status st = run_opaque_now(g, r);
+    tg__run_now_depth--;
+    return st;
+}
+
+static tg_status run_opaque_now(tg_graph *g, tg__grec *r)
 {
     tg_tensor *out[TG_MAX_FN_ARITY] = {0};
     tg_status st;
     fill_inputs(g, r);
     tg_scope_begin();
-    if (r->op == OP_BWD) {
+    if (r->type == REC_BWD) {
         tg__grec *f = &g->rec[r->fwd];
         tg__node *n = f->held->node;
-        bool prev = tg_set_grad_enabled(false);
-        st = n->fn->backward ? n->fn->backward(n, r->proxy, out) : tg__span_backward(n, r->proxy, out);
-        tg_set_grad_enabled(prev);
+        st = tg__node_backward("tg_graph_replay", n, r->proxy, out, false);
         for (int o = 0; st == TG_OK && o < r->n_out; o++)
             if (r->out[o] >= 0)
                 st = copy_out(g, r, o, out[o]);
@@ -745,10 +738,31 @@ static void update_params(tg_graph *g)
     }
 }
 
+/* The gradients into the parameters' tg_grad (the graph's tensors, set once),
+** then the optimizer's step. */
+static tg_status optimizer_step(tg_graph *g)
+{
+    for (int i = 0; i < g->n_params; i++) {
+        int gv = tg__graph_root(g, g->gval[i]);
+        const tg__gval *x = &g->val[gv];
+        tg_tensor *p = g->param[i], *d = g->grad[i];
+        if (x->kind == V_SCAL || x->kind == V_UNIF)
+            tg__kern()->fill(d->numel, g->sc[gv], d->data);
+        else
+            memcpy(d->data, g->buf[gv], (size_t)d->numel * sizeof(double));
+        if (p->grad != d) {
+            tg__tensor_unref(p->grad);
+            p->grad = tg__tensor_ref(d);
+        }
+    }
+    return tg_optim_step(g->opt);
+}
+
 tg_status tg_graph_replay(tg_graph *g, double *loss)
 {
     if (!g)
         return tg__error(TG_ERR_ARG, "tg_graph_replay: g is NULL");
+    tg__lazy_sync();   /* the replay reads inputs and writes parameters */
     for (int i = 0; i < g->n_reads; i++)
         g->sc[g->reads[i]] = g->val[g->reads[i]].ext->data[0];
     tg_status st = TG_OK;
@@ -770,7 +784,12 @@ tg_status tg_graph_replay(tg_graph *g, double *loss)
     }
     if (st != TG_OK)
         return st;
-    update_params(g);
+    if (g->opt)
+        st = optimizer_step(g);
+    else
+        update_params(g);
+    if (st != TG_OK)
+        return st;
     if (loss)
         *loss = g->sc[tg__graph_root(g, g->loss)];
     return TG_OK;

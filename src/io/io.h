@@ -39,6 +39,20 @@ tg_status tg__file_open(const char *fn, const char *path, const tg__file_limits 
 /* Releases what tg__file_open took; an empty *f is a no-op. */
 void tg__file_close(tg__file *f);
 
+/* The decimal s[0..n) ([+-]digits[.digits][(e|E)[+-]digits], nothing around
+** it) into *out with strtod's bits ("C" locale); false, *out untouched, for
+** anything else and the rare decimals it cannot decide: ask strtod then.
+** Thread-safe, no allocation (fastfloat.c). */
+bool tg__parse_double(const char *s, size_t n, double *out);
+/* The longest such decimal at the start of [s, e) into *out, and its end;
+** NULL when there is none or it cannot be decided (then ask strtod). */
+const char *tg__parse_number(const char *s, const char *e, double *out);
+
+/* Test hook: the size tg_load_csv cuts its rows into for the threads (about
+** n bytes per chunk, at most 4096 chunks); n > 0 sets it and returns the
+** previous size, n == 0 only returns it.  Default 1 MiB. */
+size_t tg__csv_chunk_bytes(size_t n);
+
 /* The text of errno value err, thread-safe (strerror_r) into buf of n bytes. */
 const char *tg__errno_str(int err, char *buf, size_t n);
 

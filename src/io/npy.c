@@ -544,6 +544,55 @@ tg_tensor *tg_mmap_npy(const char *path)
     return t ? tg__adopt(t) : NULL;
 }
 
+/* ------------------------------------------------------------- read-only view */
+
+tg_status tg_npy_view_open(const char *path, tg_npy_view *v)
+{
+    static const char fn[] = "tg_npy_view_open";
+    if (v)
+        memset(v, 0, sizeof *v);
+    if (!path || !v)
+        return tg__null_arg(fn, !path ? "path" : "v");
+    char msg[128];
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return tg__error(TG_ERR_IO, "%s: cannot open '%s': %s", fn, path, tg__errno_str(errno, msg, sizeof msg));
+    struct stat sb;
+    tg_status st = TG_OK;
+    void *addr = MAP_FAILED;
+    if (fstat(fd, &sb) != 0)
+        st = tg__error(TG_ERR_IO, "%s: cannot stat '%s': %s", fn, path, tg__errno_str(errno, msg, sizeof msg));
+    else if (!S_ISREG(sb.st_mode))
+        st = tg__error(TG_ERR_IO, "%s: '%s' is not a regular file", fn, path);
+    else if (sb.st_size < MAGIC_LEN + 2 || (uintmax_t)sb.st_size > SIZE_MAX)
+        st = tg__error(TG_ERR_IO, "%s: '%s' is %s", fn, path, sb.st_size < MAGIC_LEN + 2 ? "truncated" : "too large");
+    else if ((addr = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED)
+        st = tg__error(TG_ERR_IO, "%s: cannot map '%s': %s", fn, path, tg__errno_str(errno, msg, sizeof msg));
+    close(fd);
+    if (st != TG_OK)
+        return st;
+    npy_header h;
+    if (parse_npy(fn, path, addr, (size_t)sb.st_size, &h) != TG_OK || check_mappable(path, &h) != TG_OK) {
+        munmap(addr, (size_t)sb.st_size);
+        return tg_last_status();
+    }
+    posix_madvise(addr, (size_t)sb.st_size, POSIX_MADV_SEQUENTIAL);
+    v->data = (const double *)(const void *)((const unsigned char *)addr + h.data_offset);
+    v->ndim = h.ndim;
+    memcpy(v->shape, h.shape, sizeof v->shape);
+    v->map_ = addr;
+    v->map_len_ = (size_t)sb.st_size;
+    return TG_OK;
+}
+
+void tg_npy_view_close(tg_npy_view *v)
+{
+    if (!v || !v->map_)
+        return;
+    munmap(v->map_, v->map_len_);
+    memset(v, 0, sizeof *v);
+}
+
 /* ------------------------------------------------------------------ save */
 
 /* The header numpy.save writes for '<f8' C order: the dict, spare spaces for

@@ -8,7 +8,6 @@
 #include "tensorgrad_mpi.h"
 
 #include <float.h>
-#include <lapacke.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -168,87 +167,151 @@ tg_status tg_mpi_gather(const double *mine, int64_t n_mine, double **all, int64_
     return TG_OK;
 }
 
-/* forward: c = argmin || V c - y ||, V = [P_j(alpha x_i + beta)] over all ranks.
-** G = sum_r V_r^T V_r and b = sum_r V_r^T y_r through one tg_mpi_sum, then
-** G = Q diag(w) Q^T and c = Q diag(1 / w) Q^T b. */
-static tg_status solve_normal(double *g, const double *b, int k, double n_total, double *c, double *cond)
+tg_status tg_mpi_allgather(const double *mine, int64_t n_mine, double **all, int64_t *n_all, MPI_Comm comm)
 {
-    double *w = malloc((size_t)k * sizeof *w);
-    if (!w)
-        return tg_set_error(TG_ERR_NOMEM, "tg_mpi_legendre_lstsq: no memory");
-    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', k, g, k, w);
-    tg_status s = TG_OK;
-    if (info != 0) {
-        s = tg_set_error(TG_ERR_NUMERIC, "tg_mpi_legendre_lstsq: dsyevd failed (info %d)", (int)info);
-        goto cleanup;
+    static const char fn[] = "tg_mpi_allgather";
+    int size, rc;
+    tg_status s = comm_size(fn, comm, &size, NULL);
+    if (s != TG_OK)
+        return s;
+    if (!all || !n_all || n_mine < 0 || n_mine > INT_MAX || (n_mine > 0 && !mine))
+        return tg_set_error(TG_ERR_ARG, "%s: bad arguments (n_mine %lld)", fn, (long long)n_mine);
+    *all = NULL;
+    *n_all = 0;
+    int mine_n = (int)n_mine, *counts = calloc((size_t)size * 2, sizeof *counts);
+    if (!counts)
+        return tg_set_error(TG_ERR_NOMEM, "%s: no memory", fn);
+    rc = MPI_Allgather(&mine_n, 1, MPI_INT, counts, 1, MPI_INT, comm);
+    int64_t total = 0;
+    for (int r = 0; rc == MPI_SUCCESS && r < size; r++) {
+        counts[size + r] = total <= INT_MAX ? (int)total : 0;
+        total += counts[r];
     }
-    double s_min = sqrt(fmax(w[0], 0.0)), s_max = sqrt(fmax(w[k - 1], 0.0));
-    *cond = s_max / s_min;
-    if (n_total < k || !(s_min > n_total * DBL_EPSILON * s_max)) {
-        s = tg_set_error(TG_ERR_NUMERIC, "tg_mpi_legendre_lstsq: rank-deficient design: %.0f points, "
-                         "%d coefficients, singular values %g .. %g", n_total, k, s_min, s_max);
-        goto cleanup;
+    double *out = NULL;
+    if (rc != MPI_SUCCESS)
+        s = mpi_failed(fn, "MPI_Allgather", rc);
+    else if (total > INT_MAX)
+        s = tg_set_error(TG_ERR_ARG, "%s: %lld doubles in all", fn, (long long)total);
+    else if (!(out = malloc((size_t)(total ? total : 1) * sizeof *out)))
+        s = tg_set_error(TG_ERR_NOMEM, "%s: no memory for %lld doubles", fn, (long long)total);
+    if (s != TG_OK) {            /* the same on every rank: counts are known everywhere */
+        free(counts);
+        free(out);
+        return s;
     }
-    for (int i = 0; i < k; i++)
-        c[i] = 0.0;
-    for (int j = 0; j < k; j++) {
-        double proj = 0.0;
-        for (int i = 0; i < k; i++)
-            proj += g[(int64_t)i * k + j] * b[i];
-        proj /= w[j];
-        for (int i = 0; i < k; i++)
-            c[i] += proj * g[(int64_t)i * k + j];
+    rc = MPI_Allgatherv(mine, mine_n, MPI_DOUBLE, out, counts, counts + size, MPI_DOUBLE, comm);
+    free(counts);
+    if (rc != MPI_SUCCESS) {
+        free(out);
+        return mpi_failed(fn, "MPI_Allgatherv", rc);
     }
-cleanup:
-    free(w);
+    *all = out;
+    *n_all = total;
+    return TG_OK;
+}
+
+tg_status tg_mpi_lstsq_merge(const tg_lstsq_part *mine, tg_lstsq_part **all, MPI_Comm comm)
+{
+    static const char fn[] = "tg_mpi_lstsq_merge";
+    if (!all)
+        return tg_set_error(TG_ERR_ARG, "%s: all is NULL", fn);
+    *all = NULL;
+    int64_t n = mine ? tg_lstsq_part_size(mine) : 0, n_all = 0;
+    double *buf = malloc((size_t)(n ? n : 1) * sizeof *buf), *every = NULL;
+    bool failed_here = !buf;
+    if (buf)
+        tg_lstsq_part_pack(mine, buf);
+    /* a rank without a part (a local failure) sends nothing; merge then fails everywhere */
+    tg_status s = tg_mpi_allgather(buf, failed_here ? 0 : n, &every, &n_all, comm);
+    double flag = failed_here || !mine ? 1.0 : 0.0;
+    if (s == TG_OK)
+        s = tg_mpi_sum(&flag, 1, comm);
+    if (s == TG_OK && flag != 0.0)
+        s = tg_set_error(TG_ERR_STATE, "%s: %s", fn, failed_here || !mine ? "no part on this rank"
+                                                                          : "another rank has no part");
+    if (s == TG_OK)
+        s = tg_lstsq_part_unpack(every, n_all, all);
+    free(buf);
+    free(every);
+    return s;
+}
+
+/* The global index of this rank's first point (the ranks' points in rank order). */
+static tg_status first_point(const char *fn, int64_t n, MPI_Comm comm, int64_t *first, int64_t *total)
+{
+    long long mine = n, before = 0, all = 0;
+    int rank, rc = MPI_Comm_rank(comm, &rank);
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Exscan(&mine, &before, 1, MPI_LONG_LONG, MPI_SUM, comm);
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Allreduce(&mine, &all, 1, MPI_LONG_LONG, MPI_SUM, comm);
+    if (rc != MPI_SUCCESS)
+        return mpi_failed(fn, "MPI_Exscan", rc);
+    *first = rank == 0 ? 0 : before;           /* MPI_Exscan leaves rank 0's undefined */
+    *total = all;
+    return TG_OK;
+}
+
+/* Every rank's x and y (all points, in rank order), for splits not at block boundaries. */
+static tg_status gather_points(const double *x, const double *y, int64_t n, double **ax, double **ay, int64_t *na,
+                               MPI_Comm comm)
+{
+    int64_t ny;
+    tg_status s = tg_mpi_allgather(x, n, ax, na, comm);
+    if (s == TG_OK)
+        s = tg_mpi_allgather(y, n, ay, &ny, comm);
     return s;
 }
 
 tg_status tg_mpi_legendre_lstsq(tg_tensor *x, tg_tensor *y, int degree, double alpha, double beta,
                                 tg_tensor **coef, double *cond, MPI_Comm comm)
 {
+    static const char fn[] = "tg_mpi_legendre_lstsq";
     double cond_dummy;
     if (!cond)
         cond = &cond_dummy;
     *cond = NAN;
     if (!coef)
-        return tg_set_error(TG_ERR_ARG, "tg_mpi_legendre_lstsq: coef is NULL");
+        return tg_set_error(TG_ERR_ARG, "%s: coef is NULL", fn);
     *coef = NULL;
     if (degree < 0 || degree > 100000)
-        return tg_set_error(TG_ERR_ARG, "tg_mpi_legendre_lstsq: degree %d", degree);
+        return tg_set_error(TG_ERR_ARG, "%s: degree %d", fn, degree);
     if (tg_ndim(x) != 1 || tg_ndim(y) != 1 || tg_numel(x) != tg_numel(y))
-        return tg_set_error(TG_ERR_SHAPE, "tg_mpi_legendre_lstsq: x and y must be 1-d of one length");
-    int k = degree + 1;
-    int64_t n = tg_numel(x), nbuf = (int64_t)k * k + k + 1;
-    double *buf = malloc((size_t)nbuf * sizeof *buf);
-    if (!buf)
-        return tg_set_error(TG_ERR_NOMEM, "tg_mpi_legendre_lstsq: no memory");
-    bool grad_was = tg_set_grad_enabled(false);
-    tg_scope_begin();
-    int64_t col[2] = { n, 1 };
-    tg_tensor *vt = tg_transpose(tg_legendre_vander(x, degree, alpha, beta));
-    tg_tensor *g = tg_matmul(vt, tg_legendre_vander(x, degree, alpha, beta));
-    tg_tensor *b = tg_matmul(vt, tg_reshape(y, 2, col));
-    tg_status s = g && b ? TG_OK : tg_last_status();
-    if (s == TG_OK) {
-        memcpy(buf, tg_data(g), (size_t)k * k * sizeof *buf);
-        memcpy(buf + (int64_t)k * k, tg_data(b), (size_t)k * sizeof *buf);
+        return tg_set_error(TG_ERR_SHAPE, "%s: x and y must be 1-d of one length", fn);
+    int64_t n = tg_numel(x), first = 0, total = 0, n_all = 0;
+    tg_status s = first_point(fn, n, comm, &first, &total);
+    double aligned = first % TG_LSTSQ_BLOCK == 0 ? 1.0 : 0.0, *ax = NULL, *ay = NULL;
+    if (s == TG_OK)
+        s = tg_mpi_sum(&aligned, 1, comm);
+    int size = 1;
+    MPI_Comm_size(comm, &size);
+    tg_lstsq_part *mine = NULL, *all = NULL;
+    tg_lstsq_result res;
+    memset(&res, 0, sizeof res);
+    if (s == TG_OK && aligned == size) {         /* every rank owns whole blocks: one tree over the ranks */
+        tg_points pts = {.x = tg_data(x), .y = tg_data(y), .n = n, .first = first};
+        tg_status local = tg_legendre_lstsq_part(&pts, degree, alpha, beta, NULL, &mine);
+        s = tg_mpi_lstsq_merge(local == TG_OK ? mine : NULL, &all, comm);
+        if (local != TG_OK)
+            s = local;
+        if (s == TG_OK)
+            s = tg_lstsq_part_solve(all, NULL, &res);
+    } else if (s == TG_OK && (s = gather_points(tg_data(x), tg_data(y), n, &ax, &ay, &n_all, comm)) == TG_OK) {
+        tg_points pts = {.x = ax, .y = ay, .n = n_all};
+        s = tg_legendre_lstsq_points(&pts, degree, alpha, beta, NULL, &res);
     }
-    buf[nbuf - 1] = s == TG_OK ? (double)n : NAN;     /* a failed rank fails them all */
-    tg_status sum = tg_mpi_sum(buf, nbuf, comm);      /* collective: entered even after a failure */
-    if (s == TG_OK && sum != TG_OK)
-        s = sum;
-    if (s == TG_OK && isnan(buf[nbuf - 1]))
-        s = tg_set_error(TG_ERR_STATE, "tg_mpi_legendre_lstsq: another rank failed");
-    tg_tensor *c = s == TG_OK ? tg_zeros(1, (int64_t[]){ k }) : NULL;
-    if (s == TG_OK && !c)
+    if (s == TG_OK) {
+        *cond = res.cond;
+        if (res.rank_deficient)
+            s = tg_set_error(TG_ERR_NUMERIC, "%s: rank-deficient design: %s", fn, res.warning);
+    }
+    int64_t k = (int64_t)degree + 1;
+    if (s == TG_OK && !(*coef = tg_from_array(1, &k, res.coef)))
         s = tg_last_status();
-    if (s == TG_OK)
-        s = solve_normal(buf, buf + (int64_t)k * k, k, buf[nbuf - 1], tg_data(c), cond);
-    if (s == TG_OK)
-        *coef = tg_keep(c);
-    tg_scope_end();
-    tg_set_grad_enabled(grad_was);
-    free(buf);
+    tg_lstsq_result_free(&res);
+    tg_lstsq_part_free(mine);
+    tg_lstsq_part_free(all);
+    free(ax);
+    free(ay);
     return s;
 }

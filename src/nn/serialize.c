@@ -68,6 +68,7 @@ static bool write_entry(tg__atomic *f, const char *name, const tg_tensor *t)
 
 tg_status tg_params_save(const tg_params *p, const char *path)
 {
+    tg__lazy_sync();   /* reads the parameters' values */
     const char *fn = "tg_params_save";
     if (!p || !path)
         return tg__null_arg(fn, !p ? "p" : "path");
@@ -257,6 +258,7 @@ static tg_status find_entry(const buffer *buf, uint32_t count, const char *path,
 
 tg_status tg_params_load(const tg_params *p, const char *path)
 {
+    tg__lazy_sync();   /* writes the parameters' values */
     if (!p || !path)
         return tg__null_arg("tg_params_load", !p ? "p" : "path");
     buffer buf = {NULL, 0};

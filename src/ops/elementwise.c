@@ -3,7 +3,9 @@
 ** and affine, and pow_tensor (a ** b broadcast, with PyTorch's zero gradient
 ** branches).  Each op's forward, backward and tg_function sit together; the
 ** backwards are written with tensorgrad ops so they are differentiable again.
-** Forwards reach the kernels through tg__kern() over contiguous spans.
+** Forwards reach the kernels through tg__kern() over contiguous spans.  The
+** ops the fused engine can run point by point carry a descriptor
+** (core/opdesc.h) beside their forward and backward.
 **
 ** A backward that runs without create_graph (recording off: tg__grad_mode()
 ** is false there, and only there within a backward) records nothing, so it
@@ -63,6 +65,27 @@ static void broadcast_binary(tg__binop op, const tg_tensor *a, const tg_tensor *
     }
 }
 
+/* The descriptors of the four binary ops (see core/opdesc.h): a op b at one
+** point in C, as the kernel computes it, and over a span by the kernel. */
+#define TG_BINARY_DESC(fname, OP, cop)                                                             \
+    static double fname##_point(const double *x, const void *args, double *scratch)               \
+    {                                                                                             \
+        (void)args, (void)scratch;                                                                \
+        return x[0] cop x[1];                                                                     \
+    }                                                                                             \
+    static void fname##_block(int64_t n, const double *const *x, const int64_t *inc, const void *args, \
+                              double *y, double *scratch)                                         \
+    {                                                                                             \
+        (void)args, (void)scratch;                                                                \
+        tg__kern()->binary[OP](n, x[0], inc[0], x[1], inc[1], y);                                 \
+    }                                                                                             \
+    static const tg__opdesc fname##_desc = {.kind = TG__OPK_POINT, .point = fname##_point,        \
+                                            .block = fname##_block, .expr = "%0 " #cop " %1"};
+TG_BINARY_DESC(add, TG__ADD, +)
+TG_BINARY_DESC(sub, TG__SUB, -)
+TG_BINARY_DESC(mul, TG__MUL, *)
+TG_BINARY_DESC(div, TG__DIV, /)
+
 static tg_status binary_forward(const char *name, tg__binop op, tg_tensor *const *in, tg_tensor **out)
 {
     int n;
@@ -96,7 +119,8 @@ static tg_status add_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
     return TG_OK;
 }
 static const tg_function add_fn = {.name = "tg_add", .n_inputs = 2, .n_outputs = 1,
-                                   .forward = add_forward, .backward = add_backward};
+                                   .forward = add_forward, .backward = add_backward,
+                                   .desc = &add_desc};
 
 /* forward: z = a - b  =>  da = sum_to(dz), db = sum_to(-dz) */
 static tg_status sub_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
@@ -113,7 +137,8 @@ static tg_status sub_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
     return TG_OK;
 }
 static const tg_function sub_fn = {.name = "tg_sub", .n_inputs = 2, .n_outputs = 1,
-                                   .forward = sub_forward, .backward = sub_backward};
+                                   .forward = sub_forward, .backward = sub_backward,
+                                   .desc = &sub_desc};
 
 /* forward: z = a * b  =>  da = sum_to(dz * b), db = sum_to(dz * a) */
 static tg_status mul_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
@@ -153,7 +178,8 @@ static tg_status mul_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
     return TG_OK;
 }
 static const tg_function mul_fn = {.name = "tg_mul", .n_inputs = 2, .n_outputs = 1,
-                                   .forward = mul_forward, .backward = mul_backward};
+                                   .forward = mul_forward, .backward = mul_backward,
+                                   .desc = &mul_desc};
 
 /* forward: z = a / b  =>  da = sum_to(dz / b), db = sum_to(-dz * a / (b * b)) */
 static tg_status div_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
@@ -172,7 +198,8 @@ static tg_status div_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
     return TG_OK;
 }
 static const tg_function div_fn = {.name = "tg_div", .n_inputs = 2, .n_outputs = 1,
-                                   .forward = div_forward, .backward = div_backward};
+                                   .forward = div_forward, .backward = div_backward,
+                                   .desc = &div_desc};
 
 static tg_tensor *binary(const tg_function *fn, tg_tensor *a, tg_tensor *b)
 {
@@ -220,7 +247,27 @@ static tg_tensor *un(tg__unop op, tg_tensor *x)
     return tg__grad_mode() ? unary_ops[op](x) : unary_const("tg_backward", op, x);
 }
 
-#define TG_UNARY_FN(fname, opname, op, save_what, bwd)                                          \
+/* The descriptor of a unary op: the kernel at one point and over a span, and
+** cexpr, its C expression of %0 (see core/opdesc.h). */
+#define TG_UNARY_DESC(fname, op, cexpr)                                                         \
+    static double fname##_point(const double *x, const void *args, double *scratch)             \
+    {                                                                                           \
+        double y;                                                                               \
+        (void)args, (void)scratch;                                                              \
+        tg__kern()->unary[op](1, x, &y);                                                        \
+        return y;                                                                               \
+    }                                                                                           \
+    static void fname##_block(int64_t n, const double *const *x, const int64_t *inc,            \
+                              const void *args, double *y, double *scratch)                     \
+    {                                                                                           \
+        (void)inc, (void)args, (void)scratch;                                                   \
+        tg__kern()->unary[op](n, x[0], y);                                                      \
+    }                                                                                           \
+    static const tg__opdesc fname##_desc = {.kind = TG__OPK_POINT, .point = fname##_point,      \
+                                            .block = fname##_block, .expr = cexpr};
+
+/* desc: the op's descriptor, or NULL (not fused) */
+#define TG_UNARY_FN(fname, opname, op, save_what, bwd, descp)                                   \
     static tg_status fname##_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)        \
     {                                                                                           \
         tg_status st = unary_forward("tg_" #fname, op, in, out);                                \
@@ -235,30 +282,73 @@ static tg_tensor *un(tg__unop op, tg_tensor *x)
     }                                                                                           \
     static const tg_function fname##_fn = {.name = opname, .n_inputs = 1, .n_outputs = 1,       \
                                            .forward = fname##_forward,                          \
-                                           .backward = fname##_backward};                       \
+                                           .backward = fname##_backward, .desc = descp};        \
     tg_tensor *tg_##fname(tg_tensor *a) { return tg__apply_op(&fname##_fn, &a, NULL, 0); }
 
 #define SAVE_IN tg_save_for_backward(ctx, 1, in)
 #define SAVE_OUT tg_save_for_backward(ctx, 1, out)
 
 /* forward: y = -x            =>  dx = -dy */
-TG_UNARY_FN(neg, "tg_neg", TG__NEG, SAVE_IN, un(TG__NEG, g[0]))
+TG_UNARY_DESC(neg, TG__NEG, "-(%0)")
+TG_UNARY_FN(neg, "tg_neg", TG__NEG, SAVE_IN, un(TG__NEG, g[0]), &neg_desc)
 /* forward: y = exp(x)        =>  dx = dy * y */
-TG_UNARY_FN(exp, "tg_exp", TG__EXP, SAVE_OUT, bin(TG__MUL, g[0], s))
+TG_UNARY_DESC(exp, TG__EXP, "exp(%0)")
+TG_UNARY_FN(exp, "tg_exp", TG__EXP, SAVE_OUT, bin(TG__MUL, g[0], s), &exp_desc)
 /* forward: y = log(x)        =>  dx = dy / x */
-TG_UNARY_FN(log, "tg_log", TG__LOG, SAVE_IN, bin(TG__DIV, g[0], s))
+TG_UNARY_DESC(log, TG__LOG, "log(%0)")
+TG_UNARY_FN(log, "tg_log", TG__LOG, SAVE_IN, bin(TG__DIV, g[0], s), &log_desc)
 /* forward: y = sin(x)        =>  dx = dy * cos(x) */
-TG_UNARY_FN(sin, "tg_sin", TG__SIN, SAVE_IN, bin(TG__MUL, g[0], un(TG__COS, s)))
+TG_UNARY_DESC(sin, TG__SIN, "sin(%0)")
+TG_UNARY_FN(sin, "tg_sin", TG__SIN, SAVE_IN, bin(TG__MUL, g[0], un(TG__COS, s)), &sin_desc)
 /* forward: y = cos(x)        =>  dx = dy * -sin(x) */
-TG_UNARY_FN(cos, "tg_cos", TG__COS, SAVE_IN, bin(TG__MUL, g[0], un(TG__NEG, un(TG__SIN, s))))
+TG_UNARY_DESC(cos, TG__COS, "cos(%0)")
+TG_UNARY_FN(cos, "tg_cos", TG__COS, SAVE_IN, bin(TG__MUL, g[0], un(TG__NEG, un(TG__SIN, s))), &cos_desc)
 /* forward: y = tanh(x)       =>  dx = dy * (1 - y^2) */
-TG_UNARY_FN(tanh, "tg_tanh", TG__TANH, SAVE_OUT, bin(TG__MUL, g[0], aff(bin(TG__MUL, s, s), -1.0, 1.0)))
-/* forward: y = sqrt(x)       =>  dx = dy / (2 y) */
-TG_UNARY_FN(sqrt, "tg_sqrt", TG__SQRT, SAVE_OUT, bin(TG__DIV, g[0], aff(s, 2.0, 0.0)))
-/* forward: y = max(x, 0)     =>  dx = dy * (x > 0), a constant mask */
-TG_UNARY_FN(relu, "tg_relu", TG__RELU, SAVE_IN, bin(TG__MUL, g[0], unary_const("tg_relu", TG__STEP, s)))
-/* forward: y = |x|          =>  dx = dy * sign(x), a constant (sign(0) = 0, as PyTorch) */
-TG_UNARY_FN(abs, "tg_abs", TG__ABS, SAVE_IN, bin(TG__MUL, g[0], unary_const("tg_abs", TG__SIGN, s)))
+TG_UNARY_DESC(tanh, TG__TANH, "tanh(%0)")
+TG_UNARY_FN(tanh, "tg_tanh", TG__TANH, SAVE_OUT, bin(TG__MUL, g[0], aff(bin(TG__MUL, s, s), -1.0, 1.0)), &tanh_desc)
+/* forward: y = sqrt(x)       =>  dx = (dy / y) / 2 (dy / y first: at x = -0.0,
+** y = -0.0 and the gradient is -inf, as PyTorch; 2y + 0 would lose the sign) */
+TG_UNARY_DESC(sqrt, TG__SQRT, "sqrt(%0)")
+TG_UNARY_FN(sqrt, "tg_sqrt", TG__SQRT, SAVE_OUT, aff(bin(TG__DIV, g[0], s), 0.5, 0.0), &sqrt_desc)
+/* The derivative masks of relu and abs as ops of their own (forward: m =
+** step(x) or sign(x), a 0/+-1 mask  =>  dx = none: the mask is piecewise
+** constant).  Under create_graph the mask is this op on x detached: still a
+** constant factor (the gradient gets no graph from it, as before), but a
+** recorded op on x's data, so a captured step fuses it and recomputes it
+** from x.  Unrecorded it is a constant tensor made by the kernel. */
+static tg_status mask_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    (void)ctx, (void)g;
+    gin[0] = NULL;   /* no gradient flows through a mask */
+    return TG_OK;
+}
+#define TG_MASK_FN(fname, opname, op, cexpr)                                                    \
+    TG_UNARY_DESC(fname, op, cexpr)                                                             \
+    static tg_status fname##_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)        \
+    {                                                                                           \
+        (void)ctx;                                                                              \
+        return unary_forward(opname, op, in, out);                                              \
+    }                                                                                           \
+    static const tg_function fname##_fn = {.name = opname "_mask", .n_inputs = 1, .n_outputs = 1, \
+                                           .forward = fname##_forward,                          \
+                                           .backward = mask_backward, .desc = &fname##_desc};   \
+    static tg_tensor *fname##_mask(tg_tensor *x)                                                \
+    {                                                                                           \
+        if (!tg__grad_mode())                                                                   \
+            return unary_const(opname, op, x);                                                  \
+        tg_tensor *c = tg_detach(x);   /* a constant factor: the gradient gets no graph from it */ \
+        return c ? tg__apply_op(&fname##_fn, &c, NULL, 0) : NULL;                               \
+    }
+TG_MASK_FN(step, "tg_relu", TG__STEP, "(%0 <= 0.0 ? 0.0 : 1.0)")
+TG_MASK_FN(sign, "tg_abs", TG__SIGN, "(%0 > 0.0 ? 1.0 : %0 < 0.0 ? -1.0 : 0.0)")
+
+/* forward: y = max(x, 0)     =>  dx = dy * !(x <= 0), a mask (NaN passes the
+** threshold test, as PyTorch's threshold_backward) */
+TG_UNARY_DESC(relu, TG__RELU, "(%0 <= 0.0 ? 0.0 : %0)")
+TG_UNARY_FN(relu, "tg_relu", TG__RELU, SAVE_IN, bin(TG__MUL, g[0], step_mask(s)), &relu_desc)
+/* forward: y = |x|          =>  dx = dy * sign(x), a mask (sign(0) = 0, as PyTorch) */
+TG_UNARY_DESC(abs, TG__ABS, "fabs(%0)")
+TG_UNARY_FN(abs, "tg_abs", TG__ABS, SAVE_IN, bin(TG__MUL, g[0], sign_mask(s)), &abs_desc)
 
 static tg_tensor *(*const unary_ops[TG__N_UNOPS])(tg_tensor *) = {
     [TG__NEG] = tg_neg, [TG__EXP] = tg_exp, [TG__LOG] = tg_log, [TG__SIN] = tg_sin,
@@ -295,8 +385,46 @@ static tg_status pow_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
     }
     return gin[0] ? TG_OK : tg_last_status();
 }
+/* descriptor: x^p by the kernel, written out for the small integer and half powers */
+static double pow_point(const double *x, const void *args, double *scratch)
+{
+    double y;
+    (void)scratch;
+    tg__kern()->pow(1, x, *(const double *)args, &y);
+    return y;
+}
+static void pow_block(int64_t n, const double *const *x, const int64_t *inc, const void *args, double *y,
+                      double *scratch)
+{
+    (void)inc, (void)scratch;
+    tg__kern()->pow(n, x[0], *(const double *)args, y);
+}
+static void pow_emit(tg__put_fn *put, void *s, int v, const char *const *in, const void *args)
+{
+    const char *x = in[0];
+    double p = *(const double *)args;
+    char b[40];
+    if (p == 2.0)
+        put(s, "    const double v%d = %s * %s;\n", v, x, x);
+    else if (p == 3.0)
+        put(s, "    const double v%d = %s * %s * %s;\n", v, x, x, x);
+    else if (p == 1.0)
+        put(s, "    const double v%d = %s;\n", v, x);
+    else if (p == 0.5)
+        put(s, "    const double v%d = sqrt(%s);\n", v, x);
+    else if (p == -0.5)
+        put(s, "    const double v%d = 1.0 / sqrt(%s);\n", v, x);
+    else if (p == -1.0)
+        put(s, "    const double v%d = 1.0 / %s;\n", v, x);
+    else if (p == -2.0)
+        put(s, "    const double v%d = 1.0 / (%s * %s);\n", v, x, x);
+    else
+        put(s, "    const double v%d = pow(%s, %s);\n", v, x, tg__c_double(b, p));
+}
+static const tg__opdesc pow_desc = {.kind = TG__OPK_POINT, .point = pow_point, .block = pow_block,
+                                    .emit = pow_emit};
 static const tg_function pow_fn = {.name = "tg_pow", .n_inputs = 1, .n_outputs = 1,
-                                   .forward = pow_forward, .backward = pow_backward};
+                                   .forward = pow_forward, .backward = pow_backward, .desc = &pow_desc};
 
 tg_tensor *tg_pow(tg_tensor *a, double p) { return tg__apply_op(&pow_fn, &a, &p, sizeof p); }
 
@@ -321,8 +449,27 @@ static tg_status affine_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **g
     const double *st = tg_ctx_args(ctx);
     return (gin[0] = aff(g[0], st[0], 0.0)) ? TG_OK : tg_last_status();
 }
+/* descriptor: x * s + t by the kernel */
+static double affine_point(const double *x, const void *args, double *scratch)
+{
+    const double *st = args;
+    double y;
+    (void)scratch;
+    tg__kern()->affine(1, x, st[0], st[1], &y);
+    return y;
+}
+static void affine_block(int64_t n, const double *const *x, const int64_t *inc, const void *args, double *y,
+                         double *scratch)
+{
+    const double *st = args;
+    (void)inc, (void)scratch;
+    tg__kern()->affine(n, x[0], st[0], st[1], y);
+}
+static const tg__opdesc affine_desc = {.kind = TG__OPK_POINT, .point = affine_point, .block = affine_block,
+                                       .expr = "%0 * %a0 + %a1"};
 static const tg_function affine_fn = {.name = "tg_affine", .n_inputs = 1, .n_outputs = 1,
-                                      .forward = affine_forward, .backward = affine_backward};
+                                      .forward = affine_forward, .backward = affine_backward,
+                                      .desc = &affine_desc};
 
 tg_tensor *tg_affine(tg_tensor *a, double s, double t)
 {

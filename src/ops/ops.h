@@ -7,6 +7,7 @@
 #define TG_OPS_H
 
 #include "../core/internal.h"
+#include "../core/opdesc.h"
 #include "../kernels/kernels.h"
 
 /* Applies a one-output built-in Function with optional arguments. */
@@ -26,12 +27,8 @@ static inline tg_tensor *tg__out(const char *fn, int ndim, const int64_t *shape)
 /* The gradient of an input broadcast into an output: g summed back down to
 ** input i's recorded shape (g itself when nothing was broadcast). */
 tg_tensor *tg__grad_to_input(const tg_ctx *ctx, int i, tg_tensor *g);
-/* Whether summing x into one element takes one run of the sum kernel's tree
-** (else the broadcast walk adds element by element): when x's last dimension
-** is not 1.  What a fused reduction must match to give sum_to's bits. */
-static inline bool tg__sum_to_one_run(const tg_tensor *x)
-{
-    return x->numel <= 1 || x->shape[x->ndim - 1] != 1;
-}
+/* Batched matrix product [B,m,k] x [B,k,n] -> [B,m,n] (linalg.c), shapes
+** already checked: what tg_matmul runs for batched operands. */
+tg_tensor *tg__bmm(tg_tensor *a, tg_tensor *b);
 
 #endif /* TG_OPS_H */

@@ -37,8 +37,11 @@ static tg_status sum_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
         gin[0] = filled_now("tg_sum", ndim, shape, g[0]->data[0]);
     return gin[0] ? TG_OK : tg_last_status();
 }
+/* descriptor: what the fused engine reads (core/opdesc.h) */
+static const tg__opdesc sum_desc = {.kind = TG__OPK_SUM};
 static const tg_function sum_fn = {.name = "tg_sum", .n_inputs = 1, .n_outputs = 1,
-                                   .forward = sum_forward, .backward = sum_backward};
+                                   .forward = sum_forward, .backward = sum_backward,
+                                   .desc = &sum_desc};
 
 tg_tensor *tg_sum(tg_tensor *a) { return tg__apply_op(&sum_fn, &a, NULL, 0); }
 
@@ -68,8 +71,10 @@ static tg_status mean_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin
     }
     return gin[0] ? TG_OK : tg_last_status();
 }
+static const tg__opdesc mean_desc = {.kind = TG__OPK_MEAN};
 static const tg_function mean_fn = {.name = "tg_mean", .n_inputs = 1, .n_outputs = 1,
-                                    .forward = mean_forward, .backward = mean_backward};
+                                    .forward = mean_forward, .backward = mean_backward,
+                                   .desc = &mean_desc};
 
 tg_tensor *tg_mean(tg_tensor *a) { return tg__apply_op(&mean_fn, &a, NULL, 0); }
 
@@ -78,6 +83,8 @@ tg_tensor *tg_sum_dim(tg_tensor *a, int dim, bool keepdim)
     if (tg__check_live("tg_sum_dim", "a", a) != TG_OK)
         return NULL;
     int n = a->ndim, d = dim < 0 ? dim + n : dim;
+    if (n == 0 && (dim == 0 || dim == -1))   /* PyTorch: a 0-d tensor has one dim to sum */
+        return tg_sum(a);
     if (d < 0 || d >= n) {
         tg__error(TG_ERR_ARG, "tg_sum_dim: dim %d out of range for a %d-d tensor", dim, n);
         return NULL;

@@ -10,13 +10,11 @@
 **   V(x)       = [P_j(t_i)]                       tg_legendre_vander
 **
 ** S_k's backward is Q_k and S_{k+1}; Q_k's is S_k and S_{k+1}; V's is S_1.
-** tg_legendre_lstsq builds V by the kernel and solves through src/lapack.c.
+** tg_legendre_lstsq checks its tensors and solves by the streaming QR of lstsq.c.
 */
 #include "ops.h"
 
-#include <float.h>
 #include <math.h>
-#include <string.h>
 
 typedef struct series_args {
     double alpha, beta;
@@ -272,40 +270,19 @@ tg_status tg_legendre_lstsq(tg_tensor *x, tg_tensor *y, int degree, double alpha
     tg_status st = lstsq_check(fn, x, y, degree, alpha, beta);
     if (st != TG_OK)
         return st;
-    const int64_t m = x->numel, ncoef = (int64_t)degree + 1;
-    double *a = NULL, *b = NULL, *s = NULL, scratch[4 * TG__LEG_BLOCK];
-    int64_t rank = 0;
-    if ((uint64_t)m > SIZE_MAX / sizeof(double) / (uint64_t)ncoef) {
-        st = tg__error(TG_ERR_NOMEM, "%s: a design matrix of %lld x %lld does not fit in memory", fn,
-                       (long long)m, (long long)ncoef);
-        goto cleanup;
-    }
-    a = tg__malloc((size_t)m * (size_t)ncoef * sizeof(double));
-    b = tg__malloc((size_t)m * sizeof(double));   /* m >= ncoef: room for the solution */
-    s = tg__malloc((size_t)ncoef * sizeof(double));
-    if (!a || !b || !s) {
-        st = tg__error(TG_ERR_NOMEM, "%s: out of memory for a %lld x %lld design matrix", fn, (long long)m,
-                       (long long)ncoef);
-        goto cleanup;
-    }
-    tg__kern()->legvander(m, ncoef, x->data, alpha, beta, a, scratch);
-    memcpy(b, y->data, (size_t)m * sizeof(double));
-    const double rcond = DBL_EPSILON * (double)m;   /* numpy.linalg.lstsq's default: eps * max(m, n) */
-    if ((st = tg__dgelsd(fn, m, ncoef, a, b, s, rcond, &rank)) != TG_OK)
-        goto cleanup;
+    const int64_t ncoef = (int64_t)degree + 1;
+    tg_points pts = {.x = x->data, .y = y->data, .n = x->numel};
+    tg_lstsq_result res;
+    if ((st = tg_legendre_lstsq_points(&pts, degree, alpha, beta, NULL, &res)) != TG_OK)
+        return tg__error(st, "%s: %s", fn, tg_last_error());
     if (cond)
-        *cond = s[0] / s[ncoef - 1];
-    if (rank < ncoef) {
-        st = tg__error(TG_ERR_NUMERIC, "%s: the degree-%d design matrix of %lld points has rank %lld < %lld "
-                       "(singular values below %g times the largest count as zero; condition number %g)",
-                       fn, degree, (long long)m, (long long)rank, (long long)ncoef, rcond, s[0] / s[ncoef - 1]);
-        goto cleanup;
-    }
-    if (!(*coef = tg_from_array(1, &ncoef, b)))
+        *cond = res.cond;
+    if (res.rank_deficient)
+        st = tg__error(TG_ERR_NUMERIC, "%s: the degree-%d design matrix of %lld points is rank-deficient: %s "
+                       "(tg_legendre_lstsq_points returns that solution)", fn, degree, (long long)x->numel,
+                       res.warning);
+    else if (!(*coef = tg_from_array(1, &ncoef, res.coef)))
         st = tg_last_status();
-cleanup:
-    tg__free(a);
-    tg__free(b);
-    tg__free(s);
+    tg_lstsq_result_free(&res);
     return st;
 }

@@ -12,80 +12,6 @@
 
 #include <string.h>
 
-/* Aligns src (ndim ns) to the n dims of the big shape; false unless every
-** dim of src is 1 or equal to big's. */
-static bool align_shape(int n, const int64_t *big, int ns, const int64_t *src, int64_t *aligned)
-{
-    if (ns > n)
-        return false;
-    for (int d = 0; d < n; d++) {
-        int is = ns - n + d;
-        aligned[d] = is >= 0 ? src[is] : 1;
-        if (aligned[d] != 1 && aligned[d] != big[d])
-            return false;
-    }
-    return true;
-}
-
-/* Walks big (n dims) against small (aligned, dims 1 or equal): for every
-** maximal inner run of dims that are all kept or all broadcast, calls
-** visit(big offset, small offset, run length, broadcast?). */
-typedef void (*run_fn)(void *self, int64_t ob, int64_t os, int64_t len, bool bcast);
-
-static void walk_broadcast(int n, const int64_t *big, const int64_t *small, run_fn visit, void *self)
-{
-    int64_t ss[TG_MAX_DIMS], e = 1, numel = 1;
-    for (int d = n - 1; d >= 0; d--) {
-        ss[d] = small[d] == 1 ? 0 : e;
-        e *= small[d];
-        numel *= big[d];
-    }
-    if (numel == 0)
-        return;
-    int from = n;
-    int64_t inner = 1;
-    bool bc = n > 0 && small[n - 1] == 1 && big[n - 1] != 1;
-    while (from > 0) {
-        int d = from - 1;
-        if (big[d] != 1 && (small[d] == 1) != bc)
-            break;
-        inner *= big[d];
-        from = d;
-    }
-    int64_t idx[TG_MAX_DIMS] = {0}, os = 0;
-    for (int64_t ob = 0; ob < numel; ob += inner) {
-        visit(self, ob, os, inner, bc);
-        for (int d = from - 1; d >= 0; d--) {
-            os += ss[d];
-            if (++idx[d] < big[d])
-                break;
-            os -= ss[d] * idx[d];
-            idx[d] = 0;
-        }
-    }
-}
-
-typedef struct span_pair { const double *src; double *dst; } span_pair;
-
-static void expand_run(void *self, int64_t ob, int64_t os, int64_t len, bool bcast)
-{
-    span_pair *p = self;
-    if (bcast) {
-        tg__kern()->fill(len, p->src[os], p->dst + ob);
-    } else {
-        memcpy(p->dst + ob, p->src + os, (size_t)len * sizeof(double));
-    }
-}
-
-static void sum_run(void *self, int64_t ob, int64_t os, int64_t len, bool bcast)
-{
-    span_pair *p = self;
-    if (bcast)
-        p->dst[os] += tg__kern()->sum(len, p->src + ob);
-    else
-        tg__kern()->acc(len, p->src + ob, p->dst + os);
-}
-
 typedef struct shape_args { int ndim; int64_t shape[TG_MAX_DIMS]; } shape_args;
 
 static bool make_shape_args(const char *fn, int ndim, const int64_t *shape, shape_args *sa)
@@ -99,54 +25,17 @@ static bool make_shape_args(const char *fn, int ndim, const int64_t *shape, shap
     return true;
 }
 
-static tg_status shape_error(const char *fn, const char *verb, const tg_tensor *a, const shape_args *sa)
-{
-    char b1[TG__SHAPE_STR], b2[TG__SHAPE_STR];
-    return tg__error(TG_ERR_SHAPE, "%s: cannot %s %s to %s", fn, verb,
-                     tg__shape_str(b1, a->ndim, a->shape), tg__shape_str(b2, sa->ndim, sa->shape));
-}
-
 /* ----------------------------------------------------------- expand */
 
-/* x broadcast to sa's shape in a fresh tensor of the current scope, recorded
-** nowhere: expand's forward, and the unrecorded backwards of sum_to. */
+/* expand's and sum_to's values, recorded nowhere (core/broadcast.c): their
+** forwards, and the unrecorded backwards of each other */
 static tg_tensor *expand_now(tg_tensor *x, const shape_args *sa)
 {
-    int64_t small[TG_MAX_DIMS];
-    if (!x)
-        return NULL;
-    if (!align_shape(sa->ndim, sa->shape, x->ndim, x->shape, small)) {
-        shape_error("tg_expand", "expand", x, sa);
-        return NULL;
-    }
-    tg_tensor *out = tg__out("tg_expand", sa->ndim, sa->shape);
-    if (out) {
-        span_pair p = {x->data, out->data};
-        walk_broadcast(sa->ndim, sa->shape, small, expand_run, &p);
-    }
-    return out;
+    return tg__expand_now("tg_expand", x, sa->ndim, sa->shape);
 }
-
-/* x summed down to sa's shape, fresh and recorded nowhere: sum_to's forward,
-** and tg__grad_to_input in an unrecorded backward. */
 static tg_tensor *sum_to_now(tg_tensor *x, const shape_args *sa)
 {
-    int64_t small[TG_MAX_DIMS];
-    if (!x)
-        return NULL;
-    if (!align_shape(x->ndim, x->shape, sa->ndim, sa->shape, small)) {
-        shape_error("tg_sum_to", "sum", x, sa);
-        return NULL;
-    }
-    tg_tensor *out = tg__out("tg_sum_to", sa->ndim, sa->shape);
-    if (out && out->numel == 1 && tg__sum_to_one_run(x)) {   /* 0 + the sum of all of x */
-        out->data[0] = 0.0 + tg__kern()->sum(x->numel, x->data);
-    } else if (out) {
-        memset(out->data, 0, (size_t)out->numel * sizeof(double));
-        span_pair p = {x->data, out->data};
-        walk_broadcast(x->ndim, x->shape, small, sum_run, &p);
-    }
-    return out;
+    return tg__sum_to_now("tg_sum_to", x, sa->ndim, sa->shape);
 }
 
 /* The shape_args of input i as the node recorded it. */
@@ -169,8 +58,11 @@ static tg_status expand_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **g
 {
     return (gin[0] = tg__grad_to_input(ctx, 0, g[0])) ? TG_OK : tg_last_status();
 }
+/* descriptors: what the fused engine reads (core/opdesc.h) */
+static const tg__opdesc expand_desc = {.kind = TG__OPK_EXPAND};
 static const tg_function expand_fn = {.name = "tg_expand", .n_inputs = 1, .n_outputs = 1,
-                                      .forward = expand_forward, .backward = expand_backward};
+                                      .forward = expand_forward, .backward = expand_backward,
+                                      .desc = &expand_desc};
 
 tg_tensor *tg_expand(tg_tensor *a, int ndim, const int64_t *shape)
 {
@@ -195,8 +87,10 @@ static tg_status sum_to_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **g
     gin[0] = tg__grad_mode() ? tg_expand(g[0], sa.ndim, sa.shape) : expand_now(g[0], &sa);
     return gin[0] ? TG_OK : tg_last_status();
 }
+const tg__opdesc tg__sum_to_desc = {.kind = TG__OPK_SUM};
 static const tg_function sum_to_fn = {.name = "tg_sum_to", .n_inputs = 1, .n_outputs = 1,
-                                      .forward = sum_to_forward, .backward = sum_to_backward};
+                                      .forward = sum_to_forward, .backward = sum_to_backward,
+                                      .desc = &tg__sum_to_desc};
 
 tg_tensor *tg_sum_to(tg_tensor *a, int ndim, const int64_t *shape)
 {
@@ -244,8 +138,10 @@ static tg_status reshape_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **
         gin[0] = tg__adopt(tg__tensor_alias(g[0], ndim, shape));
     return gin[0] ? TG_OK : tg_last_status();
 }
+static const tg__opdesc reshape_desc = {.kind = TG__OPK_VIEW};
 static const tg_function reshape_fn = {.name = "tg_reshape", .n_inputs = 1, .n_outputs = 1,
-                                       .forward = reshape_forward, .backward = reshape_backward};
+                                       .forward = reshape_forward, .backward = reshape_backward,
+                                      .desc = &reshape_desc};
 
 /* Resolves one -1 and checks the element count. */
 static bool reshape_target(tg_tensor *a, int ndim, const int64_t *shape, shape_args *sa)

@@ -82,8 +82,10 @@ static tg_status adam_step(tg_optim *base)
     return TG_OK;
 }
 
-static const tg__optim_kind adam_kind = {.name = "Adam", .step = adam_step};
-static const tg__optim_kind adamw_kind = {.name = "AdamW", .step = adam_step};
+static const tg__optim_kind adam_kind = {.name = "Adam", .step = adam_step,
+                                         .lr_offset = offsetof(adam, opts.lr)};
+static const tg__optim_kind adamw_kind = {.name = "AdamW", .step = adam_step,
+                                          .lr_offset = offsetof(adam, opts.lr)};
 
 static tg_optim *adam_new(const tg__optim_kind *kind, const tg_params *params, const tg_adam_opts *opts,
                           const char *fn)

@@ -446,7 +446,8 @@ static void lbfgs_free_state(tg_optim *base)
 }
 
 static const tg__optim_kind lbfgs_kind = {
-    .name = "L-BFGS", .step_closure = lbfgs_step_closure, .free_state = lbfgs_free_state};
+    .name = "L-BFGS", .step_closure = lbfgs_step_closure, .free_state = lbfgs_free_state,
+    .lr_offset = offsetof(lbfgs, opts.lr)};
 
 static bool lbfgs_alloc(lbfgs *o)
 {

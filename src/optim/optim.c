@@ -86,6 +86,7 @@ bool tg__optim_check(bool ok, const char *fn, const char *what, double v, const 
 
 tg_status tg_optim_step(tg_optim *o)
 {
+    tg__lazy_sync();   /* the update writes parameters pending ops may read */
     if (!o)
         return tg__null_arg("tg_optim_step", "o");
     if (!o->kind->step)
@@ -96,6 +97,7 @@ tg_status tg_optim_step(tg_optim *o)
 
 tg_status tg_optim_step_closure(tg_optim *o, tg_closure closure, void *user, double *loss)
 {
+    tg__lazy_sync();
     if (!o)
         return tg__null_arg("tg_optim_step_closure", "o");
     if (!closure)

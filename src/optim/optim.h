@@ -12,6 +12,8 @@
 
 #include "core/internal.h"
 
+#include <stddef.h>
+
 typedef struct tg__optim_kind {
     const char *name;                       /* "SGD", ..., for messages */
     /* One update from the current gradients; NULL when the kind needs a closure. */
@@ -20,6 +22,9 @@ typedef struct tg__optim_kind {
     tg_status (*step_closure)(tg_optim *o, tg_closure closure, void *user, double *loss);
     /* Frees what the kind added to the object (not the object itself); may be NULL. */
     void (*free_state)(tg_optim *o);
+    /* Where the learning rate sits in the kind's struct (offsetof; never 0,
+    ** tg_optim comes first): tg_optim_lr / tg_optim_set_lr and the schedules. */
+    size_t lr_offset;
 } tg__optim_kind;
 
 struct tg_optim {

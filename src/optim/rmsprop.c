@@ -68,7 +68,8 @@ static tg_status rmsprop_step(tg_optim *base)
     return TG_OK;
 }
 
-static const tg__optim_kind rmsprop_kind = {.name = "RMSprop", .step = rmsprop_step};
+static const tg__optim_kind rmsprop_kind = {.name = "RMSprop", .step = rmsprop_step,
+                                            .lr_offset = offsetof(rmsprop, opts.lr)};
 
 tg_optim *tg_rmsprop_new(const tg_params *params, const tg_rmsprop_opts *opts)
 {

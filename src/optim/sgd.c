@@ -54,7 +54,8 @@ static tg_status sgd_step(tg_optim *base)
     return TG_OK;
 }
 
-static const tg__optim_kind sgd_kind = {.name = "SGD", .step = sgd_step};
+static const tg__optim_kind sgd_kind = {.name = "SGD", .step = sgd_step,
+                                        .lr_offset = offsetof(sgd, opts.lr)};
 
 tg_optim *tg_sgd_new(const tg_params *params, const tg_sgd_opts *opts)
 {

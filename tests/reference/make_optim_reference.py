@@ -82,6 +82,16 @@ CONFIGS = [
     ("adam_maximize", torch.optim.Adam, dict(lr=0.01, eps=1e-6, maximize=True), fit_loss, 10),
     ("adamw_plain", torch.optim.AdamW, dict(lr=0.05), fit_loss, 10),
     ("adamw_amsgrad", torch.optim.AdamW, dict(lr=0.05, weight_decay=0.1, amsgrad=True), fit_loss, 10),
+    ("adagrad_plain", torch.optim.Adagrad, dict(lr=0.1), fit_loss, 10),
+    ("adagrad_all", torch.optim.Adagrad,
+     dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.2, eps=1e-6, maximize=True),
+     fit_loss, 10),
+    ("nadam_plain", torch.optim.NAdam, dict(lr=0.05), fit_loss, 10),
+    ("nadam_all", torch.optim.NAdam, dict(lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1,
+                                          momentum_decay=0.01), fit_loss, 10),
+    # schedules: ("step", step_size, gamma) or ("cosine", T_max, eta_min), stepped after each opt.step()
+    ("sgd_step_lr", torch.optim.SGD, dict(lr=0.1, momentum=0.5, _sched=("step", 3, 0.5)), fit_loss, 10),
+    ("adam_cosine_lr", torch.optim.Adam, dict(lr=0.05, _sched=("cosine", 4, 0.01)), fit_loss, 12),
     ("lbfgs_plain", torch.optim.LBFGS, dict(lr=0.5, max_iter=5), fit_loss, 4),
     ("lbfgs_history", torch.optim.LBFGS, dict(lr=1, max_iter=6, history_size=3, max_eval=20), fit_loss, 3),
     ("lbfgs_wolfe", torch.optim.LBFGS, dict(max_iter=20, line_search_fn="strong_wolfe"), rosenbrock, 4),
@@ -93,9 +103,16 @@ CONFIGS = [
 def run(cls, opts, loss_fn, steps, data, w=None, B=None):
     if w is None:
         w, B = start_params()
+    opts = dict(opts)
+    sched_spec = opts.pop("_sched", None)
     if cls is not torch.optim.LBFGS:
         opts = dict(opts, foreach=False)
     opt = cls([w, B], **opts)
+    sched = None
+    if sched_spec and sched_spec[0] == "step":
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=sched_spec[1], gamma=sched_spec[2])
+    elif sched_spec:
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=sched_spec[1], eta_min=sched_spec[2])
 
     def closure():
         opt.zero_grad()
@@ -110,6 +127,8 @@ def run(cls, opts, loss_fn, steps, data, w=None, B=None):
         else:
             losses.append(float(closure()))
             opt.step()
+            if sched is not None:
+                sched.step()
         if t in (1, 2, steps):
             snaps[t] = (w.detach().clone(), B.detach().clone())
     return snaps, losses

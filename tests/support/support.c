@@ -474,3 +474,50 @@ void tgt_each_executor(void (*case_fn)(int kind), const int *kinds, int n)
     else
         unsetenv("TG_GRAPH_INTERPRET");
 }
+
+void tgt_check_grads(const char *what, tg_fn f, int n, tg_tensor *const *in, void *user)
+{
+    tgt_check_grads_scaled(what, f, n, in, user, 1.0);
+}
+
+void tgt_check_grads_scaled(const char *what, tg_fn f, int n, tg_tensor *const *in, void *user, double scale)
+{
+    tg_status st = tg_gradcheck(f, n, in, user, TGT_GC_EPS, TGT_GC_ATOL * scale, TGT_GC_RTOL);
+    if (st != TG_OK)
+        fail_msg("%s: tg_gradcheck gave %s: %s", what, tg_status_str(st), tg_last_error());
+    st = tg_gradgradcheck(f, n, in, user, TGT_GC_EPS, TGT_GGC_ATOL * scale, TGT_GGC_RTOL);
+    if (st != TG_OK)
+        fail_msg("%s: tg_gradgradcheck gave %s: %s", what, tg_status_str(st), tg_last_error());
+}
+
+void tgt_run_ref_case(void **state)
+{
+    const tgt_ref_case *c = *state;
+    tg_tensor *in[TG_MAX_FN_ARITY], *check[TG_MAX_FN_ARITY];
+    assert_true(c->n_inputs <= TG_MAX_FN_ARITY);
+    double args[4];
+    memcpy(args, c->args, sizeof args);
+    if (c->n_file_args > 0) {
+        char key[160];
+        snprintf(key, sizeof key, "%s.args", c->name);
+        assert_int_equal(tgt_ref(c->file, key, args, 4), c->n_file_args);
+    }
+    tg_scope_begin();
+    for (int i = 0; i < c->n_inputs; i++) {
+        in[i] = tgt_ref_input(c->file, c->name, i);
+        check[i] = c->no_grad >> i & 1u ? NULL : in[i];
+    }
+    tgt_check_ref_case(c->file, c->name, c->fn(in, args), c->n_inputs, check, TGT_REF_RTOL,
+                       TGT_REF_ATOL);
+    tg_scope_end();
+}
+
+void tgt_ref_tests(size_t n, const tgt_ref_case *cases, struct CMUnitTest *tests, tgt_test_name *names)
+{
+    for (size_t i = 0; i < n; i++) {
+        snprintf(names[i], sizeof names[i], "%s_matches_pytorch", cases[i].name);
+        tests[i] = (struct CMUnitTest){.name = names[i], .test_func = tgt_run_ref_case,
+                                       .setup_func = tgt_record_live, .teardown_func = tgt_check_live,
+                                       .initial_state = (void *)&cases[i]};
+    }
+}

@@ -60,6 +60,52 @@ tg_tensor *tgt_ref_input(const char *file, const char *name, int i);
 void tgt_check_ref_case(const char *file, const char *name, tg_tensor *out, int n_inputs,
                         tg_tensor *const *inputs, double rtol, double atol);
 
+/* The tolerances the op tests share.
+** Against PyTorch: the same formulas in float64 differ by a few ulps (libm vs
+** Sleef, summation order); measured worst 4e-15 relative.  The atol is for
+** gradients that are sums of O(1) terms cancelling to noise: tutorial_step's
+** d/da is -3.5e-16 in PyTorch and exactly 0 here, div_outer's grad1 differs by
+** 8e-17 on a value of 7e-3.  Inputs and weights are O(1), so 1e-15 is a few
+** ulps of the terms.
+** gradcheck with eps 1e-6: the central difference is off by eps^2 f'''/6
+** (~1e-13 here) plus rounding u |f| / eps (~1e-10), so 1e-8 + 1e-6 |numeric|
+** has two orders of margin and still catches any wrong formula.  The
+** gradgradcheck differentiates gradients built from several ops: 10x looser. */
+#define TGT_REF_RTOL 1e-14
+#define TGT_REF_ATOL 1e-15
+#define TGT_GC_EPS 1e-6
+#define TGT_GC_ATOL 1e-8
+#define TGT_GC_RTOL 1e-6
+#define TGT_GGC_ATOL 1e-7
+#define TGT_GGC_RTOL 1e-5
+
+/* tg_gradcheck and tg_gradgradcheck of f at in with the tolerances above,
+** failing the test with `what`, the status and the message. */
+void tgt_check_grads(const char *what, tg_fn f, int n, tg_tensor *const *in, void *user);
+/* The same with both absolute tolerances times scale (large-degree polynomials). */
+void tgt_check_grads_scaled(const char *what, tg_fn f, int n, tg_tensor *const *in, void *user, double scale);
+
+/* One PyTorch case of a data file: fn applied to the n_inputs inputs
+** NAME.in<i> (tgt_ref_input) with args (given here, or, when n_file_args > 0,
+** read from the file's NAME.args, which must hold that many), checked by
+** tgt_check_ref_case; inputs whose bit in no_grad is set are checked for
+** values only (their gradient is not compared).  tgt_run_ref_case runs
+** *state, a tgt_ref_case, in a scope of its own.  tgt_ref_tests fills
+** tests[0..n) with one cmocka test per case, named NAME_matches_pytorch in
+** names, with the live-block setup and teardown. */
+typedef tg_tensor *(*tgt_case_fn)(tg_tensor *const *in, const double *args);
+typedef struct tgt_ref_case {
+    const char *file, *name;
+    int n_inputs;
+    tgt_case_fn fn;
+    double args[4];
+    unsigned no_grad;
+    int n_file_args;
+} tgt_ref_case;
+typedef char tgt_test_name[96];
+void tgt_run_ref_case(void **state);
+void tgt_ref_tests(size_t n, const tgt_ref_case *cases, struct CMUnitTest *tests, tgt_test_name *names);
+
 /* Deterministic inputs, element k row-major: sin(1 + 0.7k), cos(0.5 + 1.3k)
 ** and 1.5 + the first (the formulas of the reference scripts). */
 double tgt_signed0(int64_t k);

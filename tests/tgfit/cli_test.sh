@@ -338,8 +338,9 @@ mpi_signals)
     ;;
 signal_during_lstsq)
     # --optimizer lstsq used to ignore SIGINT and exit 0; now the run is marked interrupted
-    # (exit 130) and the solution, which is the best fit, is written.  The signal is sent as
-    # soon as the handlers are installed (SigCgt), during reading or least squares.
+    # (exit 130): the streaming QR stops between blocks and the starting point is written
+    # (after the QR, its solution).  The signal is sent as soon as the handlers are installed
+    # (SigCgt), during reading or least squares.
     "$gen" npy poly 400000 "$tmp/p.npy"
     for sig in INT TERM; do
         rm -f "$tmp/fit.json"

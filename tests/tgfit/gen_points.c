@@ -40,10 +40,11 @@ static void point(int sine, int64_t i, int64_t n, double amp, double *x, double 
     *y = p + amp * noise();
 }
 
-static int write_npy_header(FILE *f, int64_t n)
+static int write_npy_header(FILE *f, int64_t n, int one_column)
 {
     char dict[128];
-    int len = snprintf(dict, sizeof dict, "{'descr': '<f8', 'fortran_order': False, 'shape': (%lld, 2), }",
+    int len = snprintf(dict, sizeof dict, one_column ? "{'descr': '<f8', 'fortran_order': False, 'shape': (%lld,), }"
+                                                     : "{'descr': '<f8', 'fortran_order': False, 'shape': (%lld, 2), }",
                        (long long)n);
     int total = 10 + len + 1, pad = (64 - total % 64) % 64;
     unsigned short hlen = (unsigned short)(len + pad + 1);
@@ -59,11 +60,13 @@ static int write_npy_header(FILE *f, int64_t n)
 
 int main(int argc, char **argv)
 {
-    if (argc < 5 || (strcmp(argv[1], "csv") && strcmp(argv[1], "npy")) || (strcmp(argv[2], "poly") && strcmp(argv[2], "sin"))) {
-        fprintf(stderr, "usage: gen_points csv|npy poly|sin N FILE [noise]\n");
+    if (argc < 5 || (strcmp(argv[1], "csv") && strcmp(argv[1], "npy") && strcmp(argv[1], "npyx") &&
+                     strcmp(argv[1], "npyy")) || (strcmp(argv[2], "poly") && strcmp(argv[2], "sin"))) {
+        fprintf(stderr, "usage: gen_points csv|npy|npyx|npyy poly|sin N FILE [noise]   (npyx, npyy: x or y alone, 1-d)\n");
         return 2;
     }
-    int npy = !strcmp(argv[1], "npy"), sine = !strcmp(argv[2], "sin");
+    int npy = !strncmp(argv[1], "npy", 3), sine = !strcmp(argv[2], "sin");
+    int only = !strcmp(argv[1], "npyx") ? 1 : !strcmp(argv[1], "npyy") ? 2 : 0;   /* 1: x, 2: y */
     int64_t n = strtoll(argv[3], NULL, 10);
     double amp = argc > 5 ? strtod(argv[5], NULL) : 0.01;
     FILE *f = fopen(argv[4], "wb");
@@ -74,13 +77,15 @@ int main(int argc, char **argv)
     static char buf[1 << 20];
     setvbuf(f, buf, _IOFBF, sizeof buf);
     if (npy)
-        write_npy_header(f, n);
+        write_npy_header(f, n, only != 0);
     else
         fputs("x,y\n", f);
     for (int64_t i = 0; i < n; i++) {
         double xy[2];
         point(sine, i, n, amp, &xy[0], &xy[1]);
-        if (npy)
+        if (only)
+            fwrite(xy + only - 1, sizeof(double), 1, f);
+        else if (npy)
             fwrite(xy, sizeof(double), 2, f);   /* little-endian hosts only (x86-64, aarch64) */
         else
             fprintf(f, "%.17g,%.17g\n", xy[0], xy[1]);

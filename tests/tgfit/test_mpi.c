@@ -152,6 +152,35 @@ static void test_mpi_legendre_lstsq_matches_lstsq_on_all_data(void **state)
     free(y);
 }
 
+/* Whole blocks per rank: one QR tree over the ranks, the same bits as one process. */
+static void test_mpi_legendre_lstsq_on_whole_blocks_is_bit_identical(void **state)
+{
+    (void)state;
+    const int64_t n = 5 * TG_LSTSQ_BLOCK + 7, leaves = 6;
+    const int degree = 11;
+    double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = -1.0 + 2.0 * (double)((i * 7919) % 10007) / 10006.0;
+        y[i] = exp(x[i]) * sin(5 * x[i]);
+    }
+    int64_t b = leaves * rank / size * TG_LSTSQ_BLOCK, e = leaves * (rank + 1) / size * TG_LSTSQ_BLOCK;
+    if (e > n)
+        e = n;
+    int64_t mine = e - b;
+    tg_scope_begin();
+    tg_tensor *c_all, *c_mpi;
+    double cond_all, cond_mpi;
+    assert_int_equal(tg_legendre_lstsq(tg_from_array(1, &n, x), tg_from_array(1, &n, y), degree, 1.0, 0.0, &c_all,
+                                       &cond_all), TG_OK);
+    assert_int_equal(tg_mpi_legendre_lstsq(tg_from_array(1, &mine, x + b), tg_from_array(1, &mine, y + b), degree,
+                                           1.0, 0.0, &c_mpi, &cond_mpi, MPI_COMM_WORLD), TG_OK);
+    assert_memory_equal(tg_data(c_mpi), tg_data(c_all), (degree + 1) * sizeof(double));
+    assert_memory_equal(&cond_mpi, &cond_all, sizeof cond_all);
+    tg_scope_end();
+    free(x);
+    free(y);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -163,6 +192,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mpi_rows_partition_covers_every_row_once),
         cmocka_unit_test(test_mpi_gather_concatenates_in_rank_order),
         cmocka_unit_test(test_mpi_legendre_lstsq_matches_lstsq_on_all_data),
+        cmocka_unit_test(test_mpi_legendre_lstsq_on_whole_blocks_is_bit_identical),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     MPI_Finalize();

@@ -1,9 +1,12 @@
 /*
-** tgfit's input: two columns of a CSV file (by header name) or of a 2-d
-** .npy array (by index), of which this rank keeps its contiguous slice of
-** rows (all of them in one process).  A .npy file is memory-mapped, so a rank
-** touches only the pages of its own rows; a CSV file is parsed whole by every
-** rank.  Every point must be finite.
+** tgfit's input: two columns (three with --weights) of a CSV file (by header
+** name) or of a 2-d .npy array (by index), of which this rank uses its
+** contiguous slice of rows (whole blocks of the fixed reduction tree; all of
+** them in one process).  A float64 .npy file is mapped read-only and read in
+** place (x, y, w point into the mapping with a stride, nothing is copied), so
+** it may be far larger than memory and a rank touches only its own rows' pages
+** (x and y may also be two 1-d files: --data X.npy --x 0 --y Y.npy);
+** a CSV file is parsed whole by every rank.  Every point must be finite.
 */
 #include "tgfit.h"
 
@@ -43,81 +46,106 @@ static int column_index(const char *opt, const char *text, int64_t n_cols, const
     return 0;
 }
 
-/* x, y <- columns cx, cy of rows [begin, begin + n) of the row-major [rows, n_cols] table. */
-static int take_rows(const double *table, int64_t n_cols, int64_t cx, int64_t cy, dataset *d)
+/* x, y (and w) <- columns cx, cy (cw) of rows [begin, begin + n) of the
+** row-major [rows, n_cols] table, in place: pointers and a stride, no copy. */
+static void point_rows(const double *table, int64_t n_cols, int64_t cx, int64_t cy, int64_t cw, dataset *d)
 {
-    d->x = tg_zeros(1, &d->n);
-    d->y = tg_zeros(1, &d->n);
-    if (!d->x || !d->y)
-        return tgfit_fail("out of memory for %lld points", (long long)d->n);
-    double *x = tg_data(d->x), *y = tg_data(d->y);
     const double *row = table + d->begin * n_cols;
-    for (int64_t i = 0; i < d->n; i++, row += n_cols) {
-        x[i] = row[cx];
-        y[i] = row[cy];
-    }
+    d->x = row + cx;
+    d->y = row + cy;
+    d->w = cw >= 0 ? row + cw : NULL;
+    d->stride = n_cols;
+}
+
+/* --data X.npy --x 0 --y Y.npy: x and y in two 1-d float64 files of one length, both mapped. */
+static int load_separate(const options *o, const par *p, dataset *d)
+{
+    if (strcmp(o->xcol, "0") != 0)
+        return tgfit_fail("--x %s: %s is 1-d, so x is its column 0", o->xcol, o->data);
+    if (o->wcol)
+        return tgfit_fail("--weights %s: give x, y and the weights as columns of one 2-d .npy", o->wcol);
+    if (tg_npy_view_open(o->ycol, &d->view_y) != TG_OK)
+        return tgfit_fail("--y %s: %s", o->ycol, library_message());
+    if (d->view_y.ndim != 1 || d->view_y.shape[0] != d->view.shape[0])
+        return tgfit_fail("--y %s: holds %s%lld values, %s holds %lld x values", o->ycol,
+                          d->view_y.ndim != 1 ? "not a 1-d array of " : "", (long long)d->view_y.shape[0],
+                          o->data, (long long)d->view.shape[0]);
+    int64_t end;
+    d->n_total = d->view.shape[0];
+    par_rows(p, d->n_total, &d->begin, &end);
+    d->n = end - d->begin;
+    d->x = d->view.data + d->begin;
+    d->y = d->view_y.data + d->begin;
+    d->stride = 1;
     return 0;
 }
 
 static int load_npy(const options *o, const par *p, dataset *d)
 {
-    tg_tensor *t = tg_mmap_npy(o->data);
-    if (!t) {
+    const double *table;
+    int64_t rows, n_cols;
+    if (tg_npy_view_open(o->data, &d->view) == TG_OK) {   /* read-only pages, never copied */
+        if (d->view.ndim == 1 && is_npy(o->ycol))
+            return load_separate(o, p, d);
+        if (d->view.ndim != 2)
+            return tgfit_fail("%s: a .npy input must be a 2-d array [points, columns], this one has %d "
+                              "dimensions", o->data, d->view.ndim);
+        table = d->view.data;
+        rows = d->view.shape[0];
+        n_cols = d->view.shape[1];
+    } else {
         tg_clear_error();
-        t = tg_load_npy(o->data);       /* other dtypes and Fortran order: converted copy */
+        d->table = tg_load_npy(o->data);   /* other dtypes and Fortran order: converted copy */
+        if (!d->table)
+            return tgfit_fail("%s", library_message());
+        if (tg_ndim(d->table) != 2)
+            return tgfit_fail("%s: a .npy input must be a 2-d array [points, columns], this one has %d "
+                              "dimensions", o->data, tg_ndim(d->table));
+        table = tg_data(d->table);
+        rows = tg_shape(d->table)[0];
+        n_cols = tg_shape(d->table)[1];
     }
-    if (!t)
-        return tgfit_fail("%s", library_message());
-    int rc = 0;
-    if (tg_ndim(t) != 2) {
-        rc = tgfit_fail("%s: a .npy input must be a 2-d array [points, columns], this one has %d dimensions",
-                        o->data, tg_ndim(t));
-        goto cleanup;
-    }
-    int64_t n_cols = tg_shape(t)[1], cx, cy, end;
-    if (column_index("--x", o->xcol, n_cols, o->data, &cx) || column_index("--y", o->ycol, n_cols, o->data, &cy)) {
-        rc = -1;
-        goto cleanup;
-    }
-    d->n_total = tg_shape(t)[0];
+    int64_t cx, cy, cw = -1, end;
+    if (column_index("--x", o->xcol, n_cols, o->data, &cx) || column_index("--y", o->ycol, n_cols, o->data, &cy) ||
+        (o->wcol && column_index("--weights", o->wcol, n_cols, o->data, &cw)))
+        return -1;
+    d->n_total = rows;
     par_rows(p, d->n_total, &d->begin, &end);
     d->n = end - d->begin;
-    rc = take_rows(tg_data(t), n_cols, cx, cy, d);
-cleanup:
-    tg_free(t);
-    return rc;
+    point_rows(table, n_cols, cx, cy, cw, d);
+    return 0;
 }
 
 static int load_csv(const options *o, const par *p, dataset *d)
 {
-    const char *cols[2] = { o->xcol, o->ycol };
-    tg_tensor *t = tg_load_csv(o->data, 2, cols, NULL);
-    if (!t)
+    const char *cols[3] = { o->xcol, o->ycol, o->wcol };
+    int n_cols = o->wcol ? 3 : 2;
+    d->table = tg_load_csv(o->data, n_cols, cols, NULL);
+    if (!d->table)
         return tgfit_fail("%s", library_message());
     int64_t end;
-    d->n_total = tg_shape(t)[0];
+    d->n_total = tg_shape(d->table)[0];
     par_rows(p, d->n_total, &d->begin, &end);
     d->n = end - d->begin;
-    int rc = take_rows(tg_data(t), 2, 0, 1, d);
-    tg_free(t);
-    return rc;
+    point_rows(tg_data(d->table), n_cols, 0, 1, o->wcol ? 2 : -1, d);
+    return 0;
 }
 
-/* The first non-finite value of this rank's slice, as a message. */
+/* The first non-finite value of this rank's slice, as a message; the range of x. */
 static int check_finite(const options *o, dataset *d)
 {
-    const double *x = tg_data(d->x), *y = tg_data(d->y);
     for (int64_t i = 0; i < d->n; i++) {
-        if (!isfinite(x[i]) || !isfinite(y[i])) {
-            bool bad_x = !isfinite(x[i]);
+        double x = data_x(d, i), y = data_y(d, i), w = data_w(d, i);
+        if (!isfinite(x) || !isfinite(y) || !isfinite(w)) {
+            const char *what = !isfinite(x) ? "x" : !isfinite(y) ? "y" : "the weight";
+            const char *col = !isfinite(x) ? o->xcol : !isfinite(y) ? o->ycol : o->wcol;
             return tgfit_fail("%s: data row %lld: %s (column %s) is %g; every point must be finite", o->data,
-                              (long long)(d->begin + i + 1), bad_x ? "x" : "y", bad_x ? o->xcol : o->ycol,
-                              bad_x ? x[i] : y[i]);
+                              (long long)(d->begin + i + 1), what, col, !isfinite(x) ? x : !isfinite(y) ? y : w);
         }
-        if (x[i] < d->xlo)
-            d->xlo = x[i];
-        if (x[i] > d->xhi)
-            d->xhi = x[i];
+        if (x < d->xlo)
+            d->xlo = x;
+        if (x > d->xhi)
+            d->xhi = x;
     }
     return 0;
 }
@@ -144,7 +172,9 @@ int data_load(const options *o, const par *p, dataset *d)
 
 void data_free(dataset *d)
 {
-    tg_free(d->x);
-    tg_free(d->y);
-    d->x = d->y = NULL;
+    tg_free(d->table);
+    tg_npy_view_close(&d->view);
+    tg_npy_view_close(&d->view_y);
+    d->table = NULL;
+    d->x = d->y = d->w = NULL;
 }

@@ -3,14 +3,15 @@
 ** tensorgrad's optimizers, and the least-squares reference.
 **
 ** The loss is the mean squared error over the points of a step: all N points
-** (full batch) or the B points of a minibatch.  Each rank computes
-** sum over its points of (pred - y)^2, times 1 / count, and its gradient; one
-** collective (par_grads) adds the ranks' gradients and losses in rank order,
-** so every rank holds the gradient of the global loss and takes the same
-** optimizer step.  Minibatches are B indices drawn with replacement from one
-** seeded stream that every rank draws identically; a rank uses those in its
-** own rows.  The result depends on the number of ranks only through where the
-** sums over points are split.
+** (full batch) or the B points of a minibatch, with weights w as numpy's
+** (w pred - w y)^2.  Full batch streams the rank's rows in blocks of
+** TGFIT_BLOCK points (block-sized copies, never the whole column): each
+** block's loss sum and gradient is one leaf of the fixed tree of tree.c, so
+** every rank holds the same bits of the global loss and gradient, whatever
+** the number of ranks or threads, and takes the same optimizer step.
+** Minibatches are B indices drawn with replacement from one seeded stream
+** that every rank draws identically; the ranks pool the drawn points (one
+** exact sum) and each computes the whole minibatch's gradient.
 */
 #include "tgfit.h"
 
@@ -61,81 +62,173 @@ static void set_values(trainer *t, const double *v)
             tg_data(t->abcd[i])[0] = v[i];
 }
 
-/* This step's points on this rank (tensors of the current scope) and the global count. */
-static int step_points(trainer *t, tg_tensor **x, tg_tensor **y, double *count)
+/* The step's loss with weights: sum (w pred - w y)^2 (numpy's w multiplies the residual). */
+static tg_tensor *block_loss(const trainer *t, tg_tensor *x, tg_tensor *y, tg_tensor *w)
+{
+    tg_tensor *pred = model(t, x);
+    if (w)
+        return tg_mse_loss(tg_mul(pred, w), tg_mul(y, w), TG_REDUCTION_SUM);
+    return tg_mse_loss(pred, y, TG_REDUCTION_SUM);
+}
+
+/* Points [lo, lo + m) of this rank as new tensors of the current scope (block-sized copies). */
+static int block_tensors(const dataset *d, int64_t lo, int64_t m, tg_tensor **x, tg_tensor **y, tg_tensor **w)
+{
+    *x = tg_zeros(1, &m);
+    *y = tg_zeros(1, &m);
+    *w = d->w ? tg_zeros(1, &m) : NULL;
+    if (!*x || !*y || (d->w && !*w))
+        return tgfit_fail("%s", tg_last_error());
+    double *bx = tg_data(*x), *by = tg_data(*y), *bw = *w ? tg_data(*w) : NULL;
+    for (int64_t i = 0; i < m; i++) {
+        bx[i] = data_x(d, lo + i);
+        by[i] = data_y(d, lo + i);
+        if (bw)
+            bw[i] = data_w(d, lo + i);
+    }
+    return 0;
+}
+
+/* v[0] = the block's loss sum, v[1 ..] its gradient (grad false: the loss only). */
+static int block_eval(trainer *t, tg_tensor *x, tg_tensor *y, tg_tensor *w, bool grad, double *v)
+{
+    if (grad)
+        tg_params_zero_grad(t->params);
+    tg_tensor *loss = block_loss(t, x, y, w);
+    if (!loss || (grad && tg_backward(loss, NULL) != TG_OK))
+        return tgfit_fail("%s", tg_last_error());
+    v[0] = tg_item(loss);
+    for (int i = 0, at = 1; grad && i < tg_params_count(t->params); i++) {
+        tg_tensor *g = tg_grad(tg_params_get(t->params, i));
+        int64_t n = tg_numel(tg_params_get(t->params, i));
+        for (int64_t j = 0; j < n; j++)
+            v[at++] = g ? tg_data(g)[j] : 0.0;
+    }
+    return 0;
+}
+
+/* The sum over all ranks' points of the loss (and its gradient) through the
+** fixed tree of TGFIT_BLOCK blocks: out[0] the loss sum, out[1 ..] the gradient. */
+static int full_sums(trainer *t, bool grad, double *out)
 {
     const dataset *d = t->d;
-    if (t->o->batch == 0) {
-        *x = d->x;
-        *y = d->y;
-        *count = (double)d->n_total;
-        return 0;
+    int m = 1 + (grad ? t->n_values : 0);
+    sumtree *tree = sumtree_new(m);
+    double *v = malloc((size_t)m * sizeof *v);
+    int rc = tree && v ? 0 : tgfit_fail("out of memory");
+    bool was = tg_set_grad_enabled(grad);
+    for (int64_t lo = 0; rc == 0 && lo < d->n; lo += TGFIT_BLOCK) {
+        int64_t n = d->n - lo < TGFIT_BLOCK ? d->n - lo : TGFIT_BLOCK;
+        tg_scope_begin();
+        tg_tensor *x, *y, *w;
+        rc = block_tensors(d, lo, n, &x, &y, &w);
+        if (rc == 0)
+            rc = block_eval(t, x, y, w, grad, v);
+        tg_scope_end();
+        if (rc == 0)
+            rc = sumtree_push(tree, (d->begin + lo) / TGFIT_BLOCK, v);
     }
-    int64_t m = 0, b = t->o->batch;
-    *x = tg_zeros(1, &b);
-    *y = tg_zeros(1, &b);
-    if (!*x || !*y)
-        return tgfit_fail("%s", tg_last_error());
-    double *bx = tg_data(*x), *by = tg_data(*y);
-    const double *dx = tg_data(d->x), *dy = tg_data(d->y);
+    tg_set_grad_enabled(was);
+    bool report;
+    if (par_failed(t->p, rc != 0, &report))
+        rc = report ? TGFIT_FAIL_HERE : TGFIT_FAIL_QUIET;
+    else
+        rc = sumtree_total(t->p, tree, out);
+    sumtree_free(tree);
+    free(v);
+    return rc;
+}
+
+/* Minibatch: B indices drawn from one seeded stream on every rank; each rank
+** fills in the points it holds, one exact sum (one nonzero per slot) gives
+** every rank the whole minibatch, and each computes the same gradient. */
+static int minibatch_sums(trainer *t, double *out)
+{
+    const dataset *d = t->d;
+    const int64_t b = t->o->batch;
+    double *buf = calloc((size_t)(3 * b), sizeof *buf);
+    if (!buf)
+        return tgfit_fail("out of memory for a minibatch of %lld points", (long long)b);
     for (int64_t i = 0; i < b; i++) {
         int64_t g = tg_rng_randint(&t->rng, 0, d->n_total) - d->begin;
         if (g >= 0 && g < d->n) {
-            bx[m] = dx[g];
-            by[m++] = dy[g];
+            buf[i] = data_x(d, g);
+            buf[b + i] = data_y(d, g);
+            buf[2 * b + i] = data_w(d, g);
         }
     }
-    *x = tg_from_array(1, &m, bx);
-    *y = tg_from_array(1, &m, by);
-    *count = (double)b;
-    return *x && *y ? 0 : tgfit_fail("%s", tg_last_error());
+    int rc = par_sum(t->p, buf, 3 * b);
+    tg_scope_begin();
+    tg_tensor *x = rc == 0 ? tg_from_array(1, &b, buf) : NULL, *y = x ? tg_from_array(1, &b, buf + b) : NULL;
+    tg_tensor *w = y && d->w ? tg_from_array(1, &b, buf + 2 * b) : NULL;
+    if (rc == 0 && (!x || !y || (d->w && !w)))
+        rc = tgfit_fail("%s", tg_last_error());
+    if (rc == 0)
+        rc = block_eval(t, x, y, w, true, out);
+    tg_scope_end();
+    free(buf);
+    return rc;
+}
+
+/* Every parameter gets a gradient tensor (a rank without points has none yet). */
+static int ensure_grads(trainer *t)
+{
+    for (int i = 0; i < tg_params_count(t->params); i++) {
+        tg_tensor *p = tg_params_get(t->params, i);
+        if (tg_grad(p))
+            continue;
+        tg_scope_begin();
+        tg_status s = tg_backward(tg_affine(tg_sum(p), 0.0, 0.0), NULL);
+        tg_scope_end();
+        if (s != TG_OK)
+            return tgfit_fail("%s", tg_last_error());
+    }
+    return 0;
 }
 
 /* One evaluation of the global loss and its gradient (the optimizers' closure). */
 static tg_tensor *closure(void *user)
 {
     trainer *t = user;
-    tg_tensor *x = NULL, *y = NULL;
-    double count = 1.0;
-    tg_params_zero_grad(t->params);
-    if (step_points(t, &x, &y, &count))
-        goto failed;
-    tg_tensor *loss = tg_affine(tg_mse_loss(model(t, x), y, TG_REDUCTION_SUM), 1.0 / count, 0.0);
-    if (!loss || tg_backward(loss, NULL) != TG_OK) {
-        tgfit_fail("%s", tg_last_error());
-        goto failed;
+    const double count = t->o->batch == 0 ? (double)t->d->n_total : (double)t->o->batch;
+    double *sums = malloc((size_t)(1 + t->n_values) * sizeof *sums), stop = progress_interrupted() ? 1.0 : 0.0;
+    int rc = sums ? 0 : tgfit_fail("out of memory");
+    if (rc == 0)
+        rc = t->o->batch == 0 ? full_sums(t, true, sums) : minibatch_sums(t, sums);
+    if (rc == 0)
+        rc = ensure_grads(t);
+    if (rc == 0)
+        rc = par_sum(t->p, &stop, 1);            /* exact: 0 / 1 flags */
+    if (rc) {
+        free(sums);
+        t->failed = rc;
+        return NULL;
     }
-    double extra[2] = { tg_item(loss), progress_interrupted() ? 1.0 : 0.0 };
-    if (par_grads(t->p, t->params, extra, 2))
-        goto failed;
+    for (int i = 0, at = 1; i < tg_params_count(t->params); i++) {
+        tg_tensor *g = tg_grad(tg_params_get(t->params, i));
+        for (int64_t j = 0; j < tg_numel(g); j++)
+            tg_data(g)[j] = sums[at++] * (1.0 / count);
+    }
+    double loss = sums[0] * (1.0 / count);
+    free(sums);
     t->r->evaluations++;
     t->r->points_done += count;
-    t->stop = extra[1] != 0.0;
-    if (t->o->batch == 0 && isfinite(extra[0]) && extra[0] < t->best_loss) {
-        t->best_loss = extra[0];
+    t->stop = stop != 0.0;
+    if (t->o->batch == 0 && isfinite(loss) && loss < t->best_loss) {
+        t->best_loss = loss;
         get_values(t, t->best);
     }
-    return tg_scalar(extra[0]);
-failed:
-    t->failed = TGFIT_FAIL;
-    return NULL;
+    return tg_scalar(loss);
 }
 
 /* The MSE over all points at the current values, without a graph. */
 static int full_loss(trainer *t, double *out)
 {
-    bool was = tg_set_grad_enabled(false);
-    tg_scope_begin();
-    tg_tensor *sum = tg_mse_loss(model(t, t->d->x), t->d->y, TG_REDUCTION_SUM);
-    double v = sum ? tg_item(sum) * (1.0 / (double)t->d->n_total) : NAN;
-    tg_scope_end();
-    tg_set_grad_enabled(was);
-    if (!sum)
-        return tgfit_fail("%s", tg_last_error());
-    if (par_sum(t->p, &v, 1))
-        return TGFIT_FAIL;
-    *out = v;
-    return 0;
+    double sum;
+    int rc = full_sums(t, false, &sum);
+    if (rc == 0)
+        *out = sum * (1.0 / (double)t->d->n_total);
+    return rc;
 }
 
 static tg_optim *make_optimizer(const options *o, const tg_params *params, double *lr)
@@ -214,29 +307,40 @@ static int reference(trainer *t)
     fit_run *r = t->r;
     int degree = o->model == MODEL_LEGENDRE ? o->degree : 3;
     double t0 = tgfit_now();
-    tg_tensor *c = NULL;
-    r->lstsq_loss = r->cond = NAN;
+    r->lstsq_loss = r->cond = r->lstsq_rss = NAN;
     if (o->no_lstsq) {
         r->lstsq_note = "skipped (--no-lstsq)";
         return 0;
     }
-    if (par_lstsq(t->p, t->d->x, t->d->y, degree, r->alpha, r->beta, &c, &r->cond)) {
+    const dataset *d = t->d;
+    tg_points pts = {.x = d->x, .y = d->y, .w = d->w, .n = d->n, .first = d->begin,
+                     .x_stride = d->stride, .y_stride = d->stride, .w_stride = d->stride};
+    tg_lstsq_opts lo = {.stop = progress_stop_flag()};
+    tg_lstsq_result res;
+    if (par_lstsq(t->p, &pts, degree, r->alpha, r->beta, &lo, &res)) {
         static char note[300];
         snprintf(note, sizeof note, "%s", tg_last_error());
         r->lstsq_note = note;
         r->lstsq_seconds = tgfit_now() - t0;
+        tg_lstsq_result_free(&res);
+        bool lowest;                              /* collective: every rank's par_lstsq failed alike */
+        if (par_failed(t->p, progress_interrupted(), &lowest)) {
+            r->interrupted = true;                /* SIGINT / SIGTERM stopped the streaming QR */
+            r->lstsq_note = "interrupted before the least squares finished";
+            return 0;
+        }
         if (o->optimizer == OPT_LSTSQ)
             return tgfit_fail("least squares failed: %s", note);
         return 0;
     }
     r->n_lstsq = degree + 1;
-    r->lstsq_coef = malloc((size_t)r->n_lstsq * sizeof *r->lstsq_coef);
-    if (!r->lstsq_coef) {
-        tg_free(c);
-        return tgfit_fail("out of memory");
-    }
-    memcpy(r->lstsq_coef, tg_data(c), (size_t)r->n_lstsq * sizeof *r->lstsq_coef);
-    tg_free(c);
+    r->cond = res.cond;
+    r->lstsq_rss = res.rss;
+    r->lstsq_rank = res.rank;
+    snprintf(r->lstsq_warning, sizeof r->lstsq_warning, "%s", res.rank_deficient ? res.warning : "");
+    r->lstsq_coef = res.coef;                     /* malloc'd by the library: ours now */
+    r->lstsq_cov = res.cov;
+    r->lstsq_se = res.se;
     r->lstsq_seconds = tgfit_now() - t0;
     if (o->model != MODEL_LEGENDRE) {             /* the best cubic, as a Legendre series */
         trainer cubic = *t;
@@ -272,6 +376,23 @@ static int history_push(fit_run *r, int64_t *cap, double loss)
     return 0;
 }
 
+/* --tol: true once the loss has not improved on its best by more than tol
+** (relative) for TOL_PATIENCE steps in a row.  Every rank sees the same losses. */
+#define TOL_PATIENCE 10
+static bool tol_reached(const options *o, double *best, int64_t *since, double loss)
+{
+    if (!(o->tol > 0))
+        return false;
+    if (loss < *best - o->tol * fabs(*best) || !isfinite(*best)) {
+        *best = loss;
+        *since = 0;
+        return false;
+    }
+    if (loss < *best)
+        *best = loss;
+    return ++*since >= TOL_PATIENCE;
+}
+
 static int train(trainer *t)
 {
     const options *o = t->o;
@@ -280,8 +401,8 @@ static int train(trainer *t)
     if (!opt)
         return tgfit_fail("%s", tg_last_error());
     progress *pg = &t->pg;
-    int64_t cap = 0;
-    double t0 = tgfit_now(), loss = NAN;
+    int64_t cap = 0, tol_since = 0;
+    double t0 = tgfit_now(), loss = NAN, tol_best = INFINITY;
     int rc = 0;
     for (int64_t step = 0; step < o->steps; step++) {
         tg_scope_begin();
@@ -303,6 +424,10 @@ static int train(trainer *t)
             r->interrupted = true;
             break;
         }
+        if (tol_reached(o, &tol_best, &tol_since, loss)) {
+            r->converged = true;
+            break;
+        }
     }
     r->fit_seconds = tgfit_now() - t0;
     tg_optim_free(opt);
@@ -321,15 +446,18 @@ int fit_run_all(const options *o, const par *p, const dataset *d, fit_run *r)
     if (rc == 0)
         rc = reference(&t);
     if (rc == 0 && o->optimizer == OPT_LSTSQ) {
-        set_values(&t, r->lstsq_coef);
+        if (r->lstsq_coef)                     /* NULL: a signal stopped the QR; the zero series stays */
+            set_values(&t, r->lstsq_coef);
         r->lr = NAN;
-        bool lowest;                           /* a signal during least squares: the solution is the best fit */
-        r->interrupted = par_failed(p, progress_interrupted(), &lowest);
-    } else if (rc == 0) {
+        bool lowest;                           /* a signal after the QR: the solution is the best fit */
+        r->interrupted = par_failed(p, progress_interrupted(), &lowest) || r->interrupted;
+    } else if (rc == 0 && !r->interrupted) {
         rc = train(&t);
     }
     double final_loss = NAN;
-    if (rc == 0)
+    if (rc == 0 && (o->optimizer == OPT_LSTSQ || (r->interrupted && r->steps_done == 0)))
+        final_loss = r->lstsq_loss;                /* no second pass over the data (NaN without a solution) */
+    else if (rc == 0)
         rc = full_loss(&t, &final_loss);
     if (rc == 0) {
         /* full batch: the best values any evaluation saw, else the last ones */
@@ -369,6 +497,8 @@ void fit_run_free(fit_run *r)
 {
     free(r->coef);
     free(r->lstsq_coef);
+    free(r->lstsq_cov);
+    free(r->lstsq_se);
     free(r->loss_hist);
     memset(r, 0, sizeof *r);
 }

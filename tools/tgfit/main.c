@@ -25,7 +25,7 @@ static const char usage[] =
     "Usage: tgfit --data FILE --x COL --y COL --degree D [options]\n"
     "  --data FILE        points: a CSV file with a header (COL is a column name) or a\n"
     "                     2-d .npy array [points, columns] (COL is a column index)\n"
-    "  --x COL, --y COL   the columns of x and y\n"
+    "  --x COL, --y COL   the columns of x and y (a 1-d .npy --data with --x 0 --y Y.npy: two files)\n"
     "  --degree D         degree of the Legendre series y = sum c_k P_k(alpha x + beta), D >= 0\n"
     "  --model M          legendre (default) or p3: y = a + b * P3(c + d x), the tutorial's model\n"
     "  --optimizer O      adam (default), sgd, lbfgs, or lstsq (the exact least-squares solution)\n"
@@ -35,10 +35,14 @@ static const char usage[] =
     "  --seed S           seed of the minibatch draws (default 0)\n"
     "  --out FILE         write the result as JSON\n"
     "  --plot FILE        write an SVG plot: data, fit, residuals, loss per step\n"
-    "  --no-lstsq         skip the least-squares reference (its design matrix is N x (D + 1))\n"
+    "  --no-lstsq         skip the least-squares reference (a streaming QR, memory O(D^2))\n"
+    "  --weights COL      weight of each point's residual (numpy's w): the loss is (w pred - w y)^2\n"
+    "  --tol T            stop when the loss improved by less than T (relative) in 10 steps\n"
     "  -q, --quiet        no progress on stderr and no summary on stdout (errors still show)\n"
     "  -V, --version      print the version and exit\n"
     "  -h, --help         print this help and exit\n"
+    "tgfit eval --fit FIT.json --data FILE --x COL [--y COL] [--pred OUT.npy] evaluates a fit\n"
+    "saved by --out on new points (prints points, and with --y the MSE, RMSE, max error).\n"
     "FILE may be - : --data - reads CSV from standard input, --out - (or --plot -) writes to\n"
     "standard output instead of the summary.  Outputs are replaced whole (a temporary file\n"
     "renamed over the old one) or not at all.  The loss is the mean squared error.  Ctrl-C or\n"
@@ -74,6 +78,17 @@ static int parse_lr(const char *v, double *out)
     return 0;
 }
 
+static int parse_tol(const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (!*v || *end || errno || !isfinite(x) || x < 0)
+        return tgfit_fail("--tol '%s': must be a number >= 0 (0: run every step)", v);
+    *out = x;
+    return 0;
+}
+
 static int parse_choice(const char *opt, const char *v, const char *const *names, int n, int *out)
 {
     for (int i = 0; i < n; i++)
@@ -85,7 +100,7 @@ static int parse_choice(const char *opt, const char *v, const char *const *names
 
 /* The long options; a value >= 256 is an option without a short form. */
 enum { OPT_DATA = 256, OPT_X, OPT_Y, OPT_DEGREE, OPT_MODEL, OPT_OPTIMIZER, OPT_STEPS, OPT_LR, OPT_BATCH, OPT_SEED,
-       OPT_OUT, OPT_PLOT, OPT_NO_LSTSQ };
+       OPT_OUT, OPT_PLOT, OPT_NO_LSTSQ, OPT_WEIGHTS, OPT_TOL };
 static const char short_options[] = ":hqV";
 
 static const struct option long_options[] = {
@@ -102,6 +117,8 @@ static const struct option long_options[] = {
     { "out", required_argument, NULL, OPT_OUT },
     { "plot", required_argument, NULL, OPT_PLOT },
     { "no-lstsq", no_argument, NULL, OPT_NO_LSTSQ },
+    { "weights", required_argument, NULL, OPT_WEIGHTS },
+    { "tol", required_argument, NULL, OPT_TOL },
     { "help", no_argument, NULL, 'h' },
     { "quiet", no_argument, NULL, 'q' },
     { "version", no_argument, NULL, 'V' },
@@ -132,6 +149,8 @@ static int set_option(options *o, int c, const char *v)
     case OPT_OUT: o->out = v; break;
     case OPT_PLOT: o->plot = v; break;
     case OPT_NO_LSTSQ: o->no_lstsq = true; break;
+    case OPT_WEIGHTS: o->wcol = v; break;
+    case OPT_TOL: rc = parse_tol(v, &o->tol); break;
     case 'q': o->quiet = true; break;
     case OPT_LR: rc = parse_lr(v, &o->lr); break;
     case OPT_STEPS: rc = parse_int("--steps", v, 0, MAX_STEPS, &o->steps); break;
@@ -277,8 +296,8 @@ static int plot_sample(const par *p, const dataset *d, double **x, double **y, i
     double *mx = malloc((size_t)(d->n / stride + 2) * sizeof *mx), *my = malloc((size_t)(d->n / stride + 2) * sizeof *my);
     int rc = mx && my ? 0 : tgfit_fail("out of memory");
     for (int64_t i = first; rc == 0 && i < d->n; i += stride, m++) {
-        mx[m] = tg_data(d->x)[i];
-        my[m] = tg_data(d->y)[i];
+        mx[m] = data_x(d, i);
+        my[m] = data_y(d, i);
     }
     int64_t ny;
     *x = *y = NULL;
@@ -320,7 +339,10 @@ static int run(const options *o, const par *p)
         r.total_seconds = tgfit_now() - t0;
         if (rc == 0)
             rc = write_outputs(o, p, &d, &r);
-        if (rc == 0 && r.interrupted && p->rank == 0 && o->optimizer == OPT_LSTSQ)
+        if (rc == 0 && r.interrupted && p->rank == 0 && !r.lstsq_coef && !o->no_lstsq)
+            fprintf(stderr, "tgfit: interrupted (%s) during least squares, before its solution; wrote the "
+                    "starting point\n", progress_signal_name());
+        else if (rc == 0 && r.interrupted && p->rank == 0 && o->optimizer == OPT_LSTSQ)
             fprintf(stderr, "tgfit: interrupted (%s) during least squares; wrote its solution\n",
                     progress_signal_name());
         else if (rc == 0 && r.interrupted && p->rank == 0)
@@ -341,6 +363,12 @@ int main(int argc, char **argv)
 {
     par p;
     options o;
+    if (argc > 1 && strcmp(argv[1], "eval") == 0) {       /* tgfit eval: tools/tgfit/eval.c */
+        if (tgfit_eval(argc - 1, argv + 1) == 0)
+            return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+        fprintf(stderr, "tgfit: %s\n", tgfit_error());
+        return 1;
+    }
     if (par_init(&argc, &argv, &p)) {
         fprintf(stderr, "tgfit: %s\n", tgfit_error());
         return 1;

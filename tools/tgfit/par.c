@@ -3,12 +3,28 @@
 ** MPI when the process was started by an MPI launcher (mpirun / mpiexec set
 ** OMPI_COMM_WORLD_SIZE, PMI_SIZE or PMIX_RANK) and every collective goes
 ** through tensorgrad_mpi; otherwise it is one process and every call here is
-** the identity.  No other tgfit file sees MPI.
+** the identity.  No other tgfit file sees MPI.  Rows are split in whole
+** blocks (block_rows), and the least squares is one QR tree over the ranks'
+** parts, so results are the same bit for bit on any number of ranks.
 */
 #include "tgfit.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* Rank r of K gets the whole blocks [r L / K, (r + 1) L / K) of the L blocks
+** of TGFIT_BLOCK points (the last one may be short): every rank owns whole
+** subtrees of the reductions, so their results do not depend on K. */
+static void block_rows(const par *p, int64_t n, int64_t *begin, int64_t *end)
+{
+    int64_t leaves = (n + TGFIT_BLOCK - 1) / TGFIT_BLOCK;
+    *begin = leaves * p->rank / p->size * TGFIT_BLOCK;
+    *end = leaves * (p->rank + 1) / p->size * TGFIT_BLOCK;
+    if (*begin > n)
+        *begin = n;
+    if (*end > n)
+        *end = n;
+}
 
 #ifdef TGFIT_MPI
 #include <tensorgrad_mpi.h>
@@ -43,10 +59,7 @@ void par_finalize(const par *p)
 
 void par_rows(const par *p, int64_t n, int64_t *begin, int64_t *end)
 {
-    *begin = 0;
-    *end = n;
-    if (p->mpi)
-        tg_mpi_rows(n, MPI_COMM_WORLD, begin, end);
+    block_rows(p, n, begin, end);
 }
 
 int par_sum(const par *p, double *buf, int64_t n)
@@ -85,12 +98,31 @@ int par_gather(const par *p, const double *mine, int64_t n_mine, double **all, i
     return 0;
 }
 
-int par_lstsq(const par *p, tg_tensor *x, tg_tensor *y, int degree, double alpha, double beta,
-              tg_tensor **coef, double *cond)
+int par_lstsq(const par *p, const tg_points *pts, int degree, double alpha, double beta,
+              const tg_lstsq_opts *opts, tg_lstsq_result *res)
 {
-    tg_status s = p->mpi ? tg_mpi_legendre_lstsq(x, y, degree, alpha, beta, coef, cond, MPI_COMM_WORLD)
-                         : tg_legendre_lstsq(x, y, degree, alpha, beta, coef, cond);
+    tg_lstsq_part *mine = NULL, *all = NULL;
+    memset(res, 0, sizeof *res);
+    tg_status s = tg_legendre_lstsq_part(pts, degree, alpha, beta, opts, &mine);
+    if (p->mpi) {                      /* collective: entered even after a local failure */
+        tg_status m = tg_mpi_lstsq_merge(s == TG_OK ? mine : NULL, &all, MPI_COMM_WORLD);
+        if (s == TG_OK)
+            s = m;
+    }
+    if (s == TG_OK)
+        s = tg_lstsq_part_solve(p->mpi ? all : mine, opts, res);
+    tg_lstsq_part_free(mine);
+    tg_lstsq_part_free(all);
     return s == TG_OK ? 0 : -1;
+}
+
+int par_allgather(const par *p, const double *mine, int64_t n_mine, double **all, int64_t *n_all)
+{
+    if (p->mpi) {
+        MPI_OR_FAIL(tg_mpi_allgather(mine, n_mine, all, n_all, MPI_COMM_WORLD));
+        return 0;
+    }
+    return par_gather(p, mine, n_mine, all, n_all);
 }
 
 bool par_failed(const par *p, bool failed_here, bool *report)
@@ -131,9 +163,7 @@ void par_finalize(const par *p) { (void)p; }
 
 void par_rows(const par *p, int64_t n, int64_t *begin, int64_t *end)
 {
-    (void)p;
-    *begin = 0;
-    *end = n;
+    block_rows(p, n, begin, end);
 }
 
 int par_sum(const par *p, double *buf, int64_t n)
@@ -173,11 +203,22 @@ int par_gather(const par *p, const double *mine, int64_t n_mine, double **all, i
     return 0;
 }
 
-int par_lstsq(const par *p, tg_tensor *x, tg_tensor *y, int degree, double alpha, double beta,
-              tg_tensor **coef, double *cond)
+int par_lstsq(const par *p, const tg_points *pts, int degree, double alpha, double beta,
+              const tg_lstsq_opts *opts, tg_lstsq_result *res)
 {
     (void)p;
-    return tg_legendre_lstsq(x, y, degree, alpha, beta, coef, cond) == TG_OK ? 0 : -1;
+    tg_lstsq_part *mine = NULL;
+    memset(res, 0, sizeof *res);
+    tg_status s = tg_legendre_lstsq_part(pts, degree, alpha, beta, opts, &mine);
+    if (s == TG_OK)
+        s = tg_lstsq_part_solve(mine, opts, res);
+    tg_lstsq_part_free(mine);
+    return s == TG_OK ? 0 : -1;
+}
+
+int par_allgather(const par *p, const double *mine, int64_t n_mine, double **all, int64_t *n_all)
+{
+    return par_gather(p, mine, n_mine, all, n_all);
 }
 
 bool par_failed(const par *p, bool failed_here, bool *report)

@@ -35,6 +35,8 @@ void progress_install_sigint(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+volatile const sig_atomic_t *progress_stop_flag(void) { return &interrupted; }
+
 bool progress_interrupted(void)
 {
     return interrupted != 0;

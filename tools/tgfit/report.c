@@ -122,6 +122,25 @@ static void json_array(FILE *f, const char *key, const double *v, int n)
     fputs("],\n", f);
 }
 
+/* The coefficients' covariance, as scipy's curve_fit pcov: rows of n. */
+static void json_matrix(FILE *f, const char *key, const double *v, int n)
+{
+    fprintf(f, "  \"%s\": ", key);
+    if (!v) {
+        fputs("null,\n", f);
+        return;
+    }
+    fputc('[', f);
+    for (int i = 0; i < n; i++) {
+        fputs(i ? ",\n    [" : "\n    [", f);
+        for (int j = 0; j < n; j++) {
+            json_number(f, v[(int64_t)i * n + j]);
+            fputs(j + 1 < n ? ", " : "]", f);
+        }
+    }
+    fputs("\n  ],\n", f);
+}
+
 int report_json(const options *o, const par *p, const dataset *d, const fit_run *r, const char *path)
 {
     output w;
@@ -135,6 +154,7 @@ int report_json(const options *o, const par *p, const dataset *d, const fit_run 
     json_key_string(f, "  ", "data", o->data, false);
     json_key_string(f, "  ", "x_column", o->xcol, false);
     json_key_string(f, "  ", "y_column", o->ycol, false);
+    json_key_string(f, "  ", "weights_column", o->wcol, false);
     json_key_number(f, "  ", "points", (double)d->n_total, false);
     json_key_number(f, "  ", "x_min", d->xlo, false);
     json_key_number(f, "  ", "x_max", d->xhi, false);
@@ -145,20 +165,26 @@ int report_json(const options *o, const par *p, const dataset *d, const fit_run 
     json_key_string(f, "  ", "loss_kind", "mse", false);
     json_key_number(f, "  ", "steps_done", (double)r->steps_done, false);
     json_key_number(f, "  ", "evaluations", (double)r->evaluations, false);
-    fprintf(f, "  \"interrupted\": %s,\n  \"diverged\": %s,\n", r->interrupted ? "true" : "false",
-            r->diverged ? "true" : "false");
+    fprintf(f, "  \"interrupted\": %s,\n  \"diverged\": %s,\n  \"converged\": %s,\n",
+            r->interrupted ? "true" : "false", r->diverged ? "true" : "false", r->converged ? "true" : "false");
     json_key_number(f, "  ", "lstsq_degree", o->model == MODEL_LEGENDRE ? o->degree : 3, false);
     json_array(f, "lstsq_coefficients", r->lstsq_coef, r->n_lstsq);
     json_key_number(f, "  ", "lstsq_loss", r->lstsq_coef ? r->lstsq_loss : NAN, false);
     json_key_number(f, "  ", "relative_gap", r->lstsq_coef ? relative_gap(r) : NAN, false);
     json_key_number(f, "  ", "cond", r->cond, false);
-    json_key_string(f, "  ", "lstsq_method", p->mpi ? "normal_equations" : "svd", false);
+    json_key_string(f, "  ", "lstsq_method", "tsqr", false);
+    json_key_number(f, "  ", "lstsq_rank", r->lstsq_coef ? r->lstsq_rank : NAN, false);
+    json_key_string(f, "  ", "lstsq_warning", r->lstsq_coef && r->lstsq_warning[0] ? r->lstsq_warning : NULL, false);
+    json_key_number(f, "  ", "lstsq_rss", r->lstsq_coef ? r->lstsq_rss : NAN, false);
+    json_array(f, "standard_errors", r->lstsq_se, r->n_lstsq);
+    json_matrix(f, "cov", r->lstsq_cov, r->n_lstsq);
     json_key_string(f, "  ", "lstsq_note", r->lstsq_note, false);
     fputs("  \"settings\": {\n", f);
     json_key_string(f, "    ", "optimizer", optim_name(o->optimizer), false);
     json_key_number(f, "    ", "steps", (double)o->steps, false);
     json_key_number(f, "    ", "lr", r->lr, false);
     json_key_number(f, "    ", "batch", (double)o->batch, false);
+    json_key_number(f, "    ", "tol", o->tol, false);
     fprintf(f, "    \"seed\": %llu,\n", (unsigned long long)o->seed);
     json_key_number(f, "    ", "ranks", p->size, true);
     fputs("  },\n  \"timing\": {\n", f);

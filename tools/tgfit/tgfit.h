@@ -8,6 +8,8 @@
 **   report.c    the summary on stdout, the JSON file
 **   plot.c      the SVG plot
 **   progress.c  the progress bar or lines on stderr, SIGINT
+**   eval.c      `tgfit eval`: a saved JSON fit on new points
+**   tree.c      the fixed reduction tree of the sums over points
 **   par.c       the parallel layer: tensorgrad_mpi when built with MPI and
 **               started by an MPI launcher, one process otherwise
 */
@@ -16,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <tensorgrad.h>
 
@@ -38,7 +41,7 @@ typedef enum model_kind { MODEL_LEGENDRE, MODEL_P3 } model_kind;
 typedef enum optim_kind { OPT_ADAM, OPT_SGD, OPT_LBFGS, OPT_LSTSQ } optim_kind;
 
 typedef struct options {
-    const char *data, *xcol, *ycol, *out, *plot;
+    const char *data, *xcol, *ycol, *wcol, *out, *plot;   /* wcol NULL: unweighted */
     model_kind model;
     optim_kind optimizer;
     int degree;                 /* -1 when not given */
@@ -47,6 +50,7 @@ typedef struct options {
     uint64_t seed;
     bool no_lstsq;              /* skip the least-squares reference (huge data) */
     bool quiet;                 /* no progress and no summary */
+    double tol;                 /* > 0: stop when the loss improves by less (relative) over TOL_PATIENCE steps */
 } options;
 
 const char *model_name(model_kind m);
@@ -63,17 +67,42 @@ int  par_minmax(const par *p, double *lo, double *hi);
 int  par_gather(const par *p, const double *mine, int64_t n_mine, double **all, int64_t *n_all);
 /* Collective: true when some rank failed; *report is true on the lowest failing rank only. */
 bool par_failed(const par *p, bool failed_here, bool *report);
-int  par_lstsq(const par *p, tg_tensor *x, tg_tensor *y, int degree, double alpha, double beta,
-               tg_tensor **coef, double *cond);
+/* Points per leaf of the gradient and loss sums (a multiple of TG_LSTSQ_BLOCK): large
+** enough that a step over 10^7 points is a few dozen kernel calls, not thousands. */
+#define TGFIT_BLOCK (256 * TG_LSTSQ_BLOCK)
+/* Collective least squares over every rank's pts (pts->first = its first row):
+** one tree, so *res is the same on every rank and for any rank count. -1
+** with tg_last_error on failure. */
+int  par_lstsq(const par *p, const tg_points *pts, int degree, double alpha, double beta,
+               const tg_lstsq_opts *opts, tg_lstsq_result *res);
+/* Every rank's mine concatenated in rank order, on every rank (malloc'd). */
+int  par_allgather(const par *p, const double *mine, int64_t n_mine, double **all, int64_t *n_all);
+
+/* -------------------------------------------------------------- tree.c
+** Sums of per-block vectors in one fixed binary tree over the global block
+** index, whatever the ranks and threads: push each of this rank's blocks in
+** increasing order, then sumtree_total (collective) gives every rank the same
+** bits. */
+typedef struct sumtree sumtree;
+sumtree *sumtree_new(int m);
+void sumtree_free(sumtree *t);
+int  sumtree_push(sumtree *t, int64_t leaf, const double *v);
+int  sumtree_total(const par *p, sumtree *t, double *out);
 
 /* --------------------------------------------------------------- data.c */
 typedef struct dataset {
     int64_t n_total;            /* points in the file */
     int64_t begin, n;           /* this rank's rows [begin, begin + n) */
-    tg_tensor *x, *y;           /* [n], owned */
+    const double *x, *y, *w;    /* this rank's first point, `stride` doubles apart; w NULL: weights 1 */
+    int64_t stride;
+    tg_tensor *table;           /* owned: the CSV table or a converted .npy (x, y, w point into it) */
+    tg_npy_view view, view_y;   /* owned: read-only mappings of float64 .npy files (view_y: --y Y.npy) */
     double xlo, xhi;            /* the range of x over all ranks */
     double read_seconds;        /* parsing / mapping and slicing */
 } dataset;
+static inline double data_x(const dataset *d, int64_t i) { return d->x[i * d->stride]; }
+static inline double data_y(const dataset *d, int64_t i) { return d->y[i * d->stride]; }
+static inline double data_w(const dataset *d, int64_t i) { return d->w ? d->w[i * d->stride] : 1.0; }
 int  data_load(const options *o, const par *p, dataset *d);
 void data_free(dataset *d);
 
@@ -93,6 +122,11 @@ typedef struct fit_run {
     int n_lstsq;
     double lstsq_loss, cond;
     const char *lstsq_note;     /* why there is no reference, or NULL */
+    double *lstsq_cov, *lstsq_se; /* n_lstsq^2 row-major and n_lstsq: scipy curve_fit's pcov, sqrt(diag) */
+    double lstsq_rss;           /* sum of w^2 residual^2 of the least-squares solution */
+    int lstsq_rank;
+    char lstsq_warning[200];    /* "" unless rank-deficient (the minimum-norm solution is given) */
+    bool converged;             /* --tol stopped the optimizer */
     double *loss_hist;          /* the loss of every step */
     int64_t n_hist, steps_done, evaluations;
     bool interrupted, diverged;
@@ -104,6 +138,19 @@ int  fit_run_all(const options *o, const par *p, const dataset *d, fit_run *r);
 void fit_run_free(fit_run *r);
 /* The model at the points x [n] with the coefficients of r (no graph). */
 int  fit_predict(const options *o, const fit_run *r, const double *x, int64_t n, double *y);
+
+/* -------------------------------------------------------------- eval.c */
+/* A fit as `tgfit --out` saved it: the model, the range map and the coefficients. */
+typedef struct loaded_fit {
+    model_kind model;
+    double alpha, beta;
+    int n_coef;
+    double coef[100001];        /* MAX_DEGREE + 1 */
+} loaded_fit;
+/* Reads the JSON fit at path into *fit; TGFIT_FAIL with the message recorded. */
+int fit_load(const char *path, loaded_fit *fit);
+/* `tgfit eval ...` (argv[0] is "eval"): 0 done, TGFIT_FAIL with the message recorded. */
+int tgfit_eval(int argc, char **argv);
 
 /* -------------------------------------------------------------- text.c */
 /* The length (1..4) of the well-formed UTF-8 character at s and its code
@@ -137,6 +184,8 @@ int  plot_svg(const options *o, const fit_run *r, const double *x, const double 
 /* SIGINT and SIGTERM set a flag (a second one of either kills as usual);
 ** the training loop and long computations poll progress_interrupted(). */
 void progress_install_sigint(void);
+/* The flag the signal handler sets, for loops that poll it (the streaming least squares). */
+volatile const sig_atomic_t *progress_stop_flag(void);
 bool progress_interrupted(void);
 const char *progress_signal_name(void);     /* "SIGINT", "SIGTERM", or "a signal to another rank" */
 typedef struct progress {

@@ -1,0 +1,350 @@
+/*
+** Activations and selections with PyTorch's names and rules: tg_sigmoid,
+** tg_softmax, tg_log_softmax, tg_clamp, tg_maximum, tg_minimum and tg_where.
+** Each Function's backward is written with recorded tensorgrad ops (masks and
+** tie weights are constants, as in PyTorch), so every op is differentiable
+** twice.  Binary and ternary ops broadcast like tg_add.  The pointwise ones
+** (sigmoid, clamp, maximum, minimum, where) carry their fusion descriptor:
+** one scalar function gives the forward, the descriptor's point and block, and
+** its C expression the code generator's.  Ops layer: public op -> Function.
+*/
+#include "ops.h"
+#include "../core/opdesc.h"
+
+#include <math.h>
+#include <string.h>
+
+static bool norm_dim(const char *fn, int dim, int ndim, int *d)
+{
+    int n = ndim > 0 ? ndim : 1;
+    *d = dim < 0 ? dim + n : dim;
+    if (*d >= 0 && *d < n)
+        return true;
+    tg__error(TG_ERR_ARG, "%s: dim %d out of range for a %d-d tensor", fn, dim, ndim);
+    return false;
+}
+
+/* ------------------------------------------------------------- sigmoid */
+
+/* Descriptors of the pointwise ops: point and block from one scalar function
+** f(x, args), with the scalar inputs of inc 0 broadcast. */
+#define POINT_DESC(fname, n_in, cexpr)                                                          \
+    static double fname##_point(const double *x, const void *args, double *scratch)             \
+    {                                                                                           \
+        (void)scratch;                                                                          \
+        return fname##_f(x, args);                                                              \
+    }                                                                                           \
+    static void fname##_block(int64_t n, const double *const *x, const int64_t *inc,            \
+                              const void *args, double *y, double *scratch)                     \
+    {                                                                                           \
+        (void)scratch;                                                                          \
+        for (int64_t j = 0; j < n; j++) {                                                       \
+            double v[n_in];                                                                     \
+            for (int i = 0; i < n_in; i++)                                                      \
+                v[i] = x[i][j * inc[i]];                                                        \
+            y[j] = fname##_f(v, args);                                                          \
+        }                                                                                       \
+    }                                                                                           \
+    static const tg__opdesc fname##_desc = {.kind = TG__OPK_POINT, .point = fname##_point,      \
+                                            .block = fname##_block, .expr = cexpr};
+
+/* y = 1 / (1 + e^-x), through e^x / (1 + e^x) below 0 (no overflow of e^-x) */
+static inline double sigmoid_f(const double *x, const void *args)
+{
+    (void)args;
+    return x[0] >= 0.0 ? 1.0 / (1.0 + exp(-x[0])) : exp(x[0]) / (1.0 + exp(x[0]));
+}
+POINT_DESC(sigmoid, 1, "(%0 >= 0.0 ? 1.0 / (1.0 + exp(-(%0))) : exp(%0) / (1.0 + exp(%0)))")
+
+/* forward: y = sigmoid(x)  =>  dx = dy * y * (1 - y) */
+static tg_status sigmoid_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    const tg_tensor *x = in[0];
+    tg_tensor *y = out[0] = tg__out("tg_sigmoid", x->ndim, x->shape);
+    if (!y)
+        return tg_last_status();
+    for (int64_t j = 0; j < x->numel; j++)
+        y->data[j] = sigmoid_f(&x->data[j], NULL);
+    return tg_save_for_backward(ctx, 1, out);
+}
+static tg_status sigmoid_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    tg_tensor *y = tg_saved_tensor(ctx, 0);
+    gin[0] = tg_mul(g[0], tg_mul(y, tg_affine(y, -1.0, 1.0)));
+    return gin[0] ? TG_OK : tg_last_status();
+}
+static const tg_function sigmoid_fn = {.name = "tg_sigmoid", .n_inputs = 1, .n_outputs = 1,
+                                       .forward = sigmoid_forward, .backward = sigmoid_backward,
+                                       .desc = &sigmoid_desc};
+
+tg_tensor *tg_sigmoid(tg_tensor *a)
+{
+    if (tg__check_live("tg_sigmoid", "a", a) != TG_OK)
+        return NULL;
+    return tg__apply_op(&sigmoid_fn, &a, NULL, 0);
+}
+
+/* ------------------------------------------------- softmax, log_softmax */
+
+typedef struct soft_args { int dim; bool log; } soft_args;
+
+/* forward: y = softmax(x) along dim, or log_softmax: x - max - log(sum(e^(x - max)))
+**   softmax      =>  dx = y * (dy - sum(dy * y, dim))
+**   log_softmax  =>  dx = dy - e^y * sum(dy, dim) */
+static tg_status soft_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    const soft_args *sa = tg_ctx_args(ctx);
+    const tg_tensor *x = in[0];
+    tg_tensor *y = out[0] = tg__out(sa->log ? "tg_log_softmax" : "tg_softmax", x->ndim, x->shape);
+    if (!y)
+        return tg_last_status();
+    int64_t outer = 1, len = x->ndim ? x->shape[sa->dim] : 1, inner = 1;
+    for (int i = 0; i < sa->dim; i++)
+        outer *= x->shape[i];
+    for (int i = sa->dim + 1; i < x->ndim; i++)
+        inner *= x->shape[i];
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const double *p = x->data + o * len * inner + i;
+            double *q = y->data + o * len * inner + i, m = -INFINITY, s = 0.0;
+            for (int64_t k = 0; k < len; k++)
+                m = fmax(m, p[k * inner]);
+            if (!isfinite(m))
+                m = 0.0;
+            for (int64_t k = 0; k < len; k++)
+                s += exp(p[k * inner] - m);
+            double ls = log(s);
+            for (int64_t k = 0; k < len; k++)
+                q[k * inner] = sa->log ? p[k * inner] - m - ls : exp(p[k * inner] - m) / s;
+        }
+    return tg_save_for_backward(ctx, 1, out);
+}
+static tg_status soft_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    const soft_args *sa = tg_ctx_args(ctx);
+    tg_tensor *y = tg_saved_tensor(ctx, 0);
+    if (sa->log)
+        gin[0] = tg_sub(g[0], tg_mul(tg_exp(y), tg_sum_dim(g[0], sa->dim, true)));
+    else
+        gin[0] = tg_mul(y, tg_sub(g[0], tg_sum_dim(tg_mul(g[0], y), sa->dim, true)));
+    return gin[0] ? TG_OK : tg_last_status();
+}
+static const tg_function softmax_fn = {.name = "tg_softmax", .n_inputs = 1, .n_outputs = 1,
+                                       .forward = soft_forward, .backward = soft_backward};
+static const tg_function log_softmax_fn = {.name = "tg_log_softmax", .n_inputs = 1, .n_outputs = 1,
+                                           .forward = soft_forward, .backward = soft_backward};
+
+static tg_tensor *soft(const char *fn, tg_tensor *a, int dim, bool log)
+{
+    soft_args sa = {0, log};
+    if (tg__check_live(fn, "a", a) != TG_OK || !norm_dim(fn, dim, a->ndim, &sa.dim))
+        return NULL;
+    return tg__apply_op(log ? &log_softmax_fn : &softmax_fn, &a, &sa, sizeof sa);
+}
+
+tg_tensor *tg_softmax(tg_tensor *a, int dim) { return soft("tg_softmax", a, dim, false); }
+tg_tensor *tg_log_softmax(tg_tensor *a, int dim) { return soft("tg_log_softmax", a, dim, true); }
+
+/* --------------------------------------------------------------- where */
+
+/* The common broadcast shape of n tensors; false with TG_ERR_SHAPE. */
+static bool common_shape(const char *fn, int n, tg_tensor *const *ts, int *nd, int64_t *shape)
+{
+    *nd = ts[0]->ndim;
+    memcpy(shape, ts[0]->shape, (size_t)*nd * sizeof *shape);
+    for (int i = 1; i < n; i++)
+        if (!tg__broadcast_shape(fn, *nd, shape, ts[i]->ndim, ts[i]->shape, nd, shape))
+            return false;
+    return true;
+}
+
+/* t broadcast to shape: t itself when it has it (forwards run unrecorded). */
+static tg_tensor *to_shape(tg_tensor *t, int nd, const int64_t *shape)
+{
+    bool same = t->ndim == nd;
+    for (int i = 0; same && i < nd; i++)
+        same = t->shape[i] == shape[i];
+    return same ? t : tg_expand(t, nd, shape);
+}
+
+static inline double where_f(const double *x, const void *args)
+{
+    (void)args;
+    return x[0] != 0.0 ? x[1] : x[2];
+}
+POINT_DESC(where, 3, "(%0 != 0.0 ? %1 : %2)")
+
+/* forward: y = cond != 0 ? a : b  =>  da = where(cond, dy, 0), db = where(cond, 0, dy),
+** each summed to its input's shape; cond gets no gradient */
+static tg_status where_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    int nd;
+    int64_t shape[TG_MAX_DIMS];
+    if (!common_shape("tg_where", 3, in, &nd, shape))
+        return tg_last_status();
+    tg_tensor *c = to_shape(in[0], nd, shape), *a = to_shape(in[1], nd, shape),
+              *b = to_shape(in[2], nd, shape);
+    tg_tensor *y = out[0] = c && a && b ? tg__out("tg_where", nd, shape) : NULL;
+    if (!y)
+        return tg_last_status();
+    for (int64_t j = 0; j < y->numel; j++)
+        y->data[j] = where_f((const double[]){c->data[j], a->data[j], b->data[j]}, NULL);
+    return tg_save_for_backward(ctx, 1, in);
+}
+static tg_status where_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    tg_tensor *c = tg_saved_tensor(ctx, 0), *zero = tg_scalar(0.0);
+    if (tg_needs_input_grad(ctx, 1) && !(gin[1] = tg__grad_to_input(ctx, 1, tg_where(c, g[0], zero))))
+        return tg_last_status();
+    if (tg_needs_input_grad(ctx, 2) && !(gin[2] = tg__grad_to_input(ctx, 2, tg_where(c, zero, g[0]))))
+        return tg_last_status();
+    return TG_OK;
+}
+static const tg_function where_fn = {.name = "tg_where", .n_inputs = 3, .n_outputs = 1,
+                                     .forward = where_forward, .backward = where_backward,
+                                     .desc = &where_desc};
+
+tg_tensor *tg_where(tg_tensor *cond, tg_tensor *a, tg_tensor *b)
+{
+    if (tg__check_live("tg_where", "cond", cond) != TG_OK || tg__check_live("tg_where", "a", a) != TG_OK ||
+        tg__check_live("tg_where", "b", b) != TG_OK)
+        return NULL;
+    int nd;
+    int64_t shape[TG_MAX_DIMS];
+    if (!common_shape("tg_where", 3, (tg_tensor *[]){cond, a, b}, &nd, shape))
+        return NULL;
+    if (cond->requires_grad && !(cond = tg_detach(cond)))   /* no gradient flows to cond */
+        return NULL;
+    return tg__apply_op(&where_fn, (tg_tensor *[]){cond, a, b}, NULL, 0);
+}
+
+/* ------------------------------------------------------- clamp, maximum */
+
+typedef struct clamp_args { double lo, hi; } clamp_args;   /* the descriptor's %a0 %a1 */
+
+/* NaN stays NaN, as PyTorch */
+static inline double clamp_f(const double *x, const void *args)
+{
+    const clamp_args *ca = args;
+    return x[0] < ca->lo ? ca->lo : x[0] > ca->hi ? ca->hi : x[0];
+}
+POINT_DESC(clamp, 1, "(%0 < %a0 ? %a0 : %0 > %a1 ? %a1 : %0)")
+
+/* forward: y = min(max(x, lo), hi)  =>  dx = where(lo <= x <= hi, dy, 0) */
+static tg_status clamp_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    const clamp_args *ca = tg_ctx_args(ctx);
+    const tg_tensor *x = in[0];
+    if (!(out[0] = tg__out("tg_clamp", x->ndim, x->shape)))
+        return tg_last_status();
+    for (int64_t j = 0; j < x->numel; j++)
+        out[0]->data[j] = clamp_f(&x->data[j], ca);
+    return tg_save_for_backward(ctx, 1, in);
+}
+static tg_status clamp_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    const clamp_args *ca = tg_ctx_args(ctx);
+    tg_tensor *x = tg_saved_tensor(ctx, 0), *mask = x ? tg_zeros(x->ndim, x->shape) : NULL;
+    if (!mask)
+        return tg_last_status();
+    for (int64_t j = 0; j < x->numel; j++)
+        mask->data[j] = x->data[j] >= ca->lo && x->data[j] <= ca->hi;
+    return (gin[0] = tg_where(mask, g[0], tg_scalar(0.0))) ? TG_OK : tg_last_status();
+}
+static const tg_function clamp_fn = {.name = "tg_clamp", .n_inputs = 1, .n_outputs = 1,
+                                     .forward = clamp_forward, .backward = clamp_backward,
+                                     .desc = &clamp_desc};
+
+tg_tensor *tg_clamp(tg_tensor *a, double lo, double hi)
+{
+    if (tg__check_live("tg_clamp", "a", a) != TG_OK)
+        return NULL;
+    if (isnan(lo) || isnan(hi) || lo > hi) {
+        tg__error(TG_ERR_ARG, "tg_clamp: lo %g and hi %g must be numbers with lo <= hi", lo, hi);
+        return NULL;
+    }
+    clamp_args ca = {lo, hi};
+    return tg__apply_op(&clamp_fn, &a, &ca, sizeof ca);
+}
+
+typedef struct ext_args { bool is_max; } ext_args;
+
+/* NaN from either side propagates (a NaN sum) */
+static inline double maximum_f(const double *x, const void *args)
+{
+    (void)args;
+    return isnan(x[0]) || isnan(x[1]) ? x[0] + x[1] : x[0] > x[1] ? x[0] : x[1];
+}
+static inline double minimum_f(const double *x, const void *args)
+{
+    (void)args;
+    return isnan(x[0]) || isnan(x[1]) ? x[0] + x[1] : x[0] < x[1] ? x[0] : x[1];
+}
+POINT_DESC(maximum, 2, "(isnan(%0) || isnan(%1) ? %0 + %1 : %0 > %1 ? %0 : %1)")
+POINT_DESC(minimum, 2, "(isnan(%0) || isnan(%1) ? %0 + %1 : %0 < %1 ? %0 : %1)")
+
+/* forward: y = max(a, b) (min), NaN from either side propagating
+**   =>  da = dy * wa, db = dy * wb with constant weights: 1 on the winning
+**       side, 1/2 each on a tie (PyTorch's rule), summed to each input's shape */
+static tg_status pair_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    bool mx = ((const ext_args *)tg_ctx_args(ctx))->is_max;
+    int nd;
+    int64_t shape[TG_MAX_DIMS];
+    if (!common_shape(mx ? "tg_maximum" : "tg_minimum", 2, in, &nd, shape))
+        return tg_last_status();
+    tg_tensor *a = to_shape(in[0], nd, shape), *b = to_shape(in[1], nd, shape);
+    tg_tensor *y = out[0] = a && b ? tg__out(mx ? "tg_maximum" : "tg_minimum", nd, shape) : NULL;
+    if (!y)
+        return tg_last_status();
+    for (int64_t j = 0; j < y->numel; j++) {
+        const double uv[2] = {a->data[j], b->data[j]};
+        y->data[j] = mx ? maximum_f(uv, NULL) : minimum_f(uv, NULL);
+    }
+    return tg_save_for_backward(ctx, 2, in);
+}
+static tg_status pair_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    bool mx = ((const ext_args *)tg_ctx_args(ctx))->is_max;
+    tg_tensor *a = tg_saved_tensor(ctx, 0), *b = tg_saved_tensor(ctx, 1);
+    int nd;
+    int64_t shape[TG_MAX_DIMS];
+    if (!a || !b || !common_shape("tg_maximum", 2, (tg_tensor *[]){a, b}, &nd, shape))
+        return tg_last_status();
+    tg_tensor *ea = to_shape(a, nd, shape), *eb = to_shape(b, nd, shape);
+    tg_tensor *wa = ea && eb ? tg_zeros(nd, shape) : NULL, *wb = wa ? tg_zeros(nd, shape) : NULL;
+    if (!wb)
+        return tg_last_status();
+    for (int64_t j = 0; j < wa->numel; j++) {
+        double u = ea->data[j], v = eb->data[j];
+        bool a_loses = mx ? u < v : u > v, b_loses = mx ? u > v : u < v;
+        wa->data[j] = a_loses ? 0.0 : u == v ? 0.5 : 1.0;
+        wb->data[j] = b_loses ? 0.0 : u == v ? 0.5 : 1.0;
+    }
+    if (tg_needs_input_grad(ctx, 0) && !(gin[0] = tg__grad_to_input(ctx, 0, tg_mul(g[0], wa))))
+        return tg_last_status();
+    if (tg_needs_input_grad(ctx, 1) && !(gin[1] = tg__grad_to_input(ctx, 1, tg_mul(g[0], wb))))
+        return tg_last_status();
+    return TG_OK;
+}
+static const tg_function maximum_fn = {.name = "tg_maximum", .n_inputs = 2, .n_outputs = 1,
+                                       .forward = pair_forward, .backward = pair_backward,
+                                       .desc = &maximum_desc};
+static const tg_function minimum_fn = {.name = "tg_minimum", .n_inputs = 2, .n_outputs = 1,
+                                       .forward = pair_forward, .backward = pair_backward,
+                                       .desc = &minimum_desc};
+
+static tg_tensor *pair(const char *fn, tg_tensor *a, tg_tensor *b, bool is_max)
+{
+    if (tg__check_live(fn, "a", a) != TG_OK || tg__check_live(fn, "b", b) != TG_OK)
+        return NULL;
+    int nd;
+    int64_t shape[TG_MAX_DIMS];
+    if (!common_shape(fn, 2, (tg_tensor *[]){a, b}, &nd, shape))
+        return NULL;
+    ext_args ea = {is_max};
+    return tg__apply_op(is_max ? &maximum_fn : &minimum_fn, (tg_tensor *[]){a, b}, &ea, sizeof ea);
+}
+
+tg_tensor *tg_maximum(tg_tensor *a, tg_tensor *b) { return pair("tg_maximum", a, b, true); }
+tg_tensor *tg_minimum(tg_tensor *a, tg_tensor *b) { return pair("tg_minimum", a, b, false); }

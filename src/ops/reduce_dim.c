@@ -1,0 +1,171 @@
+/*
+** Reductions over one dimension with PyTorch's names and rules: tg_mean_dim,
+** tg_amax / tg_amin (the gradient split evenly among ties, as PyTorch),
+** tg_var (with a correction) and tg_logsumexp.  amax and amin are Functions;
+** the others are compositions of differentiable ops, so all are
+** differentiable twice.  A 0-d tensor has one dimension, 0 or -1, of size 1.
+** Ops layer: public op -> Function.
+*/
+#include "ops.h"
+
+#include <math.h>
+#include <string.h>
+
+/* dim checked and normalized for a (0-d: 0 or -1), with the sizes around it. */
+static bool split_dim(const char *fn, const tg_tensor *a, int dim, int *d, int64_t *outer,
+                      int64_t *len, int64_t *inner)
+{
+    int n = a->ndim > 0 ? a->ndim : 1;
+    *d = dim < 0 ? dim + n : dim;
+    if (*d < 0 || *d >= n) {
+        tg__error(TG_ERR_ARG, "%s: dim %d out of range for a %d-d tensor", fn, dim, a->ndim);
+        return false;
+    }
+    *outer = *inner = 1;
+    *len = a->ndim ? a->shape[*d] : 1;
+    for (int i = 0; i < *d; i++)
+        *outer *= a->shape[i];
+    for (int i = *d + 1; i < a->ndim; i++)
+        *inner *= a->shape[i];
+    return true;
+}
+
+/* a's shape with dim d made 1 (keep) or dropped. */
+static int reduced_shape(const tg_tensor *a, int d, bool keep, int64_t *shape)
+{
+    int m = 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (i != d || keep)
+            shape[m++] = i == d ? 1 : a->shape[i];
+    return m;
+}
+
+/* ------------------------------------------------------------ amax, amin */
+
+typedef struct ext_args { int dim; bool keepdim, is_max; } ext_args;
+
+/* forward: y = max (min) of x along dim
+**   =>  dx = dy * [x == y] / (number of ties), dy broadcast along dim */
+static tg_status extreme_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    const ext_args *ea = tg_ctx_args(ctx);
+    const tg_tensor *x = in[0];
+    int d = 0;
+    int64_t outer = 1, len = 1, inner = 1, shape[TG_MAX_DIMS];
+    const char *fn = ea->is_max ? "tg_amax" : "tg_amin";
+    split_dim(fn, x, ea->dim, &d, &outer, &len, &inner);
+    tg_tensor *y = out[0] = tg__out(fn, reduced_shape(x, d, ea->keepdim, shape), shape);
+    if (!y)
+        return tg_last_status();
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const double *p = x->data + o * len * inner + i;
+            double m = p[0];
+            for (int64_t k = 1; k < len && !isnan(m); k++) {
+                double v = p[k * inner];
+                if (isnan(v) || (ea->is_max ? v > m : v < m))   /* NaN wins, as PyTorch */
+                    m = v;
+            }
+            y->data[o * inner + i] = m;
+        }
+    return tg_save_for_backward(ctx, 2, (tg_tensor *[]){in[0], out[0]});
+}
+static tg_status extreme_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    const ext_args *ea = tg_ctx_args(ctx);
+    tg_tensor *x = tg_saved_tensor(ctx, 0), *y = tg_saved_tensor(ctx, 1);
+    if (!x || !y)
+        return tg_last_status();
+    int d = 0;
+    int64_t outer = 1, len = 1, inner = 1;
+    split_dim("tg_amax", x, ea->dim, &d, &outer, &len, &inner);
+    tg_tensor *w = tg_zeros(x->ndim, x->shape);   /* constant: [x == y] / ties */
+    if (!w)
+        return tg_last_status();
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const double *p = x->data + o * len * inner + i, m = y->data[o * inner + i];
+            double *q = w->data + o * len * inner + i;
+            int64_t ties = 0;
+            for (int64_t k = 0; k < len; k++)
+                ties += p[k * inner] == m || (isnan(m) && isnan(p[k * inner]));
+            for (int64_t k = 0; k < len; k++)
+                if (p[k * inner] == m || (isnan(m) && isnan(p[k * inner])))
+                    q[k * inner] = 1.0 / (double)ties;
+        }
+    tg_tensor *gk = ea->keepdim || x->ndim == 0 ? g[0] : tg_unsqueeze(g[0], d);
+    return (gin[0] = tg_mul(gk, w)) ? TG_OK : tg_last_status();
+}
+static const tg_function amax_fn = {.name = "tg_amax", .n_inputs = 1, .n_outputs = 1,
+                                    .forward = extreme_forward, .backward = extreme_backward};
+static const tg_function amin_fn = {.name = "tg_amin", .n_inputs = 1, .n_outputs = 1,
+                                    .forward = extreme_forward, .backward = extreme_backward};
+
+static tg_tensor *extreme(const char *fn, tg_tensor *a, int dim, bool keepdim, bool is_max)
+{
+    int d = 0;
+    int64_t outer = 1, len = 1, inner = 1;
+    if (tg__check_live(fn, "a", a) != TG_OK || !split_dim(fn, a, dim, &d, &outer, &len, &inner))
+        return NULL;
+    if (len == 0) {
+        tg__error(TG_ERR_SHAPE, "%s: dim %d has size 0, there is no %s", fn, dim, is_max ? "maximum" : "minimum");
+        return NULL;
+    }
+    ext_args ea = {d, keepdim, is_max};
+    return tg__apply_op(is_max ? &amax_fn : &amin_fn, &a, &ea, sizeof ea);
+}
+
+tg_tensor *tg_amax(tg_tensor *a, int dim, bool keepdim) { return extreme("tg_amax", a, dim, keepdim, true); }
+tg_tensor *tg_amin(tg_tensor *a, int dim, bool keepdim) { return extreme("tg_amin", a, dim, keepdim, false); }
+
+/* ------------------------------------------------- mean, var, logsumexp */
+
+/* forward: y = sum(x, dim) / n  (n = 0 gives NaN, as PyTorch) */
+tg_tensor *tg_mean_dim(tg_tensor *a, int dim, bool keepdim)
+{
+    int d = 0;
+    int64_t outer = 1, len = 1, inner = 1;
+    if (tg__check_live("tg_mean_dim", "a", a) != TG_OK ||
+        !split_dim("tg_mean_dim", a, dim, &d, &outer, &len, &inner))
+        return NULL;
+    return tg_div(tg_sum_dim(a, dim, keepdim), tg_scalar((double)len));
+}
+
+/* forward: y = sum((x - mean(x, dim))^2, dim) / max(0, n - correction) */
+tg_tensor *tg_var(tg_tensor *a, int dim, int correction, bool keepdim)
+{
+    int d = 0;
+    int64_t outer = 1, len = 1, inner = 1;
+    if (tg__check_live("tg_var", "a", a) != TG_OK || !split_dim("tg_var", a, dim, &d, &outer, &len, &inner))
+        return NULL;
+    if (correction < 0) {
+        tg__error(TG_ERR_ARG, "tg_var: correction is %d, must be >= 0", correction);
+        return NULL;
+    }
+    double dof = (double)len - correction > 0 ? (double)len - correction : 0.0;
+    tg_tensor *c = tg_sub(a, tg_mean_dim(a, dim, true));
+    return tg_div(tg_sum_dim(tg_mul(c, c), dim, keepdim), tg_scalar(dof));
+}
+
+/* forward: y = m + log(sum(exp(x - m), dim)), m = max(x, dim) held constant
+** (0 where not finite; y's derivatives do not depend on m) */
+tg_tensor *tg_logsumexp(tg_tensor *a, int dim, bool keepdim)
+{
+    int d = 0;
+    int64_t outer = 1, len = 1, inner = 1, shape[TG_MAX_DIMS];
+    if (tg__check_live("tg_logsumexp", "a", a) != TG_OK ||
+        !split_dim("tg_logsumexp", a, dim, &d, &outer, &len, &inner))
+        return NULL;
+    tg_tensor *m = tg_zeros(reduced_shape(a, d, true, shape), shape);
+    if (!m)
+        return NULL;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            double v = -INFINITY;
+            for (int64_t k = 0; k < len; k++)
+                v = fmax(v, a->data[(o * len + k) * inner + i]);
+            m->data[o * inner + i] = isfinite(v) ? v : 0.0;
+        }
+    tg_tensor *s = tg_add(tg_log(tg_sum_dim(tg_exp(tg_sub(a, m)), dim, true)), m);
+    return keepdim || a->ndim == 0 ? s : tg_squeeze(s, d);
+}

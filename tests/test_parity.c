@@ -1,0 +1,356 @@
+/*
+** The PyTorch-parity ops of issue 17: torch.matmul's cases, permute, squeeze,
+** cat, stack, narrow, the reductions over one dim, sigmoid, softmax,
+** log_softmax, clamp, maximum, minimum, where, cross_entropy, and
+** tg_retain_grad.  Every case of tests/data/parity.txt (written by
+** tests/reference/make_parity_reference.py) against PyTorch's values and
+** gradients, then each op through tg_gradcheck and tg_gradgradcheck at
+** tie-free inputs of the same shapes, then the behaviours the data cannot
+** show (views, ties, errors).  Each test checks that it left no block allocated.
+*/
+#include "support.h"
+#include "autograd/graph.h"   /* a result's Function and its descriptor */
+#include "core/opdesc.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define DATA "parity.txt"
+
+#define F(name, expr) static tg_tensor *name(tg_tensor *const *in, const double *args) \
+    { (void)args; return (expr); }
+
+F(c_matmul, tg_matmul(in[0], in[1]))
+F(c_permute, tg_permute(in[0], (const int[]){2, 0, 1}))
+F(c_permute_neg, tg_permute(in[0], (const int[]){-1, -3, -2}))
+F(c_permute_0d, tg_permute(in[0], (const int[]){0}))
+F(c_squeeze, tg_squeeze(in[0], (int)args[0]))
+F(c_cat3, tg_cat(3, in, (int)args[0]))
+F(c_cat2, tg_cat(2, in, (int)args[0]))
+F(c_stack3, tg_stack(3, in, (int)args[0]))
+F(c_stack2, tg_stack(2, in, (int)args[0]))
+F(c_narrow, tg_narrow(in[0], (int)args[0], (int64_t)args[1], (int64_t)args[2]))
+F(c_mean_dim, tg_mean_dim(in[0], (int)args[0], args[1] != 0))
+F(c_amax, tg_amax(in[0], (int)args[0], args[1] != 0))
+F(c_amin, tg_amin(in[0], (int)args[0], args[1] != 0))
+F(c_var, tg_var(in[0], (int)args[0], (int)args[1], args[2] != 0))
+F(c_logsumexp, tg_logsumexp(in[0], (int)args[0], args[1] != 0))
+F(c_sigmoid, tg_sigmoid(in[0]))
+F(c_softmax, tg_softmax(in[0], (int)args[0]))
+F(c_log_softmax, tg_log_softmax(in[0], (int)args[0]))
+F(c_clamp, tg_clamp(in[0], args[0], args[1]))
+F(c_maximum, tg_maximum(in[0], in[1]))
+F(c_minimum, tg_minimum(in[0], in[1]))
+F(c_where, tg_where(in[0], in[1], in[2]))
+F(c_cross_entropy, tg_cross_entropy(in[0], in[1], (tg_reduction)args[0]))
+
+#define R(name, n, fn, ...) {DATA, name, n, fn, {__VA_ARGS__}, 0, 0}
+#define RM(name, n, fn, mask, ...) {DATA, name, n, fn, {__VA_ARGS__}, mask, 0}
+
+static const tgt_ref_case cases[] = {
+    R("matmul_vv", 2, c_matmul, 0), R("matmul_mv", 2, c_matmul, 0), R("matmul_vm", 2, c_matmul, 0),
+    R("matmul_mm", 2, c_matmul, 0), R("matmul_bcast", 2, c_matmul, 0), R("matmul_bv", 2, c_matmul, 0),
+    R("matmul_vb", 2, c_matmul, 0), R("matmul_empty", 2, c_matmul, 0),
+    R("permute", 1, c_permute, 0), R("permute_neg", 1, c_permute_neg, 0),
+    R("permute_0d", 1, c_permute_0d, 0),
+    R("squeeze", 1, c_squeeze, 1), R("squeeze_neg", 1, c_squeeze, -2), R("squeeze_noop", 1, c_squeeze, 0),
+    R("squeeze_0d", 1, c_squeeze, 0),
+    R("cat", 3, c_cat3, 0), R("cat_neg", 2, c_cat2, -1),
+    R("stack", 3, c_stack3, 1), R("stack_neg", 2, c_stack2, -1), R("stack_0d", 2, c_stack2, 0),
+    R("narrow", 1, c_narrow, 0, 1, 2), R("narrow_neg", 1, c_narrow, -1, -2, 2),
+    R("narrow_empty", 1, c_narrow, 1, 3, 0),
+    R("mean_dim", 1, c_mean_dim, 1, 0), R("mean_dim_neg_keep", 1, c_mean_dim, -2, 1),
+    R("mean_dim_0d", 1, c_mean_dim, 0, 0), R("mean_dim_empty", 1, c_mean_dim, 1, 0),
+    R("amax_ties", 1, c_amax, 1, 0), R("amax_neg_keep", 1, c_amax, -2, 1), R("amax_0d", 1, c_amax, 0, 0),
+    R("amin_ties", 1, c_amin, 1, 0), R("amin_neg_keep", 1, c_amin, -1, 1),
+    R("var", 1, c_var, 1, 1, 0), R("var_corr0_neg_keep", 1, c_var, -2, 0, 1), R("var_0d", 1, c_var, 0, 0, 0),
+    R("logsumexp", 1, c_logsumexp, 1, 0), R("logsumexp_neg_keep", 1, c_logsumexp, -2, 1),
+    R("logsumexp_0d", 1, c_logsumexp, 0, 0), R("logsumexp_empty", 1, c_logsumexp, 1, 0),
+    R("sigmoid", 1, c_sigmoid, 0), R("sigmoid_0d", 1, c_sigmoid, 0), R("sigmoid_empty", 1, c_sigmoid, 0),
+    R("softmax", 1, c_softmax, 1), R("softmax_neg", 1, c_softmax, -2), R("softmax_0d", 1, c_softmax, 0),
+    R("log_softmax", 1, c_log_softmax, 1), R("log_softmax_neg", 1, c_log_softmax, -2),
+    R("log_softmax_0d", 1, c_log_softmax, 0),
+    R("clamp", 1, c_clamp, -0.5, 0.5), R("clamp_0d", 1, c_clamp, -0.5, 0.5),
+    R("maximum_ties", 2, c_maximum, 0), R("maximum_0d", 2, c_maximum, 0),
+    R("minimum_ties", 2, c_minimum, 0), R("minimum_empty", 2, c_minimum, 0),
+    RM("where", 3, c_where, 1u, 0), RM("where_0d", 3, c_where, 1u, 0),
+    RM("cross_entropy_mean", 2, c_cross_entropy, 2u, TG_REDUCTION_MEAN),
+    RM("cross_entropy_sum", 2, c_cross_entropy, 2u, TG_REDUCTION_SUM),
+    RM("cross_entropy_none", 2, c_cross_entropy, 2u, TG_REDUCTION_NONE),
+};
+#define N_CASES (sizeof cases / sizeof cases[0])
+
+/* ------------------------------------------- gradcheck and gradgradcheck */
+
+static tg_tensor *apply_case(tg_tensor *const *in, void *user)
+{
+    const tgt_ref_case *c = user;
+    return c->fn(in, c->args);
+}
+
+static double gen_for(int i, int64_t k)
+{
+    return i == 0 ? tgt_signed0(k) : i == 1 ? tgt_signed1(k) : tgt_positive0(k);
+}
+static double gen0(int64_t k) { return gen_for(0, k); }
+static double gen1(int64_t k) { return gen_for(1, k); }
+static double gen2(int64_t k) { return gen_for(2, k); }
+
+/* Each case at inputs of its reference shapes filled with tie-free values
+** (the inputs without gradient keep the reference's: a condition, class indices). */
+static void run_grad_case(void **state)
+{
+    const tgt_ref_case *c = *state;
+    double (*const gens[3])(int64_t) = {gen0, gen1, gen2};
+    tg_tensor *in[3];
+    tg_scope_begin();
+    for (int i = 0; i < c->n_inputs; i++) {
+        tg_tensor *r = tgt_ref_input(DATA, c->name, i);
+        if (c->no_grad >> i & 1u) {
+            in[i] = tg_detach(r);
+        } else {
+            in[i] = tgt_make(tg_ndim(r), tg_shape(r), gens[i], true);
+            if (c->fn == c_sigmoid)   /* the reference's spread, tie-free already */
+                memcpy(tg_data(in[i]), tg_data(r), (size_t)tg_numel(r) * sizeof(double));
+        }
+    }
+    tgt_check_grads(c->name, apply_case, c->n_inputs, in, (void *)c);
+    tg_scope_end();
+}
+
+/* ------------------------------------------------------------ behaviours */
+
+static void test_squeeze_is_a_view_and_permute_round_trips(void **state)
+{
+    (void)state;
+    tg_scope_begin();
+    tg_tensor *x = tgt_make(3, (int64_t[]){2, 1, 3}, tgt_signed0, false);
+    tg_tensor *s = tg_squeeze(x, 1);
+    assert_int_equal(tg_ndim(s), 2);
+    assert_ptr_equal(tg_data(s), tg_data(x));
+    tg_tensor *y = tgt_make(4, (int64_t[]){2, 3, 4, 5}, tgt_signed0, false);
+    tg_tensor *p = tg_permute(tg_permute(y, (const int[]){3, 1, 0, 2}), (const int[]){2, 1, 3, 0});
+    assert_allclose("permute round trip", 120, tg_data(p), tg_data(y), 0, 0);
+    tg_scope_end();
+}
+
+static void test_cat_of_more_than_16_tensors_equals_stacked_rows(void **state)
+{
+    (void)state;
+    tg_scope_begin();
+    tg_tensor *parts[40];
+    for (int i = 0; i < 40; i++) {
+        parts[i] = tg_full(2, (int64_t[]){1, 2}, (double)i);
+        tg_set_requires_grad(parts[i], true);
+    }
+    tg_tensor *c = tg_cat(40, parts, 0);
+    assert_non_null(c);
+    assert_int_equal(tg_shape(c)[0], 40);
+    for (int i = 0; i < 40; i++)
+        assert_true(tg_data(c)[2 * i] == i && tg_data(c)[2 * i + 1] == i);
+    tg_tensor *w = tg_linspace(0, 79, 80);
+    assert_status(TG_OK, tg_backward(tg_sum(tg_mul(tg_reshape(c, 1, (int64_t[]){80}), w)), NULL));
+    assert_true(tg_data(tg_grad(parts[17]))[1] == 35.0);
+    tg_tensor *s = tg_stack(40, parts, 1);
+    assert_non_null(s);
+    assert_int_equal(tg_ndim(s), 3);
+    assert_int_equal(tg_shape(s)[1], 40);
+    tg_scope_end();
+}
+
+static void test_amax_splits_the_gradient_evenly_among_ties(void **state)
+{
+    (void)state;
+    tg_scope_begin();
+    tg_tensor *x = tg_from_array(1, (int64_t[]){4}, (double[]){3.0, 1.0, 3.0, 3.0});
+    tg_set_requires_grad(x, true);
+    assert_status(TG_OK, tg_backward(tg_amax(x, 0, false), NULL));
+    const double third = 1.0 / 3.0;
+    assert_allclose("amax ties", 4, tg_data(tg_grad(x)), ((double[]){third, 0, third, third}), 0, 0);
+    tg_tensor *a = tg_scalar(2.0), *b = tg_scalar(2.0);
+    tg_set_requires_grad(a, true);
+    tg_set_requires_grad(b, true);
+    assert_status(TG_OK, tg_backward(tg_maximum(a, b), NULL));
+    assert_true(tg_item(tg_grad(a)) == 0.5 && tg_item(tg_grad(b)) == 0.5);
+    tg_scope_end();
+}
+
+static void test_softmax_and_logsumexp_are_stable_at_large_values(void **state)
+{
+    (void)state;
+    tg_scope_begin();
+    tg_tensor *x = tg_from_array(1, (int64_t[]){3}, (double[]){1000.0, 1000.0, -INFINITY});
+    tg_tensor *s = tg_softmax(x, 0), *l = tg_logsumexp(x, 0, false), *g = tg_sigmoid(tg_scalar(-800.0));
+    assert_allclose("softmax", 3, tg_data(s), ((double[]){0.5, 0.5, 0.0}), 1e-15, 0);
+    assert_allclose("logsumexp", 1, tg_data(l), ((double[]){1000.0 + log(2.0)}), 1e-15, 0);
+    assert_true(tg_item(g) >= 0.0 && tg_item(g) < 1e-300);
+    tg_scope_end();
+}
+
+static void test_retain_grad_keeps_a_non_leaf_gradient(void **state)
+{
+    (void)state;
+    tg_scope_begin();
+    tg_tensor *x = tgt_make(1, (int64_t[]){3}, tgt_signed0, true);
+    tg_tensor *h = tg_mul(x, x);                       /* h = x^2, dL/dh = 3 */
+    assert_status(TG_OK, tg_retain_grad(h));
+    assert_status(TG_OK, tg_retain_grad(h));           /* twice is once */
+    tg_tensor *loss = tg_sum(tg_affine(h, 3.0, 0.0));
+    assert_status(TG_OK, tg_backward(loss, &(tg_backward_opts){.retain_graph = true}));
+    assert_allclose("h.grad", 3, tg_data(tg_grad(h)), ((double[]){3, 3, 3}), 0, 0);
+    assert_status(TG_OK, tg_backward(loss, NULL));     /* accumulated as a leaf's */
+    assert_allclose("h.grad twice", 3, tg_data(tg_grad(h)), ((double[]){6, 6, 6}), 0, 0);
+    for (int i = 0; i < 3; i++)
+        assert_true(tg_data(tg_grad(x))[i] == 12.0 * tgt_signed0(i));
+    assert_status(TG_OK, tg_retain_grad(x));           /* a leaf: nothing to do */
+    assert_status(TG_ERR_STATE, tg_retain_grad(tg_scalar(1.0)));
+    assert_error(TG_ERR_STATE, "tg_retain_grad", "does not require grad");
+    tg_scope_end();
+}
+
+static void test_cross_entropy_rejects_bad_targets(void **state)
+{
+    (void)state;
+    tg_scope_begin();
+    tg_tensor *logits = tgt_make(2, (int64_t[]){2, 3}, tgt_signed0, true);
+    assert_null(tg_cross_entropy(logits, tg_from_array(1, (int64_t[]){2}, (double[]){0, 3}), TG_REDUCTION_MEAN));
+    assert_error(TG_ERR_ARG, "tg_cross_entropy", "target[1] is 3");
+    assert_null(tg_cross_entropy(logits, tg_from_array(1, (int64_t[]){2}, (double[]){0.5, 1}), TG_REDUCTION_MEAN));
+    assert_error(TG_ERR_ARG, "tg_cross_entropy", "target[0] is 0.5");
+    assert_null(tg_cross_entropy(logits, tg_zeros(1, (int64_t[]){3}), TG_REDUCTION_SUM));
+    assert_error(TG_ERR_SHAPE, "tg_cross_entropy", "[2,3]", "[3]");
+    tg_scope_end();
+}
+
+/* ------------------------------------------------------- fusion descriptors */
+
+/* The descriptor of y's Function, its block (inputs one double off: unaligned)
+** and point, against the eager output, bit for bit. */
+static void check_desc(const char *what, const tg_tensor *y, int n_in, tg_tensor *const *in)
+{
+    const tg__opdesc *d = y->node->fn->desc;
+    if (!d || d->kind != TG__OPK_POINT || !d->point || !d->block || !d->expr)
+        fail_msg("%s: no pointwise descriptor", what);
+    const void *args = y->node->args;
+    int64_t n = y->numel, inc[3];
+    double *buf[3], *out = test_malloc((size_t)(n + 1) * sizeof(double));
+    const double *x[3];
+    for (int i = 0; i < n_in; i++) {
+        inc[i] = in[i]->numel == 1 && n != 1 ? 0 : 1;
+        buf[i] = test_malloc((size_t)(in[i]->numel + 1) * sizeof(double));
+        memcpy(buf[i] + 1, in[i]->data, (size_t)in[i]->numel * sizeof(double));
+        x[i] = buf[i] + 1;
+    }
+    d->block(n, x, inc, args, out + 1, NULL);
+    assert_allclose(what, n, out + 1, y->data, 0, 0);
+    for (int64_t j = 0; j < n; j++) {
+        double v[3];
+        for (int i = 0; i < n_in; i++)
+            v[i] = x[i][j * inc[i]];
+        out[j] = d->point(v, args, NULL);
+    }
+    assert_allclose(what, n, out, y->data, 0, 0);
+    for (int i = 0; i < n_in; i++)
+        test_free(buf[i]);
+    test_free(out);
+}
+
+static double spread_gen(int64_t k) { return 30.0 * tgt_signed0(k); }
+
+static void test_pointwise_descriptors_give_eager_bits(void **state)
+{
+    (void)state;
+    static const int64_t lengths[] = {0, 1, 7, 8, 9, 1023};
+    for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
+        tg_scope_begin();
+        int64_t n = lengths[l];
+        tg_tensor *a = tgt_make(1, &n, spread_gen, true), *b = tgt_make(1, &n, tgt_signed1, true);
+        tg_tensor *c = tgt_make(1, &n, tgt_signed1, false), *s = tg_scalar(0.25);
+        if (n > 3)
+            tg_data(a)[3] = NAN, tg_data(b)[2] = NAN;
+        check_desc("sigmoid", tg_sigmoid(a), 1, &a);
+        check_desc("clamp", tg_clamp(a, -0.5, 0.75), 1, &a);
+        check_desc("maximum", tg_maximum(a, b), 2, (tg_tensor *[]){a, b});
+        check_desc("minimum scalar", tg_minimum(s, b), 2, (tg_tensor *[]){s, b});
+        check_desc("where", tg_where(c, a, b), 3, (tg_tensor *[]){c, a, b});
+        check_desc("where scalar", tg_where(c, s, b), 3, (tg_tensor *[]){c, s, b});
+        tg_scope_end();
+    }
+}
+
+typedef struct fused { tg_tensor *x, *c, *w; tg_params *params; } fused;
+
+static tg_tensor *fused_loss(void *user)
+{
+    const fused *f = user;
+    tg_tensor *h = tg_sigmoid(tg_mul(f->x, f->w));
+    tg_tensor *k = tg_where(f->c, tg_maximum(h, tg_clamp(f->x, -0.3, 0.3)), tg_minimum(h, tg_scalar(0.6)));
+    return tg_sum(tg_mul(k, k));
+}
+
+/* A captured step of these ops agrees with the eager step (to the replay's 1e-12). */
+static void test_captured_step_with_pointwise_ops_equals_eager(void **state)
+{
+    (void)state;
+    tg_scope_begin();
+    int64_t n = 3000;
+    fused f = {tgt_make(1, &n, tgt_signed0, false), tgt_make(1, &n, tgt_signed1, false),
+               tg_scalar(1.5), tg_params_new()};
+    for (int64_t j = 0; j < n; j++)
+        tg_data(f.c)[j] = tg_data(f.c)[j] > 0;
+    tg_set_requires_grad(f.w, true);
+    assert_status(TG_OK, tg_params_add(f.params, "w", f.w));
+    tg_tensor *loss = fused_loss(&f);
+    double eager_loss = tg_item(loss), lr = 1e-3;
+    assert_status(TG_OK, tg_backward(loss, NULL));
+    double eager_w = tg_item(f.w) - lr * tg_item(tg_grad(f.w));
+    tg_graph *g = tg_graph_capture(fused_loss, &f, f.params, lr);
+    if (!g)
+        fail_msg("tg_graph_capture: %s", tg_last_error());
+    double replay_loss;
+    assert_status(TG_OK, tg_graph_replay(g, &replay_loss));
+    assert_allclose("loss", 1, &replay_loss, &eager_loss, 1e-12, 0);
+    assert_allclose("w after the step", 1, tg_data(f.w), &eager_w, 1e-12, 0);
+    tg_graph_free(g);
+    tg_params_free(f.params);
+    tg_scope_end();
+}
+
+static void test_case_table_covers_every_case_in_parity_txt(void **state)
+{
+    (void)state;
+    double count = 0;
+    assert_int_equal(tgt_ref(DATA, "cases.count", &count, 1), 1);
+    if (count != (double)N_CASES)
+        fail_msg("parity.txt holds %g cases, the table names %zu", count, N_CASES);
+}
+
+int main(void)
+{
+    static struct CMUnitTest tests[2 * N_CASES + 16];
+    static char names[2 * N_CASES][96];
+    size_t n = 0;
+    for (size_t i = 0; i < 2 * N_CASES; i++, n++) {
+        const tgt_ref_case *c = &cases[i % N_CASES];
+        snprintf(names[i], sizeof names[i], "%s_%s", c->name, i < N_CASES ? "matches_pytorch" : "gradgradcheck");
+        tests[n] = (struct CMUnitTest){.name = names[i], .test_func = i < N_CASES ? tgt_run_ref_case : run_grad_case,
+                                       .setup_func = tgt_record_live, .teardown_func = tgt_check_live,
+                                       .initial_state = (void *)c};
+    }
+    const struct CMUnitTest more[] = {
+        tgt_test(test_case_table_covers_every_case_in_parity_txt),
+        tgt_test(test_pointwise_descriptors_give_eager_bits),
+        tgt_test(test_captured_step_with_pointwise_ops_equals_eager),
+        tgt_test(test_squeeze_is_a_view_and_permute_round_trips),
+        tgt_test(test_cat_of_more_than_16_tensors_equals_stacked_rows),
+        tgt_test(test_amax_splits_the_gradient_evenly_among_ties),
+        tgt_test(test_softmax_and_logsumexp_are_stable_at_large_values),
+        tgt_test(test_retain_grad_keeps_a_non_leaf_gradient),
+        tgt_test(test_cross_entropy_rejects_bad_targets),
+    };
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+        tests[n++] = more[i];
+    tgt_warm_scopes();
+    return _cmocka_run_group_tests("test_parity", tests, n, NULL, NULL);
+}
