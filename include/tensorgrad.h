@@ -88,14 +88,29 @@ const char *tg_version(void);
 
 /* ------------------------------------------------------------------ errors */
 
+/* The status codes and their texts, one list (an X-macro) that both the
+** enum below and tg_status_str expand, so they cannot drift.  Codes in
+** order from 0:
+**   TG_OK
+**   TG_ERR_ARG      a NULL pointer or an argument out of range
+**   TG_ERR_SHAPE    shapes that do not fit together
+**   TG_ERR_NOMEM    an allocation failed
+**   TG_ERR_STATE    the call is not valid now (graph freed, no scope open, ...)
+**   TG_ERR_IO       a file could not be read or written
+**   TG_ERR_NUMERIC  a numerical check failed (gradcheck) */
+#define TG_STATUS_LIST(X)                          \
+    X(TG_OK, "ok")                                 \
+    X(TG_ERR_ARG, "invalid argument")              \
+    X(TG_ERR_SHAPE, "shape mismatch")              \
+    X(TG_ERR_NOMEM, "out of memory")               \
+    X(TG_ERR_STATE, "invalid state")               \
+    X(TG_ERR_IO, "input/output error")             \
+    X(TG_ERR_NUMERIC, "numerical check failed")
+
 typedef enum tg_status {
-    TG_OK = 0,
-    TG_ERR_ARG,      /* a NULL pointer or an argument out of range */
-    TG_ERR_SHAPE,    /* shapes that do not fit together */
-    TG_ERR_NOMEM,    /* an allocation failed */
-    TG_ERR_STATE,    /* the call is not valid now (graph freed, no scope open, ...) */
-    TG_ERR_IO,       /* a file could not be read or written */
-    TG_ERR_NUMERIC   /* a numerical check failed (gradcheck) */
+#define TG_STATUS_ENUM_(code, text) code,
+    TG_STATUS_LIST(TG_STATUS_ENUM_)
+#undef TG_STATUS_ENUM_
 } tg_status;
 
 /* Status of the most recent failure on this thread (TG_OK when none since
@@ -224,7 +239,12 @@ tg_tensor *tg_keep(tg_tensor *t);
 
 /* Frees a tensor.  Meant for tensors the caller owns (made outside any
 ** scope); a tensor that belongs to a scope is released early and removed from
-** it.  NULL is a no-op.  The gradient tg_grad(t) goes with it. */
+** it.  NULL is a no-op.  The gradient tg_grad(t) goes with it.
+** Mistakes are reported, never fatal: a tensor already freed, or a gradient
+** from tg_grad (owned by its tensor), records TG_ERR_STATE and is left alone.
+** A freed tensor's header is not reused at once (it waits behind the next
+** frees of its size), so a stale pointer meets TG_ERR_STATE in most cases;
+** this is a diagnostic, not a guarantee. */
 void tg_free(tg_tensor *t);
 
 /* --------------------------------------------------------------- autograd */

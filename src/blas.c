@@ -5,11 +5,27 @@
 ** the calling thread, never inside one of the kernels' parallel regions, and
 ** BLAS gets the same thread count as the kernels (tg__blas_set_threads), so the
 ** two never run more threads than tg_get_num_threads() at once.
+**
+** Under an address-space limit (RLIMIT_AS, or RLIMIT_DATA) OpenBLAS must
+** never be the one to find the limit: when its blas_memory_alloc cannot map a
+** thread's buffer it retries for ever (Debian's 0.3.21: tg_matmul 300 x 300
+** spun under ulimit -v 150000).  So while a limit is set, calls go one at a
+** time (tg__blas_enter / tg__blas_leave) and the first call on each thread
+** count first checks that the buffers fit in what the limit leaves, then
+** makes OpenBLAS allocate them with a small product that uses every thread;
+** OpenBLAS keeps them for the process, so later calls allocate nothing.
+** When n buffers do not fit but one does, the call runs on one thread; when
+** none fits the caller gets TG_ERR_NOMEM.
 */
+#define _POSIX_C_SOURCE 200809L
 #include "core/internal.h"
 
 #include <cblas.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 static bool fits(int64_t v) { return v >= 0 && v <= INT_MAX; }
 
@@ -38,12 +54,115 @@ tg_status tg__dgemm(const char *fn, bool trans_a, bool trans_b, int64_t m, int64
     }
     if (!a || !b || !c)
         return tg__error(TG_ERR_ARG, "%s: NULL matrix pointer", fn);
+    bool held;
+    tg_status st = tg__blas_enter(fn, &held);
+    if (st != TG_OK)
+        return st;
     cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
                 (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+    tg__blas_leave(held);
     return TG_OK;
+}
+
+/* ------------------------------------------------------ address-space limits */
+
+/* OpenBLAS's per-thread buffer on x86_64 (BUFFER_SIZE, 32 << 22) plus its
+** alignment, and what a call needs beside the buffers. */
+#define BLAS_BUFFER_BYTES ((int64_t)130 << 20)
+/* A worker OpenBLAS would start: its buffer, a glibc malloc arena (64 MB of
+** address space) and its stack.  A failed pthread_create in OpenBLAS ends in
+** raise(SIGINT), so its threads must fit too. */
+#define BLAS_WORKER_BYTES (BLAS_BUFFER_BYTES + ((int64_t)80 << 20))
+#define BLAS_SLACK_BYTES ((int64_t)16 << 20)
+
+static pthread_mutex_t limit_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int blas_threads = 1;      /* as set by tg__blas_set_threads */
+static int workers_ready;                 /* OpenBLAS threads with a buffer; under limit_lock */
+static _Thread_local bool self_ready;     /* this thread's own buffer exists */
+
+/* Bytes the tighter of RLIMIT_AS and RLIMIT_DATA still allows; INT64_MAX
+** when neither is set. */
+static int64_t headroom(void)
+{
+    struct rlimit as, data;
+    bool has_as = getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY;
+    bool has_data = getrlimit(RLIMIT_DATA, &data) == 0 && data.rlim_cur != RLIM_INFINITY;
+    if (!has_as && !has_data)
+        return INT64_MAX;
+    long long size = 0, rss, shared, text, lib, dat;
+    FILE *f = fopen("/proc/self/statm", "r");
+    bool known = f && fscanf(f, "%lld %lld %lld %lld %lld %lld", &size, &rss, &shared, &text, &lib, &dat) == 6;
+    if (f)
+        fclose(f);
+    if (!known)
+        return 0;   /* cannot tell: treat as no room rather than risk the hang */
+    int64_t page = (int64_t)sysconf(_SC_PAGESIZE), room = INT64_MAX;
+    if (has_as)
+        room = (int64_t)as.rlim_cur - size * page;
+    if (has_data && (int64_t)data.rlim_cur - dat * page < room)
+        room = (int64_t)data.rlim_cur - dat * page;
+    return room;
+}
+
+/* Makes OpenBLAS take a buffer on this thread and on n - 1 workers: a
+** product big enough for OpenBLAS to split it n ways. */
+static bool warm_up(int n)
+{
+    int dim = 128 * n > 1024 ? 1024 : 128 * n;
+    size_t bytes = (size_t)dim * (size_t)dim * sizeof(double);
+    double *a = tg__malloc(bytes), *c = tg__malloc(bytes);
+    if (a && c) {
+        for (size_t i = 0; i < (size_t)dim * (size_t)dim; i++)
+            a[i] = 1.0;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, dim, dim, dim, 1.0, a, dim, a, dim, 0.0, c, dim);
+    }
+    tg__free(a), tg__free(c);
+    return a && c;
+}
+
+tg_status tg__blas_enter(const char *fn, bool *held)
+{
+    *held = false;
+    if (headroom() == INT64_MAX)
+        return TG_OK;
+    pthread_mutex_lock(&limit_lock);
+    *held = true;
+    int n = blas_threads;
+    int64_t room = headroom() - BLAS_SLACK_BYTES;
+    int64_t self = self_ready ? 0 : BLAS_WORKER_BYTES;   /* a thread other than main also makes an arena */
+    int64_t need = self + (n - 1 > workers_ready ? (int64_t)(n - 1 - workers_ready) * BLAS_WORKER_BYTES : 0);
+    if (need > room) {
+        need = self;
+        n = 1;   /* one thread: the caller's buffer only */
+    }
+    if (need > room) {
+        pthread_mutex_unlock(&limit_lock);
+        *held = false;
+        return tg__error(TG_ERR_NOMEM, "%s: the address-space limit leaves %lld MB, BLAS needs %lld MB", fn,
+                         (long long)(room > 0 ? room >> 20 : 0), (long long)(need >> 20));
+    }
+    openblas_set_num_threads(n);   /* under a limit the count is set per call, never restored */
+    if (need > 0) {
+        if (!warm_up(n)) {
+            pthread_mutex_unlock(&limit_lock);
+            *held = false;
+            return tg__error(TG_ERR_NOMEM, "%s: out of memory preparing BLAS under the address-space limit", fn);
+        }
+        self_ready = true;
+        workers_ready = n - 1 > workers_ready ? n - 1 : workers_ready;
+    }
+    return TG_OK;
+}
+
+void tg__blas_leave(bool held)
+{
+    if (held)
+        pthread_mutex_unlock(&limit_lock);
 }
 
 void tg__blas_set_threads(int n)
 {
-    openblas_set_num_threads(n > 0 ? n : 1);
+    blas_threads = n > 0 ? n : 1;
+    if (headroom() == INT64_MAX)   /* under a limit tg__blas_enter sets it, once the threads fit */
+        openblas_set_num_threads(n > 0 ? n : 1);
 }

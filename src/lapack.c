@@ -30,12 +30,36 @@ tg_status tg__dgelsd(const char *fn, int64_t m, int64_t n, double *a, double *b,
     for (int64_t i = 0; i < m; i++)
         if (!isfinite(b[i]))
             return tg__error(TG_ERR_ARG, "%s: right-hand side entry %lld is %g", fn, (long long)i, b[i]);
-    /* row-major: a is m x n with lda = n; b is max(m, n) x 1 with ldb = 1 */
-    lapack_int rk = 0;
-    lapack_int info = LAPACKE_dgelsd(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)n, 1, a, (lapack_int)n, b, 1,
-                                     s, rcond, &rk);
-    if (info == LAPACK_WORK_MEMORY_ERROR || info == LAPACK_TRANSPOSE_MEMORY_ERROR)
-        return tg__error(TG_ERR_NOMEM, "%s: dgelsd could not allocate its workspace", fn);
+    /* LAPACKE's row-major driver would allocate a transpose and the workspace
+    ** itself and print to stderr when it cannot: the column-major copy of a
+    ** and the workspace (sizes from a query) are allocated here instead.
+    ** b is max(m, n) x 1 either way (ldb = max(m, n)). */
+    lapack_int lm = (lapack_int)m, ln = (lapack_int)n, ldb = lm > ln ? lm : ln, rk = 0, iq = 0;
+    double wq = 0;
+    lapack_int info = LAPACKE_dgelsd_work(LAPACK_COL_MAJOR, lm, ln, 1, a, lm, b, ldb, s, rcond, &rk, &wq, -1, &iq);
+    if (info < 0)
+        return tg__error(TG_ERR_ARG, "%s: dgelsd's workspace query rejected argument %d", fn, (int)-info);
+    size_t nw = (size_t)wq + 1, ni = (size_t)(iq > 1 ? iq : 1);
+    if ((uint64_t)m > SIZE_MAX / sizeof(double) / (uint64_t)n || nw > SIZE_MAX / sizeof(double))
+        return tg__error(TG_ERR_NOMEM, "%s: a %lld x %lld least-squares problem does not fit in memory", fn,
+                         (long long)m, (long long)n);
+    double *at = tg__malloc((size_t)m * (size_t)n * sizeof(double)), *work = tg__malloc(nw * sizeof(double));
+    lapack_int *iwork = tg__malloc(ni * sizeof(lapack_int));
+    bool held = false;
+    tg_status st = at && work && iwork ? tg__blas_enter(fn, &held)
+                                       : tg__error(TG_ERR_NOMEM, "%s: out of memory for dgelsd's workspace "
+                                                   "(%lld x %lld)", fn, (long long)m, (long long)n);
+    if (st == TG_OK) {
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++)
+                at[j * m + i] = a[i * n + j];
+        info = LAPACKE_dgelsd_work(LAPACK_COL_MAJOR, lm, ln, 1, at, lm, b, ldb, s, rcond, &rk, work,
+                                   (lapack_int)nw, iwork);
+        tg__blas_leave(held);
+    }
+    tg__free(at), tg__free(work), tg__free(iwork);
+    if (st != TG_OK)
+        return st;
     if (info < 0)
         return tg__error(TG_ERR_ARG, "%s: dgelsd rejected argument %d", fn, (int)-info);
     if (info > 0)
@@ -62,9 +86,14 @@ tg_status tg__dtpqrt(const char *fn, int64_t m, int64_t n, int64_t l, int64_t nb
         return tg__error(TG_ERR_ARG, "%s: NULL array given to dtpqrt", fn);
     if (m == 0)
         return TG_OK;
+    bool held;
+    tg_status held_st = tg__blas_enter(fn, &held);   /* under a memory limit: OpenBLAS's buffers first */
+    if (held_st != TG_OK)
+        return held_st;
     lapack_int info = LAPACKE_dtpqrt_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)n, (lapack_int)l,
                                           (lapack_int)nb, a, (lapack_int)lda, b, (lapack_int)ldb, t,
                                           (lapack_int)nb, work);
+    tg__blas_leave(held);
     if (info != 0)
         return tg__error(TG_ERR_ARG, "%s: dtpqrt rejected argument %d", fn, (int)-info);
     return TG_OK;
@@ -93,7 +122,14 @@ tg_status tg__dgesvd(const char *fn, int64_t n, double *a, double *s, double *u,
     double *work = tg__malloc((size_t)(lwork > 1 ? lwork : 1) * sizeof *work);
     if (!work)
         return tg__error(TG_ERR_NOMEM, "%s: out of memory for dgesvd's workspace (%d doubles)", fn, (int)lwork);
+    bool held;
+    tg_status held_st = tg__blas_enter(fn, &held);   /* under a memory limit: OpenBLAS's buffers first */
+    if (held_st != TG_OK) {
+        tg__free(work);
+        return held_st;
+    }
     info = LAPACKE_dgesvd_work(LAPACK_COL_MAJOR, 'A', 'A', k, k, a, k, s, u, k, vt, k, work, lwork);
+    tg__blas_leave(held);
     tg__free(work);
     if (info < 0)
         return tg__error(TG_ERR_ARG, "%s: dgesvd rejected argument %d", fn, (int)-info);
@@ -112,8 +148,13 @@ tg_status tg__dgeqrt(const char *fn, int64_t m, int64_t n, int64_t nb, double *a
                          (long long)m, (long long)n, (long long)nb);
     if (!a || !t || !work)
         return tg__error(TG_ERR_ARG, "%s: NULL array given to dgeqrt", fn);
+    bool held;
+    tg_status held_st = tg__blas_enter(fn, &held);   /* under a memory limit: OpenBLAS's buffers first */
+    if (held_st != TG_OK)
+        return held_st;
     lapack_int info = LAPACKE_dgeqrt_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)n, (lapack_int)nb, a,
                                           (lapack_int)lda, t, (lapack_int)nb, work);
+    tg__blas_leave(held);
     if (info != 0)
         return tg__error(TG_ERR_ARG, "%s: dgeqrt rejected argument %d", fn, (int)-info);
     return TG_OK;

@@ -101,10 +101,19 @@ int64_t tg__alloc_system_calls(void) { return (int64_t)atomic_load(&system_calls
 #define OBJ_KEEP 4096          /* objects kept per class and thread */
 
 typedef struct obj { struct obj *next; } obj;
+/* Freed tensor blocks (tg__obj_free_later) wait in a small FIFO per class
+** before they join the lists, so a stale pointer to a freed tensor keeps
+** meeting its dead header (TG_ERR_STATE) for the next TG_QUARANTINE frees of
+** its size instead of a new tensor at once.  An allocation that finds the
+** list empty takes the oldest waiting block before asking the system, so the
+** quarantine costs no allocation in a steady loop. */
+#define TG_QUARANTINE 8
 typedef struct obj_cache {
     obj *list[OBJ_CLASSES];
     int count[OBJ_CLASSES];
     bool registered;
+    obj *ring[OBJ_CLASSES][TG_QUARANTINE];
+    unsigned char r_head[OBJ_CLASSES], r_n[OBJ_CLASSES];
 } obj_cache;
 
 static _Thread_local obj_cache cache;
@@ -116,6 +125,9 @@ static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 
 static void flush(obj_cache *c)
 {
+    for (int k = 0; k < OBJ_CLASSES; k++)
+        for (; c->r_n[k] > 0; c->r_n[k]--, c->r_head[k] = (unsigned char)((c->r_head[k] + 1) % TG_QUARANTINE))
+            tg__free(c->ring[k][c->r_head[k]]);
     for (int k = 0; k < OBJ_CLASSES; k++) {
         while (c->list[k]) {
             obj *o = c->list[k];
@@ -141,6 +153,14 @@ TG_COLD static void *obj_alloc_slow(size_t n)
         return tg__malloc(n);
     int k = (int)((n - 1) / OBJ_GRAIN);
     obj *o = cache.list[k];
+    if (!o && cache.r_n[k] > 0) {   /* the oldest block waiting in the quarantine */
+        if (inject())
+            return NULL;
+        o = cache.ring[k][cache.r_head[k]];
+        cache.r_head[k] = (unsigned char)((cache.r_head[k] + 1) % TG_QUARANTINE);
+        cache.r_n[k]--;
+        return o;
+    }
     if (!o) {
         if (!cache.registered) {   /* so the lists are freed when the thread ends */
             pthread_once(&cache_once, make_key);
@@ -168,6 +188,29 @@ void *tg__obj_alloc(size_t n)
     c->list[k] = o->next;
     c->count[k]--;
     return o;
+}
+
+void tg__obj_free_later(void *p, size_t n)
+{
+    obj_cache *c = &cache;
+    size_t k = (n - 1) / OBJ_GRAIN;
+    if (!p || n == 0 || k >= OBJ_CLASSES) {
+        tg__obj_free(p, n);
+        return;
+    }
+    lists = c;
+    if (!c->registered) {   /* so the quarantine is freed when the thread ends */
+        pthread_once(&cache_once, make_key);
+        c->registered = pthread_setspecific(cache_key, c) == 0;
+    }
+    if (c->r_n[k] == TG_QUARANTINE) {   /* the oldest joins the list */
+        obj *old = c->ring[k][c->r_head[k]];
+        c->r_head[k] = (unsigned char)((c->r_head[k] + 1) % TG_QUARANTINE);
+        c->r_n[k]--;
+        tg__obj_free(old, n);
+    }
+    c->ring[k][(c->r_head[k] + c->r_n[k]) % TG_QUARANTINE] = p;
+    c->r_n[k]++;
 }
 
 /* The block back to the system, or (first use on this thread) the lists found. */

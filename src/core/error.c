@@ -1,21 +1,13 @@
 /*
 ** Error state: the thread-local status and message of the most recent failure,
-** the status texts (one X-macro table so codes and texts cannot drift), and the
+** the status texts (from TG_STATUS_LIST in the public header, the one list
+** the enum is made of too, so codes and texts cannot drift), and the
 ** internal assert.  Sits at the bottom of the core layer; everything reports
 ** through tg__error.
 */
 #include "internal.h"
 
 #include <string.h>
-
-#define TG_STATUS_TABLE(X)                                   \
-    X(TG_OK, "ok")                                           \
-    X(TG_ERR_ARG, "invalid argument")                        \
-    X(TG_ERR_SHAPE, "shape mismatch")                        \
-    X(TG_ERR_NOMEM, "out of memory")                         \
-    X(TG_ERR_STATE, "invalid state")                         \
-    X(TG_ERR_IO, "input/output error")                       \
-    X(TG_ERR_NUMERIC, "numerical check failed")
 
 #define TG_ERRMSG_LEN 1024
 
@@ -29,7 +21,7 @@ const char *tg_status_str(tg_status s)
 {
     switch (s) {
 #define X(code, text) case code: return text;
-        TG_STATUS_TABLE(X)
+        TG_STATUS_LIST(X)
 #undef X
     }
     return "unknown status";

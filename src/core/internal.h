@@ -96,6 +96,10 @@ int64_t tg__alloc_system_calls(void);
 void   *tg__obj_alloc(size_t n);
 void    tg__obj_free(void *p, size_t n);
 void    tg__obj_flush(void);
+/* tg__obj_free after the next 8 such frees of its size on this thread (a
+** FIFO; an allocation finding the list empty takes the oldest first, so no
+** extra allocation): a freed tensor's header stays dead meanwhile. */
+void    tg__obj_free_later(void *p, size_t n);
 
 /* ---------------------------------------------------------------- errors */
 tg_status tg__error(tg_status s, const char *fmt, ...)
@@ -143,6 +147,7 @@ struct tg_tensor {
     ** inside a backward (tg__tensor_uniform), never seen outside the executor
     ** and the backwards that said they take one */
     bool uniform;
+    bool borrowed;             /* handed out by tg_grad: its tensor owns it, tg_free refuses */
     tg__node *node;            /* grad_fn, or the leaf's accumulator; strong */
     int out_index;             /* which output of node */
     tg_tensor *grad;           /* owned */
@@ -369,6 +374,13 @@ tg_status tg__dgemm(const char *fn, bool trans_a, bool trans_b, int64_t m, int64
 /* BLAS (and OpenBLAS's LAPACK) uses n >= 1 threads from now on
 ** (openblas_set_num_threads); tg_set_num_threads keeps it equal to ours. */
 void tg__blas_set_threads(int n);
+/* Brackets every call into OpenBLAS (and LAPACK, which calls it).  Without an
+** address-space limit it does nothing.  Under one it serializes calls and
+** makes sure OpenBLAS's thread buffers exist before the call (OpenBLAS
+** retries a failed buffer map for ever): TG_ERR_NOMEM "<fn>: ..." when they
+** cannot fit, and then nothing is held.  *held goes to tg__blas_leave. */
+tg_status tg__blas_enter(const char *fn, bool *held);
+void tg__blas_leave(bool held);
 
 /* ---------------------------------------------------------------- LAPACK
 ** The only doorway to LAPACKE (src/lapack.c); arguments validated first.

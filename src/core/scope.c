@@ -154,6 +154,10 @@ void tg_free(tg_tensor *t)
 {
     if (!t || tg__check_live("tg_free", "t", t) != TG_OK)
         return;   /* a second free is reported, not repeated */
+    if (t->borrowed) {
+        tg__error(TG_ERR_STATE, "tg_free: t is a gradient from tg_grad, owned by its tensor; not freed");
+        return;
+    }
     tg__unscope(t);
     tg__tensor_unref(t);
 }

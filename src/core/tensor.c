@@ -74,6 +74,7 @@ static tg_tensor *tensor_header(const char *fn, int ndim, const int64_t *shape, 
     t->scope_slot = -1;
     t->requires_grad = false;
     t->uniform = false;
+    t->borrowed = false;
     t->node = NULL;
     t->out_index = 0;
     t->grad = NULL;
@@ -90,7 +91,7 @@ static tg_tensor *tensor_header(const char *fn, int ndim, const int64_t *shape, 
 
 static void embedded_release(tg__storage *s)
 {
-    tg__obj_free((char *)s - sizeof(tg_tensor), s->size);
+    tg__obj_free_later((char *)s - sizeof(tg_tensor), s->size);
 }
 
 static bool is_embedded(const tg_tensor *t)
@@ -242,7 +243,7 @@ void tg__tensor_destroy(tg_tensor *t)
             tg__storage_free(s, s->size);
     }
     if (!embedded)   /* an embedded header lives as long as its storage */
-        tg__obj_free(t, sizeof *t);
+        tg__obj_free_later(t, sizeof *t);
 }
 
 
@@ -430,7 +431,11 @@ bool tg_requires_grad(const tg_tensor *t)
 
 tg_tensor *tg_grad(const tg_tensor *t)
 {
-    return t && tg__check_live("tg_grad", "t", t) == TG_OK ? t->grad : NULL;
+    if (!t || tg__check_live("tg_grad", "t", t) != TG_OK)
+        return NULL;
+    if (t->grad)
+        t->grad->borrowed = true;   /* t owns it: a tg_free of it is refused */
+    return t->grad;
 }
 
 void tg_zero_grad(tg_tensor *t)

@@ -56,4 +56,27 @@ size_t tg__csv_chunk_bytes(size_t n);
 /* The text of errno value err, thread-safe (strerror_r) into buf of n bytes. */
 const char *tg__errno_str(int err, char *buf, size_t n);
 
+/* ------------------------------------------------- atomic saves (atomic.c)
+** A file replaced atomically: tg__atomic_open creates a temporary beside
+** path (or opens a device or pipe in place; refuses a FIFO without a
+** reader, a socket or a directory: TG_ERR_IO "<fn>: ..."), tg__atomic_write appends (false after the first
+** failed write; the error is kept for commit), tg__atomic_commit fsyncs,
+** closes and renames over path, and on any failure removes the temporary
+** only and reports TG_ERR_IO.  tg__atomic_abort drops an open one.  After
+** commit or abort nothing is held. */
+typedef struct tg__atomic {
+    int fd;
+    const char *path;   /* as given */
+    char *target;       /* path with symbolic links resolved, or NULL */
+    char *tmp;          /* the temporary, or NULL when written in place */
+    bool failed;
+    int err;            /* errno of the failure */
+    size_t used;        /* bytes waiting in buf */
+    unsigned char buf[1 << 16];
+} tg__atomic;
+tg_status tg__atomic_open(const char *fn, const char *path, tg__atomic *w);
+bool tg__atomic_write(tg__atomic *w, const void *p, size_t n);
+tg_status tg__atomic_commit(const char *fn, tg__atomic *w);
+void tg__atomic_abort(tg__atomic *w);
+
 #endif /* TG_IO_H */

@@ -632,28 +632,11 @@ static size_t make_header(const tg_tensor *t, unsigned char *buf, size_t cap)
     return total;
 }
 
-static bool write_all(int fd, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    while (n > 0) {
-        ssize_t w = write(fd, b, n > ((size_t)1 << 30) ? (size_t)1 << 30 : n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w == 0)
-            errno = EIO;
-        if (w <= 0)
-            return false;
-        b += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
 /* The data as '<f8': straight from t on a little-endian host. */
-static bool write_data(int fd, const tg_tensor *t)
+static bool write_data(tg__atomic *w, const tg_tensor *t)
 {
     if (host_little())
-        return write_all(fd, t->data, (size_t)t->numel * sizeof(double));
+        return tg__atomic_write(w, t->data, (size_t)t->numel * sizeof(double));
     unsigned char chunk[4096];
     for (int64_t i = 0; i < t->numel;) {
         size_t k = 0;
@@ -663,7 +646,7 @@ static bool write_data(int fd, const tg_tensor *t)
             for (int j = 0; j < 8; j++)
                 chunk[k * 8 + (size_t)j] = (unsigned char)(v >> (8 * j));
         }
-        if (!write_all(fd, chunk, k * 8))
+        if (!tg__atomic_write(w, chunk, k * 8))
             return false;
     }
     return true;
@@ -679,23 +662,10 @@ tg_status tg_save_npy(const tg_tensor *t, const char *path)
     unsigned char head[1024];
     size_t hn = make_header(t, head, sizeof head);
     TG_ASSERT(hn > 0);
-    char msg[128];
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    if (fd < 0)
-        return tg__error(TG_ERR_IO, "tg_save_npy: cannot open '%s' for writing: %s", path,
-                         tg__errno_str(errno, msg, sizeof msg));
-    bool ok = write_all(fd, head, hn) && write_data(fd, t);
-    int err = errno;
-    struct stat sb;
-    bool regular = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
-    if (close(fd) != 0 && ok) {
-        ok = false;
-        err = errno;
-    }
-    if (ok)
-        return TG_OK;
-    if (regular)
-        unlink(path);   /* no half-written file left behind */
-    return tg__error(TG_ERR_IO, "tg_save_npy: cannot write '%s': %s", path,
-                     tg__errno_str(err, msg, sizeof msg));
+    tg__atomic w;   /* a temporary renamed over path: the old file or the new one, never half */
+    if ((st = tg__atomic_open("tg_save_npy", path, &w)) != TG_OK)
+        return st;
+    if (tg__atomic_write(&w, head, hn))
+        write_data(&w, t);
+    return tg__atomic_commit("tg_save_npy", &w);
 }

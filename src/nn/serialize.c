@@ -21,6 +21,7 @@
 ** failed load changes nothing.  Entries the list does not name are ignored.
 */
 #include "core/internal.h"
+#include "io/io.h"
 
 #include <errno.h>
 #include <string.h>
@@ -43,24 +44,24 @@ static void put_u64(unsigned char *b, uint64_t v)
         b[i] = (unsigned char)(v >> (8 * i));
 }
 
-/* Writes one entry; false on a write error (errno set by stdio). */
-static bool write_entry(FILE *f, const char *name, const tg_tensor *t)
+/* Writes one entry; false on a write error (kept in *f for the commit). */
+static bool write_entry(tg__atomic *f, const char *name, const tg_tensor *t)
 {
     unsigned char b[8];
     size_t len = strlen(name);
     put_u32(b, (uint32_t)len);
-    bool ok = fwrite(b, 1, 4, f) == 4 && fwrite(name, 1, len, f) == len;
+    bool ok = tg__atomic_write(f, b, 4) && tg__atomic_write(f, name, len);
     put_u32(b, (uint32_t)t->ndim);
-    ok = ok && fwrite(b, 1, 4, f) == 4;
+    ok = ok && tg__atomic_write(f, b, 4);
     for (int d = 0; ok && d < t->ndim; d++) {
         put_u64(b, (uint64_t)t->shape[d]);
-        ok = fwrite(b, 1, 8, f) == 8;
+        ok = tg__atomic_write(f, b, 8);
     }
     for (int64_t i = 0; ok && i < t->numel; i++) {
         uint64_t bits;
         memcpy(&bits, &t->data[i], sizeof bits);
         put_u64(b, bits);
-        ok = fwrite(b, 1, 8, f) == 8;
+        ok = tg__atomic_write(f, b, 8);
     }
     return ok;
 }
@@ -75,26 +76,18 @@ tg_status tg_params_save(const tg_params *p, const char *path)
     for (int i = 0; i < n; i++)
         if (strlen(tg_params_name(p, i)) > UINT32_MAX)
             return tg__error(TG_ERR_ARG, "%s: name of entry %d is too long", fn, i);
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return tg__error(TG_ERR_IO, "%s: cannot open '%s' for writing: %s", fn, path, strerror(errno));
+    tg__atomic f;   /* a temporary renamed over path: the old file or the new one, never half */
+    tg_status st = tg__atomic_open(fn, path, &f);
+    if (st != TG_OK)
+        return st;
     unsigned char head[MAGIC_LEN + 8];
     memcpy(head, MAGIC, MAGIC_LEN);
     put_u32(head + MAGIC_LEN, VERSION);
     put_u32(head + MAGIC_LEN + 4, (uint32_t)n);
-    bool ok = fwrite(head, 1, sizeof head, f) == sizeof head;
+    bool ok = tg__atomic_write(&f, head, sizeof head);
     for (int i = 0; ok && i < n; i++)
-        ok = write_entry(f, tg_params_name(p, i), tg_params_get(p, i));
-    int err = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = false;
-        err = errno;
-    }
-    if (!ok) {
-        remove(path);
-        return tg__error(TG_ERR_IO, "%s: cannot write '%s': %s", fn, path, strerror(err));
-    }
-    return TG_OK;
+        ok = write_entry(&f, tg_params_name(p, i), tg_params_get(p, i));
+    return tg__atomic_commit(fn, &f);
 }
 
 /* ------------------------------------------------------------------ load */

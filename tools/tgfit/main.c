@@ -333,6 +333,7 @@ static int run(const options *o, const par *p)
     dataset d;
     fit_run r;
     int rc = data_load(o, p, &d);
+    rc = rc == 0 ? agree_check(o, p, &d) : rc;   /* ranks agree or stop (agree.c) */
     if (rc == 0) {
         rc = fit_run_all(o, p, &d, &r);
         r.total_seconds = tgfit_now() - t0;

@@ -106,6 +106,12 @@ static inline double data_w(const dataset *d, int64_t i) { return d->w ? d->w[i 
 int  data_load(const options *o, const par *p, dataset *d);
 void data_free(dataset *d);
 
+/* --------------------------------------------------------------- agree.c */
+/* Collective: 0 when every rank has the same settings and data file (size,
+** header, sampled contents, point count); else TGFIT_FAIL on every rank,
+** the message naming what differs. */
+int agree_check(const options *o, const par *p, const dataset *d);
+
 /* ---------------------------------------------------------------- fit.c */
 typedef struct fit_run {
     double *coef;               /* best coefficients, n_coef */

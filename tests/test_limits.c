@@ -1,0 +1,134 @@
+/*
+** Address-space limits (issue 18, row 3): under setrlimit(RLIMIT_AS) a BLAS
+** or LAPACK call either runs or returns TG_ERR_NOMEM, never hangs inside
+** OpenBLAS's blas_memory_alloc.  Each case runs in a forked child that sets
+** the limit, arms alarm() (a hang kills the child with SIGALRM and fails the
+** test) and exits 0 only when every call ended in a correct result or
+** TG_ERR_NOMEM.  Before the fix tg_matmul 300 x 300 spun for ever at 150 and
+** 250 MB.
+*/
+#define _POSIX_C_SOURCE 200809L
+#include "support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TG_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TG_UNDER_ASAN 1
+#endif
+#endif
+
+static long long vm_bytes(void)
+{
+    long long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f && fscanf(f, "%lld", &pages) != 1)
+        pages = 0;
+    if (f)
+        fclose(f);
+    return pages * (long long)sysconf(_SC_PAGESIZE);
+}
+
+/* 0 when the result is right or the call reported TG_ERR_NOMEM. */
+static int matmul_case(int n)
+{
+    int64_t sh[2] = {n, n};
+    tg_tensor *a = tg_full(2, sh, 1.0), *b = tg_full(2, sh, 2.0);
+    if (!a || !b)
+        return tg_last_status() == TG_ERR_NOMEM ? 0 : 1;
+    tg_tensor *c = tg_matmul(a, b);
+    if (!c)
+        return tg_last_status() == TG_ERR_NOMEM ? 0 : 2;
+    for (int64_t i = 0; i < (int64_t)n * n; i++)
+        if (tg_data(c)[i] != 2.0 * n)
+            return 3;
+    return 0;
+}
+
+static int lstsq_case(int64_t n)
+{
+    tg_tensor *x = tg_linspace(-1.0, 1.0, n), *y = x ? tg_legendre(x, 3) : NULL, *coef = NULL;
+    if (!x || !y)
+        return tg_last_status() == TG_ERR_NOMEM ? 0 : 4;
+    tg_status st = tg_legendre_lstsq(x, y, 5, 1.0, 0.0, &coef, NULL);
+    if (st != TG_OK)
+        return st == TG_ERR_NOMEM ? 0 : 5;
+    for (int k = 0; k < 6; k++)
+        if (fabs(tg_data(coef)[k] - (k == 3)) > 1e-9)
+            return 6;
+    return 0;
+}
+
+/* Runs matmul and lstsq in a child under a limit of `bytes`; its exit code. */
+static int child_under_limit(long long bytes)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit r = {(rlim_t)bytes, (rlim_t)bytes};
+        alarm(20);
+        if (setrlimit(RLIMIT_AS, &r) != 0)
+            _exit(9);
+        int rc = matmul_case(300);
+        rc = rc ? rc : matmul_case(64);
+        rc = rc ? rc : lstsq_case(200000);
+        _exit(rc);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status))
+        print_error("limit %lld MB: child killed by signal %d (a hang ends in SIGALRM = 14)\n", bytes >> 20,
+                    WTERMSIG(status));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void test_blas_under_fixed_limits_runs_or_reports_nomem(void **state)
+{
+    (void)state;
+#ifdef TG_UNDER_ASAN
+    skip();   /* ASan reserves terabytes of shadow: it cannot start under RLIMIT_AS */
+#endif
+    static const int mb[] = {150, 250, 400};
+    for (size_t i = 0; i < sizeof mb / sizeof mb[0]; i++)
+        if (((long long)mb[i] << 20) > vm_bytes())
+            assert_int_equal(child_under_limit((long long)mb[i] << 20), 0);
+}
+
+/* Limits just above what the process already maps: the buffers OpenBLAS
+** would take on the first call do not fit, or fit only for one thread. */
+static void test_blas_just_above_current_size_runs_or_reports_nomem(void **state)
+{
+    (void)state;
+#ifdef TG_UNDER_ASAN
+    skip();   /* ASan reserves terabytes of shadow: it cannot start under RLIMIT_AS */
+#endif
+    static const int extra_mb[] = {8, 40, 100, 140, 200, 300};
+    for (size_t i = 0; i < sizeof extra_mb / sizeof extra_mb[0]; i++)
+        assert_int_equal(child_under_limit(vm_bytes() + ((long long)extra_mb[i] << 20)), 0);
+}
+
+static void test_blas_without_limit_runs(void **state)
+{
+    (void)state;
+    tg_scope_begin();
+    assert_int_equal(matmul_case(300), 0);
+    assert_int_equal(lstsq_case(1000), 0);
+    tg_scope_end();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_blas_under_fixed_limits_runs_or_reports_nomem),
+        cmocka_unit_test(test_blas_just_above_current_size_runs_or_reports_nomem),
+        cmocka_unit_test(test_blas_without_limit_runs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
