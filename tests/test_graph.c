@@ -358,14 +358,14 @@ static void test_graph_capture_rejects_bad_steps(void **state)
 static void test_graph_failing_compiler_falls_back_to_interpreter(void **state)
 {
     (void)state;
-    const char *old = getenv("CC");
+    const char *old = getenv("TG_CC");   /* TG_CC wins over CC (src/graph/toolchain.c) */
     char *saved = old ? strdup(old) : NULL;
-    setenv("CC", "/bin/false", 1);
+    setenv("TG_CC", "/bin/false", 1);
     compare(BUILTIN, 2500, "interpreted", 5e-6);
     if (saved)
-        setenv("CC", saved, 1);
+        setenv("TG_CC", saved, 1);
     else
-        unsetenv("CC");
+        unsetenv("TG_CC");
     free(saved);
 }
 
