@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tg_load_csv against numpy.loadtxt in the same run (issue 15's CSV row):
 ** N rows of "x,y" (default 2*10^6; --rows N), the values printed with %.17g

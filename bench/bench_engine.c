@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Benchmark: one training step of the tutorial's fit (loss = sum((a + b P3(c +
 ** d x) - y)^2), P3 by tg_legendre) updated by Adam, three ways:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Fits at scale (issue 15): tgfit against numpy and a hand-fused step, in one run.
 
     /usr/bin/python3 bench/bench_scale.py BUILD_DIR [--big] [--steps S]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The limit bench/bench_scale.py measures tgfit's Adam step against: one
 ** hand-fused pass over a float64 .npy [N, 2] per step, written for the bench.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Benchmark: the Legendre-series fit step (forward, squared-error loss,
 ** backward to the coefficients) of tg_legendre_series.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** bench_suite: tensorgrad's benchmark suite in one run (tools/bench builds a
 ** Release tree and runs it).  It measures

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Benchmark: threads.  Two tables:
 **   threshold   kernels (add, acc, sum, exp, legendre P3) at sizes around the

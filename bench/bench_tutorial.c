@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Benchmark: one training step of the tutorial fit y = a + b * P3(c + d x)
 ** (forward, loss, backward, update) at several batch sizes, three ways:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """numpy's side of bench/bench_csv: reads CSV with numpy.loadtxt, checks the
 values against the .npy bit for bit, prints the best of REPS times.
 Usage: csv_loadtxt.py FILE.csv FILE.npy REPS"""

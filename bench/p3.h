@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The tutorial's P3 as a user Function, written both ways a user can, shared
 ** by the benchmark programs (each includes it once; everything here is

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """tensorgrad.Legendre.fit against numpy.polynomial.Legendre.fit, in one run.
 
     PYTHONPATH=build/python /usr/bin/python3 bench/python_legendre_fit.py [--n 10000000] [--deg 20]

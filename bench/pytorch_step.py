@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The tutorial step (y = a + b * P3(c + d x), loss, backward, update) in PyTorch
 1.13 with the tutorial's custom Function, and in NumPy with hand-written
 gradients, timed at the batch sizes given on the command line, for comparison

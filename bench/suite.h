@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The benchmark suite (bench_suite): what its parts share.  bench_suite.c
 ** parses the options, runs every measurement in a fresh child process

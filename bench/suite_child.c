@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Process plumbing of the benchmark suite: clocks, page-fault and resident
 ** memory counters, and suite_in_child, which runs one measurement in a fresh

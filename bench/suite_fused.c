@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The limit the engine is measured against: the tutorial step's forward,
 ** loss and backward as one C loop, one pass over the points.  This file alone

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Micro-benchmarks of the benchmark suite:
 **   kernels    every kernel of every kernel table this CPU runs (the active one

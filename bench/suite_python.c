@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The PyTorch and NumPy rows of the benchmark suite: bench/pytorch_step.py
 ** run as a subprocess in its --json mode, one JSON object per line (its own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Rendering the benchmark suite's results: the machine, the tutorial table,
 ** the issue-4 targets judged from the same run, the micro-benchmarks, as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The benchmark suite's results and their two renderings: the Markdown table
 ** on stdout (what README.md's Performance section carries) and the JSON file.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The tutorial step y = a + b * P3(c + d x), loss sum((y - target)^2),
 ** backward and the parameter update, timed one way per call of tut_run (which

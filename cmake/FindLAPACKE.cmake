@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # FindLAPACKE: the C interface to LAPACK (Debian's liblapacke-dev), which CMake
 # has no module for.  Used by tensorgrad's own build and installed with its
 # CMake package, whose tensorgradConfig.cmake calls find_dependency(LAPACKE).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** A two-layer classifier on two interleaved spirals, trained with
 ** cross-entropy and Adam: the kind of program the PyTorch-parity ops exist for.

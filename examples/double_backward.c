@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** PyTorch's tutorial "Double Backward with Custom Functions", in C.
 **

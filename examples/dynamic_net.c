@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** PyTorch's tutorial "dynamic_net", in C: control flow and weight sharing.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** PyTorch's tutorial "polynomial_autograd", in C: tensors and autograd.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** PyTorch's tutorial "polynomial_nn", in C: a Linear layer and an MSE loss.
 **

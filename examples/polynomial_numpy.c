@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** PyTorch's tutorial "polynomial_numpy", in C: the warm-up before tensors.
 **

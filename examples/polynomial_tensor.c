@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** PyTorch's tutorial "polynomial_tensor", in C: tensors, gradients by hand.
 **

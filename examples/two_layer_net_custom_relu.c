@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** PyTorch's tutorial "two_layer_net_custom_function", in C: a ReLU written as
 ** a user Function.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** libFuzzer target for the CSV reader: any bytes given to tg_load_csv, with
 ** and without a header, three delimiters, must give a [rows, n] tensor or NULL

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Shared by the fuzz targets: an unlinked temporary file reachable by a path
 ** (/proc/self/fd/N), rewritten with each input, so the readers see a real

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** libFuzzer target for the .npy reader: any bytes given to tg_load_npy and
 ** tg_mmap_npy must give a tensor or NULL + TG_ERR_IO / TG_ERR_NOMEM, never a

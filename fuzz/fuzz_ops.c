@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** libFuzzer target for programs of ops: the input bytes decode into 1 to 3
 ** leaf tensors (0 to 3 dimensions of size 0 to 4, values in [-4, 4)) and up

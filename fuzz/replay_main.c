@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** A plain main for a libFuzzer target: feeds every regular file of the
 ** directories (or the files) named on the command line to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tensorgrad: float64 tensors with reverse-mode automatic differentiation, in C11.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tensorgrad_mpi: data-parallel training over MPI, an optional part of
 ** tensorgrad (built when CMake finds MPI; link tensorgrad::tensorgrad_mpi).

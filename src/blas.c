@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The one file that talks to cblas.  Every call is validated here first:
 ** OpenBLAS reports bad arguments by printing to stdout and returning, which a

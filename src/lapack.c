@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The one file that talks to LAPACK (through LAPACKE, Debian's liblapacke).
 ** Like src/blas.c for cblas, every argument is validated here before the

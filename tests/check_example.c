@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Checks an example's output against PyTorch's, line by line.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Checks the output of examples/polynomial_custom_function against PyTorch.
 **

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Runs the commands and programs of one Markdown file (README.md, docs/*.md).
 
     docs_test.py --source SRC --build BUILD --cc CC [--max-bytes N] FILE.md

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The complete example at the top of include/tensorgrad.h, cut out of the
 # comment, wrapped in main() and compiled as strict C11 (-std=c11 -Wpedantic
 # -Werror: no M_PI, no POSIX extras), linked with the shared library and run.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Tests of tensorgrad as an outside program sees it: installed into a temporary
 # prefix and used through pkg-config or the CMake package, the public header on
 # its own (C11 and C++), and the symbol table of the shared library.  Registered

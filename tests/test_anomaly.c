@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Anomaly mode and numerical hygiene: off by default (IEEE results flow
 ** through), on it names the Function and the place of the first NaN or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Atomic saves (issue 18, row 2): tg_save_npy and tg_params_save replace
 ** their target through a temporary renamed over it.  A failed save (a full

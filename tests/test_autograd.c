@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The graph executor and the user-Function path: accumulation, retained and
 ** freed graphs, create_graph, no-grad mode, needs_input_grad, saved inputs and

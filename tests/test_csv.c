@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** CSV reading beyond the format itself (tests/test_io.c holds the format, its
 ** fixtures and its file:line:column errors): standard input as "-", the

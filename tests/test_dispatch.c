@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The dispatch path: applying a user Function and running its backward, the
 ** sequence whose cost the benchmark suite measures.  These tests pin the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Double backward that cannot be silently wrong: the engine knows whether a
 ** saved tensor is an input, an output or an intermediate, refuses to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Tests for the unrecorded backward paths of src/ops: a backward run without
 ** create_graph computes its gradients with the kernels directly (fill, dot,

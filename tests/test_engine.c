@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The engine's contract with the ops (src/core/opdesc.h, src/graph): every
 ** built-in op the fuser reads carries a descriptor in its tg_function, found

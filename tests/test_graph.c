@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Captured graphs (src/graph): a replayed training step against the eager
 ** step it was captured from, over 100 steps, with the built-in tg_legendre,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Captured graphs with user Functions given as span kernels (src/graph): the
 ** replayed step against the eager step with P3 as a span Function at sizes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Numerical hygiene: results outside an op's domain follow IEEE as NumPy does
 ** (NaN and infinities, no trap, no error), and gradients at the kinks of relu,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Data files: .npy read / write / mmap and CSV reading.  Interoperability with
 ** NumPy in both directions goes through fixtures written by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Tests for src/kernels: every fast kernel table against the reference, bit
 ** for bit, at awkward lengths, unaligned pointers, in place and with scalar

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Lazy mode (tg_set_lazy, tg_is_lazy, tg_realize, TG_LAZY; autograd/lazy.c):
 ** the mode is per thread and returns the previous one; values wait until a

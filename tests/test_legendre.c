@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tg_legendre: P_n and its first two derivatives for n = 0..64 against exact
 ** values (tests/data/legendre.txt, exact rational arithmetic rounded once),

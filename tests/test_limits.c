@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Address-space limits (issue 18, row 3): under setrlimit(RLIMIT_AS) a BLAS
 ** or LAPACK call either runs or returns TG_ERR_NOMEM, never hangs inside

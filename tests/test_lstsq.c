@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The streaming least squares (tg_legendre_lstsq_points, its parts and the
 ** fixed QR tree): against LAPACK's dgelsd on the whole design matrix and

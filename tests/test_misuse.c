@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** User mistakes with tensor lifetimes never abort (issue 18, row 8): freeing
 ** the borrowed tg_grad(w) and then w used to abort ("internal error:

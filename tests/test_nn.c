@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** nn: parameter lists (add, find, extend, ownership, zero_grad), their file
 ** format (round trip bit for bit, the documented bytes, and a load that

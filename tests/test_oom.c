@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Allocation-failure injection, as SQLite tests it: an allocation failure is
 ** walked through allocation 1, 2, 3, ... of an operation, failing once and

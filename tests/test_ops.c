@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The built-in ops, one by one: forward values and first-order gradients
 ** against PyTorch (every case of tests/data/ops.txt, one test each),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Optimizers: SGD, RMSprop, Adam, AdamW and L-BFGS against the trajectories
 ** PyTorch 1.13 takes from the same start (tests/data/optim.txt, written by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The PyTorch-parity ops of issue 17: torch.matmul's cases, permute, squeeze,
 ** cat, stack, narrow, the reductions over one dim, sigmoid, softmax,

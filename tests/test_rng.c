@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The random number generator: the C stream against its Python twin
 ** (tests/reference/tg_rng.py, through tests/data/rng.txt) bit for bit, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Legendre series, batched fits and exact least squares (tg_legendre_series,
 ** tg_legendre_range_map, tg_legendre_vander, tg_legendre_lstsq): values and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Tests for the Legendre-series kernels of src/kernels (legseries, legproject,
 ** legvander): every fast table against the reference bit for bit at point

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The shape ops of issue 3 and pow with a tensor exponent: unsqueeze, flatten
 ** (views), select (a copy whose backward scatters into zeros) and

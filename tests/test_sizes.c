@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Sizes from user input (issue 18, item 1 in the library): shapes, point
 ** counts, L-BFGS history sizes and degrees at their extremes (0, -1, 2^31,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Elementwise user Functions given as span kernels (forward_span /
 ** backward_span): the library broadcasts, allocates, saves, reduces

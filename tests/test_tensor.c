@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Core: tensor creation, metadata, scopes and ownership, and the error
 ** record.  One test per documented error of these functions.

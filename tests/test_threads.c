@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Threads: error state, gradient mode, anomaly mode and scopes are per
 ** thread, and independent graphs train concurrently with results identical

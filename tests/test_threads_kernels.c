@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Tests for the kernels on threads (src/kernels/parallel.c): every kernel of
 ** every table gives bit-identical results on 1, 2 and 3 threads, at sizes

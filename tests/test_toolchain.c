@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The JIT's compiler path (issue 18, rows 4 and 6), src/graph/toolchain.c:
 ** hostile $XDG_CACHE_HOME / $CC / $TG_CC values run no shell (a marker file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The tutorial's numbers: y = a + b * P3(c + d x) fitted to sin(x) on 2000
 ** points, against PyTorch's float64 run (tests/data/tutorial.txt).  Once with

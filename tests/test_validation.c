@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Every documented error of every public function, one table row each, in
 ** the order of include/tensorgrad.h: a small function that triggers the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The version: tg_version() (the library's) equals TG_VERSION_STRING (the
 ** generated header's), which is TG_VERSION_MAJOR.MINOR.PATCH and equals

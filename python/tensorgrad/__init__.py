@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """tensorgrad: float64 tensors with reverse-mode autodiff, and fast Legendre fits,
 from Python over the C library libtensorgrad (ctypes; depends on numpy only).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Legendre: numpy.polynomial.Legendre with fit() and evaluation done by the C library.
 
 tensorgrad.Legendre is a subclass of numpy.polynomial.Legendre, so everything but

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The C library, loaded with ctypes, and the prototypes of the calls the package makes.
 
 The library is found, in this order, at $TENSORGRAD_LIBRARY (a path to the .so), then

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """nn: Linear (the C library's tg_linear) and mse_loss."""
 from . import _lib
 from ._lib import lib

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Optimizers over the C library's (PyTorch's update formulas and defaults).
 
 Each optimizer takes the parameters (Tensors that require grad) at creation; the C

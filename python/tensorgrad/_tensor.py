@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Tensor: a Python handle on one tg_tensor, with numpy conversion and operators.
 
 Ownership: Python never opens a C scope, so every tensor the library returns to it

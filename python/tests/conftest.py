@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Every test module imports the package that ctest means to test: TG_EXPECT_PACKAGE
 names its directory (the build tree's build/python/tensorgrad, or an install's)."""
 import os

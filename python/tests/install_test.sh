@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The Python package as a user gets it: `cmake --install BUILD_DIR --prefix P`,
 # then, with nothing but PYTHONPATH=P/PYDIR, `import tensorgrad` loads the package
 # and the C library from P (found relative to the package), also after the whole

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """tensorgrad.Legendre against numpy.polynomial.Legendre: same domain, window and
 coefficients (to 1e-9), same evaluation, same argument errors, and the fit really
 computed by the C library."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Optimizers and nn: one step of each against its update formula (numpy), small
 models trained to their answers, and closures (L-BFGS) with tensors made inside."""
 import gc

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Tensors from and to numpy, operators against numpy, gradients, gradient mode,
 errors carrying tg_last_error(), and tensors freed when their Python object dies."""
 import gc

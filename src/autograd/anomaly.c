@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Anomaly mode: a per-thread switch under which tg_apply checks every output
 ** of a forward and the executor every gradient a backward returns, failing at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The graph executor: reverse-mode differentiation over the nodes tg_apply
 ** recorded.  It orders the nodes (iterative depth-first post-order, so deep

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tg_apply: the one path every operation takes, built-in or user-defined.  It
 ** runs a Function's forward in a scope of its own with recording off, takes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Numerical gradient checks, as torch.autograd.gradcheck / gradgradcheck: the
 ** analytic Jacobian (one tg_autograd_grad per output element) against central

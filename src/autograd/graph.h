@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The graph node (tg_ctx) shared by the autograd files: what tg_apply records
 ** and what the executor walks.  A node holds its inputs' nodes and its saved

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Lazy mode: applying an op that needs no graph node records it instead of
 ** running it, and the thread's pending ops are computed together at the next

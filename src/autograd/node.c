@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Graph nodes: allocation, reference counting and the leaf accumulators.
 ** Freeing is iterative (a worklist), so dropping a graph millions of nodes

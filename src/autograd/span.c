@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Elementwise Functions: the forward and backward that tg_apply and the
 ** executor run for a tg_function given as span kernels (forward_span /

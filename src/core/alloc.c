@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The allocator: every allocation of the library passes through here, so a
 ** pool, a counter or a failure-injection hook has one place to live.  It

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** NumPy broadcasting of shapes: trailing dimensions aligned, sizes equal or 1.
 ** Core layer; the ops use it to size their outputs and the elementwise

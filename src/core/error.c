@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Error state: the thread-local status and message of the most recent failure,
 ** the status texts (from TG_STATUS_LIST in the public header, the one list

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Private declarations shared across tensorgrad's source files: the tensor
 ** and graph-node structures, the allocator, error helpers, scopes and shape

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Op descriptors: what a built-in op computes, point by point or as a
 ** reduction, given once beside its forward and backward in its src/ops/ file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The storage pool: tensor data blocks are recycled by size class instead of
 ** going back to malloc, because a fresh large block costs a page fault per 4

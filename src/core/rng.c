@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Random numbers: xoshiro256** seeded through splitmix64, the uniform, normal
 ** and integer draws built on it, each thread's default generator, and the

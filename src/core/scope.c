@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Scopes: a thread-local stack of tensor lists.  A tensor returned to the user
 ** is adopted by the innermost scope (or left to the caller), and scope end

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Tensor storage and metadata: creation, reference counting, shared storage
 ** for views, and the public creation and accessor functions.  Core layer: no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The public thread count: tg_set_num_threads / tg_get_num_threads over the
 ** kernels' count (src/kernels/parallel.c), with OpenBLAS kept at the same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The library's version, as CMake generated it into tensorgrad_version.h from
 ** project(tensorgrad VERSION ...).  Core layer; depends on nothing else.

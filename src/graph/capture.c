@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tg_graph_capture: records one training step while it runs eagerly once.
 ** While the thread's recorder is set, tg_apply_args reports every apply; those

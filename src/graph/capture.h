@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Captured graphs (tg_graph), private declarations shared by the files of src/graph and
 ** the apply hook it sets in tg_apply_args.  capture.c records a training step as a list

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The compiled executor: each pass of a plan written as one C function over a
 ** block of points, with every elementwise value a local of the loop body (so

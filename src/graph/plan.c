@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The plan of a captured step and its interpreter.  Values are classified
 ** (one element, a broadcast scalar, element by element over the N points, or

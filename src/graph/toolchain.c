@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The toolchain: the system compiler turning a generated C source into a
 ** shared object, an on-disk cache of built objects, and the dlopen that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The toolchain under the code generator: compiles a C source text into a
 ** shared object with the system compiler and loads it, keeping built objects

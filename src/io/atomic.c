@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Atomic file replacement for the savers (tg_save_npy, tg_params_save), as
 ** careful writers do it: the data goes to a new temporary file in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** CSV reading: chosen numeric columns of a delimited text file into a
 ** [rows, n_cols] tensor.  The file is mapped (or standard input read) whole

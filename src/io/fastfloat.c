@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** A correctly rounded decimal-to-double parser for the text readers: the
 ** same bits as strtod in the "C" locale, at a fraction of its cost.  A

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Whole-file views for the data-file readers: a regular file is mapped
 ** read-only (MAP_PRIVATE); standard input ("-" for the readers that accept

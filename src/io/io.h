@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Private declarations of the data-file readers and writers (src/io): a
 ** read-only view of a whole file's bytes, shared by the .npy and CSV readers.

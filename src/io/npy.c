@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** NumPy .npy files: reading (versions 1.0, 2.0 and 3.0; numeric dtypes
 ** converted to float64; Fortran order transposed to C order), memory-mapping

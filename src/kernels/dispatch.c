@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Kernel dispatch: which kernel tables this CPU can run, and the one the
 ** library uses.  Both are decided once per process (pthread_once, so the first

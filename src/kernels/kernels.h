@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Kernels: loops over raw contiguous double spans.  They know nothing of
 ** tensors, graphs, scopes or errors, never allocate, and never fail.  Each

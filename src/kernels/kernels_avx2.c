@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The AVX2 kernel table ("avx2"): kernels_impl.inc auto-vectorized for 256-bit
 ** registers.  CMake compiles this file with -mavx2 -mfma on x86_64 only;

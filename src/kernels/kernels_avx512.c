@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The AVX-512 kernel table ("avx512"): kernels_impl.inc auto-vectorized for
 ** 512-bit registers.  CMake compiles this file with -mavx512f -mavx512dq

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The reference kernel table ("reference"): kernels_impl.inc compiled for the
 ** baseline ISA.  Every other table must match it bit for bit; it is also the

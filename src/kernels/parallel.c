@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The thread count of the process and the one OpenMP parallel region every
 ** kernel goes through (parallel.h).  The count is an atomic int read by every

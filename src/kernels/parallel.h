@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Threads for the kernels: how many threads a kernel call may use, and one
 ** function that runs a kernel's slices on them.  All of tensorgrad's OpenMP

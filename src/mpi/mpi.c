@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tensorgrad_mpi: rank-ordered sums, gradient exchange, row partitions and a
 ** distributed Legendre least squares over MPI.  Built as its own library when

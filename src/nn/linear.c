@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The Linear layer: y = x W^T + b as one built-in Function "tg_linear" (a
 ** single dgemm with B transposed, then the bias added row by row), its

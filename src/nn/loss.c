@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Losses, composed from tensorgrad ops so they are differentiable to any
 ** order without a backward of their own: mse = reduce((pred - target)^2), as

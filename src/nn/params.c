@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Parameter lists: an ordered array of (name, tensor) pairs that a module
 ** exposes and that optimizers and save / load (serialize.c) walk.  The list

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Saving and loading parameter lists (tg_params_save / tg_params_load).  nn
 ** layer, on top of params.c and the public API.

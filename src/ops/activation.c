@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Activations and selections with PyTorch's names and rules: tg_sigmoid,
 ** tg_softmax, tg_log_softmax, tg_clamp, tg_maximum, tg_minimum and tg_where.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Elementwise ops: the four broadcasting binary ops, the unary functions, pow
 ** and affine, and pow_tensor (a ** b broadcast, with PyTorch's zero gradient

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Layout ops with PyTorch's names: tg_permute, tg_squeeze, tg_narrow, tg_cat
 ** and tg_stack.  Tensors are contiguous, so a view is possible only where the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Legendre polynomials: tg_legendre(x, n) is one fused Function computing the
 ** k-th derivative of P_n over the whole batch in one kernel pass (k = 0 for

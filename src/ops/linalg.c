@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Linear algebra: matmul through dgemm (src/blas.c) and the 2-d transpose.
 ** Each op's forward, backward and tg_function sit together.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Streaming Legendre least squares (tg_legendre_lstsq_points and its parts):
 ** the design rows of one block of TG_LSTSQ_BLOCK points at a time, [w P_j(t) |

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Glue shared by the op files: applying a built-in Function and making its
 ** output.  Ops sit on top: public op -> Function (this layer: shapes,

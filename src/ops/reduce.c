@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Reductions: sum and mean of everything (0-d results) and sum over one
 ** dimension.  Sums use the deterministic sum kernel, so equal inputs give

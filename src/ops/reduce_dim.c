@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Reductions over one dimension with PyTorch's names and rules: tg_mean_dim,
 ** tg_amax / tg_amin (the gradient split evenly among ties, as PyTorch),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Legendre series: y = sum_j c_j P_j(t), t = alpha x + beta, for one series or
 ** a batch of them, as fused Functions over the kernels legseries (Clenshaw),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Shape ops: reshape (a view), expand (broadcast a tensor up to a shape) and
 ** sum_to (sum it back down), the pair every broadcasting backward stands on;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Adagrad, as torch.optim.Adagrad (PyTorch 1.13, _single_tensor_adagrad).
 ** With step the parameter's update count after incrementing it, per element:

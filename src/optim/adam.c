@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Adam and AdamW with amsgrad, weight decay and maximize, as torch.optim.Adam
 ** and torch.optim.AdamW (PyTorch 1.13, _single_tensor_adam / _adamw).  With

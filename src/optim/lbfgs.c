@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** L-BFGS as torch.optim.LBFGS (PyTorch 1.13, torch/optim/lbfgs.py), line by
 ** line: the parameters are one flat vector (their gradients gathered in list

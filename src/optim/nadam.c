@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** NAdam, as torch.optim.NAdam (PyTorch 1.13, _single_tensor_nadam, including
 ** its mu_product_next = mu_product * mu * mu_next after mu_product was already

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** The optimizer object shared by every kind (src/optim/optim.h): creation with
 ** references to the parameters, per-parameter state buffers, the public step /

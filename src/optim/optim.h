@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Private declarations shared by the optimizers in src/optim: the optimizer
 ** object, the vtable of optimizer kinds, and helpers for per-parameter state.

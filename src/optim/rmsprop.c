@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** RMSprop with weight decay, momentum, centering and maximize, as
 ** torch.optim.RMSprop (PyTorch 1.13, _single_tensor_rmsprop).  Per element,

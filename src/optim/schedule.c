@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Learning rates: tg_optim_lr / tg_optim_set_lr for every optimizer kind, and
 ** the schedules torch.optim.lr_scheduler.StepLR and CosineAnnealingLR, in

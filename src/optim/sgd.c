@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** SGD with momentum, dampening, Nesterov momentum, weight decay and maximize,
 ** as torch.optim.SGD (PyTorch 1.13, _single_tensor_sgd).  Per element, in

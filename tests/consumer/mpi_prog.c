@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* An outside program on the installed tensorgrad_mpi (tests/install_test.sh,
 ** modes pkgconfig and cmake_package): on every rank, tg_mpi_sum of
 ** (rank + 1, 1) must be (size (size + 1) / 2, size), and the blocks of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Loads an installed libtensorgrad.so with dlopen, as Python's ctypes does,
 ** and uses it from the main thread and from a second thread (whose TLS the
 ** loader allocates on first use).  Run by tests/install_test.sh (mode dlopen):

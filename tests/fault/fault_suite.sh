@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The crash-and-fault suite of issue 18 (item 9), run by .ci/run, in the style of
 # SQLite's crash tests: every case checks that nothing is lost and nothing hangs.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Regenerates tests/data/examples/*.txt: PyTorch's "Learning PyTorch with Examples"
 run from the starting values of the C programs in examples/.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Regenerates the data-file fixtures in tests/data/io/ with NumPy.
 
 Run with Debian's interpreter, which has numpy:

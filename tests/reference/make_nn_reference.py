@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Regenerates tests/data/rng.txt, shape_ops.txt and nn.txt: tensorgrad's random
 stream from its Python twin (tg_rng.py) and PyTorch values for the shape ops,
 pow(Tensor, Tensor), Linear and mse_loss.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Regenerates tests/data/optim.txt: PyTorch 1.13 optimizer trajectories.
 
 Run with Debian's interpreter, which has torch:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Regenerates tests/data/parity.txt: PyTorch float64 values and gradients of
 sum(out * w) for the PyTorch-parity ops of issue 17 (matmul's torch.matmul
 cases, permute, squeeze, cat, stack, narrow, mean/amax/amin/var/logsumexp over

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Regenerates the reference data in tests/data/ from PyTorch and exact arithmetic.
 
 Run with Debian's interpreter, which has torch and numpy:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Writes tests/data/series.txt: Legendre series values, gradients, design matrices
 and least-squares fits from numpy.polynomial.legendre and numpy.linalg, for
 tests/test_series.c.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared pieces of the reference scripts: the data-file writer (lines
 `key v1 v2 ...`, values by repr, read by tests/support's tgt_ref) and the
 deterministic inputs and weights of the op cases, with put_case, which writes

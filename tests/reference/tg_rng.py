@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """tensorgrad's random number generator in pure Python (src/core/rng.c), so the
 reference scripts can start PyTorch from exactly the values a C program draws.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Test glue shared by every test executable: tgt_allclose and the reader of the
 ** reference data in tests/data/.  A data file is read whole on first use, split

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Shared glue for the cmocka tests: a float64 allclose that says where and by
 ** how much two arrays differ, and readers for the reference data that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** check_json: reads the values of tgfit's JSON files (every key distinct and on
 ** its own line, see README.md "tgfit") and checks them.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tgfit as a command-line program (issue 16 items 6-7, issue 18 items 1, 2, 6,
 # 11), one case per ctest entry (tests/tgfit/CMakeLists.txt):
 #   cli_test.sh CASE TGFIT GEN_POINTS CHECK_JSON SOURCE_DIR [MPIEXEC]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** gen_points: writes test and benchmark data for tgfit, deterministic on
 ** every machine (no libm randomness): x evenly spaced on [lo, hi], and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tgfit's JSON is the same bit for bit on 1, 2, 3 and 7 MPI ranks and on 1 or 2
 # threads: every number but the timings (and the rank count in "settings") is
 # compared with cmp, not a tolerance.  The rows are split in whole blocks of the

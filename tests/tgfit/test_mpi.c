@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tensorgrad_mpi under mpirun (ctest runs it on 3 ranks): rank-ordered sums
 ** identical on every rank, gradient exchange, row partitions, gathers, and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tgfit end to end, one case per ctest entry (tests/tgfit/CMakeLists.txt):
 #   tgfit_test.sh CASE TGFIT GEN_POINTS CHECK_JSON SOURCE_DIR [MPIEXEC]
 # Data files are generated in a temporary directory by gen_points (a known

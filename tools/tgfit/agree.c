@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** Ranks agree or stop (issue 18, item 5).  Before the fit, every MPI rank
 ** compares its settings and its view of the data file with the others': a

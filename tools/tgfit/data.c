@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tgfit's input: two columns (three with --weights) of a CSV file (by header
 ** name) or of a 2-d .npy array (by index), of which this rank uses its

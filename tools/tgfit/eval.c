@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** `tgfit eval --fit FIT.json --data FILE --x COL [--y COL] [--pred OUT.npy]`:
 ** a fit saved by `tgfit --out` evaluated on new points.  fit_load reads the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tgfit's one error line: every file records a failure here with tgfit_fail
 ** and main prints it once as "tgfit: <message>".  It depends on nothing else

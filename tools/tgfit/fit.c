@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tgfit's fitting: the two models, the loss, the training loop over
 ** tensorgrad's optimizers, and the least-squares reference.

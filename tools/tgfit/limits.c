@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tgfit under an address-space limit (ulimit -v / -d).  Debian's OpenBLAS
 ** creates its worker threads in its constructor, and a worker whose 128 MB

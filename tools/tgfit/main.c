@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tgfit: fits a Legendre series (or the tutorial's a + b * P3(c + d x)) to
 ** two columns of a CSV or .npy file with tensorgrad's autograd and

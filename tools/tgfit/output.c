@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tgfit's output files (--out, --plot), written as careful programs write
 ** them: into a temporary file beside the target, every write checked, fsync,

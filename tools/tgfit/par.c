@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tgfit's parallel layer.  Built with TGFIT_MPI (CMake found MPI), it runs on
 ** MPI when the process was started by an MPI launcher (mpirun / mpiexec set

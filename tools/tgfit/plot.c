@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tgfit's SVG plot, written by rank 0 and drawn the way matplotlib draws:
 ** three panels 900 pixels wide, each with a title, axis labels, ticks at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tgfit's progress report and Ctrl-C.  On a terminal, stderr carries one bar
 ** redrawn at most ten times a second (step, loss, points per second, ETA);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tgfit's outputs: the summary on stdout and the JSON file, written by rank
 ** 0 (the SVG plot is plot.c's).  The JSON is one object whose keys are all distinct

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tgfit's text checks for what it writes into JSON and XML: names from the
 ** command line and from files are bytes, and both formats need UTF-8 without

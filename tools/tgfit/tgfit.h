@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tgfit: the polynomial-fitting command built on tensorgrad (a program, not
 ** part of the library).  Shared declarations of its files:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** tgfit's fixed reduction tree for sums over points (losses and gradients):
 ** the leaves are the global blocks of TGFIT_BLOCK points, node (l, i) is
