@@ -95,11 +95,7 @@ static tg_optim *adam_new(const tg__optim_kind *kind, const tg_params *params, c
         tg__null_arg(fn, "opts");
         return NULL;
     }
-    if (!tg__optim_check(opts->lr >= 0, fn, "lr", opts->lr, ">= 0") ||
-        !tg__optim_check(opts->eps >= 0, fn, "eps", opts->eps, ">= 0") ||
-        !tg__optim_check(opts->beta1 >= 0 && opts->beta1 < 1, fn, "beta1", opts->beta1, "in [0, 1)") ||
-        !tg__optim_check(opts->beta2 >= 0 && opts->beta2 < 1, fn, "beta2", opts->beta2, "in [0, 1)") ||
-        !tg__optim_check(opts->weight_decay >= 0, fn, "weight_decay", opts->weight_decay, ">= 0"))
+    if (!tg__optim_check_adam(fn, opts->lr, opts->eps, opts->beta1, opts->beta2, opts->weight_decay))
         return NULL;
     adam *o = (adam *)tg__optim_new(kind, sizeof(adam), params, fn);
     if (!o)

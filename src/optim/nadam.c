@@ -74,11 +74,7 @@ tg_optim *tg_nadam_new(const tg_params *params, const tg_nadam_opts *opts)
         tg__null_arg(fn, "opts");
         return NULL;
     }
-    if (!tg__optim_check(opts->lr >= 0, fn, "lr", opts->lr, ">= 0") ||
-        !tg__optim_check(opts->eps >= 0, fn, "eps", opts->eps, ">= 0") ||
-        !tg__optim_check(opts->beta1 >= 0 && opts->beta1 < 1, fn, "beta1", opts->beta1, "in [0, 1)") ||
-        !tg__optim_check(opts->beta2 >= 0 && opts->beta2 < 1, fn, "beta2", opts->beta2, "in [0, 1)") ||
-        !tg__optim_check(opts->weight_decay >= 0, fn, "weight_decay", opts->weight_decay, ">= 0") ||
+    if (!tg__optim_check_adam(fn, opts->lr, opts->eps, opts->beta1, opts->beta2, opts->weight_decay) ||
         !tg__optim_check(opts->momentum_decay >= 0, fn, "momentum_decay", opts->momentum_decay, ">= 0"))
         return NULL;
     nadam *o = (nadam *)tg__optim_new(&nadam_kind, sizeof(nadam), params, fn);

@@ -85,6 +85,15 @@ bool tg__optim_check(bool ok, const char *fn, const char *what, double v, const 
     return ok;
 }
 
+bool tg__optim_check_adam(const char *fn, double lr, double eps, double beta1, double beta2,
+                          double weight_decay)
+{
+    return tg__optim_check(lr >= 0, fn, "lr", lr, ">= 0") && tg__optim_check(eps >= 0, fn, "eps", eps, ">= 0") &&
+           tg__optim_check(beta1 >= 0 && beta1 < 1, fn, "beta1", beta1, "in [0, 1)") &&
+           tg__optim_check(beta2 >= 0 && beta2 < 1, fn, "beta2", beta2, "in [0, 1)") &&
+           tg__optim_check(weight_decay >= 0, fn, "weight_decay", weight_decay, ">= 0");
+}
+
 tg_status tg_optim_step(tg_optim *o)
 {
     tg__lazy_sync();   /* the update writes parameters pending ops may read */

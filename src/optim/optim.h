@@ -54,5 +54,9 @@ tg_status tg__optim_eval(const char *fn, tg_closure closure, void *user, double 
 /* Validation helper: records "<fn>: <what> is <v> (must be <rule>)" and
 ** returns false unless ok. */
 bool tg__optim_check(bool ok, const char *fn, const char *what, double v, const char *rule);
+/* The checks the Adam family (Adam, AdamW, NAdam) shares: lr, eps and
+** weight_decay >= 0, beta1 and beta2 in [0, 1). */
+bool tg__optim_check_adam(const char *fn, double lr, double eps, double beta1, double beta2,
+                          double weight_decay);
 
 #endif /* TG_OPTIM_H */

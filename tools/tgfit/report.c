@@ -108,36 +108,43 @@ static void json_key_string(FILE *f, const char *indent, const char *key, const 
     fputs(last ? "\n" : ",\n", f);
 }
 
-static void json_array(FILE *f, const char *key, const double *v, int n)
+/* "  \"key\": " and, when v is NULL, "null,\n": false then (nothing to write). */
+static bool json_key(FILE *f, const char *key, const double *v)
 {
     fprintf(f, "  \"%s\": ", key);
-    if (!v) {
+    if (!v)
         fputs("null,\n", f);
-        return;
-    }
-    fputc('[', f);
-    for (int i = 0; i < n; i++) {
+    return v != NULL;
+}
+
+/* n numbers separated by ", " */
+static void json_numbers(FILE *f, const double *v, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
         json_number(f, v[i]);
         fputs(i + 1 < n ? ", " : "", f);
     }
+}
+
+static void json_array(FILE *f, const char *key, const double *v, int n)
+{
+    if (!json_key(f, key, v))
+        return;
+    fputc('[', f);
+    json_numbers(f, v, n);
     fputs("],\n", f);
 }
 
 /* The coefficients' covariance, as scipy's curve_fit pcov: rows of n. */
 static void json_matrix(FILE *f, const char *key, const double *v, int n)
 {
-    fprintf(f, "  \"%s\": ", key);
-    if (!v) {
-        fputs("null,\n", f);
+    if (!json_key(f, key, v))
         return;
-    }
     fputc('[', f);
     for (int i = 0; i < n; i++) {
         fputs(i ? ",\n    [" : "\n    [", f);
-        for (int j = 0; j < n; j++) {
-            json_number(f, v[(int64_t)i * n + j]);
-            fputs(j + 1 < n ? ", " : "]", f);
-        }
+        json_numbers(f, v + (int64_t)i * n, n);
+        fputc(']', f);
     }
     fputs("\n  ],\n", f);
 }
