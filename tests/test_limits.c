@@ -18,13 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TG_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TG_UNDER_ASAN 1
-#endif
-#endif
+#include "core/internal.h"   /* TG_ASAN: ASan cannot start under an address-space limit */
 
 static long long vm_bytes(void)
 {
@@ -93,7 +87,7 @@ static int child_under_limit(long long bytes)
 static void test_blas_under_fixed_limits_runs_or_reports_nomem(void **state)
 {
     (void)state;
-#ifdef TG_UNDER_ASAN
+#ifdef TG_ASAN
     skip();   /* ASan reserves terabytes of shadow: it cannot start under RLIMIT_AS */
 #endif
     static const int mb[] = {150, 250, 400};
@@ -107,7 +101,7 @@ static void test_blas_under_fixed_limits_runs_or_reports_nomem(void **state)
 static void test_blas_just_above_current_size_runs_or_reports_nomem(void **state)
 {
     (void)state;
-#ifdef TG_UNDER_ASAN
+#ifdef TG_ASAN
     skip();   /* ASan reserves terabytes of shadow: it cannot start under RLIMIT_AS */
 #endif
     static const int extra_mb[] = {8, 40, 100, 140, 200, 300};

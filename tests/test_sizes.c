@@ -16,13 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TG_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TG_UNDER_ASAN 1
-#endif
-#endif
+#include "core/internal.h"   /* TG_ASAN: ASan cannot start under an address-space limit */
 
 static const int64_t extremes[] = {0, -1, (int64_t)1 << 31, (int64_t)1 << 53, ((int64_t)1 << 61) + 1, INT64_MAX};
 #define N_EXTREMES (sizeof extremes / sizeof extremes[0])
@@ -85,7 +79,7 @@ static int sizes_child(void)
 static void test_extreme_sizes_refused_or_fine_never_wrapped(void **state)
 {
     (void)state;
-#ifdef TG_UNDER_ASAN
+#ifdef TG_ASAN
     skip();   /* ASan cannot run under the child's RLIMIT_AS, and 2^31 doubles exceed its allocator */
 #endif
     fflush(NULL);

@@ -15,16 +15,6 @@
 #include <math.h>
 #include <string.h>
 
-static bool norm_dim(const char *fn, int dim, int ndim, int *d)
-{
-    int n = ndim > 0 ? ndim : 1;
-    *d = dim < 0 ? dim + n : dim;
-    if (*d >= 0 && *d < n)
-        return true;
-    tg__error(TG_ERR_ARG, "%s: dim %d out of range for a %d-d tensor", fn, dim, ndim);
-    return false;
-}
-
 /* ------------------------------------------------------------- sigmoid */
 
 /* Descriptors of the pointwise ops: point and block from one scalar function
@@ -138,7 +128,7 @@ static const tg_function log_softmax_fn = {.name = "tg_log_softmax", .n_inputs =
 static tg_tensor *soft(const char *fn, tg_tensor *a, int dim, bool log)
 {
     soft_args sa = {0, log};
-    if (tg__check_live(fn, "a", a) != TG_OK || !norm_dim(fn, dim, a->ndim, &sa.dim))
+    if (tg__check_live(fn, "a", a) != TG_OK || !tg__norm_dim(fn, dim, a->ndim, &sa.dim))
         return NULL;
     return tg__apply_op(log ? &log_softmax_fn : &softmax_fn, &a, &sa, sizeof sa);
 }

@@ -10,18 +10,6 @@
 
 #include <string.h>
 
-/* Normalizes dim for an ndim-d tensor (-ndim..ndim-1, or 0 and -1 at 0-d when
-** zero_d); false with TG_ERR_ARG naming fn. */
-static bool norm_dim(const char *fn, int dim, int ndim, int *d)
-{
-    int n = ndim > 0 ? ndim : 1;
-    *d = dim < 0 ? dim + n : dim;
-    if (*d >= 0 && *d < n)
-        return true;
-    tg__error(TG_ERR_ARG, "%s: dim %d out of range for a %d-d tensor", fn, dim, ndim);
-    return false;
-}
-
 /* The number of elements before and after dimension d of shape. */
 static void split_at(int ndim, const int64_t *shape, int d, int64_t *outer, int64_t *inner)
 {
@@ -108,7 +96,7 @@ tg_tensor *tg_permute(tg_tensor *a, const int *dims)
 tg_tensor *tg_squeeze(tg_tensor *a, int dim)
 {
     int d;
-    if (tg__check_live("tg_squeeze", "a", a) != TG_OK || !norm_dim("tg_squeeze", dim, a->ndim, &d))
+    if (tg__check_live("tg_squeeze", "a", a) != TG_OK || !tg__norm_dim("tg_squeeze", dim, a->ndim, &d))
         return NULL;
     if (a->ndim == 0 || a->shape[d] != 1)   /* PyTorch: a no-op unless the size is 1 */
         return tg_reshape(a, a->ndim, a->shape);
@@ -178,7 +166,7 @@ tg_tensor *tg_narrow(tg_tensor *a, int dim, int64_t start, int64_t length)
         tg__error(TG_ERR_ARG, "tg_narrow: a is 0-d, it has no dimension to narrow");
         return NULL;
     }
-    if (!norm_dim("tg_narrow", dim, a->ndim, &d))
+    if (!tg__norm_dim("tg_narrow", dim, a->ndim, &d))
         return NULL;
     int64_t size = a->shape[d];
     if (start < 0 && start >= -size)   /* PyTorch counts a negative start from the end */
@@ -250,7 +238,7 @@ static bool check_cat(const char *fn, int n, tg_tensor *const *ts, int dim, int 
         tg__error(TG_ERR_ARG, "%s: ts[0] is 0-d and cannot be concatenated", fn);
         return false;
     }
-    if (!norm_dim(fn, dim, ts[0]->ndim, d))
+    if (!tg__norm_dim(fn, dim, ts[0]->ndim, d))
         return false;
     for (int i = 1; i < n; i++) {
         bool ok = ts[i]->ndim == ts[0]->ndim;

@@ -19,6 +19,18 @@ static inline tg_tensor *tg__apply_op(const tg_function *fn, tg_tensor *const *i
     return tg_apply_args(fn, inputs, &out, args, args_size) == TG_OK ? out : NULL;
 }
 
+/* dim normalized for an ndim-d tensor into *d (-ndim..ndim-1; a 0-d tensor
+** has the one dim 0 / -1, as in PyTorch); false with TG_ERR_ARG naming fn. */
+static inline bool tg__norm_dim(const char *fn, int dim, int ndim, int *d)
+{
+    int n = ndim > 0 ? ndim : 1;
+    *d = dim < 0 ? dim + n : dim;
+    if (*d >= 0 && *d < n)
+        return true;
+    tg__error(TG_ERR_ARG, "%s: dim %d out of range for a %d-d tensor", fn, dim, ndim);
+    return false;
+}
+
 /* A new uninitialized output tensor for a forward, in the current scope. */
 static inline tg_tensor *tg__out(const char *fn, int ndim, const int64_t *shape)
 {

@@ -16,12 +16,8 @@
 static bool split_dim(const char *fn, const tg_tensor *a, int dim, int *d, int64_t *outer,
                       int64_t *len, int64_t *inner)
 {
-    int n = a->ndim > 0 ? a->ndim : 1;
-    *d = dim < 0 ? dim + n : dim;
-    if (*d < 0 || *d >= n) {
-        tg__error(TG_ERR_ARG, "%s: dim %d out of range for a %d-d tensor", fn, dim, a->ndim);
+    if (!tg__norm_dim(fn, dim, a->ndim, d))
         return false;
-    }
     *outer = *inner = 1;
     *len = a->ndim ? a->shape[*d] : 1;
     for (int i = 0; i < *d; i++)
