@@ -7,7 +7,9 @@
 ** tests/reference/make_parity_reference.py) against PyTorch's values and
 ** gradients, then each op through tg_gradcheck and tg_gradgradcheck at
 ** tie-free inputs of the same shapes, then the behaviours the data cannot
-** show (views, ties, errors).  Each test checks that it left no block allocated.
+** show (views, ties, errors; a backward failing after other branches ran
+** leaves every leaf and retained gradient as it was).  Each test checks that
+** it left no block allocated.
 */
 #include "support.h"
 #include "autograd/graph.h"   /* a result's Function and its descriptor */
@@ -210,6 +212,141 @@ static void test_retain_grad_keeps_a_non_leaf_gradient(void **state)
     tg_scope_end();
 }
 
+/* ------------------------------------------- a failing backward changes nothing */
+
+/* forward: y = 2x  =>  dx = 2 dy.  Its backward fails on demand: FAIL_STATUS
+** returns a status and no message, FAIL_INNER returns TG_OK and a NULL
+** gradient after an op inside it failed. */
+enum { FAIL_NONE, FAIL_STATUS, FAIL_INNER };
+static int flaky_mode;
+static tg_status flaky_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    (void)ctx;
+    return (out[0] = tg_affine(in[0], 2.0, 0.0)) ? TG_OK : tg_last_status();
+}
+static tg_status flaky_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    (void)ctx;
+    if (flaky_mode == FAIL_STATUS)
+        return TG_ERR_NUMERIC;
+    if (flaky_mode == FAIL_INNER) {   /* [3] . [5]: refused */
+        gin[0] = tg_matmul(g[0], tg_zeros(1, (int64_t[]){5}));
+        return TG_OK;
+    }
+    return (gin[0] = tg_affine(g[0], 2.0, 0.0)) ? TG_OK : tg_last_status();
+}
+static const tg_function flaky_fn = {.name = "Flaky", .n_inputs = 1, .n_outputs = 1,
+                                     .forward = flaky_forward, .backward = flaky_backward};
+
+/* loss = sum(Flaky(w)) + sum(3 h) with h = x * x retained.  The walk runs
+** the second term's branch first: h's gradient is complete and x's reached
+** before Flaky's backward runs. */
+typedef struct flaky_graph { tg_tensor *x, *w, *h, *loss; } flaky_graph;
+
+static flaky_graph flaky_graph_new(void)
+{
+    flaky_graph f = {tgt_make(1, (int64_t[]){3}, tgt_signed0, true), tgt_make(1, (int64_t[]){3}, tgt_signed1, true),
+                     NULL, NULL};
+    f.h = tg_mul(f.x, f.x);
+    assert_status(TG_OK, tg_retain_grad(f.h));
+    f.loss = tg_add(tg_sum(tg_apply1(&flaky_fn, &f.w)), tg_sum(tg_affine(f.h, 3.0, 0.0)));
+    assert_non_null(f.loss);
+    return f;
+}
+
+/* The three gradients (NULL: none) as they are now, into 9 doubles and 3 pointers. */
+static void grads_now(const flaky_graph *f, double *v, tg_tensor **t)
+{
+    tg_tensor *const ts[3] = {f->x, f->w, f->h};
+    for (int i = 0; i < 3; i++) {
+        t[i] = tg_grad(ts[i]);
+        for (int j = 0; j < 3; j++)
+            v[3 * i + j] = t[i] ? tg_data(t[i])[j] : NAN;
+    }
+    tg_clear_error();   /* tg_grad of none sets no error, but be sure */
+}
+
+static void expect_grads_unchanged(const flaky_graph *f, const double *v0, tg_tensor *const *t0)
+{
+    double v[9];
+    tg_tensor *t[3];
+    grads_now(f, v, t);
+    for (int i = 0; i < 3; i++) {
+        assert_ptr_equal(t[i], t0[i]);
+        if (t[i])
+            assert_memory_equal(&v[3 * i], &v0[3 * i], 3 * sizeof(double));
+    }
+}
+
+/* Each failure mode, after a first backward (accumulating) and on a fresh
+** graph (no gradient yet), with and without create_graph. */
+static void test_failing_backward_leaves_leaf_and_retained_grads_unchanged(void **state)
+{
+    (void)state;
+    for (int create = 0; create < 2; create++)
+        for (int mode = FAIL_STATUS; mode <= FAIL_INNER; mode++)
+            for (int warm = 0; warm < 2; warm++) {
+                tg_scope_begin();
+                tg_backward_opts o = {.retain_graph = true, .create_graph = create};
+                flaky_graph f = flaky_graph_new();
+                flaky_mode = FAIL_NONE;
+                if (warm)
+                    assert_status(TG_OK, tg_backward(f.loss, &o));
+                double v0[9];
+                tg_tensor *t0[3];
+                grads_now(&f, v0, t0);
+                flaky_mode = mode;
+                tg_status st = tg_backward(f.loss, &o);
+                if (mode == FAIL_STATUS) {
+                    assert_status(TG_ERR_NUMERIC, st);
+                    assert_error(TG_ERR_NUMERIC, "tg_backward: backward of 'Flaky' failed");
+                } else {
+                    assert_status(TG_ERR_SHAPE, st);
+                    assert_error(TG_ERR_SHAPE, "tg_backward: backward of 'Flaky' returned TG_OK after an error",
+                                 "tg_matmul");
+                }
+                expect_grads_unchanged(&f, v0, t0);
+                flaky_mode = FAIL_NONE;   /* then a backward that succeeds adds exactly one more */
+                assert_status(TG_OK, tg_backward(f.loss, &o));
+                for (int j = 0; j < 3; j++) {
+                    double x = tgt_signed0(j), n = warm ? 2.0 : 1.0;
+                    assert_true(tg_data(tg_grad(f.x))[j] == n * 6.0 * x);
+                    assert_true(tg_data(tg_grad(f.w))[j] == n * 2.0);
+                    assert_true(tg_data(tg_grad(f.h))[j] == n * 3.0);
+                }
+                tg_scope_end();
+            }
+}
+
+/* A training step with a retained gradient, once warm: nothing from the
+** system, and the gradients right (the retained one fresh each step, x's
+** accumulated in place). */
+static void test_steady_step_with_retained_grad_allocates_nothing(void **state)
+{
+    (void)state;
+    tg_tensor *x = tgt_make(1, (int64_t[]){64}, tgt_signed0, true);
+    tg_memory_stats before = {0}, after;
+    for (int i = 0; i < 1010; i++) {
+        if (i == 10) {
+            tg_zero_grad(x);
+            tg_get_memory_stats(&before);
+        }
+        tg_scope_begin();
+        tg_tensor *h = tg_mul(x, x);
+        assert_status(TG_OK, tg_retain_grad(h));
+        assert_status(TG_OK, tg_backward(tg_sum(tg_affine(h, 3.0, 0.0)), NULL));
+        assert_true(tg_data(tg_grad(h))[5] == 3.0);
+        tg_scope_end();
+    }
+    tg_get_memory_stats(&after);
+    assert_int_equal(after.system_allocations, before.system_allocations);
+    double want[64];
+    for (int j = 0; j < 64; j++)
+        want[j] = 1000.0 * 6.0 * tgt_signed0(j);
+    assert_allclose("x.grad after 1000 steps", 64, tg_data(tg_grad(x)), want, 1e-12, 0);
+    tg_free(x);
+}
+
 static void test_cross_entropy_rejects_bad_targets(void **state)
 {
     (void)state;
@@ -348,6 +485,8 @@ int main(void)
         tgt_test(test_amax_splits_the_gradient_evenly_among_ties),
         tgt_test(test_softmax_and_logsumexp_are_stable_at_large_values),
         tgt_test(test_retain_grad_keeps_a_non_leaf_gradient),
+        tgt_test(test_failing_backward_leaves_leaf_and_retained_grads_unchanged),
+        tgt_test(test_steady_step_with_retained_grad_allocates_nothing),
         tgt_test(test_cross_entropy_rejects_bad_targets),
     };
     for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)

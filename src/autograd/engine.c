@@ -4,9 +4,10 @@
 ** recorded.  It orders the nodes (iterative depth-first post-order, so deep
 ** graphs do not recurse), prunes those that lead to no wanted gradient, calls
 ** each node's Function backward in reverse topological order inside a scope of
-** its own, and sums gradients arriving at the same place.  Leaf gradients are
-** added only once every backward succeeded.  It holds no op-specific code:
-** gradient sums go through tg_add / the acc kernel like any other work.
+** its own, and sums gradients arriving at the same place.  Leaf gradients and
+** retained ones (tg_retain_grad) are added only once every backward
+** succeeded.  It holds no op-specific code: gradient sums go through tg_add /
+** the acc kernel like any other work.
 */
 #include "graph.h"
 #include "../kernels/kernels.h"
@@ -513,30 +514,44 @@ static bool adds_in_place(const run *r, const tg_tensor *grad)
     return grad && !r->create && grad->refcount == 1 && grad->storage->refcount == 1 && !grad->node;
 }
 
-/* Leaf gradients, added only after the whole backward succeeded, in two
-** phases: everything that allocates first, then the updates, which cannot
-** fail, so a failure leaves every .grad as it was. */
+/* The slot whose gradient deposit stores at order position p: a leaf's
+** (still requiring grad), or a retained non-leaf output's (tg_retain_grad,
+** kept there by execute_nodes); NULL for any other node. */
+static tg_tensor **deposit_slot(const run *r, int64_t p)
+{
+    const tg__node *n = r->order[p].node;
+    tg_tensor **slots = &r->bufs[r->order[p].buf_off];
+    if (!n->leaf)
+        return NULL;
+    if (n->fn)
+        return &slots[n->leaf->out_index];
+    return n->leaf->requires_grad ? slots : NULL;
+}
+
+/* Leaf and retained gradients, added only after the whole backward
+** succeeded, in two phases: everything that allocates first, then the
+** updates, which cannot fail, so a failure leaves every .grad as it was. */
 static tg_status deposit(run *r)
 {
     tg_status st = TG_OK;
     for (int64_t p = 0; p < r->n && st == TG_OK; p++) {
-        tg__node *n = r->order[p].node;
-        tg_tensor **slot = &r->bufs[r->order[p].buf_off];
-        if (n->fn || !*slot || !n->leaf || !n->leaf->requires_grad) {
+        tg_tensor **slot = deposit_slot(r, p), *t = r->order[p].node->leaf;
+        if (!slot || !*slot) {
+            slot = &r->bufs[r->order[p].buf_off];
             tg__tensor_unref(*slot);
             *slot = NULL;
             continue;
         }
         if ((st = spread(*slot)) != TG_OK)
             break;
-        if (adds_in_place(r, n->leaf->grad))
+        if (adds_in_place(r, t->grad))
             continue;   /* added in place below */
         tg_tensor *g = *slot;
         *slot = NULL;
-        if (!n->leaf->grad) {
+        if (!t->grad) {
             *slot = own_grad(r, g);
         } else {
-            tg_tensor *sum = tg__tensor_ref(n->leaf->grad);
+            tg_tensor *sum = tg__tensor_ref(t->grad);
             st = accumulate(r, &sum, g);   /* a new tensor: sum's refcount was 2 */
             *slot = st == TG_OK ? sum : NULL;
             if (st != TG_OK)
@@ -546,39 +561,30 @@ static tg_status deposit(run *r)
             st = tg_last_status();
     }
     for (int64_t p = 0; p < r->n && st == TG_OK; p++) {
-        tg__node *n = r->order[p].node;
-        tg_tensor **slot = &r->bufs[r->order[p].buf_off];
-        if (n->fn || !*slot)
+        tg_tensor **slot = deposit_slot(r, p), *t = r->order[p].node->leaf;
+        if (!slot || !*slot)
             continue;
-        if (adds_in_place(r, n->leaf->grad) && *slot != n->leaf->grad) {
-            tg__kern()->acc((*slot)->numel, (*slot)->data, n->leaf->grad->data);
+        if (adds_in_place(r, t->grad) && *slot != t->grad) {
+            tg__kern()->acc((*slot)->numel, (*slot)->data, t->grad->data);
             continue;   /* the buffer is freed with the run */
         }
-        tg__tensor_unref(n->leaf->grad);
-        n->leaf->grad = *slot;
+        tg__tensor_unref(t->grad);
+        t->grad = *slot;
         *slot = NULL;
     }
     return st;
 }
 
 /* tg_retain_grad: the complete gradient g of a non-leaf output (its
-** consumers have all run) added into that tensor's .grad, as a leaf's. */
-static tg_status retain_grad(run *r, tg__node *n, tg_tensor *g)
+** consumers have all run), spread and held (*held, a reference) so that
+** execute_nodes puts it back in its slot after the node's backward spent it;
+** deposit adds it to the tensor's .grad with the leaves' once all succeeded. */
+static tg_status stage_retained(tg_tensor *g, tg_tensor **held)
 {
-    tg_tensor *t = n->leaf;
     tg_status st = g ? spread(g) : TG_OK;
-    if (!g || st != TG_OK)
-        return st;
-    if (!t->grad) {
-        tg_tensor *c = r->create ? tg__tensor_ref(g) : tg__tensor_new(r->fname, g->ndim, g->shape);
-        if (!c)
-            return tg_last_status();
-        if (!r->create)
-            memcpy(c->data, g->data, (size_t)g->numel * sizeof(double));
-        t->grad = c;
-        return TG_OK;
-    }
-    return accumulate(r, &t->grad, tg__tensor_ref(g));
+    if (g && st == TG_OK)
+        *held = tg__tensor_ref(g);
+    return st;
 }
 
 /* Drops what the run still holds and leaves the slots NULL and the nodes unvisited. */
@@ -629,13 +635,18 @@ static tg_status execute_nodes(run *r, int n_roots, tg_tensor *const *roots, tg_
             if (g && (st = spread(g)) == TG_OK)
                 grads[j] = tg__tensor_ref(g);
         }
+        tg_tensor *held = NULL;   /* a retained gradient, staged in its slot for deposit */
         if (st == TG_OK && n->fn && n->leaf && !inputs)
-            st = retain_grad(r, n, slots[n->leaf->out_index]);
+            st = stage_retained(slots[n->leaf->out_index], &held);
         if (st != TG_OK)
             break;
         if (!n->fn)
             continue;
         st = run_node(r, n);
+        if (held) {   /* run_node spent the slot (or, failing, left it) */
+            tg__tensor_unref(slots[n->leaf->out_index]);
+            slots[n->leaf->out_index] = held;
+        }
         if (!r->retain) {
             tg__node_release_saved(n);
             n->released = true;
