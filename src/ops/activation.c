@@ -5,9 +5,11 @@
 ** Each Function's backward is written with recorded tensorgrad ops (masks and
 ** tie weights are constants, as in PyTorch), so every op is differentiable
 ** twice.  Binary and ternary ops broadcast like tg_add.  The pointwise ones
-** (sigmoid, clamp, maximum, minimum, where) carry their fusion descriptor:
-** one scalar function gives the forward, the descriptor's point and block, and
-** its C expression the code generator's.  Ops layer: public op -> Function.
+** (sigmoid, clamp, maximum, minimum, where) carry their fusion descriptor, and
+** so do the masks and tie weights their backwards apply (ops of their own, so
+** a captured step recomputes them): one scalar function gives the forward,
+** the descriptor's point and block, and its C expression the code
+** generator's.  Ops layer: public op -> Function.
 */
 #include "ops.h"
 #include "../core/opdesc.h"
@@ -143,9 +145,12 @@ static bool common_shape(const char *fn, int n, tg_tensor *const *ts, int *nd, i
 {
     *nd = ts[0]->ndim;
     memcpy(shape, ts[0]->shape, (size_t)*nd * sizeof *shape);
-    for (int i = 1; i < n; i++)
-        if (!tg__broadcast_shape(fn, *nd, shape, ts[i]->ndim, ts[i]->shape, nd, shape))
+    for (int i = 1; i < n; i++) {
+        int64_t so_far[TG_MAX_DIMS];   /* not read and written in place: a shorter shape would shift */
+        memcpy(so_far, shape, (size_t)*nd * sizeof *shape);
+        if (!tg__broadcast_shape(fn, *nd, so_far, ts[i]->ndim, ts[i]->shape, nd, shape))
             return false;
+    }
     return true;
 }
 
@@ -156,6 +161,53 @@ static tg_tensor *to_shape(tg_tensor *t, int nd, const int64_t *shape)
     for (int i = 0; same && i < nd; i++)
         same = t->shape[i] == shape[i];
     return same ? t : tg_expand(t, nd, shape);
+}
+
+/* forward: y = f(x0, x1, ...) at each point of the inputs' broadcast shape
+** (n_in <= 3), the forward of every broadcasting op here. */
+static tg_status broadcast_forward(const char *fn, int n_in, tg_tensor *const *in, tg_tensor **out,
+                                   double (*f)(const double *x, const void *args), const void *args)
+{
+    int nd;
+    int64_t shape[TG_MAX_DIMS];
+    if (!common_shape(fn, n_in, in, &nd, shape))
+        return tg_last_status();
+    tg_tensor *e[3];
+    bool ok = true;
+    for (int i = 0; i < n_in; i++)
+        ok = ok && (e[i] = to_shape(in[i], nd, shape));
+    tg_tensor *y = out[0] = ok ? tg__out(fn, nd, shape) : NULL;
+    if (!y)
+        return tg_last_status();
+    for (int64_t j = 0; j < y->numel; j++) {
+        double v[3];
+        for (int i = 0; i < n_in; i++)
+            v[i] = e[i]->data[j];
+        y->data[j] = f(v, args);
+    }
+    return TG_OK;
+}
+
+/* The masks and tie weights of the backwards below are ops of their own with
+** descriptors (forward: m = f(x...), piecewise constant  =>  no gradient),
+** applied to the inputs detached: a constant factor of the gradient (no graph
+** from it), but a recorded op on the inputs' data, so a captured step fuses
+** it and recomputes it on every replay (a mask made by a raw loop would be
+** read as data: the capture's values, stale once the parameters move). */
+static tg_status constant_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    (void)ctx, (void)g, (void)gin;   /* gin stays NULL: no gradient flows through a mask */
+    return TG_OK;
+}
+
+static tg_tensor *constant_factor(const tg_function *fn, int n_in, tg_tensor *const *xs, const void *args,
+                                  size_t args_size)
+{
+    tg_tensor *c[3];
+    for (int i = 0; i < n_in; i++)
+        if (!(c[i] = xs[i]->requires_grad ? tg_detach(xs[i]) : xs[i]))
+            return NULL;
+    return tg__apply_op(fn, c, args, args_size);
 }
 
 static inline double where_f(const double *x, const void *args)
@@ -169,18 +221,8 @@ POINT_DESC(where, 3, "(%0 != 0.0 ? %1 : %2)")
 ** each summed to its input's shape; cond gets no gradient */
 static tg_status where_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 {
-    int nd;
-    int64_t shape[TG_MAX_DIMS];
-    if (!common_shape("tg_where", 3, in, &nd, shape))
-        return tg_last_status();
-    tg_tensor *c = to_shape(in[0], nd, shape), *a = to_shape(in[1], nd, shape),
-              *b = to_shape(in[2], nd, shape);
-    tg_tensor *y = out[0] = c && a && b ? tg__out("tg_where", nd, shape) : NULL;
-    if (!y)
-        return tg_last_status();
-    for (int64_t j = 0; j < y->numel; j++)
-        y->data[j] = where_f((const double[]){c->data[j], a->data[j], b->data[j]}, NULL);
-    return tg_save_for_backward(ctx, 1, in);
+    tg_status st = broadcast_forward("tg_where", 3, in, out, where_f, NULL);
+    return st == TG_OK ? tg_save_for_backward(ctx, 1, in) : st;
 }
 static tg_status where_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
 {
@@ -221,26 +263,32 @@ static inline double clamp_f(const double *x, const void *args)
 }
 POINT_DESC(clamp, 1, "(%0 < %a0 ? %a0 : %0 > %a1 ? %a1 : %0)")
 
+/* clamp's derivative mask: 1 on lo <= x <= hi, 0 elsewhere (NaN: 0) */
+static inline double clamp_mask_f(const double *x, const void *args)
+{
+    const clamp_args *ca = args;
+    return x[0] >= ca->lo && x[0] <= ca->hi ? 1.0 : 0.0;
+}
+POINT_DESC(clamp_mask, 1, "(%0 >= %a0 && %0 <= %a1 ? 1.0 : 0.0)")
+static tg_status clamp_mask_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    return broadcast_forward("tg_clamp_mask", 1, in, out, clamp_mask_f, tg_ctx_args(ctx));
+}
+static const tg_function clamp_mask_fn = {.name = "tg_clamp_mask", .n_inputs = 1, .n_outputs = 1,
+                                          .forward = clamp_mask_forward, .backward = constant_backward,
+                                          .desc = &clamp_mask_desc};
+
 /* forward: y = min(max(x, lo), hi)  =>  dx = where(lo <= x <= hi, dy, 0) */
 static tg_status clamp_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 {
-    const clamp_args *ca = tg_ctx_args(ctx);
-    const tg_tensor *x = in[0];
-    if (!(out[0] = tg__out("tg_clamp", x->ndim, x->shape)))
-        return tg_last_status();
-    for (int64_t j = 0; j < x->numel; j++)
-        out[0]->data[j] = clamp_f(&x->data[j], ca);
-    return tg_save_for_backward(ctx, 1, in);
+    tg_status st = broadcast_forward("tg_clamp", 1, in, out, clamp_f, tg_ctx_args(ctx));
+    return st == TG_OK ? tg_save_for_backward(ctx, 1, in) : st;
 }
 static tg_status clamp_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
 {
-    const clamp_args *ca = tg_ctx_args(ctx);
-    tg_tensor *x = tg_saved_tensor(ctx, 0), *mask = x ? tg_zeros(x->ndim, x->shape) : NULL;
-    if (!mask)
-        return tg_last_status();
-    for (int64_t j = 0; j < x->numel; j++)
-        mask->data[j] = x->data[j] >= ca->lo && x->data[j] <= ca->hi;
-    return (gin[0] = tg_where(mask, g[0], tg_scalar(0.0))) ? TG_OK : tg_last_status();
+    tg_tensor *x = tg_saved_tensor(ctx, 0);
+    tg_tensor *mask = x ? constant_factor(&clamp_mask_fn, 1, &x, tg_ctx_args(ctx), sizeof(clamp_args)) : NULL;
+    return mask && (gin[0] = tg_where(mask, g[0], tg_scalar(0.0))) ? TG_OK : tg_last_status();
 }
 static const tg_function clamp_fn = {.name = "tg_clamp", .n_inputs = 1, .n_outputs = 1,
                                      .forward = clamp_forward, .backward = clamp_backward,
@@ -274,48 +322,58 @@ static inline double minimum_f(const double *x, const void *args)
 POINT_DESC(maximum, 2, "(isnan(%0) || isnan(%1) ? %0 + %1 : %0 > %1 ? %0 : %1)")
 POINT_DESC(minimum, 2, "(isnan(%0) || isnan(%1) ? %0 + %1 : %0 < %1 ? %0 : %1)")
 
+/* The tie weight of the first operand: 0 where it loses, 1/2 on a tie, 1
+** where it wins (or either is NaN: the NaN passes the gradient, as PyTorch) */
+static inline double max_weight_f(const double *x, const void *args)
+{
+    (void)args;
+    return x[0] < x[1] ? 0.0 : x[0] == x[1] ? 0.5 : 1.0;
+}
+static inline double min_weight_f(const double *x, const void *args)
+{
+    (void)args;
+    return x[0] > x[1] ? 0.0 : x[0] == x[1] ? 0.5 : 1.0;
+}
+POINT_DESC(max_weight, 2, "(%0 < %1 ? 0.0 : %0 == %1 ? 0.5 : 1.0)")
+POINT_DESC(min_weight, 2, "(%0 > %1 ? 0.0 : %0 == %1 ? 0.5 : 1.0)")
+static tg_status weight_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    bool mx = ((const ext_args *)tg_ctx_args(ctx))->is_max;
+    return broadcast_forward(mx ? "tg_maximum_weight" : "tg_minimum_weight", 2, in, out,
+                             mx ? max_weight_f : min_weight_f, NULL);
+}
+static const tg_function max_weight_fn = {.name = "tg_maximum_weight", .n_inputs = 2, .n_outputs = 1,
+                                          .forward = weight_forward, .backward = constant_backward,
+                                          .desc = &max_weight_desc};
+static const tg_function min_weight_fn = {.name = "tg_minimum_weight", .n_inputs = 2, .n_outputs = 1,
+                                          .forward = weight_forward, .backward = constant_backward,
+                                          .desc = &min_weight_desc};
+
 /* forward: y = max(a, b) (min), NaN from either side propagating
-**   =>  da = dy * wa, db = dy * wb with constant weights: 1 on the winning
-**       side, 1/2 each on a tie (PyTorch's rule), summed to each input's shape */
+**   =>  da = dy * wa, db = dy * wb with constant weights (PyTorch's rule: 1 on
+**       the winning side, 1/2 each on a tie), wa = weight(a, b), wb =
+**       weight(b, a), each summed to its input's shape */
 static tg_status pair_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 {
     bool mx = ((const ext_args *)tg_ctx_args(ctx))->is_max;
-    int nd;
-    int64_t shape[TG_MAX_DIMS];
-    if (!common_shape(mx ? "tg_maximum" : "tg_minimum", 2, in, &nd, shape))
-        return tg_last_status();
-    tg_tensor *a = to_shape(in[0], nd, shape), *b = to_shape(in[1], nd, shape);
-    tg_tensor *y = out[0] = a && b ? tg__out(mx ? "tg_maximum" : "tg_minimum", nd, shape) : NULL;
-    if (!y)
-        return tg_last_status();
-    for (int64_t j = 0; j < y->numel; j++) {
-        const double uv[2] = {a->data[j], b->data[j]};
-        y->data[j] = mx ? maximum_f(uv, NULL) : minimum_f(uv, NULL);
-    }
-    return tg_save_for_backward(ctx, 2, in);
+    tg_status st = broadcast_forward(mx ? "tg_maximum" : "tg_minimum", 2, in, out, mx ? maximum_f : minimum_f, NULL);
+    return st == TG_OK ? tg_save_for_backward(ctx, 2, in) : st;
 }
 static tg_status pair_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
 {
-    bool mx = ((const ext_args *)tg_ctx_args(ctx))->is_max;
+    const ext_args *ea = tg_ctx_args(ctx);
+    const tg_function *wfn = ea->is_max ? &max_weight_fn : &min_weight_fn;
     tg_tensor *a = tg_saved_tensor(ctx, 0), *b = tg_saved_tensor(ctx, 1);
-    int nd;
-    int64_t shape[TG_MAX_DIMS];
-    if (!a || !b || !common_shape("tg_maximum", 2, (tg_tensor *[]){a, b}, &nd, shape))
+    if (!a || !b)
         return tg_last_status();
-    tg_tensor *ea = to_shape(a, nd, shape), *eb = to_shape(b, nd, shape);
-    tg_tensor *wa = ea && eb ? tg_zeros(nd, shape) : NULL, *wb = wa ? tg_zeros(nd, shape) : NULL;
-    if (!wb)
-        return tg_last_status();
-    for (int64_t j = 0; j < wa->numel; j++) {
-        double u = ea->data[j], v = eb->data[j];
-        bool a_loses = mx ? u < v : u > v, b_loses = mx ? u > v : u < v;
-        wa->data[j] = a_loses ? 0.0 : u == v ? 0.5 : 1.0;
-        wb->data[j] = b_loses ? 0.0 : u == v ? 0.5 : 1.0;
+    tg_tensor *const operands[2][2] = {{a, b}, {b, a}};
+    for (int i = 0; i < 2; i++) {
+        if (!tg_needs_input_grad(ctx, i))
+            continue;
+        tg_tensor *w = constant_factor(wfn, 2, operands[i], ea, sizeof *ea);
+        if (!w || !(gin[i] = tg__grad_to_input(ctx, i, tg_mul(g[0], w))))
+            return tg_last_status();
     }
-    if (tg_needs_input_grad(ctx, 0) && !(gin[0] = tg__grad_to_input(ctx, 0, tg_mul(g[0], wa))))
-        return tg_last_status();
-    if (tg_needs_input_grad(ctx, 1) && !(gin[1] = tg__grad_to_input(ctx, 1, tg_mul(g[0], wb))))
-        return tg_last_status();
     return TG_OK;
 }
 static const tg_function maximum_fn = {.name = "tg_maximum", .n_inputs = 2, .n_outputs = 1,
