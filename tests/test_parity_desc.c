@@ -235,9 +235,70 @@ static void test_backward_masks_and_tie_weights_have_descriptors_giving_eager_bi
 
 /* ----------------------------------------------- captured step == eager loop */
 
+enum { STEPS = 6 };
+
+/* STEPS of the eager loop (loss, backward, p -= lr * grad for each
+** parameter), then from the same start STEPS replays of the captured step,
+** loss and parameters compared after each; batch(user, t) (or NULL) writes
+** step t's data into the step's input tensors first; check(g) looks at the
+** plan. */
+static void expect_replays_equal_eager_loop(tg_tensor *(*loss_fn)(void *), void *user, const tg_params *ps,
+                                            double lr, void (*batch)(void *, int), void (*check)(const tg_graph *))
+{
+    int np = tg_params_count(ps);
+    int64_t total = 0;
+    for (int i = 0; i < np; i++)
+        total += tg_numel(tg_params_get(ps, i));
+    double *start = test_malloc((size_t)total * sizeof(double)), want_loss[STEPS];
+    double *want = test_malloc((size_t)(STEPS * total) * sizeof(double)), *got = test_malloc((size_t)total * sizeof(double));
+    for (int i = 0, o = 0; i < np; o += (int)tg_numel(tg_params_get(ps, i)), i++)
+        memcpy(start + o, tg_data(tg_params_get(ps, i)), (size_t)tg_numel(tg_params_get(ps, i)) * sizeof(double));
+    for (int t = 0; t < STEPS; t++) {
+        if (batch)
+            batch(user, t);
+        tg_scope_begin();
+        tg_tensor *loss = loss_fn(user);
+        want_loss[t] = tg_item(loss);
+        assert_status(TG_OK, tg_backward(loss, NULL));
+        for (int i = 0, o = 0; i < np; i++) {
+            tg_tensor *p = tg_params_get(ps, i);
+            for (int64_t j = 0; j < tg_numel(p); j++, o++)
+                want[t * total + o] = tg_data(p)[j] -= lr * tg_data(tg_grad(p))[j];
+            tg_zero_grad(p);
+        }
+        tg_scope_end();
+    }
+    for (int i = 0, o = 0; i < np; o += (int)tg_numel(tg_params_get(ps, i)), i++)
+        memcpy(tg_data(tg_params_get(ps, i)), start + o, (size_t)tg_numel(tg_params_get(ps, i)) * sizeof(double));
+    if (batch)
+        batch(user, 0);
+    tg_graph *g = tg_graph_capture(loss_fn, user, ps, lr);
+    if (!g)
+        fail_msg("tg_graph_capture: %s", tg_last_error());
+    const char *e = getenv("TG_GRAPH_INTERPRET");
+    assert_true(g->compiled == !(e && *e && strcmp(e, "0") != 0));
+    check(g);
+    for (int t = 0; t < STEPS; t++) {
+        double loss;
+        if (batch)
+            batch(user, t);
+        assert_status(TG_OK, tg_graph_replay(g, &loss));
+        for (int i = 0, o = 0; i < np; o += (int)tg_numel(tg_params_get(ps, i)), i++)
+            memcpy(got + o, tg_data(tg_params_get(ps, i)), (size_t)tg_numel(tg_params_get(ps, i)) * sizeof(double));
+        char what[64];
+        snprintf(what, sizeof what, "step %d (%s)", t, g->compiled ? "compiled" : "interpreted");
+        assert_allclose(what, 1, &loss, &want_loss[t], 1e-12, 1e-13);
+        assert_allclose(what, total, got, want + t * total, 1e-12, 1e-13);
+    }
+    tg_graph_free(g);
+    test_free(start);
+    test_free(want);
+    test_free(got);
+}
+
 typedef struct step { tg_tensor *x, *c, *w, *s; tg_params *params; } step;
 
-static tg_tensor *step_loss(void *user)
+static tg_tensor *pointwise_loss(void *user)
 {
     const step *f = user;
     tg_tensor *u = tg_mul(f->x, f->w);
@@ -248,9 +309,28 @@ static tg_tensor *step_loss(void *user)
     return tg_add(tg_sum(tg_mul(k, k)), tg_sum(tg_mul(m, u)));
 }
 
-enum { STEPS = 6 };
+/* Every op of issue 17 in the step, and the masks and weights of their
+** backwards, is fused: a descriptor record run point by point, never opaque. */
+static void expect_pointwise_fused(const tg_graph *g)
+{
+    static const char *const names[] = {"tg_sigmoid", "tg_clamp", "tg_maximum", "tg_minimum", "tg_where",
+                                        "tg_clamp_mask", "tg_maximum_weight", "tg_minimum_weight"};
+    for (int k = 0; k < 8; k++) {
+        int seen = 0;
+        for (int i = 0; i < g->n_rec; i++) {
+            const tg__grec *r = &g->rec[i];
+            if (!r->needed || !r->fn || strcmp(r->fn->name, names[k]) != 0)
+                continue;
+            if (r->type != REC_OP || (r->run != R_ELEM && r->run != R_SCALAR))
+                fail_msg("record %d ('%s') is not fused (type %d, run %d)", i, names[k], r->type, r->run);
+            seen++;
+        }
+        if (!seen)
+            fail_msg("no record of '%s' in the captured step", names[k]);
+    }
+}
 
-static void captured_step_case(int kind)
+static void pointwise_step_case(int kind)
 {
     (void)kind;
     tg_scope_begin();
@@ -262,60 +342,15 @@ static void captured_step_case(int kind)
     tg_set_requires_grad(f.s, true);
     assert_status(TG_OK, tg_params_add(f.params, "w", f.w));
     assert_status(TG_OK, tg_params_add(f.params, "s", f.s));
-    double *w0 = test_malloc((size_t)n * sizeof(double)), s0 = tg_item(f.s), lr = 0.5;
+    double *w0 = test_malloc((size_t)n * sizeof(double)), lr = 0.5;
     memcpy(w0, tg_data(f.w), (size_t)n * sizeof(double));
-    double want_loss[STEPS], want_s[STEPS], *want_w = test_malloc((size_t)(STEPS * n) * sizeof(double));
-    int64_t crossed = 0;   /* clamp(w)'s mask entries that change over the steps */
-    for (int t = 0; t < STEPS; t++) {
-        tg_scope_begin();
-        tg_tensor *loss = step_loss(&f);
-        want_loss[t] = tg_item(loss);
-        assert_status(TG_OK, tg_backward(loss, NULL));
-        for (int64_t j = 0; j < n; j++) {
-            double before = tg_data(f.w)[j];
-            tg_data(f.w)[j] -= lr * tg_data(tg_grad(f.w))[j];
-            crossed += (fabs(before) <= 0.5) != (fabs(tg_data(f.w)[j]) <= 0.5);
-        }
-        tg_data(f.s)[0] -= lr * tg_item(tg_grad(f.s));
-        tg_zero_grad(f.w);
-        tg_zero_grad(f.s);
-        want_s[t] = tg_item(f.s);
-        memcpy(want_w + t * n, tg_data(f.w), (size_t)n * sizeof(double));
-        tg_scope_end();
-    }
-    assert_true(crossed > 10);   /* the step moves across the switch points */
-    memcpy(tg_data(f.w), w0, (size_t)n * sizeof(double));
-    tg_data(f.s)[0] = s0;
-    tg_graph *g = tg_graph_capture(step_loss, &f, f.params, lr);
-    if (!g)
-        fail_msg("tg_graph_capture: %s", tg_last_error());
-    const char *e = getenv("TG_GRAPH_INTERPRET");
-    assert_true(g->compiled == !(e && *e && strcmp(e, "0") != 0));
-    int fused = 0;
-    for (int k = 0; k < g->n_rec; k++) {
-        const tg__grec *r = &g->rec[k];
-        if (r->needed && r->type == REC_OP && r->desc->kind == TG__OPK_POINT && r->fn && r->n_in > 1) {
-            assert_true(r->run == R_ELEM || r->run == R_SCALAR);
-            fused++;
-        }
-        if (r->needed && r->fn && strstr(r->fn->name, "tg_") == r->fn->name)
-            if (r->run == R_OPAQUE)
-                fail_msg("record %d ('%s') runs opaque", k, r->fn->name);
-    }
-    assert_true(fused > 0);
-    for (int t = 0; t < STEPS; t++) {
-        double loss;
-        assert_status(TG_OK, tg_graph_replay(g, &loss));
-        char what[64];
-        snprintf(what, sizeof what, "loss, step %d (%s)", t, g->compiled ? "compiled" : "interpreted");
-        assert_allclose(what, 1, &loss, &want_loss[t], 1e-12, 1e-13);
-        assert_allclose(what, 1, tg_data(f.s), &want_s[t], 1e-12, 1e-13);
-        assert_allclose(what, n, tg_data(f.w), want_w + t * n, 1e-12, 1e-13);
-    }
-    tg_graph_free(g);
+    expect_replays_equal_eager_loop(pointwise_loss, &f, f.params, lr, NULL, expect_pointwise_fused);
+    int64_t crossed = 0;   /* clamp(w)'s mask entries the steps changed: the masks had to follow */
+    for (int64_t j = 0; j < n; j++)
+        crossed += (fabs(w0[j]) <= 0.5) != (fabs(tg_data(f.w)[j]) <= 0.5);
+    assert_true(crossed > 10);
     tg_params_free(f.params);
     test_free(w0);
-    test_free(want_w);
     tg_scope_end();
 }
 
@@ -323,7 +358,79 @@ static void test_captured_step_with_pointwise_ops_equals_eager_loop(void **state
 {
     (void)state;
     static const int kinds[] = {0};
-    tgt_each_executor(captured_step_case, kinds, 1);
+    tgt_each_executor(pointwise_step_case, kinds, 1);
+}
+
+/* The ops without a descriptor (docs/ops.md) in a captured step: called
+** opaque, their backwards too (raw-loop constants inside), so replays follow
+** the parameters as the eager loop does, and the data: each step writes a new
+** batch into x and target (the last one 1000 times larger, where a stale
+** logsumexp shift would overflow), which cross_entropy's one-hot mask and
+** logsumexp's shift, ops of their own, are rebuilt from. */
+typedef struct cls { tg_tensor *x, *target, *w; tg_params *params; } cls;
+
+static void next_batch(void *user, int t)
+{
+    cls *f = user;
+    for (int64_t j = 0; j < tg_numel(f->x); j++)
+        tg_data(f->x)[j] = (t == STEPS - 1 ? 1000.0 : 1.0) * tgt_signed0(j + 3 * t);
+    for (int64_t b = 0; b < 5; b++)
+        tg_data(f->target)[b] = (double)((b * 7 + t) % 3);
+}
+
+static tg_tensor *opaque_loss(void *user)
+{
+    const cls *f = user;
+    tg_tensor *logits = tg_matmul(f->x, f->w);                               /* [5,3] */
+    tg_tensor *both = tg_cat(2, (tg_tensor *[]){logits, tg_permute(tg_permute(logits, (const int[]){1, 0}),
+                                                                   (const int[]){1, 0})}, 0);   /* [10,3] */
+    tg_tensor *part = tg_narrow(both, 0, 3, 5);
+    tg_tensor *terms[6] = {tg_cross_entropy(logits, f->target, TG_REDUCTION_MEAN),
+                           tg_mean(tg_amax(part, 1, false)), tg_sum(tg_amin(logits, -1, true)),
+                           tg_sum(tg_mul(tg_log_softmax(logits, 0), tg_softmax(part, 1))),
+                           tg_sum(tg_var(tg_stack(2, (tg_tensor *[]){logits, part}, 0), 1, 1, false)),
+                           tg_sum(tg_logsumexp(tg_squeeze(tg_mean_dim(both, 0, true), 0), 0, false))};
+    tg_tensor *loss = terms[0];
+    for (int i = 1; i < 6; i++)
+        loss = tg_add(loss, terms[i]);
+    return loss;
+}
+
+/* softmax, the dim reductions, the layout copies and matmul are called whole */
+static void expect_opaque(const tg_graph *g)
+{
+    static const char *const names[] = {"tg_matmul", "tg_cat", "tg_permute", "tg_narrow", "tg_amax", "tg_amin",
+                                        "tg_softmax", "tg_log_softmax", "tg_cross_entropy_one_hot",
+                                        "tg_logsumexp_shift"};
+    for (int k = 0; k < 10; k++) {
+        int seen = 0;
+        for (int i = 0; i < g->n_rec; i++)
+            if (g->rec[i].needed && g->rec[i].fn && strcmp(g->rec[i].fn->name, names[k]) == 0) {
+                assert_int_equal(g->rec[i].run, R_OPAQUE);
+                seen++;
+            }
+        if (!seen)
+            fail_msg("no record of '%s' in the captured step", names[k]);
+    }
+}
+
+static void opaque_step_case(int kind)
+{
+    (void)kind;
+    tg_scope_begin();
+    cls f = {tgt_make(2, (int64_t[]){5, 4}, tgt_signed0, false), tg_from_array(1, (int64_t[]){5}, (double[]){0, 2, 1, 1, 0}),
+             tgt_make(2, (int64_t[]){4, 3}, tgt_signed1, true), tg_params_new()};
+    assert_status(TG_OK, tg_params_add(f.params, "w", f.w));
+    expect_replays_equal_eager_loop(opaque_loss, &f, f.params, 0.3, next_batch, expect_opaque);
+    tg_params_free(f.params);
+    tg_scope_end();
+}
+
+static void test_captured_step_with_the_other_ops_equals_eager_loop(void **state)
+{
+    (void)state;
+    static const int kinds[] = {0};
+    tgt_each_executor(opaque_step_case, kinds, 1);
 }
 
 int main(void)
@@ -334,6 +441,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_backward_masks_and_tie_weights_have_descriptors_giving_eager_bits,
                                         tgt_record_live, drop_hook_and_check_live),
         tgt_test(test_captured_step_with_pointwise_ops_equals_eager_loop),
+        tgt_test(test_captured_step_with_the_other_ops_equals_eager_loop),
     };
     tgt_warm_scopes();
     return cmocka_run_group_tests_name("test_parity_desc", tests, NULL, NULL);

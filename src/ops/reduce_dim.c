@@ -144,25 +144,49 @@ tg_tensor *tg_var(tg_tensor *a, int dim, int correction, bool keepdim)
     return tg_div(tg_sum_dim(tg_mul(c, c), dim, keepdim), tg_scalar(dof));
 }
 
+/* logsumexp's shift: m = max(x) along dim (kept as a size-1 dim), 0 where
+** not finite.  A constant: an op of its own applied to x detached, so a
+** captured step recomputes it from x rather than reading the capture's values
+** (forward only: its input never requires grad). */
+static tg_status shift_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    const tg_tensor *x = in[0];
+    int d = 0;
+    int64_t outer = 1, len = 1, inner = 1, shape[TG_MAX_DIMS];
+    split_dim("tg_logsumexp", x, *(const int *)tg_ctx_args(ctx), &d, &outer, &len, &inner);
+    tg_tensor *m = out[0] = tg__out("tg_logsumexp", reduced_shape(x, d, true, shape), shape);
+    if (!m)
+        return tg_last_status();
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            double v = -INFINITY;
+            for (int64_t k = 0; k < len; k++)
+                v = fmax(v, x->data[(o * len + k) * inner + i]);
+            m->data[o * inner + i] = isfinite(v) ? v : 0.0;
+        }
+    return TG_OK;
+}
+static tg_status shift_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    (void)ctx, (void)g, (void)gin;   /* a constant: no gradient */
+    return TG_OK;
+}
+static const tg_function shift_fn = {.name = "tg_logsumexp_shift", .n_inputs = 1, .n_outputs = 1,
+                                     .forward = shift_forward, .backward = shift_backward};
+
 /* forward: y = m + log(sum(exp(x - m), dim)), m = max(x, dim) held constant
 ** (0 where not finite; y's derivatives do not depend on m) */
 tg_tensor *tg_logsumexp(tg_tensor *a, int dim, bool keepdim)
 {
     int d = 0;
-    int64_t outer = 1, len = 1, inner = 1, shape[TG_MAX_DIMS];
+    int64_t outer = 1, len = 1, inner = 1;
     if (tg__check_live("tg_logsumexp", "a", a) != TG_OK ||
         !split_dim("tg_logsumexp", a, dim, &d, &outer, &len, &inner))
         return NULL;
-    tg_tensor *m = tg_zeros(reduced_shape(a, d, true, shape), shape);
+    tg_tensor *x = a->requires_grad ? tg_detach(a) : a;
+    tg_tensor *m = x ? tg__apply_op(&shift_fn, &x, &d, sizeof d) : NULL;
     if (!m)
         return NULL;
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t i = 0; i < inner; i++) {
-            double v = -INFINITY;
-            for (int64_t k = 0; k < len; k++)
-                v = fmax(v, a->data[(o * len + k) * inner + i]);
-            m->data[o * inner + i] = isfinite(v) ? v : 0.0;
-        }
     tg_tensor *s = tg_add(tg_log(tg_sum_dim(tg_exp(tg_sub(a, m)), dim, true)), m);
     return keepdim || a->ndim == 0 ? s : tg_squeeze(s, d);
 }
