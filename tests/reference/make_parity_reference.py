@@ -67,6 +67,8 @@ def main():
     put_case(w, "amax_0d", [v([], signed0)], lambda t: t.amax(0))
     put_case(w, "amin_ties", [v([3, 4], ties)], lambda t: t.amin(1))
     put_case(w, "amin_neg_keep", [v([2, 3, 2], ties)], lambda t: t.amin(-1, keepdim=True))
+    put_case(w, "amax_empty", [v([0, 3], signed0)], lambda t: t.amax(1))
+    put_case(w, "amin_0d", [v([], signed0)], lambda t: t.amin(-1))
     put_case(w, "var", [v([3, 4], signed0)], lambda t: t.var(1, correction=1))
     put_case(w, "var_corr0_neg_keep", [v([3, 4], signed0)], lambda t: t.var(-2, correction=0, keepdim=True))
     put_case(w, "var_0d", [v([], signed0)], lambda t: t.var(0, correction=0))
@@ -81,25 +83,34 @@ def main():
     put_case(w, "softmax", [v([3, 4], signed0)], lambda t: torch.softmax(t, 1))
     put_case(w, "softmax_neg", [v([3, 4], signed0)], lambda t: torch.softmax(t, -2))
     put_case(w, "softmax_0d", [v([], signed0)], lambda t: torch.softmax(t, 0))
+    put_case(w, "softmax_empty", [v([0, 3], signed0)], lambda t: torch.softmax(t, 1))
     put_case(w, "log_softmax", [v([3, 4], signed0)], lambda t: torch.log_softmax(t, 1))
     put_case(w, "log_softmax_neg", [v([2, 3, 2], signed0)], lambda t: torch.log_softmax(t, -2))
     put_case(w, "log_softmax_0d", [v([], signed0)], lambda t: torch.log_softmax(t, 0))
+    put_case(w, "log_softmax_empty", [v([3, 0], signed0)], lambda t: torch.log_softmax(t, 1))
     put_case(w, "clamp", [v([3, 4], signed0)], lambda t: torch.clamp(t, -0.5, 0.5))
     put_case(w, "clamp_0d", [v([], signed0)], lambda t: torch.clamp(t, -0.5, 0.5))
+    put_case(w, "clamp_empty", [v([0], signed0)], lambda t: torch.clamp(t, -0.5, 0.5))
     put_case(w, "maximum_ties", [v([2, 3], ties), v([3], lambda k: ties(k + 1))], torch.maximum)
     put_case(w, "maximum_0d", [v([], signed0), v([2], signed1)], torch.maximum)
+    put_case(w, "maximum_bcast_short_first", [v([3], signed1), v([2, 3], signed0)], torch.maximum)
     put_case(w, "minimum_ties", [v([2, 3], ties), v([3], lambda k: ties(k + 1))], torch.minimum)
     put_case(w, "minimum_empty", [v([0, 3], signed0), v([3], signed1)], torch.minimum)
+    put_case(w, "minimum_0d", [v([2, 2], signed0), v([], signed1)], torch.minimum)
     cond = lambda k: float(k % 3 == 1)  # noqa: E731
     put_case(w, "where", [v([2, 3], cond), v([2, 3], signed0), v([3], signed1)],
              lambda c, a, b: torch.where(c != 0, a, b))
     put_case(w, "where_0d", [v([], lambda k: 1.0), v([2], signed0), v([], signed1)],
+             lambda c, a, b: torch.where(c != 0, a, b))
+    put_case(w, "where_bcast_short_first", [v([3], cond), v([1], signed0), v([2, 3], signed1)],
              lambda c, a, b: torch.where(c != 0, a, b))
     # losses
     target = lambda k: float((2 * k + 1) % 3)  # noqa: E731
     for red in ("mean", "sum", "none"):
         put_case(w, f"cross_entropy_{red}", [v([4, 3], lambda k: 3 * signed0(k)), v([4], target)],
                  lambda x, t, red=red: F.cross_entropy(x, t.long(), reduction=red))
+    put_case(w, "cross_entropy_empty_sum", [v([0, 3], signed0), v([0], target)],
+             lambda x, t: F.cross_entropy(x, t.long(), reduction="sum"))
     w.put("cases.count", [w.cases])
     w.close()
 
