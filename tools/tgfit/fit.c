@@ -63,9 +63,13 @@ static void set_values(trainer *t, const double *v)
             tg_data(t->abcd[i])[0] = v[i];
 }
 
-/* The step's loss with weights: sum (w pred - w y)^2 (numpy's w multiplies the residual). */
+/* The step's loss with weights: sum (w (pred - y))^2 (numpy's w multiplies the
+** residual).  A Legendre series is one fused Function (the series, the loss and
+** its gradient in one pass over the block); p3 composes its ops. */
 static tg_tensor *block_loss(const trainer *t, tg_tensor *x, tg_tensor *y, tg_tensor *w)
 {
+    if (t->o->model == MODEL_LEGENDRE)
+        return tg_legendre_series_mse(t->coef, x, y, w, t->r->alpha, t->r->beta, TG_REDUCTION_SUM);
     tg_tensor *pred = model(t, x);
     if (w)
         return tg_mse_loss(tg_mul(pred, w), tg_mul(y, w), TG_REDUCTION_SUM);
@@ -394,6 +398,17 @@ static bool tol_reached(const options *o, double *best, int64_t *since, double l
     return ++*since >= TOL_PATIENCE;
 }
 
+/* One optimizer step: the closure evaluates the loss and gradient of the step's points. */
+static int one_step(trainer *t, tg_optim *opt, double *loss)
+{
+    tg_scope_begin();
+    tg_status s = tg_optim_step_closure(opt, closure, t, loss);
+    tg_scope_end();
+    if (s != TG_OK || t->failed)
+        return t->failed ? t->failed : tgfit_fail("%s", tg_last_error());
+    return 0;
+}
+
 static int train(trainer *t)
 {
     const options *o = t->o;
@@ -406,13 +421,8 @@ static int train(trainer *t)
     double t0 = tgfit_now(), loss = NAN, tol_best = INFINITY;
     int rc = 0;
     for (int64_t step = 0; step < o->steps; step++) {
-        tg_scope_begin();
-        tg_status s = tg_optim_step_closure(opt, closure, t, &loss);
-        tg_scope_end();
-        if (s != TG_OK || t->failed) {
-            rc = t->failed ? t->failed : tgfit_fail("%s", tg_last_error());
+        if ((rc = one_step(t, opt, &loss)) != 0)
             break;
-        }
         if ((rc = history_push(r, &cap, loss)) != 0)
             break;
         r->steps_done = step + 1;
@@ -473,6 +483,54 @@ int fit_run_all(const options *o, const par *p, const dataset *d, fit_run *r)
     }
     trainer_free(&t);
     return rc;
+}
+
+struct fit_stepper {
+    trainer t;
+    tg_optim *opt;
+};
+
+fit_stepper *fit_stepper_new(const options *o, const par *p, const dataset *d, fit_run *r)
+{
+    fit_stepper *s = calloc(1, sizeof *s);
+    if (!s) {
+        tgfit_fail("out of memory");
+        return NULL;
+    }
+    memset(r, 0, sizeof *r);
+    int rc = tg_legendre_range_map(d->xlo, d->xhi, &r->alpha, &r->beta) == TG_OK
+                 ? trainer_init(&s->t, o, p, d, r) : tgfit_fail("%s", tg_last_error());
+    if (rc == 0 && !(s->opt = make_optimizer(o, s->t.params, &r->lr)))
+        rc = tgfit_fail("%s", tg_last_error());
+    if (rc != 0) {
+        fit_stepper_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int fit_stepper_step(fit_stepper *s, double *loss)
+{
+    return one_step(&s->t, s->opt, loss);
+}
+
+void fit_stepper_state(const fit_stepper *s, double *values, double *grad)
+{
+    get_values(&s->t, values);
+    for (int i = 0, at = 0; grad && i < tg_params_count(s->t.params); i++) {
+        tg_tensor *g = tg_grad(tg_params_get(s->t.params, i));
+        for (int64_t j = 0; j < tg_numel(tg_params_get(s->t.params, i)); j++)
+            grad[at++] = g ? tg_data(g)[j] : NAN;
+    }
+}
+
+void fit_stepper_free(fit_stepper *s)
+{
+    if (!s)
+        return;
+    tg_optim_free(s->opt);
+    trainer_free(&s->t);
+    free(s);
 }
 
 int fit_predict(const options *o, const fit_run *r, const double *x, int64_t n, double *y)
