@@ -1073,6 +1073,19 @@ tg_tensor *tg_mse_loss(tg_tensor *pred, tg_tensor *target, tg_reduction reductio
 ** series' shape; TG_ERR_ARG for an unknown reduction. */
 tg_tensor *tg_legendre_series_mse(tg_tensor *coef, tg_tensor *x, tg_tensor *y, tg_tensor *w, double alpha,
                                   double beta, tg_reduction reduction);
+
+/* As tg_legendre_series_mse for one series coef [K] (1 <= K <= 400), the
+** points read in place from caller memory as tg_points describes them
+** (strided columns, a mapped .npy; pts->first is not used): no copy of x, y
+** or w is made.  SUM or MEAN (over pts->n points; TG_ERR_ARG otherwise).
+** The points are constants: gradients flow to coef only, to any order (the
+** backward under create_graph is a Function whose own backward is the
+** Hessian-vector product, one more pass).  The memory of pts must stay valid
+** and unchanged until the returned tensor's graph is freed.  Errors as
+** tg_legendre_series_mse; TG_ERR_ARG for a NULL pts, pts->x or pts->y, or a
+** negative n or stride. */
+tg_tensor *tg_legendre_series_mse_points(tg_tensor *coef, const tg_points *pts, double alpha, double beta,
+                                         tg_reduction reduction);
 /* torch.nn.functional.cross_entropy: logits [B,C], target [B] holding class
 ** indices as doubles (integers in 0..C-1, else TG_ERR_ARG); per sample
 ** -log_softmax(logits)[b, target_b], reduced by mean (NaN for B = 0), sum or

@@ -183,7 +183,7 @@ static tg_status sse_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
     tg_tensor *G = sums && grad ? tg__out("tg_legendre_series_mse", in[0]->ndim, in[0]->shape) : NULL;
     if (!sums || (grad && !G) || !(out[0] = tg__out("tg_legendre_series_mse", 0, NULL)))
         return tg_last_status();
-    tg__kern()->legsse(gm.nb, gm.n, sa->ncoef, in[0]->data, in[1]->data, gm.x_stride, in[2]->data,
+    tg__kern()->legsse(gm.nb, gm.n, sa->ncoef, in[0]->data, in[1]->data, gm.x_stride, NULL, in[2]->data,
                        ea->has_w ? in[3]->data : NULL, sa->alpha, sa->beta, grad, sums->data, scratch->data);
     double loss = 0.0;
     for (int64_t b = 0; b < gm.nb; b++) {
@@ -233,6 +233,95 @@ static const tg_function sse_fn = {.name = "tg_legendre_series_mse", .n_inputs =
                                    .forward = sse_forward, .backward = sse_backward};
 static const tg_function sse_w_fn = {.name = "tg_legendre_series_mse", .n_inputs = 4, .n_outputs = 1,
                                      .forward = sse_forward, .backward = sse_backward};
+
+/* ------------------------------------------------------------ E on points read in place */
+
+/* One series' squared error over caller memory: L = scale sum (w (S_0(c, x) - y))^2
+** as sse_fn, the points x, y, w read where they are (strides as tg_points). */
+typedef struct pts_args {
+    series_args sa;
+    double scale;
+    const double *x, *y, *w;   /* y NULL: zeros (the Hessian's pass) */
+    int64_t n;
+    tg__legsse_strides st;
+} pts_args;
+
+/* sums[0] = sum d^2 and grad[j] = 2 scale sum w d P_j at coef c (grad NULL: the loss only) */
+static tg_status pts_pass(const char *fn, const pts_args *pa, const double *c, double *loss, double *grad)
+{
+    const int64_t q = pa->sa.ncoef + 1, scratch_n = tg__legsse_scratch(1, pa->n, pa->sa.ncoef);
+    tg_tensor *scratch = tg__out(fn, 1, &scratch_n), *sums = scratch ? tg__out(fn, 1, &q) : NULL;
+    if (!sums)
+        return tg_last_status();
+    tg__kern()->legsse(1, pa->n, pa->sa.ncoef, c, pa->x, 0, &pa->st, pa->y, pa->w, pa->sa.alpha, pa->sa.beta,
+                       grad != NULL, sums->data, scratch->data);
+    *loss = pa->scale * sums->data[0];
+    for (int64_t j = 0; grad && j < pa->sa.ncoef; j++)
+        grad[j] = (2.0 * pa->scale) * sums->data[1 + j];
+    return TG_OK;
+}
+
+static tg_tensor *pts_grad(tg_tensor *coef, const pts_args *pa, bool zero_y);
+
+/* forward: G(c) = dL/dc (zero_y: H c, the Hessian 2 scale sum w^2 P P^T times c) */
+static tg_status pts_grad_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    const pts_args *pa = tg_ctx_args(ctx);
+    double loss;
+    if (!(out[0] = tg__out("tg_legendre_series_mse_points", 1, &pa->sa.ncoef)))
+        return tg_last_status();
+    return pts_pass("tg_legendre_series_mse_points", pa, in[0]->data, &loss, out[0]->data);
+}
+
+/* forward: z = G(c) or H c, both with Jacobian H (symmetric)  =>  dc = H dz */
+static tg_status pts_grad_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    gin[0] = pts_grad(g[0], tg_ctx_args(ctx), true);
+    return gin[0] ? TG_OK : tg_last_status();
+}
+
+static const tg_function pts_grad_fn = {.name = "tg_legendre_series_mse_points_grad", .n_inputs = 1,
+                                        .n_outputs = 1, .forward = pts_grad_forward,
+                                        .backward = pts_grad_backward};
+
+static tg_tensor *pts_grad(tg_tensor *coef, const pts_args *pa, bool zero_y)
+{
+    pts_args a = *pa;
+    if (zero_y)
+        a.y = NULL;
+    return tg__apply_op(&pts_grad_fn, &coef, &a, sizeof a);
+}
+
+/* L in one pass that also sums G (saved) when coef needs grad */
+static tg_status pts_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    const pts_args *pa = tg_ctx_args(ctx);
+    const bool grad = tg_needs_input_grad(ctx, 0);
+    tg_tensor *G = grad ? tg__out("tg_legendre_series_mse_points", 1, &pa->sa.ncoef) : NULL;
+    if ((grad && !G) || !(out[0] = tg__out("tg_legendre_series_mse_points", 0, NULL)))
+        return tg_last_status();
+    tg_status st = pts_pass("tg_legendre_series_mse_points", pa, in[0]->data, out[0]->data, G ? G->data : NULL);
+    return st != TG_OK ? st : tg_save_for_backward(ctx, G ? 2 : 1, (tg_tensor *const[]){in[0], G});
+}
+
+/* forward: L(c)  =>  dc = dL G(c): G from the forward's pass, or under create_graph
+** the Function G (whose backward is the Hessian) */
+static tg_status pts_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    const pts_args *pa = tg_ctx_args(ctx);
+    tg_tensor *G;
+    if (tg__grad_mode()) {
+        tg_tensor *coef = tg_saved_tensor(ctx, 0);
+        G = coef ? pts_grad(coef, pa, false) : NULL;
+    } else {
+        G = tg_saved_tensor(ctx, 1);   /* saved: the backward runs only when coef needs grad */
+    }
+    gin[0] = G ? tg_mul(g[0], G) : NULL;
+    return gin[0] ? TG_OK : tg_last_status();
+}
+
+static const tg_function pts_fn = {.name = "tg_legendre_series_mse_points", .n_inputs = 1, .n_outputs = 1,
+                                   .forward = pts_forward, .backward = pts_backward};
 
 /* ------------------------------------------------------------ public */
 
@@ -414,4 +503,33 @@ tg_status tg_legendre_lstsq(tg_tensor *x, tg_tensor *y, int degree, double alpha
         st = tg_last_status();
     tg_lstsq_result_free(&res);
     return st;
+}
+
+tg_tensor *tg_legendre_series_mse_points(tg_tensor *coef, const tg_points *pts, double alpha, double beta,
+                                         tg_reduction reduction)
+{
+    static const char fn[] = "tg_legendre_series_mse_points";
+    if (tg__check_live(fn, "coef", coef) != TG_OK || !map_ok(fn, alpha, beta))
+        return NULL;
+    if (coef->ndim != 1 || coef->numel < 1 || coef->numel > TG__LEGSSE_MAX_COEF) {
+        char sc[TG__SHAPE_STR];
+        tg__error(TG_ERR_SHAPE, "%s: coef is %s, must be [K] with 1 <= K <= %d", fn,
+                  tg__shape_str(sc, coef->ndim, coef->shape), TG__LEGSSE_MAX_COEF);
+        return NULL;
+    }
+    if (!pts || !pts->x || !pts->y || pts->n < 0 || pts->x_stride < 0 || pts->y_stride < 0 || pts->w_stride < 0) {
+        tg__error(TG_ERR_ARG, "%s: %s", fn, !pts ? "pts is NULL" : !pts->x ? "pts->x is NULL" : !pts->y
+                  ? "pts->y is NULL" : "pts->n and the strides must be >= 0");
+        return NULL;
+    }
+    if (reduction != TG_REDUCTION_MEAN && reduction != TG_REDUCTION_SUM) {
+        tg__error(TG_ERR_ARG, "%s: reduction %d is not TG_REDUCTION_MEAN or _SUM", fn, (int)reduction);
+        return NULL;
+    }
+    pts_args pa = {.sa = {.alpha = alpha, .beta = beta, .ncoef = coef->numel, .k = 0},
+                   .scale = reduction == TG_REDUCTION_MEAN ? 1.0 / (double)pts->n : 1.0,
+                   .x = pts->x, .y = pts->y, .w = pts->w, .n = pts->n,
+                   .st = {pts->x_stride ? pts->x_stride : 1, pts->y_stride ? pts->y_stride : 1,
+                          pts->w_stride ? pts->w_stride : 1}};
+    return tg__apply_op(&pts_fn, &coef, &pa, sizeof pa);
 }

@@ -5,8 +5,10 @@
 **
 ** The loss is the mean squared error over the points of a step: all N points
 ** (full batch) or the B points of a minibatch, with weights w as numpy's
-** (w pred - w y)^2.  Full batch streams the rank's rows in blocks of
-** TGFIT_BLOCK points (block-sized copies, never the whole column): each
+** (w (pred - y))^2.  Full batch streams the rank's rows in blocks of
+** TGFIT_BLOCK points (a Legendre series reads them in place through
+** tg_legendre_series_mse_points, one fused pass per block; p3 makes
+** block-sized copies, never the whole column): each
 ** block's loss sum and gradient is one leaf of the fixed tree of tree.c, so
 ** every rank holds the same bits of the global loss and gradient, whatever
 ** the number of ranks or threads, and takes the same optimizer step.
@@ -79,9 +81,9 @@ static tg_tensor *block_loss(const trainer *t, tg_tensor *x, tg_tensor *y, tg_te
 /* Points [lo, lo + m) of this rank as new tensors of the current scope (block-sized copies). */
 static int block_tensors(const dataset *d, int64_t lo, int64_t m, tg_tensor **x, tg_tensor **y, tg_tensor **w)
 {
-    *x = tg_zeros(1, &m);
-    *y = tg_zeros(1, &m);
-    *w = d->w ? tg_zeros(1, &m) : NULL;
+    *x = tg_empty(1, &m);     /* every element written below */
+    *y = tg_empty(1, &m);
+    *w = d->w ? tg_empty(1, &m) : NULL;
     if (!*x || !*y || (d->w && !*w))
         return tgfit_fail("%s", tg_last_error());
     double *bx = tg_data(*x), *by = tg_data(*y), *bw = *w ? tg_data(*w) : NULL;
@@ -94,12 +96,10 @@ static int block_tensors(const dataset *d, int64_t lo, int64_t m, tg_tensor **x,
     return 0;
 }
 
-/* v[0] = the block's loss sum, v[1 ..] its gradient (grad false: the loss only). */
-static int block_eval(trainer *t, tg_tensor *x, tg_tensor *y, tg_tensor *w, bool grad, double *v)
+/* v[0] = the loss sum of a block (the loss tensor made by block_loss, or
+** NULL after an error), v[1 ..] its gradient (grad false: the loss only). */
+static int block_eval(trainer *t, tg_tensor *loss, bool grad, double *v)
 {
-    if (grad)
-        tg_params_zero_grad(t->params);
-    tg_tensor *loss = block_loss(t, x, y, w);
     if (!loss || (grad && tg_backward(loss, NULL) != TG_OK))
         return tgfit_fail("%s", tg_last_error());
     v[0] = tg_item(loss);
@@ -125,10 +125,20 @@ static int full_sums(trainer *t, bool grad, double *out)
     for (int64_t lo = 0; rc == 0 && lo < d->n; lo += TGFIT_BLOCK) {
         int64_t n = d->n - lo < TGFIT_BLOCK ? d->n - lo : TGFIT_BLOCK;
         tg_scope_begin();
-        tg_tensor *x, *y, *w;
-        rc = block_tensors(d, lo, n, &x, &y, &w);
-        if (rc == 0)
-            rc = block_eval(t, x, y, w, grad, v);
+        if (grad)
+            tg_params_zero_grad(t->params);
+        if (t->o->model == MODEL_LEGENDRE) {   /* the block read in place: one fused pass */
+            tg_points pts = {.x = d->x + lo * d->stride, .y = d->y + lo * d->stride,
+                             .w = d->w ? d->w + lo * d->stride : NULL, .n = n,
+                             .x_stride = d->stride, .y_stride = d->stride, .w_stride = d->stride};
+            rc = block_eval(t, tg_legendre_series_mse_points(t->coef, &pts, t->r->alpha, t->r->beta,
+                                                             TG_REDUCTION_SUM), grad, v);
+        } else {
+            tg_tensor *x, *y, *w;
+            rc = block_tensors(d, lo, n, &x, &y, &w);
+            if (rc == 0)
+                rc = block_eval(t, block_loss(t, x, y, w), grad, v);
+        }
         tg_scope_end();
         if (rc == 0)
             rc = sumtree_push(tree, (d->begin + lo) / TGFIT_BLOCK, v);
@@ -168,8 +178,10 @@ static int minibatch_sums(trainer *t, double *out)
     tg_tensor *w = y && d->w ? tg_from_array(1, &b, buf + 2 * b) : NULL;
     if (rc == 0 && (!x || !y || (d->w && !w)))
         rc = tgfit_fail("%s", tg_last_error());
-    if (rc == 0)
-        rc = block_eval(t, x, y, w, true, out);
+    if (rc == 0) {
+        tg_params_zero_grad(t->params);
+        rc = block_eval(t, block_loss(t, x, y, w), true, out);
+    }
     tg_scope_end();
     free(buf);
     return rc;
