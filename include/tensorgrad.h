@@ -1052,6 +1052,40 @@ typedef enum tg_reduction { TG_REDUCTION_MEAN = 0, TG_REDUCTION_SUM, TG_REDUCTIO
 ** tg_pow and tg_mean / tg_sum: the result is the only new tensor left in the
 ** current scope (or to the caller).  TG_ERR_ARG for another reduction. */
 tg_tensor *tg_mse_loss(tg_tensor *pred, tg_tensor *target, tg_reduction reduction);
+
+/* The (weighted) squared error of a Legendre series against y, and its
+** gradient, as one Function: with d = w * (tg_legendre_series(coef, x, alpha,
+** beta) - y) (w NULL: weights 1), the loss is sum(d^2) (TG_REDUCTION_SUM),
+** mean(d^2) over every point of every series (TG_REDUCTION_MEAN) or d^2
+** itself (TG_REDUCTION_NONE), as tg_mse_loss(w * pred, w * y) up to rounding.
+** coef and x as tg_legendre_series; y and w have the series' shape ([N], or
+** [B, N] for coef [B, K]).  SUM and MEAN are one pass over the points that
+** computes, per block of points in cache, the series (Clenshaw), the
+** residual, the loss sum and, when coef requires grad, the coefficient
+** gradient sum_i 2 w d P_j(t_i) (Bonnet): no N-sized intermediate, and the
+** backward to coef is that gradient times the incoming one.  The sums run in
+** chunks of fixed boundaries added in order, so the bits do not depend on the
+** number of threads (tg_set_num_threads).  Gradients also flow to x, y and w
+** and are differentiable to any order (those backwards are composed of the
+** series ops).  NONE, and more than 400 coefficients per series, are the ops
+** one by one.  Returns a new tensor of the current scope (0-d for SUM / MEAN).
+** Errors: as tg_legendre_series; TG_ERR_SHAPE when y or w does not have the
+** series' shape; TG_ERR_ARG for an unknown reduction. */
+tg_tensor *tg_legendre_series_mse(tg_tensor *coef, tg_tensor *x, tg_tensor *y, tg_tensor *w, double alpha,
+                                  double beta, tg_reduction reduction);
+
+/* As tg_legendre_series_mse for one series coef [K] (1 <= K <= 400), the
+** points read in place from caller memory as tg_points describes them
+** (strided columns, a mapped .npy; pts->first is not used): no copy of x, y
+** or w is made.  SUM or MEAN (over pts->n points; TG_ERR_ARG otherwise).
+** The points are constants: gradients flow to coef only, to any order (the
+** backward under create_graph is a Function whose own backward is the
+** Hessian-vector product, one more pass).  The memory of pts must stay valid
+** and unchanged until the returned tensor's graph is freed.  Errors as
+** tg_legendre_series_mse; TG_ERR_ARG for a NULL pts, pts->x or pts->y, or a
+** negative n or stride. */
+tg_tensor *tg_legendre_series_mse_points(tg_tensor *coef, const tg_points *pts, double alpha, double beta,
+                                         tg_reduction reduction);
 /* torch.nn.functional.cross_entropy: logits [B,C], target [B] holding class
 ** indices as doubles (integers in 0..C-1, else TG_ERR_ARG); per sample
 ** -log_softmax(logits)[b, target_b], reduced by mean (NaN for B = 0), sum or

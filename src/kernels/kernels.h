@@ -31,6 +31,9 @@ typedef enum tg__unop {
     TG__N_UNOPS
 } tg__unop;
 
+/* point strides of legsse's x, y, w (in doubles) */
+typedef struct tg__legsse_strides { int64_t x, y, w; } tg__legsse_strides;
+
 typedef struct tg__kernels {
     const char *name;   /* "reference", "avx2", "avx512" */
     /* z[i] = x[i*incx] op y[i*incy] */
@@ -88,6 +91,18 @@ typedef struct tg__kernels {
     ** recurrence as legproject.  scratch: tg__legvander_scratch(). */
     void (*legvander)(int64_t n, int64_t ncoef, const double *x, double alpha, double beta, double *out,
                       double *scratch);
+    /* legsse: the squared error of nb series against y[nb, n] (weights w[nb, n]
+    ** or NULL; y NULL: zeros) and its coefficient gradient, one pass over the
+    ** points: d = w (legseries - y); out[b, 0] = sum_i d_i^2 and, when grad,
+    ** out[b, 1 + c] = sum_i w_i d_i P_c(t_i) (out [nb, ncoef + 1]).  ps NULL:
+    ** the points of a series are contiguous; else point i is x[b x_stride +
+    ** i ps->x], y[(b n + i) ps->y], w[(b n + i) ps->w].  The points are summed
+    ** in chunks of TG__LEGSSE_CHUNK at fixed boundaries (lanes as legproject
+    ** inside a chunk), the chunks in order: any thread count gives the same
+    ** bits.  ncoef <= TG__LEGSSE_MAX_COEF; scratch: tg__legsse_scratch(nb, n, ncoef). */
+    void (*legsse)(int64_t nb, int64_t n, int64_t ncoef, const double *coef, const double *x, int64_t x_stride,
+                   const struct tg__legsse_strides *ps, const double *y, const double *w, double alpha,
+                   double beta, int grad, double *out, double *scratch);
 } tg__kernels;
 
 #define TG__SUM_BLOCK 4096
@@ -110,6 +125,15 @@ static inline int64_t tg__legproject_scratch(int k, int64_t ncoef)
     return (3 * (int64_t)(k + 1) + 1) * TG__LEG_BLOCK + 8 * ncoef;
 }
 static inline int64_t tg__legvander_scratch(void) { return 4 * (int64_t)TG__LEG_BLOCK; }
+#define TG__LEGSSE_CHUNK 4096
+/* a worker's block scratch, two rows of points and the lanes fit its stack (TG__PAR_SCRATCH) */
+#define TG__LEGSSE_MAX_COEF 400
+/* up to this many coefficients a block's P_c table ([c][TG__LEG_BLOCK], 32 KiB) sits on the stack */
+#define TG__LEGSSE_TABLE_COEF 64
+static inline int64_t tg__legsse_scratch(int64_t nb, int64_t n, int64_t ncoef)
+{
+    return nb * ((n + TG__LEGSSE_CHUNK - 1) / TG__LEGSSE_CHUNK) * (ncoef + 1);
+}
 
 /* The table for this CPU (environment TG_KERNELS=reference|avx2|avx512 forces
 ** one, when the CPU supports it). */

@@ -5,8 +5,10 @@
 **
 ** The loss is the mean squared error over the points of a step: all N points
 ** (full batch) or the B points of a minibatch, with weights w as numpy's
-** (w pred - w y)^2.  Full batch streams the rank's rows in blocks of
-** TGFIT_BLOCK points (block-sized copies, never the whole column): each
+** (w (pred - y))^2.  Full batch streams the rank's rows in blocks of
+** TGFIT_BLOCK points (a Legendre series reads them in place through
+** tg_legendre_series_mse_points, one fused pass per block; p3 makes
+** block-sized copies, never the whole column): each
 ** block's loss sum and gradient is one leaf of the fixed tree of tree.c, so
 ** every rank holds the same bits of the global loss and gradient, whatever
 ** the number of ranks or threads, and takes the same optimizer step.
@@ -63,9 +65,13 @@ static void set_values(trainer *t, const double *v)
             tg_data(t->abcd[i])[0] = v[i];
 }
 
-/* The step's loss with weights: sum (w pred - w y)^2 (numpy's w multiplies the residual). */
+/* The step's loss with weights: sum (w (pred - y))^2 (numpy's w multiplies the
+** residual).  A Legendre series is one fused Function (the series, the loss and
+** its gradient in one pass over the block); p3 composes its ops. */
 static tg_tensor *block_loss(const trainer *t, tg_tensor *x, tg_tensor *y, tg_tensor *w)
 {
+    if (t->o->model == MODEL_LEGENDRE)
+        return tg_legendre_series_mse(t->coef, x, y, w, t->r->alpha, t->r->beta, TG_REDUCTION_SUM);
     tg_tensor *pred = model(t, x);
     if (w)
         return tg_mse_loss(tg_mul(pred, w), tg_mul(y, w), TG_REDUCTION_SUM);
@@ -75,9 +81,9 @@ static tg_tensor *block_loss(const trainer *t, tg_tensor *x, tg_tensor *y, tg_te
 /* Points [lo, lo + m) of this rank as new tensors of the current scope (block-sized copies). */
 static int block_tensors(const dataset *d, int64_t lo, int64_t m, tg_tensor **x, tg_tensor **y, tg_tensor **w)
 {
-    *x = tg_zeros(1, &m);
-    *y = tg_zeros(1, &m);
-    *w = d->w ? tg_zeros(1, &m) : NULL;
+    *x = tg_empty(1, &m);     /* every element written below */
+    *y = tg_empty(1, &m);
+    *w = d->w ? tg_empty(1, &m) : NULL;
     if (!*x || !*y || (d->w && !*w))
         return tgfit_fail("%s", tg_last_error());
     double *bx = tg_data(*x), *by = tg_data(*y), *bw = *w ? tg_data(*w) : NULL;
@@ -90,12 +96,10 @@ static int block_tensors(const dataset *d, int64_t lo, int64_t m, tg_tensor **x,
     return 0;
 }
 
-/* v[0] = the block's loss sum, v[1 ..] its gradient (grad false: the loss only). */
-static int block_eval(trainer *t, tg_tensor *x, tg_tensor *y, tg_tensor *w, bool grad, double *v)
+/* v[0] = the loss sum of a block (the loss tensor made by block_loss, or
+** NULL after an error), v[1 ..] its gradient (grad false: the loss only). */
+static int block_eval(trainer *t, tg_tensor *loss, bool grad, double *v)
 {
-    if (grad)
-        tg_params_zero_grad(t->params);
-    tg_tensor *loss = block_loss(t, x, y, w);
     if (!loss || (grad && tg_backward(loss, NULL) != TG_OK))
         return tgfit_fail("%s", tg_last_error());
     v[0] = tg_item(loss);
@@ -121,10 +125,20 @@ static int full_sums(trainer *t, bool grad, double *out)
     for (int64_t lo = 0; rc == 0 && lo < d->n; lo += TGFIT_BLOCK) {
         int64_t n = d->n - lo < TGFIT_BLOCK ? d->n - lo : TGFIT_BLOCK;
         tg_scope_begin();
-        tg_tensor *x, *y, *w;
-        rc = block_tensors(d, lo, n, &x, &y, &w);
-        if (rc == 0)
-            rc = block_eval(t, x, y, w, grad, v);
+        if (grad)
+            tg_params_zero_grad(t->params);
+        if (t->o->model == MODEL_LEGENDRE) {   /* the block read in place: one fused pass */
+            tg_points pts = {.x = d->x + lo * d->stride, .y = d->y + lo * d->stride,
+                             .w = d->w ? d->w + lo * d->stride : NULL, .n = n,
+                             .x_stride = d->stride, .y_stride = d->stride, .w_stride = d->stride};
+            rc = block_eval(t, tg_legendre_series_mse_points(t->coef, &pts, t->r->alpha, t->r->beta,
+                                                             TG_REDUCTION_SUM), grad, v);
+        } else {
+            tg_tensor *x, *y, *w;
+            rc = block_tensors(d, lo, n, &x, &y, &w);
+            if (rc == 0)
+                rc = block_eval(t, block_loss(t, x, y, w), grad, v);
+        }
         tg_scope_end();
         if (rc == 0)
             rc = sumtree_push(tree, (d->begin + lo) / TGFIT_BLOCK, v);
@@ -164,8 +178,10 @@ static int minibatch_sums(trainer *t, double *out)
     tg_tensor *w = y && d->w ? tg_from_array(1, &b, buf + 2 * b) : NULL;
     if (rc == 0 && (!x || !y || (d->w && !w)))
         rc = tgfit_fail("%s", tg_last_error());
-    if (rc == 0)
-        rc = block_eval(t, x, y, w, true, out);
+    if (rc == 0) {
+        tg_params_zero_grad(t->params);
+        rc = block_eval(t, block_loss(t, x, y, w), true, out);
+    }
     tg_scope_end();
     free(buf);
     return rc;
@@ -394,6 +410,17 @@ static bool tol_reached(const options *o, double *best, int64_t *since, double l
     return ++*since >= TOL_PATIENCE;
 }
 
+/* One optimizer step: the closure evaluates the loss and gradient of the step's points. */
+static int one_step(trainer *t, tg_optim *opt, double *loss)
+{
+    tg_scope_begin();
+    tg_status s = tg_optim_step_closure(opt, closure, t, loss);
+    tg_scope_end();
+    if (s != TG_OK || t->failed)
+        return t->failed ? t->failed : tgfit_fail("%s", tg_last_error());
+    return 0;
+}
+
 static int train(trainer *t)
 {
     const options *o = t->o;
@@ -406,13 +433,8 @@ static int train(trainer *t)
     double t0 = tgfit_now(), loss = NAN, tol_best = INFINITY;
     int rc = 0;
     for (int64_t step = 0; step < o->steps; step++) {
-        tg_scope_begin();
-        tg_status s = tg_optim_step_closure(opt, closure, t, &loss);
-        tg_scope_end();
-        if (s != TG_OK || t->failed) {
-            rc = t->failed ? t->failed : tgfit_fail("%s", tg_last_error());
+        if ((rc = one_step(t, opt, &loss)) != 0)
             break;
-        }
         if ((rc = history_push(r, &cap, loss)) != 0)
             break;
         r->steps_done = step + 1;
@@ -473,6 +495,54 @@ int fit_run_all(const options *o, const par *p, const dataset *d, fit_run *r)
     }
     trainer_free(&t);
     return rc;
+}
+
+struct fit_stepper {
+    trainer t;
+    tg_optim *opt;
+};
+
+fit_stepper *fit_stepper_new(const options *o, const par *p, const dataset *d, fit_run *r)
+{
+    fit_stepper *s = calloc(1, sizeof *s);
+    if (!s) {
+        tgfit_fail("out of memory");
+        return NULL;
+    }
+    memset(r, 0, sizeof *r);
+    int rc = tg_legendre_range_map(d->xlo, d->xhi, &r->alpha, &r->beta) == TG_OK
+                 ? trainer_init(&s->t, o, p, d, r) : tgfit_fail("%s", tg_last_error());
+    if (rc == 0 && !(s->opt = make_optimizer(o, s->t.params, &r->lr)))
+        rc = tgfit_fail("%s", tg_last_error());
+    if (rc != 0) {
+        fit_stepper_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int fit_stepper_step(fit_stepper *s, double *loss)
+{
+    return one_step(&s->t, s->opt, loss);
+}
+
+void fit_stepper_state(const fit_stepper *s, double *values, double *grad)
+{
+    get_values(&s->t, values);
+    for (int i = 0, at = 0; grad && i < tg_params_count(s->t.params); i++) {
+        tg_tensor *g = tg_grad(tg_params_get(s->t.params, i));
+        for (int64_t j = 0; j < tg_numel(tg_params_get(s->t.params, i)); j++)
+            grad[at++] = g ? tg_data(g)[j] : NAN;
+    }
+}
+
+void fit_stepper_free(fit_stepper *s)
+{
+    if (!s)
+        return;
+    tg_optim_free(s->opt);
+    trainer_free(&s->t);
+    free(s);
 }
 
 int fit_predict(const options *o, const fit_run *r, const double *x, int64_t n, double *y)

@@ -136,6 +136,18 @@ typedef struct fit_run {
     double lr;                  /* the learning rate used */
 } fit_run;
 int  fit_run_all(const options *o, const par *p, const dataset *d, fit_run *r);
+/* tgfit's training step from outside (bench/bench_series_fit.c times it): the
+** trainer and optimizer fit_run_all's training loop makes, without the least
+** squares.  fit_stepper_step is one step of that loop (*loss: the loss before
+** it, the values it started from); fit_stepper_state copies the current
+** values and the gradient of the last step (NULL grad: values only).
+** fit_stepper_new returns NULL after tgfit_fail; r must outlive the stepper
+** and is released with fit_run_free. */
+typedef struct fit_stepper fit_stepper;
+fit_stepper *fit_stepper_new(const options *o, const par *p, const dataset *d, fit_run *r);
+int  fit_stepper_step(fit_stepper *s, double *loss);
+void fit_stepper_state(const fit_stepper *s, double *values, double *grad);
+void fit_stepper_free(fit_stepper *s);
 void fit_run_free(fit_run *r);
 /* The model at the points x [n] with the coefficients of r (no graph). */
 int  fit_predict(const options *o, const fit_run *r, const double *x, int64_t n, double *y);
