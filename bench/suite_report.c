@@ -421,7 +421,7 @@ static int make_targets14(const suite_report *rep, target *t)
     eager_info(&t[m++], "eager, tg_legendre, N = 2,000, against the hand-fused loop (run 12: 5.46x)", rep,
                PATH_BUILTIN, 2000, th);
     t[m++] = (target){.what = "tgfit Adam step, degree 10, 10^7 points, 2 threads: at most 1.5x a hand-fused one-pass "
-                              "Legendre-series step (not in bench_suite: bench/bench_scale.py)",
+                              "Legendre-series step (not in bench_suite: row 2 of bench/bench_scale.py)",
                       .status = T_NA};
     static const int eager_paths[] = {PATH_USER, PATH_SPAN, PATH_BUILTIN, PATH_OPS};
     static const int lazy_paths[] = {PATH_OPS_LAZY, PATH_SPAN_LAZY, PATH_BUILTIN_LAZY};
