@@ -4,8 +4,9 @@
 ** Release tree and runs it).  It measures
 **   the tutorial step  y = a + b * P3(c + d x), sum of squares, backward and
 **       update, at N = 2,000, 100,000 and 10,000,000: P3 as a user Function
-**       and as the built-in tg_legendre, eager and captured (when the build
-**       has tg_graph_capture), the hand-fused C loop of the same step (the
+**       (raw loops, span kernels, or tensorgrad ops with tg_scalar constants)
+**       and as the built-in tg_legendre, eager, lazy (tg_set_lazy) and
+**       captured (when the build has tg_graph_capture), the hand-fused C loop of the same step (the
 **       limit), and PyTorch and NumPy (bench/pytorch_step.py, when python3
 **       imports torch and numpy); 1 and 2 threads at the largest N when the
 **       library has tg_set_num_threads
@@ -115,20 +116,28 @@ static int run_config(suite_report *rep, int path, int64_t n, int threads, const
         return 1;
     }
     row->state = ROW_OK;
-    fprintf(stderr, " %.3g s/step\n", row->r.seconds);
+    if (isnan(row->r.eager_seconds))
+        fprintf(stderr, " %.3g s/step\n", row->r.seconds);
+    else
+        fprintf(stderr, " %.3g s/step (eager %.3g)\n", row->r.seconds, row->r.eager_seconds);
     return 0;
 }
 
 /* Every path at every size, the 2-thread rows at the largest; and the eager
 ** span step at N = 1, which is its dispatch alone: with its kernel calls
 ** alone at N = 2,000 (a path of its own, one thread) it bounds what the eager
-** step can cost op by op. */
+** step can cost op by op.  The ops and span steps at N = 1, eager and lazy,
+** are issue 14's dispatch rows (lazy no slower than eager). */
 static int run_tutorial(suite_report *rep, const int64_t *sizes, int n_sizes, const options *o)
 {
-    static const int paths[] = {PATH_FUSED, PATH_USER, PATH_SPAN, PATH_BUILTIN, PATH_USER_CAPTURED,
+    static const int paths[] = {PATH_FUSED,        PATH_USER,          PATH_SPAN,
+                                PATH_BUILTIN,      PATH_OPS,           PATH_OPS_LAZY,
+                                PATH_SPAN_LAZY,    PATH_BUILTIN_LAZY,  PATH_USER_CAPTURED,
                                 PATH_SPAN_CAPTURED, PATH_BUILTIN_CAPTURED, PATH_SPAN_KERNELS};
-    int one = TG_BENCH_HAVE_THREADS ? 1 : 0;
-    int bad = run_config(rep, PATH_SPAN, 1, one, o);
+    static const int dispatch[] = {PATH_SPAN, PATH_SPAN_LAZY, PATH_OPS, PATH_OPS_LAZY};
+    int one = TG_BENCH_HAVE_THREADS ? 1 : 0, bad = 0;
+    for (size_t p = 0; p < sizeof dispatch / sizeof dispatch[0]; p++)
+        bad |= run_config(rep, dispatch[p], 1, one, o);
     for (int s = 0; s < n_sizes; s++) {
         bool two = TG_BENCH_HAVE_THREADS && s == n_sizes - 1 && sizes[s] >= 1000000;
         for (int threads = 1; threads <= (two ? 2 : 1); threads++)

@@ -7,6 +7,9 @@
 **               the batch (the general form, as in PyTorch's tutorial)
 **   p3_span_fn  span kernels: the library allocates, broadcasts, splits
 **               the batch over threads and fuses them into captured passes
+**   p3_ops_fn   forward and backward written with tensorgrad ops and
+**               tg_scalar constants, as a user writes 0.5 * (5 * x**3 - 3 * x)
+**               and grad * 1.5 * (5 * x**2 - 1) (what lazy mode fuses)
 */
 #ifndef TG_BENCH_P3_H
 #define TG_BENCH_P3_H
@@ -68,6 +71,28 @@ static void p3_span_backward(int64_t n, const double *const *in, const double *o
 
 P3_MAYBE_UNUSED static const tg_function p3_span_fn = {.name = "LegendrePolynomial3", .n_inputs = 1, .n_outputs = 1,
                                        .forward_span = p3_span_forward, .backward_span = p3_span_backward};
+
+/* forward: y = 0.5 * (5 * x**3 - 3 * x), in tensorgrad ops, the constants
+** tg_scalar tensors, evaluated in Python's order. */
+static tg_status p3_ops_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    tg_tensor *x = in[0];
+    out[0] = tg_mul(tg_scalar(0.5), tg_sub(tg_mul(tg_scalar(5.0), tg_pow(x, 3.0)), tg_mul(tg_scalar(3.0), x)));
+    return out[0] ? tg_save_for_backward(ctx, 1, in) : tg_last_status();
+}
+
+/* backward: dx = grad * 1.5 * (5 * x**2 - 1), left to right as Python does. */
+static tg_status p3_ops_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_saved_tensor(ctx, 0);
+    if (!x)
+        return tg_last_status();
+    gin[0] = tg_mul(tg_mul(g[0], tg_scalar(1.5)), tg_sub(tg_mul(tg_scalar(5.0), tg_pow(x, 2.0)), tg_scalar(1.0)));
+    return gin[0] ? TG_OK : tg_last_status();
+}
+
+P3_MAYBE_UNUSED static const tg_function p3_ops_fn = {.name = "LegendrePolynomial3", .n_inputs = 1, .n_outputs = 1,
+                                      .forward = p3_ops_forward, .backward = p3_ops_backward};
 
 /* The tutorial step's loss sum((a + b P3(c + d x) - y)^2), p = {a, b, c, d},
 ** with P3 the user Function fn, or tg_legendre(., 3) when fn is NULL. */

@@ -29,6 +29,9 @@ class Failure(Exception):
 
 
 def make_p3(torch):
+    # The tutorial's P3 in torch ops with Python constants: the same thing as
+    # tensorgrad's p3_ops_fn (bench/p3.h), so the PyTorch row is the reference
+    # of both the raw-loop and the ops-P3 rows.
     class P3(torch.autograd.Function):
         @staticmethod
         def forward(ctx, x):

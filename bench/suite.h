@@ -59,6 +59,11 @@ enum suite_path {
     PATH_SPAN_KERNELS,   /* the eager span step's kernel calls alone: the library's kernels and the
                          ** user's span kernels, in the step's order, on buffers of their own, with
                          ** nothing of tensorgrad around them (what op-by-op execution cannot beat) */
+    PATH_OPS,            /* P3 as a user tg_function written in tensorgrad ops with tg_scalar constants
+                         ** (p3_ops_fn), eager */
+    PATH_OPS_LAZY,       /* the same in lazy mode (tg_set_lazy(true) around the step) */
+    PATH_SPAN_LAZY,      /* the span P3 step in lazy mode */
+    PATH_BUILTIN_LAZY,   /* the tg_legendre step in lazy mode */
     PATH_TORCH,          /* PyTorch eager with the tutorial's custom Function (pytorch_step.py) */
     PATH_NUMPY,          /* NumPy with gradients by hand (pytorch_step.py) */
     N_PATHS
@@ -81,6 +86,8 @@ typedef struct tut_result {
     double allocs;        /* heap allocations per step in steady state (NaN: not counted) */
     double faults;        /* minor page faults per step in steady state */
     double peak_bytes;    /* peak resident memory in the timed steps above the process before x, y */
+    double eager_seconds; /* lazy rows: the same step in eager mode per step, best of its batches timed
+                          ** in the same process between this path's (NaN for the other rows) */
     char executor[16];    /* captured rows: tg_graph_executor ("compiled", "interpreted") */
 } tut_result;
 
@@ -90,6 +97,9 @@ typedef struct tut_result {
 int tut_run(const tut_config *cfg, tut_result *out, char *err, size_t err_size);
 /* Whether a path can run in this build (the captured ones need the graph API). */
 bool tut_path_available(int path);
+/* Whether a path runs in lazy mode, and the eager path of the same step (-1: none). */
+bool tut_path_lazy(int path);
+int tut_eager_of(int path);
 
 /* The hand-fused step: loss and gradients (a, b, c, d) of
 ** sum((a + b P3(c + d x) - y)^2) in one pass; p = {a, b, c, d}, out = {loss,

@@ -161,6 +161,12 @@ static double vs_torch(const suite_report *rep, const suite_row *r)
     const suite_row *t = find(rep, PATH_TORCH, r->n, r->threads);
     return t ? t->r.seconds / r->r.seconds : NAN;
 }
+/* A lazy row's time / its eager step's, timed in the same process (NaN for other rows). */
+static double vs_eager(const suite_report *rep, const suite_row *r)
+{
+    (void)rep;
+    return tut_path_lazy(r->path) && r->r.eager_seconds > 0 ? r->r.seconds / r->r.eager_seconds : NAN;
+}
 
 static const char *fmt_ratio(double v, char *buf, size_t size)
 {
@@ -195,8 +201,9 @@ static const char *fmt_n(int64_t n, char *buf, size_t size)
 
 /* ------------------------------------------------------------- targets */
 
-enum { T_NA, T_MET, T_MISSED, T_INFO };   /* T_INFO: a figure shown beside a target, not judged */
-enum { MAX_TARGETS = 20 };
+enum { T_NA, T_MET, T_MISSED, T_INFO, T_FAILED };   /* T_INFO: a figure shown beside a target, not judged;
+                                                   ** T_FAILED: its row failed its check */
+enum { MAX_TARGETS = 24 };
 typedef struct target {
     const char *what;
     char value[64];
@@ -323,14 +330,116 @@ static int make_targets(const suite_report *rep, target *t)
     return m;
 }
 
+/* ------------------------------------------------------ issue 14 targets */
+
+/* The worst allocations and faults per steady step over the rows of the given paths. */
+static void steady_paths(target *t, const char *what, const suite_report *rep, const int *paths, int n_paths)
+{
+    double allocs = 0, faults = 0;
+    int seen = 0;
+    for (int i = 0; i < rep->n_rows; i++)
+        for (int p = 0; p < n_paths; p++) {
+            const suite_row *r = &rep->rows[i];
+            if (r->state == ROW_OK && r->path == paths[p]) {
+                allocs = fmax(allocs, r->r.allocs), faults = fmax(faults, r->r.faults);
+                seen = 1;
+            }
+        }
+    t->what = what;
+    t->status = !seen ? T_NA : allocs == 0 && faults == 0 ? T_MET : T_MISSED;
+    if (seen)
+        snprintf(t->value, sizeof t->value, "%g allocations, %g faults", allocs, faults);
+}
+
+/* A row that failed its check is "FAILED", not "not measured". */
+static void mark_failed(target *t, const suite_report *rep, int path, int64_t n, int threads)
+{
+    for (int i = 0; i < rep->n_rows; i++) {
+        const suite_row *r = &rep->rows[i];
+        if (r->path == path && r->n == n && r->threads == threads && r->state == ROW_FAILED) {
+            t->status = T_FAILED;
+            snprintf(t->value, sizeof t->value, "row FAILED");
+        }
+    }
+}
+
+static void ratio_target14(target *t, const char *what, const suite_report *rep, int path, int64_t n, int threads,
+                           double (*fn)(const suite_report *, const suite_row *), double bound, bool at_most)
+{
+    ratio_target(t, what, rep, path, n, threads, fn, bound, at_most);
+    if (t->status == T_NA)
+        mark_failed(t, rep, path, n, threads);
+}
+
+/* The eager rows as they were before issue 14 (docs/benchmarks.md, run 12 of
+** 2026-11-28, and the issue's own figure for the ops P3): shown beside this
+** run's, not judged, since ratios are compared only within one run. */
+static void eager_info(target *t, const char *what, const suite_report *rep, int path, int64_t n, int threads)
+{
+    ratio_target14(t, what, rep, path, n, threads, vs_fused, 0, true);
+    if (t->status != T_FAILED)
+        t->status = t->value[0] ? T_INFO : T_NA;
+}
+
+/* Issue 14's Targets table, row by row, judged from this run. */
+static int make_targets14(const suite_report *rep, target *t)
+{
+    int m = 0, th = TG_BENCH_HAVE_THREADS ? 1 : 0, th2 = TG_BENCH_HAVE_THREADS ? 2 : -1;
+    int64_t big = largest_n(rep) >= 10000000 ? 10000000 : -1;
+    memset(t, 0, MAX_TARGETS * sizeof *t);
+    ratio_target14(&t[m++], "lazy, user P3 in ops, N = 2,000: at most 1.5x the hand-fused loop", rep, PATH_OPS_LAZY,
+                   2000, th, vs_fused, 1.5, true);
+    ratio_target14(&t[m++], "lazy, user P3 in ops, N = 2,000: at least 60x faster than PyTorch", rep, PATH_OPS_LAZY,
+                   2000, th, vs_torch, 60.0, false);
+    ratio_target14(&t[m++], "lazy, user P3 in ops, N = 10^7, 2 threads: at most 1.5x the hand-fused 2-thread loop",
+                   rep, PATH_OPS_LAZY, big, th2, vs_fused, 1.5, true);
+    ratio_target14(&t[m++], "lazy, user P3 in ops, N = 10^7: 2 threads at least 1.7x faster than 1", rep,
+                   PATH_OPS_LAZY, big, th2, threads_speedup, 1.7, false);
+    static const struct { int path; const char *n2k, *big, *big2; } lz[] = {
+        {PATH_BUILTIN_LAZY, "lazy, tg_legendre, N = 2,000: at most 1.2x the hand-fused loop",
+         "lazy, tg_legendre, N = 10^7: at most 1.2x the hand-fused loop",
+         "lazy, tg_legendre, N = 10^7, 2 threads: at most 1.2x the hand-fused 2-thread loop"},
+        {PATH_SPAN_LAZY, "lazy, user P3 span Function, N = 2,000: at most 1.2x the hand-fused loop",
+         "lazy, user P3 span Function, N = 10^7: at most 1.2x the hand-fused loop",
+         "lazy, user P3 span Function, N = 10^7, 2 threads: at most 1.2x the hand-fused 2-thread loop"},
+    };
+    for (size_t i = 0; i < sizeof lz / sizeof lz[0]; i++) {
+        ratio_target14(&t[m++], lz[i].n2k, rep, lz[i].path, 2000, th, vs_fused, 1.2, true);
+        ratio_target14(&t[m++], lz[i].big, rep, lz[i].path, big, th, vs_fused, 1.2, true);
+        ratio_target14(&t[m++], lz[i].big2, rep, lz[i].path, big, th2, vs_fused, 1.2, true);
+    }
+    ratio_target14(&t[m++], "lazy, one-element step, user P3 in ops: no slower than eager (lazy / eager, same process)",
+                   rep, PATH_OPS_LAZY, 1, th, vs_eager, 1.0, true);
+    ratio_target14(&t[m++], "lazy, one-element step, user P3 span Function: no slower than eager (lazy / eager, "
+                   "same process)", rep, PATH_SPAN_LAZY, 1, th, vs_eager, 1.0, true);
+    eager_info(&t[m++], "eager, user P3 in ops, N = 2,000, against the hand-fused loop (issue 14 measured 7.3x)", rep,
+               PATH_OPS, 2000, th);
+    eager_info(&t[m++], "eager, user P3 in ops, N = 10^7, against the hand-fused loop (issue 14 measured 16x)", rep,
+               PATH_OPS, big, th);
+    eager_info(&t[m++], "eager, user P3 span Function, N = 2,000, against the hand-fused loop (run 12: 5.33x)", rep,
+               PATH_SPAN, 2000, th);
+    eager_info(&t[m++], "eager, tg_legendre, N = 2,000, against the hand-fused loop (run 12: 5.46x)", rep,
+               PATH_BUILTIN, 2000, th);
+    t[m++] = (target){.what = "tgfit Adam step, degree 10, 10^7 points, 2 threads: at most 1.5x a hand-fused one-pass "
+                              "Legendre-series step (not in bench_suite: row 2 of bench/bench_scale.py)",
+                      .status = T_NA};
+    static const int eager_paths[] = {PATH_USER, PATH_SPAN, PATH_BUILTIN, PATH_OPS};
+    static const int lazy_paths[] = {PATH_OPS_LAZY, PATH_SPAN_LAZY, PATH_BUILTIN_LAZY};
+    steady_paths(&t[m++], "eager steps: 0 allocations and 0 page faults per steady step (worst row)", rep, eager_paths,
+                 4);
+    steady_paths(&t[m++], "lazy steps: 0 allocations and 0 page faults per steady step (worst row)", rep, lazy_paths,
+                 3);
+    return m;
+}
+
 static const char *const status_name[] = {[T_NA] = "not measured", [T_MET] = "met", [T_MISSED] = "NOT met",
-                                          [T_INFO] = "for comparison"};
+                                          [T_INFO] = "for comparison", [T_FAILED] = "FAILED (wrong answer or error)"};
 
 /* ------------------------------------------------------------- Markdown */
 
 static void print_row(const suite_report *rep, const suite_row *r, FILE *f)
 {
-    char n[32], th[8], t[32], a[16], b[16], al[16], fa[16];
+    char n[32], th[8], t[32], a[16], e[16], b[16], al[16], fa[16];
     fmt_n(r->n, n, sizeof n);
     snprintf(th, sizeof th, r->threads > 0 ? "%d" : "-", r->threads);
     if (r->state != ROW_OK) {
@@ -338,14 +447,15 @@ static void print_row(const suite_report *rep, const suite_row *r, FILE *f)
                           : r->path >= PATH_USER_CAPTURED && r->path <= PATH_BUILTIN_CAPTURED
                               ? "not in this build (no tg_graph_capture)"
                               : "not run";
-        fprintf(f, "| %s | %s | %s | %s | | | | | | |\n", n, th, suite_path_name[r->path], why);
+        fprintf(f, "| %s | %s | %s | %s | | | | | | | |\n", n, th, suite_path_name[r->path], why);
         return;
     }
     char name[96];
     snprintf(name, sizeof name, r->r.executor[0] ? "%s [%s]" : "%s", suite_path_name[r->path], r->r.executor);
-    fprintf(f, "| %s | %s | %s | %s | %.3g | %s | %s | %s | %s | %.1f |\n", n, th, name,
+    fprintf(f, "| %s | %s | %s | %s | %.3g | %s | %s | %s | %s | %s | %.1f |\n", n, th, name,
             fmt_time(r->r.seconds, t, sizeof t), r->r.seconds * 1e9 / (double)r->n,
-            fmt_ratio(vs_fused(rep, r), a, sizeof a), fmt_ratio(vs_torch(rep, r), b, sizeof b),
+            fmt_ratio(vs_fused(rep, r), a, sizeof a), fmt_ratio(vs_eager(rep, r), e, sizeof e),
+            fmt_ratio(vs_torch(rep, r), b, sizeof b),
             fmt_count(r->r.allocs, al, sizeof al), fmt_count(r->r.faults, fa, sizeof fa),
             r->r.peak_bytes / 1e6);
 }
@@ -400,13 +510,17 @@ void report_print(const suite_report *rep, FILE *f)
                "in steady state; peak = resident memory above the process before x and y existed, during "
                "the timed steps.\n\n",
             rep->load[0], rep->load[1], rep->timing.batches, rep->timing.min_batch);
-    fprintf(f, "| N | threads | tutorial step | time / step | ns / point | vs fused | PyTorch / this | "
-               "allocs / step | faults / step | peak MB |\n|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    fprintf(f, "| N | threads | tutorial step | time / step | ns / point | vs fused | vs eager | PyTorch / this | "
+               "allocs / step | faults / step | peak MB |\n|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < rep->n_rows; i++)
         print_row(rep, &rep->rows[i], f);
     target t[MAX_TARGETS];
     int nt = make_targets(rep, t);
     fprintf(f, "\n| target (issue 4) | this run | |\n|---|---|---|\n");
+    for (int i = 0; i < nt; i++)
+        fprintf(f, "| %s | %s | %s |\n", t[i].what, t[i].value[0] ? t[i].value : "-", status_name[t[i].status]);
+    nt = make_targets14(rep, t);
+    fprintf(f, "\n| target (issue 14) | this run | |\n|---|---|---|\n");
     for (int i = 0; i < nt; i++)
         fprintf(f, "| %s | %s | %s |\n", t[i].what, t[i].value[0] ? t[i].value : "-", status_name[t[i].status]);
     print_micro(rep, f);
@@ -441,7 +555,8 @@ static void json_row(const suite_report *rep, const suite_row *r, FILE *f)
     static const char *const state[] = {"ok", "skipped", "failed"};
     fprintf(f, "    {\"path\": ");
     json_string(f, suite_path_name[r->path]);
-    fprintf(f, ", \"n\": %lld, \"threads\": %d, \"state\": \"%s\"", (long long)r->n, r->threads, state[r->state]);
+    fprintf(f, ", \"n\": %lld, \"threads\": %d, \"lazy\": %s, \"state\": \"%s\"", (long long)r->n, r->threads,
+            tut_path_lazy(r->path) ? "true" : "false", state[r->state]);
     if (r->r.executor[0]) {
         fprintf(f, ", \"executor\": ");
         json_string(f, r->r.executor);
@@ -449,11 +564,11 @@ static void json_row(const suite_report *rep, const suite_row *r, FILE *f)
     if (r->state == ROW_OK) {
         const double v[] = {r->r.seconds, r->r.seconds * 1e9 / (double)r->n, vs_fused(rep, r),
                             vs_torch(rep, r), r->r.allocs, r->r.faults, r->r.peak_bytes, r->r.loss,
-                            r->r.fused_seconds};
+                            r->r.fused_seconds, vs_eager(rep, r), r->r.eager_seconds};
         const char *const k[] = {"seconds_per_step", "ns_per_point", "vs_fused", "pytorch_over_this",
                                  "allocs_per_step", "faults_per_step", "peak_bytes", "loss",
-                                 "fused_seconds_same_process"};
-        for (int i = 0; i < 9; i++) {
+                                 "fused_seconds_same_process", "vs_eager", "eager_seconds_same_process"};
+        for (int i = 0; i < 11; i++) {
             fprintf(f, ", \"%s\": ", k[i]);
             json_number(f, v[i]);
         }
@@ -506,15 +621,16 @@ int report_write_json(const suite_report *rep, const char *path)
         json_number(f, m->ratio);
         fprintf(f, i + 1 < rep->n_micro ? "},\n" : "}\n");
     }
-    target t[MAX_TARGETS];
-    int nt = make_targets(rep, t);
+    target t[MAX_TARGETS], t14[MAX_TARGETS];
+    int nt = make_targets(rep, t), nt14 = make_targets14(rep, t14);
     fprintf(f, "  ],\n  \"targets\": [\n");
-    for (int i = 0; i < nt; i++) {
-        fprintf(f, "    {\"target\": ");
-        json_string(f, t[i].what);
+    for (int i = 0; i < nt + nt14; i++) {
+        const target *x = i < nt ? &t[i] : &t14[i - nt];
+        fprintf(f, "    {\"issue\": %d, \"target\": ", i < nt ? 4 : 14);
+        json_string(f, x->what);
         fprintf(f, ", \"value\": ");
-        json_string(f, t[i].value);
-        fprintf(f, ", \"status\": \"%s\"}%s\n", status_name[t[i].status], i + 1 < nt ? "," : "");
+        json_string(f, x->value);
+        fprintf(f, ", \"status\": \"%s\"}%s\n", status_name[x->status], i + 1 < nt + nt14 ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
     return fclose(f) != 0;

@@ -22,7 +22,7 @@ typedef struct suite_row {
     char error[256];
 } suite_row;
 
-enum { REPORT_MAX_ROWS = 64 };
+enum { REPORT_MAX_ROWS = 96 };
 
 typedef struct suite_report {
     suite_timing timing;
