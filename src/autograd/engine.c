@@ -665,6 +665,10 @@ static tg_status backward_common(const char *fname, int n_roots, tg_tensor *cons
 
 tg_status tg_backward(tg_tensor *root, const tg_backward_opts *opts)
 {
+    tg_status fused;
+    if (tg__lazy_backward && root && (root->lazy_role & TG__LZ_OUT) && root->magic == TG__LIVE &&
+        (!opts || (!opts->grad && !opts->retain_graph && !opts->create_graph)) && tg__lazy_backward(root, &fused))
+        return fused;   /* lazy mode: the step ran as one plan of the engine */
     tg__lazy_sync();   /* a backward reads values: a realization point */
     tg_status st = check_roots("tg_backward", 1, &root);
     if (st != TG_OK)
