@@ -293,6 +293,8 @@ tg_status tg_apply_args(const tg_function *fn, tg_tensor *const *inputs, tg_tens
     st = run_forward(n, inputs, outputs, lazy_fn);
     if (st == TG_OK && n->needs_grad)
         st = record(n, inputs, outputs);
+    if (st == TG_OK && lazy_fn)
+        st = tg__lazy_fn_record(fn, inputs, outputs);
     if (st != TG_OK) {
         for (int k = 0; k < fn->n_outputs; k++) {
             if (outputs[k] && outputs[k]->node == n) {
@@ -313,8 +315,6 @@ tg_status tg_apply_args(const tg_function *fn, tg_tensor *const *inputs, tg_tens
             st = TG_ERR_NOMEM;
         }
     }
-    if (st == TG_OK && lazy_fn)
-        tg__lazy_fn_record(fn, inputs, outputs);
     if (st == TG_OK && tg__apply_hook)   /* a layer above (tg_graph_capture) listens on this thread */
         tg__apply_hook(fn, inputs, outputs, args, args_size);
     return st;

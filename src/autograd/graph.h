@@ -143,7 +143,7 @@ bool tg__lazy_defer(const tg_function *fn, tg_tensor *const *inputs, tg_tensor *
 /* Whether user Function fn's forward runs with its ops recorded; then
 ** tg__lazy_fn_record adds the record of its apply. */
 bool tg__lazy_fn_defers(const tg_function *fn);
-void tg__lazy_fn_record(const tg_function *fn, tg_tensor *const *inputs, tg_tensor *const *outputs);
+tg_status tg__lazy_fn_record(const tg_function *fn, tg_tensor *const *inputs, tg_tensor *const *outputs);
 /* The thread's pending trace, NULL when empty. */
 tg__lazy_trace *tg__lazy_pending(void);
 /* Moves the pending trace to *out (the thread starts an empty one). */
@@ -160,6 +160,11 @@ void tg__lazy_trace_dormant(tg__lazy_trace *t);
 ** status), false to leave it to the executor. */
 typedef bool tg__lazy_backward_fn(tg_tensor *root, tg_status *st);
 extern tg__lazy_backward_fn *tg__lazy_backward;
+/* tg_autograd_grad with the messages naming fname (lazy mode's fused
+** tg_backward records its first step through it). */
+tg_status tg__autograd_grad_as(const char *fname, int n_outputs, tg_tensor *const *outputs,
+                               tg_tensor *const *grad_outputs, int n_inputs, tg_tensor *const *inputs,
+                               tg_tensor **grads, const tg_backward_opts *opts);
 /* Drops the saved tensors (after a backward without retain_graph). */
 void tg__node_release_saved(tg__node *n);
 /* The apply hook: a layer above autograd (the engine in src/graph) sets it

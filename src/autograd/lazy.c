@@ -258,11 +258,8 @@ static void touch(const tg_tensor *ct)
         return;
     }
     /* an input: the records read a copy from now on */
-    tg_status before = tg_last_status();
     tg_tensor *c = tg__tensor_new("tg_data", t->ndim, t->shape);
-    if (!c) {
-        if (before == TG_OK)
-            tg_clear_error();   /* not this call's failure: the values are computed instead */
+    if (!c) {   /* recorded; the values are computed instead, so nothing is lost */
         compute_dormant();
         return;
     }
@@ -351,6 +348,8 @@ static void lazy_exit(void *arg)
 }
 static void lazy_release(void)
 {
+    if (cur.n_rec)
+        flush();
     retire();
     if (!cur.n_rec)
         free_buffers();
@@ -511,8 +510,10 @@ bool tg__lazy_defer(const tg_function *fn, tg_tensor *const *inputs, tg_tensor *
     }
     if (!cur.n_rec && dormant.n_rec)
         retire();   /* a new trace: the last step's dormant values go, or are computed if held */
-    if (!reserve(fn, args, key_room(fn->n_inputs, args_size)))
-        return false;   /* no room to wait: run it now */
+    if (!reserve(fn, args, key_room(fn->n_inputs, args_size))) {
+        *st = tg__error(TG_ERR_NOMEM, "%s: out of memory recording the op (lazy mode)", name);
+        return true;   /* as eager's apply reports its own allocation failures */
+    }
     tg_tensor *out = tg__tensor_new(name, ndim, shape);
     if (!out || !tg__adopt(out)) {
         *st = tg_last_status() != TG_OK ? tg_last_status() : TG_ERR_NOMEM;
@@ -533,12 +534,16 @@ bool tg__lazy_fn_defers(const tg_function *fn)
     return fn->forward && !fn->desc && may_record();
 }
 
-void tg__lazy_fn_record(const tg_function *fn, tg_tensor *const *inputs, tg_tensor *const *outputs)
+tg_status tg__lazy_fn_record(const tg_function *fn, tg_tensor *const *inputs, tg_tensor *const *outputs)
 {
-    if (!cur.n_rec && dormant.n_rec)
-        retire();
+    bool made = false;   /* by its forward's records; else (a raw loop) its outputs are plain tensors */
+    for (int o = 0; o < fn->n_outputs; o++)
+        made = made || (outputs[o]->lazy_role & TG__LZ_OUT);
+    if (!made)
+        return TG_OK;
     if (!reserve(NULL, NULL, key_room(fn->n_inputs, 0) + fn->n_outputs * (2 + TG_MAX_DIMS)))
-        return;   /* its outputs stay outside tensors of the trace: correct, not fused */
+        return tg__error(TG_ERR_NOMEM, "%s: out of memory recording the Function (lazy mode)",
+                         fn->name ? fn->name : "tg_apply");
     tg__lazy_rec *r = new_record(TG__LR_FN, fn, fn->n_inputs, inputs, NULL, 0);
     for (int o = 0; o < fn->n_outputs; o++) {
         tg_tensor *t = outputs[o];
@@ -555,4 +560,5 @@ void tg__lazy_fn_record(const tg_function *fn, tg_tensor *const *inputs, tg_tens
     cur.n_rec++;
     cur.grad = cur.grad || (outputs[0]->node && outputs[0]->node->fn == fn);
     tg__lazy_flush = flush;
+    return TG_OK;
 }

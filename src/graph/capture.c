@@ -562,7 +562,7 @@ tg_graph *tg__graph_capture_trace(const tg__lazy_trace *t, tg_tensor *root, int 
     tg_graph *g = NULL;
     *st = TG_OK;
     if (tg__graph_recorder) {
-        *st = tg_autograd_grad(1, &root, NULL, n_leaf, leaves, grads, NULL);
+        *st = tg__autograd_grad_as("tg_backward", 1, &root, NULL, n_leaf, leaves, grads, NULL);
         return NULL;
     }
     bool prev = tg_set_grad_enabled(true);
@@ -571,12 +571,16 @@ tg_graph *tg__graph_capture_trace(const tg__lazy_trace *t, tg_tensor *root, int 
     record_trace(&r, t);
     tg_tensor *seed = tg_full(root->ndim, root->shape, 1.0);
     tg_backward_opts o = {.create_graph = true};
-    *st = seed ? tg_autograd_grad(1, &root, &seed, n_leaf, leaves, grads, &o) : tg_last_status();
+    *st = seed ? tg__autograd_grad_as("tg_backward", 1, &root, &seed, n_leaf, leaves, grads, &o) : tg_last_status();
     tg__graph_recorder = NULL;
     tg__apply_hook = NULL;
     tg_set_grad_enabled(prev);
     *never = r.err == TG_ERR_STATE;
-    if (*st == TG_OK && !r.err && (g = tg__calloc(1, sizeof *g))) {
+    if (*st == TG_OK && r.err == TG_ERR_NOMEM)
+        *st = TG_ERR_NOMEM;   /* recorded by fail(): the step is reported failed, nothing added */
+    if (*st == TG_OK && !r.err && !(g = tg__calloc(1, sizeof *g)))
+        *st = tg__error(TG_ERR_NOMEM, "tg_backward: out of memory planning the step (lazy mode)");
+    if (g) {
         g->rec = r.rec, g->n_rec = r.n_rec, g->val = r.val, g->n_val = r.n_val;
         r.rec = NULL, r.val = NULL, r.n_rec = 0;
         g->grads_only = true;
@@ -588,8 +592,17 @@ tg_graph *tg__graph_capture_trace(const tg__lazy_trace *t, tg_tensor *root, int 
         g->pval = tg__calloc((size_t)n_leaf + 1, sizeof *g->pval);
         g->gval = tg__calloc((size_t)n_leaf + 1, sizeof *g->gval);
         g->leaf_of = tg__calloc((size_t)n_leaf + 1, sizeof *g->leaf_of);
-        bool ok = g->param && g->pval && g->gval && g->leaf_of && g->loss >= 0;
-        for (int i = 0; ok && i < n_leaf; i++) {
+        bool ok = g->param && g->pval && g->gval && g->leaf_of;
+        if (!ok) {
+            tg_graph_free(g);
+            g = NULL;
+            *st = tg__error(TG_ERR_NOMEM, "tg_backward: out of memory planning the step (lazy mode)");
+        } else if (g->loss < 0) {   /* the loss was not recorded: nothing to plan */
+            tg_graph_free(g);
+            g = NULL;
+            *never = true;
+        }
+        for (int i = 0; g && ok && i < n_leaf; i++) {
             int pv = find(g->val, g->n_val, leaves[i]->data), gv = find(g->val, g->n_val, grads[i]->data);
             if (pv < 0 || gv < 0 || g->val[pv].producer >= 0)
                 continue;   /* not reached from the loss: no gradient, as eager */
@@ -597,11 +610,11 @@ tg_graph *tg__graph_capture_trace(const tg__lazy_trace *t, tg_tensor *root, int 
             g->pval[g->n_params] = pv, g->gval[g->n_params] = gv, g->leaf_of[g->n_params] = i;
             g->n_params++;
         }
-        if (!ok || tg__graph_plan(g) != TG_OK) {
+        if (g && tg__graph_plan(g) != TG_OK) {
             tg_graph_free(g);
             g = NULL;
-            tg_clear_error();   /* the step itself succeeded: it is only not planned */
-        } else if (!interpreter_forced()) {
+            *st = tg__error(TG_ERR_NOMEM, "tg_backward: out of memory planning the step (lazy mode)");
+        } else if (g && !interpreter_forced()) {
             g->compiled = tg__graph_compile(g);
         }
     }

@@ -138,27 +138,47 @@ static bool plain(const tg__lazy_trace *t)
     return true;
 }
 
-/* Adds n doubles (inc 0: one value) to leaf's gradient, as the executor's
-** deposit does: in place when the gradient is a plain tensor, else a new one. */
-static tg_status add_grad(tg_tensor *leaf, const double *g, int inc)
+/* A gradient to add to a leaf's tg_grad: n doubles at g (inc 1) or one value. */
+typedef struct deposit {
+    tg_tensor *leaf;
+    const double *g;
+    double one;
+    int inc;
+    tg_tensor *fresh;          /* a new gradient tensor, made before anything is added */
+} deposit;
+
+/* Adds every gradient, as the executor's deposit does (in place when the
+** gradient is a plain tensor, else into a new one), or none: the tensors
+** are all made first, then the additions cannot fail. */
+static tg_status deposit_all(deposit *d, int n)
 {
-    int64_t n = leaf->numel;
-    tg_tensor *d = leaf->grad;
-    if (!d || d->requires_grad || d->node) {
-        tg_tensor *s = tg__tensor_new("tg_backward", leaf->ndim, leaf->shape);
-        if (!s)
+    for (int i = 0; i < n; i++) {
+        tg_tensor *old = d[i].leaf->grad;
+        d[i].fresh = NULL;
+        if (old && !old->requires_grad && !old->node)
+            continue;
+        if (!(d[i].fresh = tg__tensor_new("tg_backward", d[i].leaf->ndim, d[i].leaf->shape))) {
+            for (int j = 0; j < i; j++)
+                tg__tensor_unref(d[j].fresh);
             return tg_last_status();
-        for (int64_t j = 0; j < n; j++)
-            s->data[j] = (d ? d->data[j] + g[j * inc] : g[j * inc]);
-        tg__tensor_unref(d);
-        leaf->grad = s;
-        return TG_OK;
+        }
     }
-    if (inc)
-        tg__kern()->acc(n, g, d->data);
-    else
-        for (int64_t j = 0; j < n; j++)
-            d->data[j] += g[0];
+    for (int i = 0; i < n; i++) {
+        tg_tensor *leaf = d[i].leaf, *old = leaf->grad;
+        const double *g = d[i].inc ? d[i].g : &d[i].one;
+        int64_t m = leaf->numel;
+        if (d[i].fresh) {
+            for (int64_t j = 0; j < m; j++)
+                d[i].fresh->data[j] = old ? old->data[j] + g[j * d[i].inc] : g[j * d[i].inc];
+            tg__tensor_unref(old);
+            leaf->grad = d[i].fresh;
+        } else if (d[i].inc) {
+            tg__kern()->acc(m, g, old->data);
+        } else {
+            for (int64_t j = 0; j < m; j++)
+                old->data[j] += g[0];
+        }
+    }
     return TG_OK;
 }
 
@@ -184,17 +204,15 @@ static tg_status run_hit(plan_entry *e, tg__lazy_trace *t, tg_tensor *root)
     if (st == TG_OK) {
         root->data[0] = tg__graph_scalar(g, g->loss);
         t->rec[root->lazy_idx / (2 * TG_MAX_FN_ARITY)].done = true;
-        for (int i = 0; i < g->n_params && st == TG_OK; i++) {
-            tg_tensor *leaf = t->ext[e->leaf_ext[i]];
+        deposit d[TG_MAX_FN_ARITY * 8];
+        for (int i = 0; i < g->n_params; i++) {
             const tg__gval *x = &g->val[tg__graph_root(g, g->gval[i])];
-            double one;
-            if (x->kind == V_BUF || x->store) {
-                st = add_grad(leaf, tg__graph_buffer(g, g->gval[i]), 1);
-            } else {
-                one = tg__graph_scalar(g, g->gval[i]);
-                st = add_grad(leaf, &one, 0);
-            }
+            d[i].leaf = t->ext[e->leaf_ext[i]];
+            d[i].inc = x->kind == V_BUF || x->store;
+            d[i].g = d[i].inc ? tg__graph_buffer(g, g->gval[i]) : NULL;
+            d[i].one = d[i].inc ? 0.0 : tg__graph_scalar(g, g->gval[i]);
         }
+        st = deposit_all(d, g->n_params);
     }
     for (int i = 0; i < e->n_map; i++)
         g->val[e->map_val[i]].ext = NULL;   /* the step's tensors are not the plan's */
@@ -203,15 +221,15 @@ static tg_status run_hit(plan_entry *e, tg__lazy_trace *t, tg_tensor *root)
     return st;
 }
 
-/* The plan's outside values, matched with the trace's outside tensors. */
-static bool map_values(plan_entry *e, const tg__lazy_trace *t, const int *leaf_idx)
+/* The plan's outside values, matched with the trace's outside tensors: 1,
+** 0 when one comes from nowhere in the trace, -1 out of memory. */
+static int map_values(plan_entry *e, const tg__lazy_trace *t, const int *leaf_idx, tg_graph *g)
 {
-    tg_graph *g = e->g;
     e->map_val = tg__calloc((size_t)g->n_val + 1, sizeof *e->map_val);
     e->map_ext = tg__calloc((size_t)g->n_val + 1, sizeof *e->map_ext);
     e->leaf_ext = tg__calloc((size_t)g->n_params + 1, sizeof *e->leaf_ext);
     if (!e->map_val || !e->map_ext || !e->leaf_ext)
-        return false;
+        return -1;
     for (int v = 0; v < g->n_val; v++) {
         tg__gval *x = &g->val[v];
         if (x->producer >= 0 || !x->needed || x->constant || !x->ext)
@@ -223,7 +241,7 @@ static bool map_values(plan_entry *e, const tg__lazy_trace *t, const int *leaf_i
         if (at < 0) {
             if (x->ext->lazy_role & TG__LZ_CONST)
                 continue;   /* a constant its backward made: the plan keeps it */
-            return false;
+            return 0;
         }
         e->map_val[e->n_map] = v, e->map_ext[e->n_map++] = at;
     }
@@ -239,7 +257,39 @@ static bool map_values(plan_entry *e, const tg__lazy_trace *t, const int *leaf_i
         x->kept = false;
         x->ext = NULL;
     }
-    return true;
+    return 1;
+}
+
+/* Whether the graph from n reaches the node target (a leaf's accumulator). */
+static bool reaches(tg__node *n, const tg__node *target)
+{
+    enum { MAX_NODES = 512 };   /* past it: as if reached (a zero gradient added) */
+    tg__node *stack[256];
+    const tg__node *seen[MAX_NODES];
+    int top = 0, n_seen = 0;
+    bool found = false;
+    if (n)
+        stack[top++] = n;
+    while (top > 0 && !found) {
+        tg__node *m = stack[--top];
+        bool old = false;
+        for (int i = 0; i < n_seen && !old; i++)
+            old = seen[i] == m;
+        if (old)
+            continue;
+        if (n_seen == MAX_NODES) {
+            found = true;
+            break;
+        }
+        seen[n_seen++] = m;
+        found = m == target;
+        for (int i = 0; i < m->n_inputs && !found; i++)
+            if (m->edges[i].node && top < 256)
+                stack[top++] = m->edges[i].node;
+            else if (m->edges[i].node)
+                found = true;   /* too wide to follow: as if reached */
+    }
+    return found;
 }
 
 static tg_status run_miss(tg__lazy_trace *t, tg_tensor *root, int n_leaf, tg_tensor **leaves, const int *leaf_idx)
@@ -252,26 +302,32 @@ static tg_status run_miss(tg__lazy_trace *t, tg_tensor *root, int n_leaf, tg_ten
     bool never;
     tg_graph *g = tg__graph_capture_trace(t, root, n_leaf, leaves, grads, &st, &never);
     plan_entry *e = st == TG_OK && (g || never) ? new_entry(t, root->lazy_idx) : NULL;
-    if (e && g) {
+    int mapped = e && g ? map_values(e, t, leaf_idx, g) : 0;
+    if (e && g && mapped > 0) {
         e->g = g;
-        if (!map_values(e, t, leaf_idx)) {
-            tg_graph_free(g);
-            e->g = NULL;   /* a value from nowhere in the trace: not planned */
-        }
     } else {
         tg_graph_free(g);
+        if (e && g)
+            entry_free(e);   /* out of memory (-1), or a value from nowhere in the trace (0) */
+        if (mapped == 0 && e && g && (e = new_entry(t, root->lazy_idx)))
+            e->g = NULL;     /* not planned, from now on */
+        if ((st == TG_OK && (g || never) && !e) || mapped < 0)   /* the step stands; the failure is told */
+            tg__error(TG_ERR_NOMEM, "tg_backward: out of memory caching the step's plan (lazy mode)");
     }
+    deposit d[TG_MAX_FN_ARITY * 8];
+    int n_dep = 0;
     for (int i = 0; st == TG_OK && i < n_leaf; i++) {
         bool reached = false;   /* as eager: only leaves the loss depends on get a gradient */
-        if (e && e->g) {
+        if (e && e->g)
             for (int p = 0; p < e->g->n_params; p++)
                 reached = reached || e->leaf_ext[p] == leaf_idx[i];
-        } else {
-            reached = grads[i]->node || grads[i]->requires_grad || true;
-        }
+        else
+            reached = reaches(root->node, leaves[i]->node);
         if (reached)
-            st = add_grad(leaves[i], grads[i]->data, 1);
+            d[n_dep++] = (deposit){.leaf = leaves[i], .g = grads[i]->data, .inc = 1};
     }
+    if (st == TG_OK)
+        st = deposit_all(d, n_dep);
     tg__scope_end_to(depth);
     release_nodes(t);
     tg__lazy_trace_release(t);
