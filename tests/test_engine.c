@@ -36,6 +36,7 @@ static const tg__opdesc *desc_of(const tg_tensor *t)
 {
     assert_non_null(t);
     assert_non_null(t->node);
+    assert_int_equal(tg_realize((tg_tensor *)t), TG_OK);   /* lazy mode: the values, read directly below */
     return t->node->fn->desc;
 }
 

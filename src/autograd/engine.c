@@ -676,6 +676,10 @@ static tg_status backward_common(const char *fname, int n_roots, tg_tensor *cons
 
 tg_status tg_backward(tg_tensor *root, const tg_backward_opts *opts)
 {
+    tg_status fused;
+    if (tg__lazy_backward && root && (root->lazy_role & TG__LZ_OUT) && root->magic == TG__LIVE &&
+        (!opts || (!opts->grad && !opts->retain_graph && !opts->create_graph)) && tg__lazy_backward(root, &fused))
+        return fused;   /* lazy mode: the step ran as one plan of the engine */
     tg__lazy_sync();   /* a backward reads values: a realization point */
     tg_status st = check_roots("tg_backward", 1, &root);
     if (st != TG_OK)
@@ -686,10 +690,9 @@ tg_status tg_backward(tg_tensor *root, const tg_backward_opts *opts)
     return backward_common("tg_backward", 1, &root, &g, 0, NULL, NULL, opts);
 }
 
-static tg_status check_grad_args(int n_outputs, tg_tensor *const *grad_outputs, int n_inputs,
-                                 tg_tensor *const *inputs, tg_tensor **grads)
+static tg_status check_grad_args(const char *fname, int n_outputs, tg_tensor *const *grad_outputs,
+                                 int n_inputs, tg_tensor *const *inputs, tg_tensor **grads)
 {
-    const char *fname = "tg_autograd_grad";
     if (n_inputs < 1 || !inputs || !grads)
         return tg__error(TG_ERR_ARG, "%s: n_inputs is %d, inputs and grads must be non-NULL", fname, n_inputs);
     for (int j = 0; j < n_inputs; j++)
@@ -709,9 +712,16 @@ tg_status tg_autograd_grad(int n_outputs, tg_tensor *const *outputs, tg_tensor *
                            int n_inputs, tg_tensor *const *inputs, tg_tensor **grads,
                            const tg_backward_opts *opts)
 {
+    return tg__autograd_grad_as("tg_autograd_grad", n_outputs, outputs, grad_outputs, n_inputs, inputs, grads,
+                                opts);
+}
+
+tg_status tg__autograd_grad_as(const char *fname, int n_outputs, tg_tensor *const *outputs,
+                               tg_tensor *const *grad_outputs, int n_inputs, tg_tensor *const *inputs,
+                               tg_tensor **grads, const tg_backward_opts *opts)
+{
     tg__lazy_sync();   /* a realization point */
-    const char *fname = "tg_autograd_grad";
-    tg_status st = check_grad_args(n_outputs, grad_outputs, n_inputs, inputs, grads);
+    tg_status st = check_grad_args(fname, n_outputs, grad_outputs, n_inputs, inputs, grads);
     if (n_inputs < 1 || !inputs || !grads)
         return st;   /* grads was not written: nothing to clean up below */
     if (st == TG_OK)

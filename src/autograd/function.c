@@ -7,6 +7,7 @@
 ** (saved tensors, arguments) and the thread's gradient mode.  Autograd layer.
 */
 #include "graph.h"
+#include "../core/opdesc.h"
 
 #include <string.h>
 
@@ -155,7 +156,9 @@ static uint32_t grad_mask(const tg_function *fn, tg_tensor *const *inputs)
     return mask;
 }
 
-static tg_status run_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **outputs)
+/* lazy: a user Function's forward in lazy mode, its ops recorded (lazy.c):
+** its scope's end is then no realization point. */
+static tg_status run_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **outputs, bool lazy)
 {
     int depth = tg__scope_depth();
     tg__scope_enter();
@@ -164,10 +167,10 @@ static tg_status run_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **
     tg_tensor *raw_saved[TG_MAX_FN_ARITY * 2];   /* the first n->n_saved are set */
     n->in_forward = true;
     n->pending = raw_saved;   /* raw pointers until classified */
-    tg__run_now_depth++;
+    tg__run_now_depth += !lazy;
     tg_status st = n->fn->forward ? n->fn->forward(n, inputs, outputs)
                                   : tg__span_forward(n, inputs, outputs);
-    tg__run_now_depth--;
+    tg__run_now_depth -= !lazy;
     n->in_forward = false;
     n->pending = NULL;
     tg__grad_off = prev_off;
@@ -205,7 +208,64 @@ static tg_status run_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **
             tg__tensor_unref(outputs[i]);
         outputs[i] = NULL;
     }
+    tg__scope_quiet += lazy;
     tg__scope_end_to(depth);
+    tg__scope_quiet -= lazy;
+    return st;
+}
+
+/* Gives the node the saved tensors its descriptor's spec (or a span
+** Function's rule: inputs, then output) names, as its forward would. */
+static tg_status save_as_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor *const *outputs)
+{
+    tg_tensor *raw[TG_MAX_FN_ARITY * 2];
+    int k = 0;
+    const tg_function *fn = n->fn;
+    if (fn->forward_span) {
+        for (int i = 0; i < fn->n_inputs; i++)
+            raw[k++] = inputs[i];
+        raw[k++] = outputs[0];
+    } else {
+        unsigned save = fn->desc->save;
+        for (int i = 0; i < fn->n_inputs && i < 4; i++)
+            if (save & TG__SAVE_IN(i))
+                raw[k++] = inputs[i];
+        if (save & TG__SAVE_OUT)
+            raw[k++] = outputs[0];
+        n->uniform_grad = (save & TG__SAVE_UNIFORM) != 0;
+    }
+    if (!k)
+        return TG_OK;
+    n->saved = k <= TG__SAVED_INLINE ? n->saved_inline : tg__obj_alloc((size_t)k * sizeof *n->saved);
+    if (!n->saved)
+        return tg__error(TG_ERR_NOMEM, "tg_apply: out of memory saving tensors of '%s'", fn_name(fn));
+    n->n_saved = k;
+    for (int s = 0; s < k; s++)
+        n->saved[s] = (tg__saved){NULL, TG__SAVED_OTHER, 0};
+    return classify_saved(n, inputs, outputs, raw);
+}
+
+/* The node of an op lazy mode recorded (its value waits): made and linked
+** at apply, as eager mode would, without running the forward. */
+static tg_status lazy_node(const tg_function *fn, tg_tensor *const *inputs, tg_tensor **outputs,
+                           const void *args, size_t args_size, uint32_t mask)
+{
+    tg__node *n = tg__node_new(fn, fn->n_inputs, 1, args, args_size);
+    tg_status st = n ? TG_OK : tg__error(TG_ERR_NOMEM, "tg_apply: out of memory for '%s'", fn_name(fn));
+    if (st == TG_OK) {
+        n->needs_grad = mask;
+        st = save_as_forward(n, inputs, outputs);
+    }
+    if (st == TG_OK)
+        st = record(n, inputs, outputs);
+    if (st != TG_OK && n && outputs[0]->node == n) {
+        outputs[0]->node = NULL;
+        outputs[0]->requires_grad = false;
+        n->refcount--;
+    }
+    tg__node_unref(n);
+    if (st != TG_OK)
+        outputs[0] = NULL;   /* the scope and the pending record hold it */
     return st;
 }
 
@@ -217,16 +277,24 @@ tg_status tg_apply_args(const tg_function *fn, tg_tensor *const *inputs, tg_tens
         return st;
     if (args_size > 0 && !args)
         return tg__error(TG_ERR_ARG, "tg_apply: args is NULL with args_size %zu", args_size);
-    if (tg__lazy_state >= 0 && tg__lazy_defer(fn, inputs, outputs, args, args_size, &st))
-        return st;
-    tg__lazy_sync();   /* this op runs now: what it reads must exist */
+    bool lazy_fn = false;
+    if (tg__lazy_state >= 0) {
+        uint32_t mask = grad_mask(fn, inputs);
+        if (tg__lazy_defer(fn, inputs, outputs, args, args_size, mask, &st))
+            return st == TG_OK && mask ? lazy_node(fn, inputs, outputs, args, args_size, mask) : st;
+        lazy_fn = tg__lazy_fn_defers(fn);
+    }
+    if (!lazy_fn)
+        tg__lazy_sync();   /* this op runs now: what it reads must exist */
     tg__node *n = tg__node_new(fn, fn->n_inputs, fn->n_outputs, args, args_size);
     if (!n)
         return tg__error(TG_ERR_NOMEM, "tg_apply: out of memory for '%s'", fn_name(fn));
     n->needs_grad = grad_mask(fn, inputs);
-    st = run_forward(n, inputs, outputs);
+    st = run_forward(n, inputs, outputs, lazy_fn);
     if (st == TG_OK && n->needs_grad)
         st = record(n, inputs, outputs);
+    if (st == TG_OK && lazy_fn)
+        st = tg__lazy_fn_record(fn, inputs, outputs);
     if (st != TG_OK) {
         for (int k = 0; k < fn->n_outputs; k++) {
             if (outputs[k] && outputs[k]->node == n) {

@@ -101,15 +101,70 @@ tg_status tg__span_backward(tg__node *n, tg_tensor *const *grad_outputs, tg_tens
 ** the backwards it runs opaque. */
 tg_status tg__node_backward(const char *fname, tg__node *n, tg_tensor *const *gout, tg_tensor **gin, bool record);
 /* Lazy mode (lazy.c).  tg__lazy_state: this thread's mode (0 until read from
-** TG_LAZY, 1 lazy, -1 eager).  tg__lazy_defer: true when fn's apply was
-** recorded to run later (outputs[0] set, *st TG_OK) or failed at apply (*st:
-** an argument error, as eager reports it); false: run it now.
-** tg__run_now_depth: forwards and backward executors running on this thread:
-** the ops they apply run at once (they read the values directly). */
+** TG_LAZY, 1 lazy, -1 eager).  tg__run_now_depth: forwards of built-in ops,
+** backward executors and replays running on this thread: the ops they apply
+** run at once (they read the values directly). */
 extern _Thread_local signed char tg__lazy_state TG_TLS_HOT;
 extern _Thread_local int tg__run_now_depth TG_TLS_HOT;
+
+/* A record of the lazy trace: an op applied, its value not computed yet. */
+enum { TG__LR_POINT, TG__LR_SUM, TG__LR_MEAN, TG__LR_SPAN, TG__LR_FN };
+typedef struct tg__lazy_rec {
+    unsigned char kind;        /* TG__LR_*: POINT / SUM / MEAN by the descriptor, SPAN kernels,
+                               ** FN: a user Function's apply (its forward's records compute it) */
+    bool done;                 /* its outputs hold their values */
+    const tg_function *fn;
+    int n_in, n_out;
+    tg_tensor *in[TG_MAX_FN_ARITY], *out[TG_MAX_FN_ARITY];   /* references */
+    double args[4];            /* the argument block (not FN: its node has them) */
+    size_t args_size;
+} tg__lazy_rec;
+
+/* A thread's trace: its records in apply order, the tensors from outside it
+** in the order first read (each held by a record), and its key (the records'
+** kinds, Functions, arguments, and where every input comes from: equal keys,
+** equal structure) with the key's hash. */
+typedef struct tg__lazy_trace {
+    tg__lazy_rec *rec;
+    int n_rec, cap_rec;
+    tg_tensor **ext;
+    int n_ext, cap_ext;
+    uint64_t *key;
+    int n_key, cap_key;
+    uint64_t hash;
+    bool grad;                 /* a record has a graph node */
+} tg__lazy_trace;
+
+/* tg__lazy_defer: true when fn's apply was recorded to run later (outputs[0]
+** set, *st TG_OK; needs_grad: the caller links the node) or failed at apply
+** (*st: an argument error, as eager reports it); false: run it now. */
 bool tg__lazy_defer(const tg_function *fn, tg_tensor *const *inputs, tg_tensor **outputs, const void *args,
-                    size_t args_size, tg_status *st);
+                    size_t args_size, uint32_t needs_grad, tg_status *st);
+/* Whether user Function fn's forward runs with its ops recorded; then
+** tg__lazy_fn_record adds the record of its apply. */
+bool tg__lazy_fn_defers(const tg_function *fn);
+tg_status tg__lazy_fn_record(const tg_function *fn, tg_tensor *const *inputs, tg_tensor *const *outputs);
+/* The thread's pending trace, NULL when empty. */
+tg__lazy_trace *tg__lazy_pending(void);
+/* Moves the pending trace to *out (the thread starts an empty one). */
+void tg__lazy_detach(tg__lazy_trace *out);
+/* Computes the values of t's records not done (never allocates). */
+void tg__lazy_trace_compute(tg__lazy_trace *t);
+/* Drops a detached trace: its references and roles. */
+void tg__lazy_trace_release(tg__lazy_trace *t);
+/* A detached trace run by the engine, its done records' outputs computed,
+** made the thread's dormant trace (see lazy.c). */
+void tg__lazy_trace_dormant(tg__lazy_trace *t);
+/* The engine's fused backward (src/graph sets it): tg_backward on a pending
+** loss asks it first.  Returns true when it ran the backward (*st its
+** status), false to leave it to the executor. */
+typedef bool tg__lazy_backward_fn(tg_tensor *root, tg_status *st);
+extern tg__lazy_backward_fn *tg__lazy_backward;
+/* tg_autograd_grad with the messages naming fname (lazy mode's fused
+** tg_backward records its first step through it). */
+tg_status tg__autograd_grad_as(const char *fname, int n_outputs, tg_tensor *const *outputs,
+                               tg_tensor *const *grad_outputs, int n_inputs, tg_tensor *const *inputs,
+                               tg_tensor **grads, const tg_backward_opts *opts);
 /* Drops the saved tensors (after a backward without retain_graph). */
 void tg__node_release_saved(tg__node *n);
 /* The apply hook: a layer above autograd (the engine in src/graph) sets it

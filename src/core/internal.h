@@ -149,6 +149,8 @@ struct tg_tensor {
     ** and the backwards that said they take one */
     bool uniform;
     bool borrowed;             /* handed out by tg_grad: its tensor owns it, tg_free refuses */
+    unsigned char lazy_role;   /* TG__LZ_* (autograd/lazy.c): its part in this thread's lazy trace */
+    int32_t lazy_idx;          /* with TG__LZ_OUT: the record making it; TG__LZ_EXT: its external index */
     tg__node *node;            /* grad_fn, or the leaf's accumulator; strong */
     int out_index;             /* which output of node */
     tg_tensor *grad;           /* owned */
@@ -175,9 +177,27 @@ static inline void tg__lazy_sync(void)
     if (tg__lazy_flush)
         tg__lazy_flush();
 }
+/* A tensor's part in lazy mode (t->lazy_role; autograd/lazy.c sets them):
+** the output of a pending record, an input from outside the pending trace,
+** the output or an input of a dormant record (a step the fused engine has
+** run: its intermediates are computed only if read; an input is copied before
+** it is written), and a constant fill (tg_full, tg_scalar, tg_zeros, tg_ones;
+** cleared by tg_data, which hands out a pointer to write through). */
+enum { TG__LZ_OUT = 1, TG__LZ_EXT = 2, TG__LZ_DOUT = 4, TG__LZ_DIN = 8, TG__LZ_CONST = 0x80 };
+/* Called by tg__check_live for a tensor a dormant record makes or reads
+** (lazy.c sets it before it marks one). */
+extern void (*tg__lazy_touch)(const tg_tensor *t);
+/* Called after tg_scope_end has released the scope's tensors while this
+** thread has dormant records (lazy.c sets and clears it). */
+extern _Thread_local void (*tg__lazy_retire)(void) TG_TLS_HOT;
+/* Counts tg_data and tg_item calls on this thread: the engine tells a
+** backward that reads values from one made of ops. */
+extern _Thread_local unsigned tg__value_reads TG_TLS_HOT;
 static inline tg_status tg__check_live(const char *fn, const char *what, const tg_tensor *t)
 {
     tg__lazy_sync();
+    if (t && (t->lazy_role & (TG__LZ_DOUT | TG__LZ_DIN)) && t->magic == TG__LIVE)
+        tg__lazy_touch(t);
     return t && t->magic == TG__LIVE ? TG_OK : tg__check_live_slow(fn, what, t);
 }
 
@@ -287,6 +307,9 @@ static inline void tg__scope_end_to(int d)
     }
     tg__scope_end_to_slow(d);
 }
+/* While > 0, tg_scope_end is not a realization point (a user Function's
+** forward in lazy mode ends its own scope with its ops still pending). */
+extern _Thread_local int tg__scope_quiet;
 /* Takes t out of its scope: the caller now holds the owner reference.  The
 ** newest tensor of its scope leaves in line. */
 void tg__unscope_slow(tg_tensor *t);

@@ -45,7 +45,20 @@ typedef struct tg__opdesc {
     const char *expr;
     void (*emit)(tg__put_fn *put, void *sink, int v, const char *const *x, const void *args);
     int64_t (*scratch)(const void *args);
+    /* What the forward saves for backward, for lazy mode, which records the
+    ** op's graph node at apply and computes its value later: TG__SAVES (the
+    ** field is given) with TG__SAVE_IN(i) for each input saved (in input
+    ** order), then TG__SAVE_OUT for the output, and TG__SAVE_UNIFORM when the
+    ** forward calls tg__ctx_takes_uniform_grad.  0: not given (the op runs at
+    ** once when it must record a node).  test_lazy_step checks every given
+    ** spec against what the eager forward saves. */
+    unsigned char save;
 } tg__opdesc;
+
+#define TG__SAVES 0x80u
+#define TG__SAVE_IN(i) (1u << (i))   /* i < 4 */
+#define TG__SAVE_OUT 0x10u
+#define TG__SAVE_UNIFORM 0x20u
 
 /* sum_to's descriptor: the engine sums a span Function's full-shape gradient
 ** to its input's shape with it (shape.c). */

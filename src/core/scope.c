@@ -100,10 +100,16 @@ void tg__unscope_slow(tg_tensor *t)
 }
 
 _Thread_local void (*tg__lazy_flush)(void) TG_TLS_HOT;
+_Thread_local void (*tg__lazy_retire)(void) TG_TLS_HOT;
+_Thread_local unsigned tg__value_reads TG_TLS_HOT;
+void (*tg__lazy_touch)(const tg_tensor *t);
+
+_Thread_local int tg__scope_quiet;
 
 void tg_scope_end(void)
 {
-    tg__lazy_sync();   /* the end of a scope is a realization point */
+    if (!tg__scope_quiet)
+        tg__lazy_sync();   /* the end of a scope is a realization point */
     tg__scope_stack *st = &tg__scopes;
     if (st->phantom > 0) {
         st->phantom--;
@@ -126,6 +132,8 @@ void tg_scope_end(void)
     s->n = 0;
     s->live = 0;
     tg__scope_pop(st);
+    if (tg__lazy_retire && !tg__scope_quiet)   /* a fused step's intermediates: dropped unless still held */
+        tg__lazy_retire();
 }
 
 void tg__scope_end_to_slow(int d)

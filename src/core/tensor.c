@@ -76,6 +76,7 @@ static tg_tensor *tensor_header(const char *fn, int ndim, const int64_t *shape, 
     t->requires_grad = false;
     t->uniform = false;
     t->borrowed = false;
+    t->lazy_role = 0;
     t->node = NULL;
     t->out_index = 0;
     t->grad = NULL;
@@ -252,7 +253,10 @@ void tg__tensor_destroy(tg_tensor *t)
 
 static tg_tensor *filled(const char *fn, int ndim, const int64_t *shape, double value)
 {
-    return tg__adopt(filled_new(fn, ndim, shape, value));
+    tg_tensor *t = filled_new(fn, ndim, shape, value);
+    if (t)
+        t->lazy_role = TG__LZ_CONST;
+    return tg__adopt(t);
 }
 
 tg_tensor *tg_full(int ndim, const int64_t *shape, double value)
@@ -266,6 +270,7 @@ tg_tensor *tg_zeros(int ndim, const int64_t *shape)
     if (!t)
         return NULL;
     memset(t->data, 0, (size_t)t->numel * sizeof(double));
+    t->lazy_role = TG__LZ_CONST;
     return tg__adopt(t);
 }
 
@@ -393,6 +398,8 @@ double *tg_data(tg_tensor *t)
     if (tg__check_live("tg_data", "t", t) != TG_OK) {
         return NULL;
     }
+    tg__value_reads++;
+    t->lazy_role &= (unsigned char)~TG__LZ_CONST;   /* it may be written through the pointer */
     return t->data;
 }
 
@@ -401,6 +408,7 @@ double tg_item(const tg_tensor *t)
     if (tg__check_live("tg_item", "t", t) != TG_OK) {
         return NAN;
     }
+    tg__value_reads++;
     if (t->numel != 1) {
         char buf[TG__SHAPE_STR];
         tg__error(TG_ERR_SHAPE, "tg_item: tensor of shape %s has %lld elements, not 1",

@@ -27,6 +27,7 @@ typedef struct tg__wrap {
     const tg_function *orig;
     tg__node *node;            /* a reference */
     int fwd;
+    bool inlined;              /* the Function's forward was recorded as its ops (lazy mode) */
 } tg__wrap;
 
 static int record_type(const tg_function *fn)
@@ -145,7 +146,7 @@ static tg__grec *add_record(tg__recorder *r, int op, const tg_function *fn, int 
 static tg_status wrap_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin);
 
 /* Swaps the node's Function for one whose backward reports to the recorder. */
-static void wrap(tg__recorder *r, tg__node *n, int fwd)
+static void wrap(tg__recorder *r, tg__node *n, int fwd, bool inlined)
 {
     tg__wrap *w = tg__calloc(1, sizeof *w);
     if (!w || !grow(&r->wraps, &r->cap_wraps, r->n_wraps + 1, sizeof *r->wraps)) {
@@ -159,6 +160,7 @@ static void wrap(tg__recorder *r, tg__node *n, int fwd)
     w->orig = n->fn;
     w->node = n;
     w->fwd = fwd;
+    w->inlined = inlined;
     n->refcount++;
     n->fn = &w->fn;
     r->wraps[r->n_wraps++] = w;
@@ -180,21 +182,28 @@ void tg__graph_record(const tg_function *fn, tg_tensor *const *inputs, tg_tensor
     for (int o = 0; o < fn->n_outputs; o++)
         r->rec[k].out[o] = new_value(r, outputs[o], k);
     if ((op == REC_OPAQUE || op == REC_SPAN) && r->rec[k].needs_grad && (fn->backward || fn->backward_span))
-        wrap(r, n, k);
+        wrap(r, n, k, false);
 }
 
 /* True when the backward just run is made of recorded ops: everything they
 ** and its results read was known before it started (no tensor appeared from
 ** raw loops or from ops run with recording off). */
+/* A value that appeared during the backward and is not a constant fill
+** (tg_full, tg_scalar, tg_zeros, tg_ones, never written): a raw result. */
+static bool raw_new(const tg__recorder *r, int v, int v0)
+{
+    return v >= v0 && r->val[v].producer < 0 && !(r->val[v].ext && (r->val[v].ext->lazy_role & TG__LZ_CONST));
+}
+
 static bool made_of_ops(const tg__recorder *r, const tg_ctx *ctx, tg_tensor *const *gin, int r0, int v0)
 {
     for (int k = r0; k < r->n_rec; k++)
         for (int i = 0; i < r->rec[k].n_in; i++)
-            if (r->rec[k].in[i] >= v0 && r->val[r->rec[k].in[i]].producer < 0)
+            if (raw_new(r, r->rec[k].in[i], v0))
                 return false;
     for (int i = 0; i < ctx->n_inputs; i++) {
         int v = gin[i] ? lookup(r, gin[i]->data) : 0;
-        if (v < 0 || (v >= v0 && r->val[v].producer < 0))
+        if (v < 0 || raw_new(r, v, v0))
             return false;
     }
     return true;
@@ -261,13 +270,19 @@ static tg_status wrap_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin
     const tg__wrap *w = (const tg__wrap *)ctx->fn;
     tg__recorder *r = tg__graph_recorder;
     int r0 = r ? r->n_rec : 0, v0 = r ? r->n_val : 0;
+    unsigned reads = tg__value_reads;
     tg_status st = w->orig->backward ? w->orig->backward(ctx, g, gin) : tg__span_backward(ctx, g, gin);
     if (st == TG_OK && r && !r->err && r->rec[w->fwd].type == REC_SPAN) {
         record_span_backward(r, w, ctx, g, gin);
         return TG_OK;   /* r->err reports a failure */
     }
-    if (st != TG_OK || !r || r->err || made_of_ops(r, ctx, gin, r0, v0))
+    bool ops = reads == tg__value_reads && r && !r->err && made_of_ops(r, ctx, gin, r0, v0);
+    if (st != TG_OK || !r || r->err || ops)
         return st;
+    if (w->inlined) {   /* its forward is ops, its backward is not: no plan holds it */
+        r->err = TG_ERR_STATE;
+        return st;
+    }
     int k = r->n_rec;
     tg__grec *b = add_record(r, REC_BWD, w->orig, ctx->n_outputs, g, NULL, 0);
     if (!b)
@@ -501,9 +516,111 @@ void tg_graph_free(tg_graph *g)
         if (g->grad[i])
             tg__tensor_unref(g->grad[i]);
     tg__free(g->grad);
+    tg__free(g->leaf_of);
     tg__graph_unload(g);
     tg__free(g->rec), tg__free(g->val), tg__free(g->sc), tg__free(g->buf), tg__free(g->pass);
     tg__free(g->step), tg__free(g->param), tg__free(g->pval), tg__free(g->gval), tg__free(g->reads);
     tg__free(g->scratch_alloc), tg__free(g->slot), tg__free(g->op_scratch), tg__free(g->kfn);
     tg__free(g);
+}
+
+/* ------------------------------------------------ lazy mode's fused steps */
+
+/* The records of a lazy trace, their values computed, as a capture records
+** applies: a user Function whose outputs its forward's records made is
+** inlined (its backward wrapped, to be recorded as its ops). */
+static void record_trace(tg__recorder *r, const tg__lazy_trace *t)
+{
+    for (int k = 0; k < t->n_rec && !r->err; k++) {
+        const tg__lazy_rec *rec = &t->rec[k];
+        if (rec->kind != TG__LR_FN) {
+            tg__graph_record(rec->fn, rec->in, rec->out, rec->args, rec->args_size);
+            continue;
+        }
+        tg__node *n = rec->out[0]->node;
+        bool own = n && n->fn == rec->fn;
+        int fwd = -1;
+        for (int o = 0; o < rec->n_out; o++) {
+            int v = lookup(r, rec->out[o]->data);
+            int p = v >= 0 ? r->val[v].producer : -1;
+            fwd = o == 0 || fwd >= 0 ? p : -1;
+        }
+        if (fwd >= 0 && own && n->needs_grad && n->fn->backward)
+            wrap(r, n, fwd, true);
+        else if (fwd < 0 && own)
+            tg__graph_record(rec->fn, rec->in, rec->out, n->args, n->args_size);
+        else if (fwd < 0)
+            r->err = TG_ERR_STATE;   /* no node holds its arguments: not planned */
+    }
+}
+
+tg_graph *tg__graph_capture_trace(const tg__lazy_trace *t, tg_tensor *root, int n_leaf, tg_tensor **leaves,
+                                  tg_tensor **grads, tg_status *st, bool *never)
+{
+    *never = false;
+    tg__recorder r = {0};
+    tg_graph *g = NULL;
+    *st = TG_OK;
+    if (tg__graph_recorder) {
+        *st = tg__autograd_grad_as("tg_backward", 1, &root, NULL, n_leaf, leaves, grads, NULL);
+        return NULL;
+    }
+    bool prev = tg_set_grad_enabled(true);
+    tg__graph_recorder = &r;
+    tg__apply_hook = tg__graph_record;
+    record_trace(&r, t);
+    tg_tensor *seed = tg_full(root->ndim, root->shape, 1.0);
+    tg_backward_opts o = {.create_graph = true};
+    *st = seed ? tg__autograd_grad_as("tg_backward", 1, &root, &seed, n_leaf, leaves, grads, &o) : tg_last_status();
+    tg__graph_recorder = NULL;
+    tg__apply_hook = NULL;
+    tg_set_grad_enabled(prev);
+    *never = r.err == TG_ERR_STATE;
+    if (*st == TG_OK && r.err == TG_ERR_NOMEM)
+        *st = TG_ERR_NOMEM;   /* recorded by fail(): the step is reported failed, nothing added */
+    if (*st == TG_OK && !r.err && !(g = tg__calloc(1, sizeof *g)))
+        *st = tg__error(TG_ERR_NOMEM, "tg_backward: out of memory planning the step (lazy mode)");
+    if (g) {
+        g->rec = r.rec, g->n_rec = r.n_rec, g->val = r.val, g->n_val = r.n_val;
+        r.rec = NULL, r.val = NULL, r.n_rec = 0;
+        g->grads_only = true;
+        g->loss = find(g->val, g->n_val, root->data);
+        int sv = find(g->val, g->n_val, seed->data);
+        if (sv >= 0 && g->val[sv].producer < 0)
+            g->val[sv].constant = true, g->val[sv].cval = 1.0;
+        g->param = tg__calloc((size_t)n_leaf + 1, sizeof *g->param);
+        g->pval = tg__calloc((size_t)n_leaf + 1, sizeof *g->pval);
+        g->gval = tg__calloc((size_t)n_leaf + 1, sizeof *g->gval);
+        g->leaf_of = tg__calloc((size_t)n_leaf + 1, sizeof *g->leaf_of);
+        bool ok = g->param && g->pval && g->gval && g->leaf_of;
+        if (!ok) {
+            tg_graph_free(g);
+            g = NULL;
+            *st = tg__error(TG_ERR_NOMEM, "tg_backward: out of memory planning the step (lazy mode)");
+        } else if (g->loss < 0) {   /* the loss was not recorded: nothing to plan */
+            tg_graph_free(g);
+            g = NULL;
+            *never = true;
+        }
+        for (int i = 0; g && ok && i < n_leaf; i++) {
+            int pv = find(g->val, g->n_val, leaves[i]->data), gv = find(g->val, g->n_val, grads[i]->data);
+            if (pv < 0 || gv < 0 || g->val[pv].producer >= 0)
+                continue;   /* not reached from the loss: no gradient, as eager */
+            g->param[g->n_params] = tg__tensor_ref(leaves[i]);
+            g->pval[g->n_params] = pv, g->gval[g->n_params] = gv, g->leaf_of[g->n_params] = i;
+            g->n_params++;
+        }
+        if (g && tg__graph_plan(g) != TG_OK) {
+            tg_graph_free(g);
+            g = NULL;
+            *st = tg__error(TG_ERR_NOMEM, "tg_backward: out of memory planning the step (lazy mode)");
+        } else if (g && !interpreter_forced()) {
+            g->compiled = tg__graph_compile(g);
+        }
+    }
+    for (int k = 0; k < r.n_rec; k++)
+        tg__free(r.rec[k].args);
+    tg__free(r.rec), tg__free(r.val);
+    recorder_end(&r);
+    return g;
 }

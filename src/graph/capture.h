@@ -151,6 +151,9 @@ struct tg_graph {
     tg_optim *opt;                   /* not NULL: the update is opt's step, from gradients the
                                      ** replay writes into grad[i] (each stored by its pass) */
     tg_tensor **grad;                /* opt: per parameter, the gradient tensor (owned) */
+    bool grads_only;                 /* lazy mode's plan: no update; the gradients are stored for
+                                     ** the caller (tg__graph_run), param[i] is leaf leaf_of[i] */
+    int *leaf_of;
     tg__kfn *kfn;                    /* per record: its span kernel (REC_SPAN, REC_SPAN_BWD) */
     /* per worker thread w < n_workers: scratch + w * scratch_stride holds the
     ** blocks of the values of a pass, then of span inputs (64-byte aligned),
@@ -165,6 +168,20 @@ struct tg_graph {
     bool compiled;
 };
 
+/* Lazy mode (lazystep.c): the plan of a trace's step.  The trace's values
+** are computed; its records are recorded, then the backward of root (create
+** graph, recorded) gives grads[i] for leaves[i].  NULL with *st TG_OK when
+** the step cannot be planned (*never: for structural reasons), with *st set
+** when the backward failed. */
+tg_graph *tg__graph_capture_trace(const tg__lazy_trace *t, tg_tensor *root, int n_leaf, tg_tensor **leaves,
+                                  tg_tensor **grads, tg_status *st, bool *never);
+/* Runs g's steps once (no update): the values of a replay. */
+tg_status tg__graph_run(tg_graph *g);
+/* Makes external value v of g read t (not referenced) from now on. */
+void tg__graph_bind(tg_graph *g, int v, tg_tensor *t);
+/* The one-element value v after a run; the buffer of value v. */
+double tg__graph_scalar(const tg_graph *g, int v);
+const double *tg__graph_buffer(const tg_graph *g, int v);
 /* Builds the plan of g (records and values filled, loss / params set): classes,
 ** levels, passes, steps, buffers.  TG_OK or TG_ERR_NOMEM. */
 tg_status tg__graph_plan(tg_graph *g);

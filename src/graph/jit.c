@@ -401,6 +401,8 @@ bool tg__graph_compile(tg_graph *g)
             emit_pass(&s, &L, g->step[t].index);
             n_passes++;
         }
+    if (!have || s.oom)   /* the step still runs, interpreted; the failure is told, not hidden */
+        tg__error(TG_ERR_NOMEM, "tg_graph: out of memory writing the step's kernels; it runs interpreted");
     void *dl = have && !s.oom && n_passes > 0 ? tg__toolchain_load(s.p, s.n) : NULL;
     for (int t = 0; dl && t < g->n_step; t++)
         if (g->step[t].kind == S_PASS) {

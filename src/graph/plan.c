@@ -442,7 +442,7 @@ tg_status tg__graph_plan(tg_graph *g)
         if (g->rec[k].needed && (g->rec[k].type == REC_SPAN || g->rec[k].type == REC_SPAN_BWD))
             g->block = TG__GRAPH_SPAN_BLOCK;
     classify(g);
-    for (int i = 0; g->opt && i < g->n_params; i++) {   /* the optimizer reads whole gradients */
+    for (int i = 0; (g->opt || g->grads_only) && i < g->n_params; i++) {   /* whole gradients are read */
         tg__gval *x = &g->val[tg__graph_root(g, g->gval[i])];
         x->store = x->store || x->kind == V_ELEM;
     }
@@ -759,11 +759,8 @@ static tg_status optimizer_step(tg_graph *g)
     return tg_optim_step(g->opt);
 }
 
-tg_status tg_graph_replay(tg_graph *g, double *loss)
+tg_status tg__graph_run(tg_graph *g)
 {
-    if (!g)
-        return tg__error(TG_ERR_ARG, "tg_graph_replay: g is NULL");
-    tg__lazy_sync();   /* the replay reads inputs and writes parameters */
     for (int i = 0; i < g->n_reads; i++)
         g->sc[g->reads[i]] = g->val[g->reads[i]].ext->data[0];
     tg_status st = TG_OK;
@@ -783,6 +780,42 @@ tg_status tg_graph_replay(tg_graph *g, double *loss)
             r->held = NULL;
         }
     }
+    return st;
+}
+
+void tg__graph_bind(tg_graph *g, int v, tg_tensor *t)
+{
+    tg__gval *x = &g->val[v];
+    if (x->kept) {
+        tg__tensor_unref(x->ext);
+        x->kept = false;
+    }
+    x->ext = t;
+    if (x->kind != V_BUF || x->buf == t->data)
+        return;
+    x->buf = t->data;   /* another tensor's data: every value and proxy reading it follows */
+    for (int w = 0; w < g->n_val; w++)
+        g->buf[w] = g->val[tg__graph_root(g, w)].buf;
+    for (int k = 0; k < g->n_rec; k++)
+        for (int i = 0; i < g->rec[k].n_in && g->rec[k].proxy[i]; i++)
+            g->rec[k].proxy[i]->data = g->buf[g->rec[k].in[i]];
+}
+
+double tg__graph_scalar(const tg_graph *g, int v)
+{
+    int r = tg__graph_root(g, v);
+    const tg__gval *x = &g->val[r];
+    return x->kind == V_SCAL || x->kind == V_UNIF ? g->sc[r] : x->constant ? x->cval : g->buf[r][0];
+}
+
+const double *tg__graph_buffer(const tg_graph *g, int v) { return g->buf[tg__graph_root(g, v)]; }
+
+tg_status tg_graph_replay(tg_graph *g, double *loss)
+{
+    if (!g)
+        return tg__error(TG_ERR_ARG, "tg_graph_replay: g is NULL");
+    tg__lazy_sync();   /* the replay reads inputs and writes parameters */
+    tg_status st = tg__graph_run(g);
     if (st != TG_OK)
         return st;
     if (g->opt)

@@ -237,8 +237,12 @@ static void *load(int dir, const char *name)
     if (fd < 0)
         return NULL;
     bool fine = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && st.st_uid == geteuid();
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    /* by the name in the directory, which holds the key: the dynamic loader
+    ** knows a loaded object by its path, and "/proc/self/fd/N" alone would
+    ** name every object loaded through descriptor N, so a second kernel
+    ** would be handed the first one's (both define tgk_pass_0) */
+    char path[128];
+    snprintf(path, sizeof path, "/proc/self/fd/%d/%s", dir, name);
     void *dl = fine ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
     close(fd);
     return dl;

@@ -68,7 +68,7 @@ static void broadcast_binary(tg__binop op, const tg_tensor *a, const tg_tensor *
 
 /* The descriptors of the four binary ops (see core/opdesc.h): a op b at one
 ** point in C, as the kernel computes it, and over a span by the kernel. */
-#define TG_BINARY_DESC(fname, OP, cop)                                                             \
+#define TG_BINARY_DESC(fname, OP, cop, saves)                                                           \
     static double fname##_point(const double *x, const void *args, double *scratch)               \
     {                                                                                             \
         (void)args, (void)scratch;                                                                \
@@ -81,11 +81,12 @@ static void broadcast_binary(tg__binop op, const tg_tensor *a, const tg_tensor *
         tg__kern()->binary[OP](n, x[0], inc[0], x[1], inc[1], y);                                 \
     }                                                                                             \
     static const tg__opdesc fname##_desc = {.kind = TG__OPK_POINT, .point = fname##_point,        \
-                                            .block = fname##_block, .expr = "%0 " #cop " %1"};
-TG_BINARY_DESC(add, TG__ADD, +)
-TG_BINARY_DESC(sub, TG__SUB, -)
-TG_BINARY_DESC(mul, TG__MUL, *)
-TG_BINARY_DESC(div, TG__DIV, /)
+                                            .block = fname##_block, .expr = "%0 " #cop " %1",      \
+                                            .save = TG__SAVES | (saves)};
+TG_BINARY_DESC(add, TG__ADD, +, 0)
+TG_BINARY_DESC(sub, TG__SUB, -, 0)
+TG_BINARY_DESC(mul, TG__MUL, *, TG__SAVE_IN(0) | TG__SAVE_IN(1))
+TG_BINARY_DESC(div, TG__DIV, /, TG__SAVE_IN(0) | TG__SAVE_IN(1))
 
 static tg_status binary_forward(const char *name, tg__binop op, tg_tensor *const *in, tg_tensor **out)
 {
@@ -250,7 +251,7 @@ static tg_tensor *un(tg__unop op, tg_tensor *x)
 
 /* The descriptor of a unary op: the kernel at one point and over a span, and
 ** cexpr, its C expression of %0 (see core/opdesc.h). */
-#define TG_UNARY_DESC(fname, op, cexpr)                                                         \
+#define TG_UNARY_DESC(fname, op, cexpr, saves)                                                     \
     static double fname##_point(const double *x, const void *args, double *scratch)             \
     {                                                                                           \
         double y;                                                                               \
@@ -265,7 +266,8 @@ static tg_tensor *un(tg__unop op, tg_tensor *x)
         tg__kern()->unary[op](n, x[0], y);                                                      \
     }                                                                                           \
     static const tg__opdesc fname##_desc = {.kind = TG__OPK_POINT, .point = fname##_point,      \
-                                            .block = fname##_block, .expr = cexpr};
+                                            .block = fname##_block, .expr = cexpr,                \
+                                            .save = TG__SAVES | (saves)};
 
 /* desc: the op's descriptor, or NULL (not fused) */
 #define TG_UNARY_FN(fname, opname, op, save_what, bwd, descp)                                   \
@@ -290,26 +292,26 @@ static tg_tensor *un(tg__unop op, tg_tensor *x)
 #define SAVE_OUT tg_save_for_backward(ctx, 1, out)
 
 /* forward: y = -x            =>  dx = -dy */
-TG_UNARY_DESC(neg, TG__NEG, "-(%0)")
+TG_UNARY_DESC(neg, TG__NEG, "-(%0)", TG__SAVE_IN(0))
 TG_UNARY_FN(neg, "tg_neg", TG__NEG, SAVE_IN, un(TG__NEG, g[0]), &neg_desc)
 /* forward: y = exp(x)        =>  dx = dy * y */
-TG_UNARY_DESC(exp, TG__EXP, "exp(%0)")
+TG_UNARY_DESC(exp, TG__EXP, "exp(%0)", TG__SAVE_OUT)
 TG_UNARY_FN(exp, "tg_exp", TG__EXP, SAVE_OUT, bin(TG__MUL, g[0], s), &exp_desc)
 /* forward: y = log(x)        =>  dx = dy / x */
-TG_UNARY_DESC(log, TG__LOG, "log(%0)")
+TG_UNARY_DESC(log, TG__LOG, "log(%0)", TG__SAVE_IN(0))
 TG_UNARY_FN(log, "tg_log", TG__LOG, SAVE_IN, bin(TG__DIV, g[0], s), &log_desc)
 /* forward: y = sin(x)        =>  dx = dy * cos(x) */
-TG_UNARY_DESC(sin, TG__SIN, "sin(%0)")
+TG_UNARY_DESC(sin, TG__SIN, "sin(%0)", TG__SAVE_IN(0))
 TG_UNARY_FN(sin, "tg_sin", TG__SIN, SAVE_IN, bin(TG__MUL, g[0], un(TG__COS, s)), &sin_desc)
 /* forward: y = cos(x)        =>  dx = dy * -sin(x) */
-TG_UNARY_DESC(cos, TG__COS, "cos(%0)")
+TG_UNARY_DESC(cos, TG__COS, "cos(%0)", TG__SAVE_IN(0))
 TG_UNARY_FN(cos, "tg_cos", TG__COS, SAVE_IN, bin(TG__MUL, g[0], un(TG__NEG, un(TG__SIN, s))), &cos_desc)
 /* forward: y = tanh(x)       =>  dx = dy * (1 - y^2) */
-TG_UNARY_DESC(tanh, TG__TANH, "tanh(%0)")
+TG_UNARY_DESC(tanh, TG__TANH, "tanh(%0)", TG__SAVE_OUT)
 TG_UNARY_FN(tanh, "tg_tanh", TG__TANH, SAVE_OUT, bin(TG__MUL, g[0], aff(bin(TG__MUL, s, s), -1.0, 1.0)), &tanh_desc)
 /* forward: y = sqrt(x)       =>  dx = (dy / y) / 2 (dy / y first: at x = -0.0,
 ** y = -0.0 and the gradient is -inf, as PyTorch; 2y + 0 would lose the sign) */
-TG_UNARY_DESC(sqrt, TG__SQRT, "sqrt(%0)")
+TG_UNARY_DESC(sqrt, TG__SQRT, "sqrt(%0)", TG__SAVE_OUT)
 TG_UNARY_FN(sqrt, "tg_sqrt", TG__SQRT, SAVE_OUT, aff(bin(TG__DIV, g[0], s), 0.5, 0.0), &sqrt_desc)
 /* The derivative masks of relu and abs as ops of their own (forward: m =
 ** step(x) or sign(x), a 0/+-1 mask  =>  dx = none: the mask is piecewise
@@ -324,7 +326,7 @@ static tg_status mask_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin
     return TG_OK;
 }
 #define TG_MASK_FN(fname, opname, op, cexpr)                                                    \
-    TG_UNARY_DESC(fname, op, cexpr)                                                             \
+    TG_UNARY_DESC(fname, op, cexpr, 0)                                                          \
     static tg_status fname##_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)        \
     {                                                                                           \
         (void)ctx;                                                                              \
@@ -345,10 +347,10 @@ TG_MASK_FN(sign, "tg_abs", TG__SIGN, "(%0 > 0.0 ? 1.0 : %0 < 0.0 ? -1.0 : 0.0)")
 
 /* forward: y = max(x, 0)     =>  dx = dy * !(x <= 0), a mask (NaN passes the
 ** threshold test, as PyTorch's threshold_backward) */
-TG_UNARY_DESC(relu, TG__RELU, "(%0 <= 0.0 ? 0.0 : %0)")
+TG_UNARY_DESC(relu, TG__RELU, "(%0 <= 0.0 ? 0.0 : %0)", TG__SAVE_IN(0))
 TG_UNARY_FN(relu, "tg_relu", TG__RELU, SAVE_IN, bin(TG__MUL, g[0], step_mask(s)), &relu_desc)
 /* forward: y = |x|          =>  dx = dy * sign(x), a mask (sign(0) = 0, as PyTorch) */
-TG_UNARY_DESC(abs, TG__ABS, "fabs(%0)")
+TG_UNARY_DESC(abs, TG__ABS, "fabs(%0)", TG__SAVE_IN(0))
 TG_UNARY_FN(abs, "tg_abs", TG__ABS, SAVE_IN, bin(TG__MUL, g[0], sign_mask(s)), &abs_desc)
 
 static tg_tensor *(*const unary_ops[TG__N_UNOPS])(tg_tensor *) = {
@@ -423,7 +425,7 @@ static void pow_emit(tg__put_fn *put, void *s, int v, const char *const *in, con
         put(s, "    const double v%d = pow(%s, %s);\n", v, x, tg__c_double(b, p));
 }
 static const tg__opdesc pow_desc = {.kind = TG__OPK_POINT, .point = pow_point, .block = pow_block,
-                                    .emit = pow_emit};
+                                    .emit = pow_emit, .save = TG__SAVES | TG__SAVE_IN(0) | TG__SAVE_UNIFORM};
 static const tg_function pow_fn = {.name = "tg_pow", .n_inputs = 1, .n_outputs = 1,
                                    .forward = pow_forward, .backward = pow_backward, .desc = &pow_desc};
 
@@ -467,7 +469,7 @@ static void affine_block(int64_t n, const double *const *x, const int64_t *inc, 
     tg__kern()->affine(n, x[0], st[0], st[1], y);
 }
 static const tg__opdesc affine_desc = {.kind = TG__OPK_POINT, .point = affine_point, .block = affine_block,
-                                       .expr = "%0 * %a0 + %a1"};
+                                       .expr = "%0 * %a0 + %a1", .save = TG__SAVES};
 static const tg_function affine_fn = {.name = "tg_affine", .n_inputs = 1, .n_outputs = 1,
                                       .forward = affine_forward, .backward = affine_backward,
                                       .desc = &affine_desc};

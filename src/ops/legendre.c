@@ -137,7 +137,8 @@ static void legendre_emit(tg__put_fn *put, void *s, int v, const char *const *in
 }
 
 static const tg__opdesc legendre_desc = {.kind = TG__OPK_POINT, .point = legendre_point, .block = legendre_block,
-                                         .emit = legendre_emit, .scratch = legendre_scratch};
+                                         .emit = legendre_emit, .scratch = legendre_scratch,
+                                         .save = TG__SAVES | TG__SAVE_IN(0)};
 static const tg_function legendre_fn = {.name = "tg_legendre", .n_inputs = 1, .n_outputs = 1,
                                         .forward = legendre_forward, .backward = legendre_backward,
                                         .desc = &legendre_desc};

@@ -39,7 +39,7 @@ static tg_status sum_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
     return gin[0] ? TG_OK : tg_last_status();
 }
 /* descriptor: what the fused engine reads (core/opdesc.h) */
-static const tg__opdesc sum_desc = {.kind = TG__OPK_SUM};
+static const tg__opdesc sum_desc = {.kind = TG__OPK_SUM, .save = TG__SAVES};
 static const tg_function sum_fn = {.name = "tg_sum", .n_inputs = 1, .n_outputs = 1,
                                    .forward = sum_forward, .backward = sum_backward,
                                    .desc = &sum_desc};
@@ -72,7 +72,7 @@ static tg_status mean_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin
     }
     return gin[0] ? TG_OK : tg_last_status();
 }
-static const tg__opdesc mean_desc = {.kind = TG__OPK_MEAN};
+static const tg__opdesc mean_desc = {.kind = TG__OPK_MEAN, .save = TG__SAVES};
 static const tg_function mean_fn = {.name = "tg_mean", .n_inputs = 1, .n_outputs = 1,
                                     .forward = mean_forward, .backward = mean_backward,
                                    .desc = &mean_desc};
