@@ -181,8 +181,9 @@ static inline void tg__lazy_sync(void)
 ** the output of a pending record, an input from outside the pending trace,
 ** the output or an input of a dormant record (a step the fused engine has
 ** run: its intermediates are computed only if read; an input is copied before
-** it is written), and a constant fill (tg_full, tg_scalar, tg_zeros, tg_ones;
-** cleared by tg_data, which hands out a pointer to write through). */
+** it is written), and a constant (made by tg_scalar, which only users' code
+** and pure constants in the library call; cleared by tg_data, which hands
+** out a pointer to write through). */
 enum { TG__LZ_OUT = 1, TG__LZ_EXT = 2, TG__LZ_DOUT = 4, TG__LZ_DIN = 8, TG__LZ_CONST = 0x80 };
 /* Called by tg__check_live for a tensor a dormant record makes or reads
 ** (lazy.c sets it before it marks one). */

@@ -253,10 +253,7 @@ void tg__tensor_destroy(tg_tensor *t)
 
 static tg_tensor *filled(const char *fn, int ndim, const int64_t *shape, double value)
 {
-    tg_tensor *t = filled_new(fn, ndim, shape, value);
-    if (t)
-        t->lazy_role = TG__LZ_CONST;
-    return tg__adopt(t);
+    return tg__adopt(filled_new(fn, ndim, shape, value));
 }
 
 tg_tensor *tg_full(int ndim, const int64_t *shape, double value)
@@ -270,7 +267,6 @@ tg_tensor *tg_zeros(int ndim, const int64_t *shape)
     if (!t)
         return NULL;
     memset(t->data, 0, (size_t)t->numel * sizeof(double));
-    t->lazy_role = TG__LZ_CONST;
     return tg__adopt(t);
 }
 
@@ -282,7 +278,10 @@ tg_tensor *tg_empty(int ndim, const int64_t *shape)
 
 tg_tensor *tg_scalar(double value)
 {
-    return filled("tg_scalar", 0, NULL, value);
+    tg_tensor *t = filled_new("tg_scalar", 0, NULL, value);
+    if (t)   /* a constant as users write one; the library's own fills may be written in place */
+        t->lazy_role = TG__LZ_CONST;
+    return tg__adopt(t);
 }
 
 tg_tensor *tg_from_array(int ndim, const int64_t *shape, const double *data)

@@ -188,8 +188,8 @@ void tg__graph_record(const tg_function *fn, tg_tensor *const *inputs, tg_tensor
 /* True when the backward just run is made of recorded ops: everything they
 ** and its results read was known before it started (no tensor appeared from
 ** raw loops or from ops run with recording off). */
-/* A value that appeared during the backward and is not a constant fill
-** (tg_full, tg_scalar, tg_zeros, tg_ones, never written): a raw result. */
+/* A value that appeared during the backward and is not a constant (made by
+** tg_scalar, never written through tg_data): a raw result. */
 static bool raw_new(const tg__recorder *r, int v, int v0)
 {
     return v >= v0 && r->val[v].producer < 0 && !(r->val[v].ext && (r->val[v].ext->lazy_role & TG__LZ_CONST));
