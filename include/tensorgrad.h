@@ -950,16 +950,37 @@ tg_graph *tg_graph_capture_optim(tg_tensor *(*loss_fn)(void *user), void *user, 
 ** results (they read the values at realization).  Call tg_data again, or
 ** tg_realize, before writing through an old pointer.
 **
-** What is deferred today: the built-in pointwise ops (the four binary ops,
-** neg, exp, log, sin, cos, tanh, sqrt, relu, abs, pow, affine, tg_legendre)
-** applied outside any Function's forward or backward, when no input needs a
-** gradient (recording off, or no input requires grad) and every input has the
-** output's size or one element.  Every other apply runs at once, as in eager
-** mode (ops recorded for autograd, reductions, matmul, user Functions).
-** Realization never allocates and cannot fail: apply reserves what it needs
-** (and runs the op at once when it cannot).  Pending ops hold references to
-** their inputs and outputs until realized; a thread that exits with pending
-** ops leaks them: end the scope or call tg_realize first.
+** What is deferred: the built-in pointwise ops (the four binary ops, neg,
+** exp, log, sin, cos, tanh, sqrt, relu, abs, pow, affine, tg_legendre, and
+** the pointwise ops of docs/ops.md) whose inputs have the output's size or one
+** element, the full tg_sum and tg_mean, and span Functions whose inputs share
+** one shape; with or without gradients (the graph node is made at apply, as
+** in eager mode; only its values wait).  A user Function's forward runs at
+** apply with its own ops deferred in turn; a forward that reads a value
+** (tg_data, tg_item) realizes what it reads.  Every other apply runs at once,
+** as in eager mode (reductions over a dimension, matmul, layout ops).
+**
+** Whole training steps.  tg_backward(loss, NULL) on a pending loss runs the
+** step, forward and backward, as one plan of fused passes over the points
+** (compiled with the system compiler when there is one, else interpreted),
+** and adds the gradients to the leaves' tg_grad as eager mode does.  Plans
+** are cached per thread by the step's structure (ops, arguments, shapes and
+** where each value comes from; scalars such as parameters, tg_scalar
+** constants and learning rates are read each step, never compiled in), so a
+** loop that rebuilds its graph every step plans once and then only looks the
+** plan up.  A user Function made of ops is traced through its forward and
+** backward (its backward runs once per plan: it must be made of ops and read
+** no values, else the step runs eagerly).  The step's other values are
+** computed only if read: reading one after the parameters were updated gives
+** the value it had when the loss was computed.  Anything else (retain_graph,
+** create_graph, opts->grad, tg_autograd_grad, a leaf reached through ops run
+** eagerly, tg_retain_grad inside the step) runs the executor on the values, as
+** eager mode.  Use a scope per step: its end drops the step's unread values.
+** Realization of pending values never allocates and cannot fail; an
+** allocation failure while recording or planning is reported by the call that
+** made it.  Pending ops hold references to their inputs and outputs until
+** realized; a thread that exits with pending ops leaks them: end the scope or
+** call tg_realize first.
 **
 ** tg_set_lazy(on): sets this thread's mode and returns the previous one;
 ** switching to eager completes the pending ops first.  Without a call the
