@@ -103,10 +103,13 @@ fi
 #    and check the compiled result) under cache paths a shell would act on; then
 #    test_toolchain, whose cases spawn hostile $CC / $TG_CC values themselves.  The
 #    marker must never appear.
+#    The values hold no '/' (the marker is relative, test_graph runs in $tmp), so
+#    the old code's mkdir of $XDG_CACHE_HOME succeeded and its system() ran them.
 marker=$tmp/MARKER
-for v in "'; touch $marker; '" "\$(touch $marker)" "\`touch $marker\`" "x\"; touch $marker; \"y" \
-         "$(printf 'a\ntouch %s' "$marker")"; do
-    env -u CC -u TG_CC XDG_CACHE_HOME="$tmp/c-$v" "$build/tests/test_graph" > "$tmp/out" 2>&1 || die "test_graph under hostile values failed: $(tail -5 "$tmp/out")"
+for v in "'; touch MARKER; '" "\$(touch MARKER)" "\`touch MARKER\`" "x\"; touch MARKER; \"y" \
+         "$(printf 'a\ntouch MARKER')"; do
+    (cd "$tmp" && exec env -u CC -u TG_CC XDG_CACHE_HOME="$tmp/c-$v" "$build/tests/test_graph") > "$tmp/out" 2>&1 \
+        || die "test_graph under hostile values failed: $(tail -5 "$tmp/out")"
     [[ ! -e "$marker" ]] || die "a shell ran: $marker exists (value: $v)"
 done
 XDG_CACHE_HOME="$tmp/x" "$build/tests/test_toolchain" > "$tmp/out" 2>&1 || die "test_toolchain: $(tail -5 "$tmp/out")"
