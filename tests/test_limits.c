@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -118,12 +119,54 @@ static void test_blas_without_limit_runs(void **state)
     tg_scope_end();
 }
 
+/* A program linked with the shared library and started under a limit: OpenBLAS's
+** constructor, which starts its workers before any tensorgrad code runs, runs
+** under the limit too.  Without OPENBLAS_NUM_THREADS a worker whose buffer does
+** not fit spins for ever in blas_memory_alloc and exit hangs joining it (150 MB
+** on this 2-core machine; docs/hardening.md), which the library cannot prevent.
+** With OPENBLAS_NUM_THREADS=1 (what docs/hardening.md tells such programs to
+** set, and what tgfit sets itself) the program ends in seconds at 150, 250 and
+** 400 MB with results or TG_ERR_NOMEM, and at 250 and 400 MB the product runs:
+** the caller's buffer alone is checked (before, a whole worker was counted:
+** "the address-space limit leaves 179 MB, BLAS needs 210 MB" at 250 MB). */
+static int exec_under_limit(int mb, const char *arg)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit r = {(rlim_t)mb << 20, (rlim_t)mb << 20};
+        alarm(20);   /* kept across exec: a hang ends in SIGALRM */
+        if (setrlimit(RLIMIT_AS, &r) != 0 || setenv("OPENBLAS_NUM_THREADS", "1", 1) != 0)
+            _exit(9);
+        execl(TG_LIMITS_CHILD, TG_LIMITS_CHILD, arg, (char *)NULL);
+        _exit(10);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status))
+        print_error("limit %d MB: the program was killed by signal %d (a hang ends in SIGALRM = 14)\n", mb,
+                    WTERMSIG(status));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void test_program_started_under_limit_ends(void **state)
+{
+    (void)state;
+#ifdef TG_ASAN
+    skip();   /* ASan reserves terabytes of shadow: it cannot start under RLIMIT_AS */
+#endif
+    static const int mb[] = {150, 250, 400};
+    for (size_t i = 0; i < sizeof mb / sizeof mb[0]; i++)
+        assert_int_equal(exec_under_limit(mb[i], mb[i] >= 250 ? "run" : NULL), 0);   /* 250, 400: room for one buffer */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blas_under_fixed_limits_runs_or_reports_nomem),
         cmocka_unit_test(test_blas_just_above_current_size_runs_or_reports_nomem),
         cmocka_unit_test(test_blas_without_limit_runs),
+        cmocka_unit_test(test_program_started_under_limit_ends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #   2. writes cut short by ulimit -f: the old --out survives, one `tgfit:` line, exit != 0
 #   3. ulimit -v 150, 250, 400 MB on 2*10^6 points: ends in seconds with a fit or one line
 #   4. disagreeing MPI ranks (MPMD): one line naming what differs, nothing written, exit != 0
+#      (another --degree, another file, files one point apart: mpi_one_point.sh)
 #   5. hostile $XDG_CACHE_HOME / $CC / $TG_CC for the JIT: no shell runs, a marker never appears
 # Each case prints one line; the script exits 1 at the first failure.  ~1 minute on 2 cores.
 set -uo pipefail
@@ -90,6 +91,10 @@ if [[ -n "$mpiexec" ]] && "$tgfit" --help 2>&1 | grep -q mpirun; then
         [[ ! -e "$tmp/mpi.json" ]] || die "MPI $case: --out written"
         echo "fault_suite: 4 MPI another $case: exit $rc, $(grep '^tgfit:' "$tmp/err")"
     done
+    # files one point apart, at a byte a sampled digest would miss (CSV and .npy)
+    bash "$(dirname "${BASH_SOURCE[0]}")/mpi_one_point.sh" "$tgfit" "$gen" "$mpiexec" > "$tmp/out" 2>&1 \
+        || die "MPI one point: $(tail -3 "$tmp/out")"
+    echo "fault_suite: 4 MPI one point apart: $(grep -c 'ranks exit' "$tmp/out") cases stopped on every rank"
 else
     echo "fault_suite: 4 MPI: skipped (no mpirun or tgfit built without MPI)"
 fi
@@ -98,10 +103,13 @@ fi
 #    and check the compiled result) under cache paths a shell would act on; then
 #    test_toolchain, whose cases spawn hostile $CC / $TG_CC values themselves.  The
 #    marker must never appear.
+#    The values hold no '/' (the marker is relative, test_graph runs in $tmp), so
+#    the old code's mkdir of $XDG_CACHE_HOME succeeded and its system() ran them.
 marker=$tmp/MARKER
-for v in "'; touch $marker; '" "\$(touch $marker)" "\`touch $marker\`" "x\"; touch $marker; \"y" \
-         "$(printf 'a\ntouch %s' "$marker")"; do
-    env -u CC -u TG_CC XDG_CACHE_HOME="$tmp/c-$v" "$build/tests/test_graph" > "$tmp/out" 2>&1 || die "test_graph under hostile values failed: $(tail -5 "$tmp/out")"
+for v in "'; touch MARKER; '" "\$(touch MARKER)" "\`touch MARKER\`" "x\"; touch MARKER; \"y" \
+         "$(printf 'a\ntouch MARKER')"; do
+    (cd "$tmp" && exec env -u CC -u TG_CC XDG_CACHE_HOME="$tmp/c-$v" "$build/tests/test_graph") > "$tmp/out" 2>&1 \
+        || die "test_graph under hostile values failed: $(tail -5 "$tmp/out")"
     [[ ! -e "$marker" ]] || die "a shell ran: $marker exists (value: $v)"
 done
 XDG_CACHE_HOME="$tmp/x" "$build/tests/test_toolchain" > "$tmp/out" 2>&1 || die "test_toolchain: $(tail -5 "$tmp/out")"

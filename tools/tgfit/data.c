@@ -132,11 +132,19 @@ static int load_csv(const options *o, const par *p, dataset *d)
     return 0;
 }
 
-/* The first non-finite value of this rank's slice, as a message; the range of x. */
-static int check_finite(const options *o, dataset *d)
+/* The first non-finite value of this rank's slice, as a message; the range of x.
+** Under MPI the same pass hashes the slice's points for agree.c (no second read). */
+static int check_finite(const options *o, const par *p, dataset *d)
 {
+    bool hash = p->size > 1;
+    uint64_t h = AGREE_SEED;
     for (int64_t i = 0; i < d->n; i++) {
         double x = data_x(d, i), y = data_y(d, i), w = data_w(d, i);
+        if (hash) {
+            h = agree_fold(agree_fold(h, x), y);
+            if (d->w)
+                h = agree_fold(h, w);
+        }
         if (!isfinite(x) || !isfinite(y) || !isfinite(w)) {
             const char *what = !isfinite(x) ? "x" : !isfinite(y) ? "y" : "the weight";
             const char *col = !isfinite(x) ? o->xcol : !isfinite(y) ? o->ycol : o->wcol;
@@ -148,6 +156,7 @@ static int check_finite(const options *o, dataset *d)
         if (x > d->xhi)
             d->xhi = x;
     }
+    d->points_hash = h;
     return 0;
 }
 
@@ -159,7 +168,7 @@ int data_load(const options *o, const par *p, dataset *d)
     double t0 = tgfit_now();
     int rc = is_npy(o->data) ? load_npy(o, p, d) : load_csv(o, p, d);
     if (rc == 0)
-        rc = check_finite(o, d);
+        rc = check_finite(o, p, d);
     d->read_seconds = tgfit_now() - t0;
     bool report;
     if (par_failed(p, rc != 0, &report))

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <tensorgrad.h>
 
 /* ---------------------------------------------------------------- fail.c
@@ -100,6 +101,7 @@ typedef struct dataset {
     tg_npy_view view, view_y;   /* owned: read-only mappings of float64 .npy files (view_y: --y Y.npy) */
     double xlo, xhi;            /* the range of x over all ranks */
     double read_seconds;        /* parsing / mapping and slicing */
+    uint64_t points_hash;       /* this rank's points, hashed while checking them (agree_fold; MPI only) */
 } dataset;
 static inline double data_x(const dataset *d, int64_t i) { return d->x[i * d->stride]; }
 static inline double data_y(const dataset *d, int64_t i) { return d->y[i * d->stride]; }
@@ -109,9 +111,21 @@ void data_free(dataset *d);
 
 /* --------------------------------------------------------------- agree.c */
 /* Collective: 0 when every rank has the same settings and data file (size,
-** header, sampled contents, point count); else TGFIT_FAIL on every rank,
-** the message naming what differs. */
+** header, point count, and the points it read: each rank's rows equal to
+** those rows of rank 0's file); else TGFIT_FAIL on every rank, the message
+** naming what differs. */
 int agree_check(const options *o, const par *p, const dataset *d);
+/* One value's bits folded into a points hash (start from AGREE_SEED): data.c
+** folds x, y (and w) of every point it checks, agree.c the rows of other ranks. */
+#define AGREE_SEED 0x9e3779b97f4a7c15ull
+static inline uint64_t agree_fold(uint64_t h, double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, sizeof b);
+    h ^= b * 0x87c37b91114253d5ull;
+    h = (h << 31 | h >> 33) * 0x4cf5ad432745937full;
+    return h;
+}
 
 /* ---------------------------------------------------------------- fit.c */
 typedef struct fit_run {
