@@ -130,10 +130,11 @@ tg_status tg__blas_enter(const char *fn, bool *held)
     *held = true;
     int n = blas_threads;
     int64_t room = headroom() - BLAS_SLACK_BYTES;
-    /* The caller's own buffer only: its stack exists, and its malloc arena too
-    ** (or glibc falls back to the main arena when a new one does not fit).
-    ** Counting a whole worker here refused 300 x 300 products under 400 MB. */
-    int64_t self = self_ready ? 0 : BLAS_BUFFER_BYTES;
+    /* A thread other than main counts as a whole worker (its buffer and the
+    ** arena its first allocations make): with its buffer alone (130 MB) a
+    ** product under a limit 200 MB above the process hung in OpenBLAS's
+    ** retry loop (test_limits, a clean CI run). */
+    int64_t self = self_ready ? 0 : BLAS_WORKER_BYTES;
     int64_t need = self + (n - 1 > workers_ready ? (int64_t)(n - 1 - workers_ready) * BLAS_WORKER_BYTES : 0);
     if (need > room) {
         need = self;
