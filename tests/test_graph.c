@@ -14,40 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* forward: y = (5x^3 - 3x) / 2  =>  dx = dy * 1.5 (5x^2 - 1), in raw loops */
-static tg_status p3_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
-{
-    tg_tensor *x = in[0];
-    if (!(out[0] = tg_zeros(tg_ndim(x), tg_shape(x))))
-        return tg_last_status();
-    const double *xd = tg_data(x);
-    double *yd = tg_data(out[0]);
-    for (int64_t i = 0; i < tg_numel(x); i++)
-        yd[i] = 0.5 * (5 * xd[i] * xd[i] * xd[i] - 3 * xd[i]);
-    return tg_save_for_backward(ctx, 1, in);
-}
-static tg_status p3_backward_raw(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
-{
-    tg_tensor *x = tg_saved_tensor(ctx, 0);
-    if (!x || !(gin[0] = tg_zeros(tg_ndim(x), tg_shape(x))))
-        return tg_last_status();
-    const double *xd = tg_data(x), *gd = tg_data(g[0]);
-    double *dx = tg_data(gin[0]);
-    for (int64_t i = 0; i < tg_numel(x); i++)
-        dx[i] = gd[i] * 1.5 * (5 * xd[i] * xd[i] - 1);
-    return TG_OK;
-}
-/* the same derivative written with ops */
-static tg_status p3_backward_ops(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
-{
-    tg_tensor *x = tg_saved_tensor(ctx, 0);
-    gin[0] = tg_mul(g[0], tg_affine(tg_mul(x, x), 7.5, -1.5));
-    return gin[0] ? TG_OK : tg_last_status();
-}
-static const tg_function p3_raw = {.name = "P3raw", .n_inputs = 1, .n_outputs = 1,
-                                   .forward = p3_forward, .backward = p3_backward_raw};
 static const tg_function p3_ops = {.name = "P3ops", .n_inputs = 1, .n_outputs = 1,
-                                   .forward = p3_forward, .backward = p3_backward_ops};
+                                   .forward = tgt_p3_forward, .backward = tgt_p3_backward_ops};
 
 enum { BUILTIN, USER_RAW, USER_OPS, MSE_RELU };
 
@@ -70,7 +38,7 @@ static tg_tensor *loss_of(void *user)
         return tg_mse_loss(tg_add(tg_mul(h, p[2]), p[3]), pb->y, TG_REDUCTION_MEAN);
     }
     tg_tensor *u = tg_add(p[2], tg_mul(p[3], pb->x));
-    tg_tensor *q = pb->kind == BUILTIN ? tg_legendre(u, 3) : tg_apply1(pb->kind == USER_RAW ? &p3_raw : &p3_ops, &u);
+    tg_tensor *q = pb->kind == BUILTIN ? tg_legendre(u, 3) : tg_apply1(pb->kind == USER_RAW ? &tgt_p3_raw : &p3_ops, &u);
     return tg_sum(tg_pow(tg_sub(tg_add(p[0], tg_mul(p[1], q)), pb->y), 2.0));
 }
 

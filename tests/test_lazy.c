@@ -95,26 +95,9 @@ static void test_lazy_tg_data_completes_the_ops_reading_its_tensor(void **state)
     tg_set_lazy(prev);
 }
 
-/* forward: y = (5x^3 - 3x) / 2 in raw loops  =>  dx = dy * 1.5 (5x^2 - 1) */
-static tg_status p3_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
-{
-    tg_tensor *x = in[0];
-    if (!(out[0] = tg_zeros(tg_ndim(x), tg_shape(x))))
-        return tg_last_status();
-    const double *xd = tg_data(x);
-    double *yd = tg_data(out[0]);
-    for (int64_t i = 0; i < tg_numel(x); i++)
-        yd[i] = 0.5 * (5 * xd[i] * xd[i] * xd[i] - 3 * xd[i]);
-    return tg_save_for_backward(ctx, 1, in);
-}
-static tg_status p3_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
-{
-    tg_tensor *x = tg_saved_tensor(ctx, 0);
-    gin[0] = tg_mul(g[0], tg_affine(tg_mul(x, x), 7.5, -1.5));
-    return gin[0] ? TG_OK : tg_last_status();
-}
+/* the raw-loop forward with the derivative as ops (tests/support) */
 static const tg_function p3_raw = {.name = "P3raw", .n_inputs = 1, .n_outputs = 1,
-                                   .forward = p3_forward, .backward = p3_backward};
+                                   .forward = tgt_p3_forward, .backward = tgt_p3_backward_ops};
 
 typedef void (*realizer)(tg_tensor *);
 static void by_item(tg_tensor *t) { (void)tg_item(tg_sum(t)); }

@@ -53,32 +53,6 @@ static tg_status p3_ops_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **g
 static const tg_function p3_ops = {.name = "P3ops", .n_inputs = 1, .n_outputs = 1,
                                    .forward = p3_ops_forward, .backward = p3_ops_backward};
 
-/* the same in raw loops */
-static tg_status p3_raw_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
-{
-    tg_tensor *x = in[0];
-    if (!(out[0] = tg_empty(tg_ndim(x), tg_shape(x))))
-        return tg_last_status();
-    const double *xd = tg_data(x);
-    double *yd = tg_data(out[0]);
-    for (int64_t i = 0; i < tg_numel(x); i++)
-        yd[i] = 0.5 * (5 * xd[i] * xd[i] * xd[i] - 3 * xd[i]);
-    return tg_save_for_backward(ctx, 1, in);
-}
-static tg_status p3_raw_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
-{
-    tg_tensor *x = tg_saved_tensor(ctx, 0);
-    if (!x || !(gin[0] = tg_empty(tg_ndim(x), tg_shape(x))))
-        return tg_last_status();
-    const double *xd = tg_data(x), *gd = tg_data(g[0]);
-    double *dx = tg_data(gin[0]);
-    for (int64_t i = 0; i < tg_numel(x); i++)
-        dx[i] = gd[i] * 1.5 * (5 * xd[i] * xd[i] - 1);
-    return TG_OK;
-}
-static const tg_function p3_raw = {.name = "P3raw", .n_inputs = 1, .n_outputs = 1,
-                                   .forward = p3_raw_forward, .backward = p3_raw_backward};
-
 static void p3_span_forward(int64_t n, const double *const *in, double *out)
 {
     for (int64_t i = 0; i < n; i++)
@@ -123,7 +97,7 @@ static tg_tensor *step_loss(const fit *f, int way, tg_tensor **pred)
     tg_tensor *u = tg_add(f->p[2], tg_mul(f->p[3], f->x));
     tg_tensor *q = way == WAY_OPS      ? tg_apply1(&p3_ops, &u)
                    : way == WAY_SPAN   ? tg_apply1(&p3_span, &u)
-                   : way == WAY_RAW    ? tg_apply1(&p3_raw, &u)
+                   : way == WAY_RAW    ? tg_apply1(&tgt_p3_raw, &u)
                                        : tg_legendre(u, 3);
     tg_tensor *yp = tg_add(f->p[0], tg_mul(f->p[1], q));
     if (pred)

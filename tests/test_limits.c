@@ -62,6 +62,18 @@ static int lstsq_case(int64_t n)
     return 0;
 }
 
+/* The exit code of child pid run under a limit of mb MB (128 + the signal
+** that killed it, told: a hang ends in SIGALRM). */
+static int reap(pid_t pid, long long mb)
+{
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status))
+        print_error("limit %lld MB: child killed by signal %d (a hang ends in SIGALRM = 14)\n", mb,
+                    WTERMSIG(status));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 /* Runs matmul and lstsq in a child under a limit of `bytes`; its exit code. */
 static int child_under_limit(long long bytes)
 {
@@ -77,12 +89,7 @@ static int child_under_limit(long long bytes)
         rc = rc ? rc : lstsq_case(200000);
         _exit(rc);
     }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (WIFSIGNALED(status))
-        print_error("limit %lld MB: child killed by signal %d (a hang ends in SIGALRM = 14)\n", bytes >> 20,
-                    WTERMSIG(status));
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return reap(pid, bytes >> 20);
 }
 
 static void test_blas_under_fixed_limits_runs_or_reports_nomem(void **state)
@@ -126,9 +133,9 @@ static void test_blas_without_limit_runs(void **state)
 ** on this 2-core machine; docs/hardening.md), which the library cannot prevent.
 ** With OPENBLAS_NUM_THREADS=1 (what docs/hardening.md tells such programs to
 ** set, and what tgfit sets itself) the program ends in seconds at 150, 250 and
-** 400 MB with results or TG_ERR_NOMEM, and at 250 and 400 MB the product runs:
-** the caller's buffer alone is checked (before, a whole worker was counted:
-** "the address-space limit leaves 179 MB, BLAS needs 210 MB" at 250 MB). */
+** 400 MB with results or TG_ERR_NOMEM, and at 400 MB the product runs (at
+** 250 MB a thread's whole worker, 210 MB, does not fit: "the address-space
+** limit leaves 179 MB, BLAS needs 210 MB"). */
 static int exec_under_limit(int mb, const char *arg)
 {
     fflush(NULL);
@@ -141,12 +148,7 @@ static int exec_under_limit(int mb, const char *arg)
         execl(TG_LIMITS_CHILD, TG_LIMITS_CHILD, arg, (char *)NULL);
         _exit(10);
     }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (WIFSIGNALED(status))
-        print_error("limit %d MB: the program was killed by signal %d (a hang ends in SIGALRM = 14)\n", mb,
-                    WTERMSIG(status));
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return reap(pid, mb);
 }
 
 static void test_program_started_under_limit_ends(void **state)

@@ -9,27 +9,9 @@
 
 #include <math.h>
 
-/* forward: y = (5x^3 - 3x) / 2  =>  dx = dy * 1.5 (5x^2 - 1) */
-static tg_status p3_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
-{
-    tg_tensor *x = in[0];
-    out[0] = tg_zeros(tg_ndim(x), tg_shape(x));
-    if (!out[0])
-        return tg_last_status();
-    const double *xd = tg_data(x);
-    double *yd = tg_data(out[0]);
-    for (int64_t i = 0; i < tg_numel(x); i++)
-        yd[i] = 0.5 * (5 * xd[i] * xd[i] * xd[i] - 3 * xd[i]);
-    return tg_save_for_backward(ctx, 1, in);
-}
-static tg_status p3_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
-{
-    tg_tensor *x = tg_saved_tensor(ctx, 0);
-    gin[0] = tg_mul(g[0], tg_affine(tg_mul(x, x), 7.5, -1.5));
-    return gin[0] ? TG_OK : tg_last_status();
-}
+/* forward: y = (5x^3 - 3x) / 2  =>  dx = dy * 1.5 (5x^2 - 1) (tests/support) */
 static const tg_function p3_fn = {.name = "LegendrePolynomial3", .n_inputs = 1, .n_outputs = 1,
-                                  .forward = p3_forward, .backward = p3_backward};
+                                  .forward = tgt_p3_forward, .backward = tgt_p3_backward_ops};
 
 static tg_tensor *p3_user(tg_tensor *x) { return tg_apply1(&p3_fn, &x); }
 static tg_tensor *p3_builtin(tg_tensor *x) { return tg_legendre(x, 3); }

@@ -121,6 +121,22 @@ static tg_status classify_saved(tg__node *n, tg_tensor *const *inputs, tg_tensor
     return TG_OK;
 }
 
+/* Gives node n its k saved slots (in the node up to TG__SAVED_INLINE, else a
+** block of their own) and fills them from raw[0..k) (classify_saved). */
+static tg_status take_saved(tg__node *n, int k, tg_tensor *const *inputs, tg_tensor *const *outputs,
+                            tg_tensor *const *raw)
+{
+    n->saved = k <= TG__SAVED_INLINE ? n->saved_inline : tg__obj_alloc((size_t)k * sizeof *n->saved);
+    if (!n->saved) {
+        n->n_saved = 0;
+        return tg__error(TG_ERR_NOMEM, "tg_apply: out of memory saving tensors of '%s'", fn_name(n->fn));
+    }
+    n->n_saved = k;
+    for (int s = 0; s < k; s++)
+        n->saved[s] = (tg__saved){NULL, TG__SAVED_OTHER, 0};
+    return classify_saved(n, inputs, outputs, raw);
+}
+
 /* Links a node into the graph: edges to the inputs' nodes, outputs to it. */
 static tg_status record(tg__node *n, tg_tensor *const *inputs, tg_tensor **outputs)
 {
@@ -187,20 +203,10 @@ static tg_status run_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **
     if (st == TG_OK)
         st = tg__anomaly_check(n, true, n->n_outputs, outputs, inputs);
     int n_saved = n->n_saved;
-    if (st == TG_OK && n_saved > 0) {
-        n->saved = n_saved <= TG__SAVED_INLINE ? n->saved_inline
-                                               : tg__obj_alloc((size_t)n_saved * sizeof *n->saved);
-        if (!n->saved) {
-            n->n_saved = 0;
-            st = tg__error(TG_ERR_NOMEM, "tg_apply: out of memory saving tensors");
-        } else {
-            for (int s = 0; s < n_saved; s++)
-                n->saved[s] = (tg__saved){NULL, TG__SAVED_OTHER, 0};
-            st = classify_saved(n, inputs, outputs, raw_saved);
-        }
-    } else {
+    if (st == TG_OK && n_saved > 0)
+        st = take_saved(n, n_saved, inputs, outputs, raw_saved);
+    else
         n->n_saved = 0;
-    }
     for (int s = 0; s < n_saved; s++)
         tg__tensor_unref(raw_saved[s]);
     for (int i = 0; st != TG_OK && i < n->n_outputs; i++) {
@@ -234,15 +240,7 @@ static tg_status save_as_forward(tg__node *n, tg_tensor *const *inputs, tg_tenso
             raw[k++] = outputs[0];
         n->uniform_grad = (save & TG__SAVE_UNIFORM) != 0;
     }
-    if (!k)
-        return TG_OK;
-    n->saved = k <= TG__SAVED_INLINE ? n->saved_inline : tg__obj_alloc((size_t)k * sizeof *n->saved);
-    if (!n->saved)
-        return tg__error(TG_ERR_NOMEM, "tg_apply: out of memory saving tensors of '%s'", fn_name(fn));
-    n->n_saved = k;
-    for (int s = 0; s < k; s++)
-        n->saved[s] = (tg__saved){NULL, TG__SAVED_OTHER, 0};
-    return classify_saved(n, inputs, outputs, raw);
+    return k ? take_saved(n, k, inputs, outputs, raw) : TG_OK;
 }
 
 /* The node of an op lazy mode recorded (its value waits): made and linked

@@ -144,6 +144,10 @@ bool tg__lazy_defer(const tg_function *fn, tg_tensor *const *inputs, tg_tensor *
 ** tg__lazy_fn_record adds the record of its apply. */
 bool tg__lazy_fn_defers(const tg_function *fn);
 tg_status tg__lazy_fn_record(const tg_function *fn, tg_tensor *const *inputs, tg_tensor *const *outputs);
+/* Where a record's output k of record r says it comes from (its lazy_idx),
+** and the record of an output. */
+static inline int32_t tg__lazy_out_idx(int r, int k) { return r * TG_MAX_FN_ARITY * 2 + k; }
+static inline int tg__lazy_rec_of(const tg_tensor *t) { return t->lazy_idx / (TG_MAX_FN_ARITY * 2); }
 /* The thread's pending trace, NULL when empty. */
 tg__lazy_trace *tg__lazy_pending(void);
 /* Moves the pending trace to *out (the thread starts an empty one). */

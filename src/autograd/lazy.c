@@ -442,10 +442,9 @@ static tg__lazy_rec *new_record(int kind, const tg_function *fn, int n_in, tg_te
 
 static void add_output(tg__lazy_rec *r, tg_tensor *out)
 {
-    int k = cur.n_rec;
     out->lazy_role |= TG__LZ_OUT;
     out->lazy_role &= (unsigned char)~TG__LZ_EXT;
-    out->lazy_idx = k * TG_MAX_FN_ARITY * 2 + r->n_out;
+    out->lazy_idx = tg__lazy_out_idx(cur.n_rec, r->n_out);
     r->out[r->n_out++] = tg__tensor_ref(out);
 }
 

@@ -364,15 +364,21 @@ static tg_status record_step(const char *F, tg__recorder *r, tg_tensor *(*loss_f
     return st;
 }
 
+/* The backward's seed (a 1 made for it) as a constant of the plan. */
+static void seed_constant(tg_graph *g, const tg_tensor *seed)
+{
+    int s = find(g->val, g->n_val, seed->data);
+    if (s >= 0 && g->val[s].producer < 0)
+        g->val[s].constant = true, g->val[s].cval = 1.0;
+}
+
 /* Finds the loss, the parameters and their gradients among g's values. */
 static tg_status find_outputs(tg_graph *g, const tg_params *params, tg_tensor *const *ps,
                               tg_tensor *const *grads, tg_tensor *loss, const tg_tensor *seed)
 {
     int np = g->n_params;
     g->loss = find(g->val, g->n_val, loss->data);
-    int s = find(g->val, g->n_val, seed->data);
-    if (s >= 0 && g->val[s].producer < 0)
-        g->val[s].constant = true, g->val[s].cval = 1.0;
+    seed_constant(g, seed);
     g->param = tg__calloc((size_t)np, sizeof *g->param);
     g->pval = tg__calloc((size_t)np, sizeof *g->pval);
     g->gval = tg__calloc((size_t)np, sizeof *g->gval);
@@ -585,9 +591,7 @@ tg_graph *tg__graph_capture_trace(const tg__lazy_trace *t, tg_tensor *root, int 
         r.rec = NULL, r.val = NULL, r.n_rec = 0;
         g->grads_only = true;
         g->loss = find(g->val, g->n_val, root->data);
-        int sv = find(g->val, g->n_val, seed->data);
-        if (sv >= 0 && g->val[sv].producer < 0)
-            g->val[sv].constant = true, g->val[sv].cval = 1.0;
+        seed_constant(g, seed);
         g->param = tg__calloc((size_t)n_leaf + 1, sizeof *g->param);
         g->pval = tg__calloc((size_t)n_leaf + 1, sizeof *g->pval);
         g->gval = tg__calloc((size_t)n_leaf + 1, sizeof *g->gval);

@@ -203,7 +203,7 @@ static tg_status run_hit(plan_entry *e, tg__lazy_trace *t, tg_tensor *root)
     tg_status st = tg__graph_run(g);
     if (st == TG_OK) {
         root->data[0] = tg__graph_scalar(g, g->loss);
-        t->rec[root->lazy_idx / (2 * TG_MAX_FN_ARITY)].done = true;
+        t->rec[tg__lazy_rec_of(root)].done = true;
         deposit d[TG_MAX_FN_ARITY * 8];
         for (int i = 0; i < g->n_params; i++) {
             const tg__gval *x = &g->val[tg__graph_root(g, g->gval[i])];

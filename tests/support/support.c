@@ -522,3 +522,38 @@ void tgt_ref_tests(size_t n, const tgt_ref_case *cases, struct CMUnitTest *tests
                                        .initial_state = (void *)&cases[i]};
     }
 }
+
+/* forward: y = (5x^3 - 3x) / 2  =>  dx = dy * 1.5 (5x^2 - 1), in raw loops */
+tg_status tgt_p3_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    tg_tensor *x = in[0];
+    if (!(out[0] = tg_zeros(tg_ndim(x), tg_shape(x))))
+        return tg_last_status();
+    const double *xd = tg_data(x);
+    double *yd = tg_data(out[0]);
+    for (int64_t i = 0; i < tg_numel(x); i++)
+        yd[i] = 0.5 * (5 * xd[i] * xd[i] * xd[i] - 3 * xd[i]);
+    return tg_save_for_backward(ctx, 1, in);
+}
+
+tg_status tgt_p3_backward_raw(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_saved_tensor(ctx, 0);
+    if (!x || !(gin[0] = tg_zeros(tg_ndim(x), tg_shape(x))))
+        return tg_last_status();
+    const double *xd = tg_data(x), *gd = tg_data(g[0]);
+    double *dx = tg_data(gin[0]);
+    for (int64_t i = 0; i < tg_numel(x); i++)
+        dx[i] = gd[i] * 1.5 * (5 * xd[i] * xd[i] - 1);
+    return TG_OK;
+}
+
+tg_status tgt_p3_backward_ops(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    tg_tensor *x = tg_saved_tensor(ctx, 0);
+    gin[0] = tg_mul(g[0], tg_affine(tg_mul(x, x), 7.5, -1.5));
+    return gin[0] ? TG_OK : tg_last_status();
+}
+
+const tg_function tgt_p3_raw = {.name = "P3raw", .n_inputs = 1, .n_outputs = 1,
+                                .forward = tgt_p3_forward, .backward = tgt_p3_backward_raw};

@@ -155,4 +155,13 @@ void tgt_warm_scopes(void);
                      tg_status_str(want), tg_last_error());                                \
     } while (0)
 
+/* The tutorial's P3, shared by the suites: tgt_p3_forward y = (5x^3 - 3x) / 2
+** in a raw loop (saves x); its derivative dx = dy * 1.5 (5x^2 - 1) in a raw
+** loop (tgt_p3_backward_raw) or as ops (tgt_p3_backward_ops, differentiable
+** again); tgt_p3_raw is the forward with the raw backward. */
+tg_status tgt_p3_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out);
+tg_status tgt_p3_backward_raw(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin);
+tg_status tgt_p3_backward_ops(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin);
+extern const tg_function tgt_p3_raw;
+
 #endif /* TG_TEST_SUPPORT_H */
