@@ -25,7 +25,9 @@ typedef enum tg__opkind {
     TG__OPK_SUM,      /* y = x summed down to y's shape (one element: a full sum) */
     TG__OPK_MEAN,     /* y = sum(x) / numel(x), one element */
     TG__OPK_EXPAND,   /* y = x broadcast to y's shape */
-    TG__OPK_VIEW      /* y = x's elements under another shape */
+    TG__OPK_VIEW,     /* y = x's elements under another shape */
+    TG__OPK_MAX,      /* y = the maximum of x over the dims kept() makes 1 (NaN wins, the first of equals) */
+    TG__OPK_MIN       /* y = the minimum, likewise */
 } tg__opkind;
 
 typedef struct tg__opdesc {
@@ -45,6 +47,11 @@ typedef struct tg__opdesc {
     const char *expr;
     void (*emit)(tg__put_fn *put, void *sink, int v, const char *const *x, const void *args);
     int64_t (*scratch)(const void *args);
+    /* TG__OPK_SUM, MAX, MIN: x's shape (ndim dims) with every reduced dim
+    ** made 1, in kept; y holds those elements in that order (whatever its own
+    ** shape: keepdim false drops the 1s).  NULL: y's shape aligned to x's
+    ** (sum_to's rule). */
+    void (*kept)(const void *args, int ndim, const int64_t *shape, int64_t *kept);
     /* What the forward saves for backward, for lazy mode, which records the
     ** op's graph node at apply and computes its value later: TG__SAVES (the
     ** field is given) with TG__SAVE_IN(i) for each input saved (in input

@@ -167,15 +167,38 @@ static void emit_expr(sbuf *s, int v, const char *expr, const char *const *x, co
     put(s, ";\n");
 }
 
-/* The declaration of elementwise value v from its op's descriptor. */
+/* How the body reads input i of r through its index map: b<v>[index of k]
+** (b holds 400 chars: at most TG_MAX_DIMS terms). */
+static const char *bcast_name(char *b, const tg_graph *g, const tg__grec *r, int i)
+{
+    const tg__imap *m = &r->imap[i];
+    int n = snprintf(b, 400, "b%d[0", tg__graph_root(g, r->in[i]));
+    int64_t inner = 1;
+    for (int d = m->n - 1; d >= 0; inner *= m->size[d], d--) {
+        if (m->stride[d] == 0)
+            continue;
+        n += snprintf(b + n, (size_t)(400 - n), " + ");
+        n += snprintf(b + n, (size_t)(400 - n), inner == 1 ? "(k" : "(k / %lldLL", (long long)inner);
+        n += snprintf(b + n, (size_t)(400 - n), d == 0 ? ")" : " %% %lldLL)", (long long)m->size[d]);
+        if (m->stride[d] != 1)
+            n += snprintf(b + n, (size_t)(400 - n), " * %lldLL", (long long)m->stride[d]);
+    }
+    snprintf(b + n, (size_t)(400 - n), "]");
+    return b;
+}
+
+/* The declaration of elementwise value v from its op's descriptor (an
+** expand: the element its index map reads). */
 static void emit_value(sbuf *s, const layout *L, int v)
 {
     const tg__grec *r = &L->g->rec[L->g->val[v].producer];
-    char names[TG_MAX_FN_ARITY][40];
+    char names[TG_MAX_FN_ARITY][400];
     const char *x[TG_MAX_FN_ARITY];
     for (int i = 0; i < r->n_in; i++)
-        x[i] = name(names[i], L, r->in[i]);
-    if (r->desc->expr)
+        x[i] = r->bcast >> i & 1u ? bcast_name(names[i], L->g, r, i) : name(names[i], L, r->in[i]);
+    if (r->desc->kind == TG__OPK_EXPAND)
+        put(s, "    const double v%d = %s;\n", v, x[0]);
+    else if (r->desc->expr)
         emit_expr(s, v, r->desc->expr, x, r->args);
     else
         r->desc->emit(put_sink, s, v, x, r->args);
@@ -380,6 +403,14 @@ static void emit_pass(sbuf *s, layout *L, int p)
     put(s, "}\n");
 }
 
+/* Whether the step is a pass the generator writes (the row reductions'
+** own passes run interpreted; the rest of the plan is still compiled). */
+static bool writable(const tg_graph *g, const tg__step *st)
+{
+    (void)g;
+    return st->kind == S_PASS;
+}
+
 bool tg__graph_compile(tg_graph *g)
 {
     sbuf s = {0};
@@ -397,7 +428,7 @@ bool tg__graph_compile(tg_graph *g)
             "typedef void (*tgk_bwd)(int64_t, const double *const *, const double *, const double *,\n"
             "                        double *const *);\n");
     for (int t = 0; have && t < g->n_step; t++)
-        if (g->step[t].kind == S_PASS) {
+        if (writable(g, &g->step[t])) {
             emit_pass(&s, &L, g->step[t].index);
             n_passes++;
         }
@@ -405,7 +436,7 @@ bool tg__graph_compile(tg_graph *g)
         tg__error(TG_ERR_NOMEM, "tg_graph: out of memory writing the step's kernels; it runs interpreted");
     void *dl = have && !s.oom && n_passes > 0 ? tg__toolchain_load(s.p, s.n) : NULL;
     for (int t = 0; dl && t < g->n_step; t++)
-        if (g->step[t].kind == S_PASS) {
+        if (writable(g, &g->step[t])) {
             char sym[40];
             snprintf(sym, sizeof sym, "tgk_pass_%d", g->step[t].index);
             void *fp = dlsym(dl, sym);
