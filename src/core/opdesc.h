@@ -52,6 +52,14 @@ typedef struct tg__opdesc {
     ** shape: keepdim false drops the 1s).  NULL: y's shape aligned to x's
     ** (sum_to's rule). */
     void (*kept)(const void *args, int ndim, const int64_t *shape, int64_t *kept);
+    /* Lazy mode's record of an op of one input that is not POINT or a full
+    ** sum (EXPAND, VIEW, a SUM to a shape, MAX, MIN): shape writes y's shape
+    ** for these args and input (returns its ndim, or -1 with the forward's
+    ** error recorded: reported at apply); whole computes y's values
+    ** into out, allocated with that shape, without allocating (NULL for a
+    ** VIEW: out is made over x's storage).  NULL shape: the op runs at once. */
+    int (*shape)(const void *args, const tg_tensor *x, int64_t *shape);
+    void (*whole)(const void *args, const tg_tensor *x, tg_tensor *out);
     /* What the forward saves for backward, for lazy mode, which records the
     ** op's graph node at apply and computes its value later: TG__SAVES (the
     ** field is given) with TG__SAVE_IN(i) for each input saved (in input

@@ -59,14 +59,6 @@ enum {
 ** smaller buffer broadcast to its shape through an index map (bcast, imap). */
 enum { R_SKIP, R_SCALAR, R_ELEM, R_REDUCE, R_OPAQUE, R_ROWRED, R_SMALL };
 
-/* Point j of a big shape -> the element of a smaller one broadcast to it:
-** the big shape's dims merged (n of them, size[]) with the small one's
-** element stride along each (0: broadcast). */
-typedef struct tg__imap {
-    int n;
-    int64_t size[TG_MAX_DIMS], stride[TG_MAX_DIMS];
-} tg__imap;
-
 typedef struct tg__grec {
     int type;                        /* REC_* */
     const tg__opdesc *desc;          /* REC_OP: what it computes */
@@ -87,7 +79,7 @@ typedef struct tg__grec {
     tg_tensor *proxy[TG_MAX_FN_ARITY];   /* R_OPAQUE: inputs as tensors over the buffers */
     tg_tensor *held;                 /* replay: the forward's output, alive until its backward */
     uint32_t bcast;                  /* R_ELEM, R_SMALL: inputs read through imap[i] */
-    tg__imap *imap;                  /* per input (owned) when bcast is not 0 */
+    tg__imap *imap;                  /* per input (owned) when bcast is not 0 (core/internal.h) */
     double *gtmp;                    /* R_SMALL: the gathered inputs, out numel each (owned) */
     int64_t red_outer, red_len, red_inner;   /* R_ROWRED: the input as [outer, len, inner] */
 } tg__grec;
@@ -213,6 +205,9 @@ bool tg__graph_compile(tg_graph *g);
 /* Records of g's plan called opaque (run as whole Functions or backwards): a
 ** query for the tests. */
 int tg__graph_opaque_count(const tg_graph *g);
+/* The opaque records and the row reductions of the last plan made on this
+** thread (-1 before any): lazy mode's plans are cached out of reach. */
+void tg__graph_last_plan(int *opaque, int *rowred);
 /* Closes what tg__graph_compile loaded (nothing when nothing was). */
 void tg__graph_unload(tg_graph *g);
 /* The slot of sc holding the learning rate (after the values' slots). */

@@ -403,12 +403,26 @@ static void emit_pass(sbuf *s, layout *L, int p)
     put(s, "}\n");
 }
 
-/* Whether the step is a pass the generator writes (the row reductions'
-** own passes run interpreted; the rest of the plan is still compiled). */
+/* Whether the step is a pass the generator writes.  The row reductions'
+** own passes run interpreted, and so does a pass reading the result of a
+** max or min: it compares (amax's tie mask) values it recomputes with the
+** extreme the interpreter picked from its own, and a compiled pass may
+** round them otherwise (FMA).  The rest of the plan is still compiled. */
 static bool writable(const tg_graph *g, const tg__step *st)
 {
-    (void)g;
-    return st->kind == S_PASS;
+    if (st->kind != S_PASS)
+        return false;
+    const tg__pass *ps = &g->pass[st->index];
+    for (int e = 0; e < ps->n_elem; e++) {
+        const tg__grec *r = producer(g, ps->elem[e]);
+        for (int i = 0; i < r->n_in; i++) {
+            int u = tg__graph_root(g, r->in[i]), k = g->val[u].producer;
+            if (k >= 0 && g->rec[k].run == R_ROWRED &&
+                (g->rec[k].desc->kind == TG__OPK_MAX || g->rec[k].desc->kind == TG__OPK_MIN))
+                return false;
+        }
+    }
+    return true;
 }
 
 bool tg__graph_compile(tg_graph *g)

@@ -82,74 +82,6 @@ static void set_opaque(tg_graph *g, tg__grec *r)
         }
 }
 
-/* The index map of a shape (ndim_s dims) broadcast to a bigger one; false
-** when it does not broadcast. */
-static bool make_imap(int ns, const int64_t *small, int nb, const int64_t *big, tg__imap *m)
-{
-    int64_t size[TG_MAX_DIMS], stride[TG_MAX_DIMS], e = 1;
-    int n = 0;
-    if (ns > nb)
-        return false;
-    for (int d = nb - 1; d >= 0; d--) {   /* innermost first */
-        int is = ns - nb + d;
-        int64_t s = is >= 0 ? small[is] : 1;
-        if (s != 1 && s != big[d])
-            return false;
-        if (big[d] == 1)
-            continue;
-        size[n] = big[d];
-        stride[n] = s == 1 ? 0 : e;
-        e *= s;
-        n++;
-    }
-    m->n = 0;
-    for (int k = n - 1; k >= 0; k--) {   /* outermost first, adjacent dims merged */
-        int j = m->n - 1;
-        if (j >= 0 && ((m->stride[j] == 0 && stride[k] == 0) ||
-                       (stride[k] != 0 && m->stride[j] == stride[k] * size[k]))) {
-            m->size[j] *= size[k];
-            m->stride[j] = stride[k];
-            continue;
-        }
-        m->size[m->n] = size[k];
-        m->stride[m->n++] = stride[k];
-    }
-    if (m->n == 0)
-        m->size[m->n] = 1, m->stride[m->n++] = 0;
-    return true;
-}
-
-/* dst[0..nb) = src at the map's elements for the big shape's points lo.. */
-static void gather(const tg__imap *m, const double *src, int64_t lo, int64_t nb, double *dst)
-{
-    int64_t coord[TG_MAX_DIMS], off = 0, r = lo;
-    int last = m->n - 1;
-    for (int d = last; d >= 0; d--) {
-        coord[d] = r % m->size[d];
-        r /= m->size[d];
-        off += coord[d] * m->stride[d];
-    }
-    for (int64_t j = 0; j < nb;) {
-        int64_t run = m->size[last] - coord[last];
-        run = run < nb - j ? run : nb - j;
-        if (m->stride[last] == 0)
-            tg__kern()->fill(run, src[off], dst + j);
-        else if (m->stride[last] == 1)
-            memcpy(dst + j, src + off, (size_t)run * sizeof *dst);
-        else
-            for (int64_t q = 0; q < run; q++)
-                dst[j + q] = src[off + q * m->stride[last]];
-        j += run;
-        coord[last] += run;
-        off += run * m->stride[last];
-        for (int d = last; d > 0 && coord[d] == m->size[d]; d--) {
-            off += m->stride[d - 1] - coord[d] * m->stride[d];
-            coord[d] = 0;
-            coord[d - 1]++;
-        }
-    }
-}
-
 static int64_t meta_numel(const tg__meta *m)
 {
     int64_t n = 1;
@@ -165,7 +97,7 @@ static bool add_bcast(tg__grec *r, int i, const tg__gval *out)
     if (!r->imap && !(r->imap = tg__calloc(TG_MAX_FN_ARITY, sizeof *r->imap)))
         return false;
     r->bcast |= 1u << i;
-    return make_imap(r->in_meta[i].ndim, r->in_meta[i].shape, out->ndim, out->shape, &r->imap[i]);
+    return tg__imap_make(r->in_meta[i].ndim, r->in_meta[i].shape, out->ndim, out->shape, &r->imap[i]);
 }
 
 /* Elementwise ops (and expand): scalar work when every input is scalar;
@@ -632,6 +564,14 @@ static tg_status make_scratch(tg_graph *g)
     return g->kfn && g->scratch && g->slot && g->op_scratch ? TG_OK : TG_ERR_NOMEM;
 }
 
+static _Thread_local int last_opaque = -1, last_rowred = -1;
+
+void tg__graph_last_plan(int *opaque, int *rowred)
+{
+    *opaque = last_opaque;
+    *rowred = last_rowred;
+}
+
 tg_status tg__graph_plan(tg_graph *g)
 {
     mark_needed(g);
@@ -667,6 +607,10 @@ tg_status tg__graph_plan(tg_graph *g)
         st = make_scratch(g);
     if (st != TG_OK)
         return tg__error(TG_ERR_NOMEM, "tg_graph_capture: out of memory planning the step");
+    last_opaque = tg__graph_opaque_count(g);
+    last_rowred = 0;
+    for (int k = 0; k < g->n_rec; k++)
+        last_rowred += g->rec[k].needed && g->rec[k].run == R_ROWRED;
     return TG_OK;
 }
 
@@ -730,7 +674,7 @@ static void run_elem(tg_graph *g, const work *wk, const tg__grec *r, int64_t lo,
     const double *x[TG_MAX_FN_ARITY] = {0};
     int64_t inc[TG_MAX_FN_ARITY];
     if (r->desc->kind == TG__OPK_EXPAND) {
-        gather(&r->imap[0], g->buf[tg__graph_root(g, r->in[0])], lo, nb, out);
+        tg__imap_gather(&r->imap[0], g->buf[tg__graph_root(g, r->in[0])], lo, nb, out);
         return;
     }
     double *gb = wk->gather;
@@ -739,7 +683,7 @@ static void run_elem(tg_graph *g, const work *wk, const tg__grec *r, int64_t lo,
         const tg__gval *val = &g->val[v];
         inc[i] = 1;
         if (r->bcast >> i & 1u) {
-            gather(&r->imap[i], val->buf, lo, nb, gb);
+            tg__imap_gather(&r->imap[i], val->buf, lo, nb, gb);
             x[i] = gb;
             gb += g->block;
         } else if (val->kind == V_ELEM) {
@@ -766,7 +710,7 @@ static void run_small(tg_graph *g, const tg__grec *r)
         const tg__gval *val = &g->val[v];
         inc[i] = 1;
         if (r->bcast >> i & 1u) {
-            gather(&r->imap[i], val->buf, 0, m, gb);
+            tg__imap_gather(&r->imap[i], val->buf, 0, m, gb);
             x[i] = gb;
             gb += m;
         } else if (val->kind == V_BUF) {
