@@ -251,6 +251,8 @@ static bool emit_body(sbuf *s, const layout *L, const tg__pass *ps, int set)
     for (int u = 0; u < ps->n_upd; u++)
         if (seg_of(L, g->gval[ps->upd[u]]) == L->cur)
             put(s, "    u%d[k] -= lr * %s;\n", u, name(a, L, g->gval[ps->upd[u]])), any = true;
+    if (ps->rowred >= 0 && seg_of(L, g->rec[ps->rowred].in[0]) == L->cur)   /* the block the fold reads */
+        put(s, "    part[q] = %s;\n", name(a, L, g->rec[ps->rowred].in[0])), any = true;
     return any;
 }
 
@@ -403,16 +405,21 @@ static void emit_pass(sbuf *s, layout *L, int p)
     put(s, "}\n");
 }
 
-/* Whether the step is a pass the generator writes.  The row reductions'
-** own passes run interpreted, and so does a pass reading the result of a
-** max or min: it compares (amax's tie mask) values it recomputes with the
-** extreme the interpreter picked from its own, and a compiled pass may
-** round them otherwise (FMA).  The rest of the plan is still compiled. */
+/* Whether the step is a pass the generator writes.  A row reduction's pass
+** is written as the function computing the block of its input's values (into
+** part: the interpreter folds it), for a sum of values computed in the pass.
+** A max or min's pass runs interpreted, and so does a pass reading the result
+** of a max or min: it compares (amax's tie mask) values it recomputes with
+** the extreme the interpreter picked from its own, and a compiled pass may
+** round them otherwise (FMA).  The rest of the plan is compiled. */
 static bool writable(const tg_graph *g, const tg__step *st)
 {
-    if (st->kind != S_PASS)
+    if (st->kind != S_PASS && st->kind != S_ROWRED)
         return false;
     const tg__pass *ps = &g->pass[st->index];
+    if (st->kind == S_ROWRED && (ps->n_elem == 0 || g->rec[ps->rowred].desc->kind != TG__OPK_SUM ||
+                                 g->val[tg__graph_root(g, g->rec[ps->rowred].in[0])].kind != V_ELEM))
+        return false;
     for (int e = 0; e < ps->n_elem; e++) {
         const tg__grec *r = producer(g, ps->elem[e]);
         for (int i = 0; i < r->n_in; i++) {

@@ -858,6 +858,10 @@ typedef struct rowred_job {
 /* The reduction's input at points [lo, lo + nb): the pass's values computed there. */
 static const double *red_input(tg_graph *g, const work *wk, const tg__pass *ps, int v, int64_t lo, int64_t nb)
 {
+    if (ps->compiled) {   /* the input is computed in the pass: its block into the fill block */
+        ps->compiled(g->buf, g->sc, wk->fill, lo, lo + nb, g->kfn, wk->blocks);
+        return wk->fill;
+    }
     interp_block(g, wk, ps, NULL, lo, lo + nb);
     v = tg__graph_root(g, v);
     const tg__gval *x = &g->val[v];
