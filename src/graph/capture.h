@@ -208,6 +208,9 @@ int tg__graph_opaque_count(const tg_graph *g);
 /* The opaque records and the row reductions of the last plan made on this
 ** thread (-1 before any): lazy mode's plans are cached out of reach. */
 void tg__graph_last_plan(int *opaque, int *rowred);
+/* Whether g has a pass the code generator writes (tg__graph_compile then
+** compiles it when a compiler works). */
+bool tg__graph_writable(const tg_graph *g);
 /* Closes what tg__graph_compile loaded (nothing when nothing was). */
 void tg__graph_unload(tg_graph *g);
 /* The slot of sc holding the learning rate (after the values' slots). */

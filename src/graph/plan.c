@@ -564,12 +564,12 @@ static tg_status make_scratch(tg_graph *g)
     return g->kfn && g->scratch && g->slot && g->op_scratch ? TG_OK : TG_ERR_NOMEM;
 }
 
-static _Thread_local int last_opaque = -1, last_rowred = -1;
+static _Thread_local int last_opaque, last_rowred;   /* + 1: 0 before any plan */
 
 void tg__graph_last_plan(int *opaque, int *rowred)
 {
-    *opaque = last_opaque;
-    *rowred = last_rowred;
+    *opaque = last_opaque - 1;
+    *rowred = last_rowred - 1;
 }
 
 tg_status tg__graph_plan(tg_graph *g)
@@ -607,8 +607,8 @@ tg_status tg__graph_plan(tg_graph *g)
         st = make_scratch(g);
     if (st != TG_OK)
         return tg__error(TG_ERR_NOMEM, "tg_graph_capture: out of memory planning the step");
-    last_opaque = tg__graph_opaque_count(g);
-    last_rowred = 0;
+    last_opaque = tg__graph_opaque_count(g) + 1;
+    last_rowred = 1;
     for (int k = 0; k < g->n_rec; k++)
         last_rowred += g->rec[k].needed && g->rec[k].run == R_ROWRED;
     return TG_OK;

@@ -19,8 +19,8 @@ static bool make_shape_args(const char *fn, int ndim, const int64_t *shape, shap
 {
     if (tg__check_shape(fn, ndim, shape) < 0)
         return false;
+    memset(sa, 0, sizeof *sa);   /* the padding too: lazy mode's plan key reads the bytes */
     sa->ndim = ndim;
-    memset(sa->shape, 0, sizeof sa->shape);
     if (ndim > 0)
         memcpy(sa->shape, shape, (size_t)ndim * sizeof *shape);
     return true;
@@ -73,8 +73,8 @@ static tg_tensor *sum_to_now(tg_tensor *x, const shape_args *sa)
 static shape_args in_shape_args(const tg_ctx *ctx, int i)
 {
     shape_args sa;
+    memset(&sa, 0, sizeof sa);
     const int64_t *shape = tg__ctx_in_shape(ctx, i, &sa.ndim);
-    memset(sa.shape, 0, sizeof sa.shape);
     if (sa.ndim > 0)
         memcpy(sa.shape, shape, (size_t)sa.ndim * sizeof *shape);
     return sa;
@@ -186,8 +186,8 @@ static bool reshape_target(tg_tensor *a, int ndim, const int64_t *shape, shape_a
     }
     int infer = -1;
     int64_t known = 1;
+    memset(sa, 0, sizeof *sa);   /* the padding too: lazy mode's plan key reads the bytes */
     sa->ndim = ndim;
-    memset(sa->shape, 0, sizeof sa->shape);
     for (int d = 0; d < ndim; d++) {
         sa->shape[d] = shape[d];
         if (shape[d] == -1 && infer < 0) {
