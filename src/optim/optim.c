@@ -59,6 +59,23 @@ double *tg__optim_state(tg_optim *o, int i, int n_buf, bool *fresh)
     return o->state[i];
 }
 
+tg_status tg__optim_step_update(tg_optim *o)
+{
+    const tg__optim_update *u = o->kind->update;
+    for (int i = 0; i < o->n; i++) {
+        tg_tensor *p = o->params[i], *g = tg_grad(p);
+        if (!g)
+            continue;
+        double *st[TG__OPTIM_STATES] = {0}, s[TG__OPTIM_SCALARS];
+        int n_st;
+        if (u->state(o, i, st, &n_st) != TG_OK)
+            return TG_ERR_NOMEM;
+        u->begin(o, i, s);
+        u->block(o, s, p->numel, p->data, g->data, 1, st);
+    }
+    return TG_OK;
+}
+
 tg_status tg__optim_eval(const char *fn, tg_closure closure, void *user, double *loss)
 {
     bool prev = tg_set_grad_enabled(true);
