@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT */
+/*
+** Optimizer updates joined to a captured step (tg_graph_capture_optim): each
+** elementwise optimizer's update is described once in its src/optim file and
+** run by both tg_optim_step and the plan (inside the last fused pass for a
+** parameter of N points, after the reductions for one-element parameters and
+** for a gradient an opaque call makes).  For every kind and its options (SGD
+** plain / momentum with dampening / Nesterov with weight decay / maximize,
+** Adam, AdamW with amsgrad, RMSprop plain and centered with momentum,
+** Adagrad, NAdam), some with a learning-rate schedule, 20 replays against the
+** same eager loop: the parameters, the loss and every tg_grad bit for bit
+** with the interpreter, to 1e-12 compiled; the optimizer's own update given
+** the replay's gradients bit for bit with the interpreter; no system
+** allocation in any replay (after the first with an opaque call, whose
+** outputs the storage pool makes once).
+*/
+#define _XOPEN_SOURCE 700   /* setenv */
+#include "support.h"
+#include "core/internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    SGD_PLAIN, SGD_MOMENTUM, SGD_NESTEROV_WD, SGD_MAXIMIZE, ADAM, ADAMW_AMSGRAD, RMSPROP, RMSPROP_CENTERED,
+    ADAGRAD, NADAM, N_CASES
+};
+static const char *const case_name[N_CASES] = {
+    "SGD", "SGD momentum, dampening, step schedule", "SGD Nesterov, weight decay", "SGD maximize, weight decay",
+    "Adam, cosine schedule", "AdamW amsgrad", "RMSprop", "RMSprop centered, momentum, weight decay",
+    "Adagrad, lr_decay, initial accumulator", "NAdam, weight decay, step schedule"};
+
+static tg_optim *make_optim(int c, const tg_params *params)
+{
+    switch (c) {
+    case SGD_PLAIN: {
+        tg_sgd_opts o = tg_sgd_defaults(1e-2);
+        return tg_sgd_new(params, &o);
+    }
+    case SGD_MOMENTUM: {
+        tg_sgd_opts o = tg_sgd_defaults(1e-3);
+        o.momentum = 0.9, o.dampening = 0.1;
+        return tg_sgd_new(params, &o);
+    }
+    case SGD_NESTEROV_WD: {
+        tg_sgd_opts o = tg_sgd_defaults(1e-3);
+        o.momentum = 0.8, o.nesterov = true, o.weight_decay = 1e-2;
+        return tg_sgd_new(params, &o);
+    }
+    case SGD_MAXIMIZE: {   /* maximizes the negated loss */
+        tg_sgd_opts o = tg_sgd_defaults(5e-4);
+        o.maximize = true, o.weight_decay = 1e-3;
+        return tg_sgd_new(params, &o);
+    }
+    case ADAM: {
+        tg_adam_opts o = tg_adam_defaults();
+        o.lr = 1e-2;
+        return tg_adam_new(params, &o);
+    }
+    case ADAMW_AMSGRAD: {
+        tg_adam_opts o = tg_adamw_defaults();
+        o.lr = 1e-2, o.amsgrad = true;
+        return tg_adamw_new(params, &o);
+    }
+    case RMSPROP: {
+        tg_rmsprop_opts o = tg_rmsprop_defaults();
+        o.lr = 1e-3;
+        return tg_rmsprop_new(params, &o);
+    }
+    case RMSPROP_CENTERED: {
+        tg_rmsprop_opts o = tg_rmsprop_defaults();
+        o.lr = 1e-3, o.centered = true, o.momentum = 0.5, o.weight_decay = 1e-2;
+        return tg_rmsprop_new(params, &o);
+    }
+    case ADAGRAD: {
+        tg_adagrad_opts o = tg_adagrad_defaults();
+        o.lr = 5e-2, o.lr_decay = 1e-2, o.initial_accumulator_value = 0.1;
+        return tg_adagrad_new(params, &o);
+    }
+    default: {
+        tg_nadam_opts o = tg_nadam_defaults();
+        o.weight_decay = 1e-2;
+        return tg_nadam_new(params, &o);
+    }
+    }
+}
+
+/* The schedule the case steps after every update (both loops alike), or NULL. */
+static tg_lr_schedule *make_schedule(int c, tg_optim *o)
+{
+    if (c == SGD_MOMENTUM)
+        return tg_step_lr_new(o, 3, 0.5);
+    if (c == ADAM)
+        return tg_cosine_lr_new(o, 7, 1e-4);
+    if (c == NADAM)
+        return tg_step_lr_new(o, 5, 0.7);
+    return NULL;
+}
+
+/* loss = mean((w * P3(c + d x) + b - y)^2), negated for the maximizing case:
+** w a vector of N points (its gradient elementwise in the last pass), b, c,
+** d one element each (gradients from reductions).  With `opaque`, plus
+** mean((X v - z)^2) for a [3, 1] v through tg_matmul, a Function the plan
+** calls on whole tensors: v's gradient is an opaque backward's buffer. */
+typedef struct fit {
+    int64_t n;
+    bool negate, opaque;
+    tg_tensor *x, *y, *w, *b, *c, *d, *X, *z, *v;
+    tg_params *params;
+} fit;
+
+static tg_tensor *fit_loss(void *user)
+{
+    fit *f = user;
+    tg_tensor *q = tg_legendre(tg_add(f->c, tg_mul(f->d, f->x)), 3);
+    tg_tensor *l = tg_mean(tg_pow(tg_sub(tg_add(tg_mul(f->w, q), f->b), f->y), 2.0));
+    if (f->opaque)
+        l = tg_add(l, tg_mean(tg_pow(tg_sub(tg_matmul(f->X, f->v), f->z), 2.0)));
+    return f->negate ? tg_neg(l) : l;
+}
+
+static double gen_w(int64_t i) { return 0.5 + 0.25 * sin(0.37 * (double)i); }
+static double gen_X(int64_t i) { return cos(0.11 * (double)i + 0.3); }
+static double gen_z(int64_t i) { return 0.2 * sin(0.05 * (double)i); }
+static double gen_v(int64_t i) { return 0.1 * (double)(i + 1); }
+
+static void make_fit(fit *f, int64_t n, bool negate, bool opaque)
+{
+    *f = (fit){.n = n, .negate = negate, .opaque = opaque};
+    f->x = tg_linspace(-1.0, 1.0, n);
+    f->y = tg_sin(f->x);
+    f->w = tgt_make(1, &n, gen_w, true);
+    f->b = tg_scalar(0.1), f->c = tg_scalar(0.05), f->d = tg_scalar(0.8);
+    f->params = tg_params_new();
+    tg_tensor *ps[4] = {f->w, f->b, f->c, f->d};
+    const char *names[4] = {"w", "b", "c", "d"};
+    for (int i = 0; i < 4; i++) {
+        tg_set_requires_grad(ps[i], true);
+        assert_status(TG_OK, tg_params_add(f->params, names[i], ps[i]));
+    }
+    if (opaque) {
+        int64_t xs[2] = {n, 3}, zs[2] = {n, 1}, vs[2] = {3, 1};
+        f->X = tgt_make(2, xs, gen_X, false);
+        f->z = tgt_make(2, zs, gen_z, false);
+        f->v = tgt_make(2, vs, gen_v, true);
+        assert_status(TG_OK, tg_params_add(f->params, "v", f->v));
+    }
+}
+
+static void free_fit(fit *f)
+{
+    tg_free(f->x), tg_free(f->y), tg_free(f->w), tg_free(f->b), tg_free(f->c), tg_free(f->d);
+    tg_free(f->X), tg_free(f->z), tg_free(f->v);
+    tg_params_free(f->params);
+}
+
+static void expect_equal(const char *what, const char *name, int step, int64_t n, const double *got,
+                         const double *want, double tol)
+{
+    for (int64_t i = 0; i < n; i++) {
+        bool ok = tol == 0 ? memcmp(&got[i], &want[i], sizeof(double)) == 0
+                           : fabs(got[i] - want[i]) <= tol * fabs(want[i]) + tol * 1e-3;
+        if (!ok)
+            fail_msg("%s, %s at step %d, element %lld of %lld: replay %.17g, eager %.17g", name, what, step,
+                     (long long)i, (long long)n, got[i], want[i]);
+    }
+}
+
+/* Every parameter and its tg_grad of the captured fit c against the eager fit e. */
+static void expect_fits_equal(const fit *c, const fit *e, const char *name, int step, double tol)
+{
+    for (int i = 0; i < tg_params_count(c->params); i++) {
+        tg_tensor *pc = tg_params_get(c->params, i), *pe = tg_params_get(e->params, i);
+        char what[64];
+        snprintf(what, sizeof what, "parameter %s", tg_params_name(c->params, i));
+        expect_equal(what, name, step, tg_numel(pc), tg_data(pc), tg_data(pe), tol);
+        snprintf(what, sizeof what, "tg_grad of %s", tg_params_name(c->params, i));
+        assert_non_null(tg_grad(pc));
+        expect_equal(what, name, step, tg_numel(pc), tg_data(tg_grad(pc)), tg_data(tg_grad(pe)), tol);
+    }
+}
+
+/* One eager step of fit e: zero_grad, loss, backward, step, schedule; eager
+** mode whatever the thread's default (TG_LAZY=1 would fuse it). */
+static double eager_step(fit *e, tg_optim *o, tg_lr_schedule *s)
+{
+    bool lazy = tg_set_lazy(false);
+    tg_scope_begin();
+    tg_optim_zero_grad(o);
+    tg_tensor *l = fit_loss(e);
+    assert_status(TG_OK, tg_backward(l, NULL));
+    double loss = tg_item(l);
+    assert_status(TG_OK, tg_optim_step(o));
+    tg_scope_end();
+    if (s)
+        assert_status(TG_OK, tg_lr_schedule_step(s));
+    tg_set_lazy(lazy);
+    return loss;
+}
+
+static int64_t n_points = 1000;
+static bool with_opaque;
+
+/* 20 replays of case c against the eager loop, under the executor the
+** environment picks (tgt_each_executor). */
+static void replay_case(int c)
+{
+    const char *name = case_name[c];
+    fit e, f;
+    make_fit(&e, n_points, c == SGD_MAXIMIZE, with_opaque);
+    make_fit(&f, n_points, c == SGD_MAXIMIZE, with_opaque);
+    tg_optim *oe = make_optim(c, e.params), *oc = make_optim(c, f.params);
+    assert_non_null(oe);
+    assert_non_null(oc);
+    tg_lr_schedule *se = make_schedule(c, oe), *sc = make_schedule(c, oc);
+    tg_graph *g = tg_graph_capture_optim(fit_loss, &f, f.params, oc);
+    if (!g)
+        fail_msg("%s: capture failed: %s", name, tg_last_error());
+    bool compiled = strcmp(tg_graph_executor(g), "compiled") == 0;
+    double tol = compiled ? 1e-12 : 0;
+    for (int t = 0; t < 20; t++) {
+        double le = eager_step(&e, oe, se), lc = NAN;
+        tg_memory_stats m0, m1;
+        tg_get_memory_stats(&m0);
+        assert_status(TG_OK, tg_graph_replay(g, &lc));
+        tg_get_memory_stats(&m1);
+        /* an opaque call's outputs come from the storage pool, which grows on its first use */
+        if (m1.system_allocations != m0.system_allocations && !(with_opaque && t == 0))
+            fail_msg("%s: replay %d made %lld system allocations", name, t,
+                     (long long)(m1.system_allocations - m0.system_allocations));
+        if (sc)
+            assert_status(TG_OK, tg_lr_schedule_step(sc));
+        expect_equal("loss", name, t, 1, &lc, &le, tol);
+        expect_fits_equal(&f, &e, name, t, tol);
+        assert_true(tg_optim_lr(oc) == tg_optim_lr(oe));
+    }
+    tg_graph_free(g);
+    tg_lr_schedule_free(se), tg_lr_schedule_free(sc);
+    tg_optim_free(oe), tg_optim_free(oc);
+    free_fit(&e), free_fit(&f);
+}
+
+static const int all_cases[N_CASES] = {SGD_PLAIN, SGD_MOMENTUM, SGD_NESTEROV_WD, SGD_MAXIMIZE, ADAM,
+                                       ADAMW_AMSGRAD, RMSPROP, RMSPROP_CENTERED, ADAGRAD, NADAM};
+
+static void test_optim_fused_replay_equals_eager_loop(void **state)
+{
+    (void)state;
+    n_points = 1000, with_opaque = false;
+    tgt_each_executor(replay_case, all_cases, N_CASES);
+}
+
+static void test_optim_fused_replay_with_opaque_gradient_equals_eager_loop(void **state)
+{
+    (void)state;
+    n_points = 1000, with_opaque = true;
+    tgt_each_executor(replay_case, all_cases, N_CASES);
+}
+
+/* The update alone: an eager optimizer given the replay's gradients lands on
+** the replay's parameters bit for bit with the interpreter, to 1e-12
+** compiled (the compiled update is the same operations, but -march=native
+** lets the compiler contract p + (-lr) * d into one rounding).  Several
+** blocks of points (N = 5003). */
+static void update_alone_case(int c)
+{
+    const char *name = case_name[c];
+    fit e, f;
+    make_fit(&e, 5003, c == SGD_MAXIMIZE, false);
+    make_fit(&f, 5003, c == SGD_MAXIMIZE, false);
+    tg_optim *oe = make_optim(c, e.params), *oc = make_optim(c, f.params);
+    tg_lr_schedule *se = make_schedule(c, oe), *sc = make_schedule(c, oc);
+    tg_graph *g = tg_graph_capture_optim(fit_loss, &f, f.params, oc);
+    if (!g)
+        fail_msg("%s: capture failed: %s", name, tg_last_error());
+    double tol = strcmp(tg_graph_executor(g), "compiled") == 0 ? 1e-12 : 0;
+    bool lazy = tg_set_lazy(false);   /* e's tg_grad tensors, overwritten below */
+    tg_scope_begin();
+    assert_status(TG_OK, tg_backward(fit_loss(&e), NULL));
+    tg_scope_end();
+    tg_set_lazy(lazy);
+    for (int t = 0; t < 20; t++) {
+        assert_status(TG_OK, tg_graph_replay(g, NULL));
+        for (int i = 0; i < tg_params_count(f.params); i++) {   /* the replay's gradients, eagerly */
+            tg_tensor *ge = tg_grad(tg_params_get(e.params, i)), *gc = tg_grad(tg_params_get(f.params, i));
+            assert_non_null(gc);
+            memcpy(tg_data(ge), tg_data(gc), (size_t)tg_numel(gc) * sizeof(double));
+        }
+        assert_status(TG_OK, tg_optim_step(oe));
+        if (se) {
+            assert_status(TG_OK, tg_lr_schedule_step(se));
+            assert_status(TG_OK, tg_lr_schedule_step(sc));
+        }
+        expect_fits_equal(&f, &e, name, t, tol);
+    }
+    tg_graph_free(g);
+    tg_lr_schedule_free(se), tg_lr_schedule_free(sc);
+    tg_optim_free(oe), tg_optim_free(oc);
+    free_fit(&e), free_fit(&f);
+}
+
+static void test_optim_fused_update_is_the_eager_update_bit_for_bit(void **state)
+{
+    (void)state;
+    tgt_each_executor(update_alone_case, all_cases, N_CASES);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_optim_fused_replay_equals_eager_loop),
+        cmocka_unit_test(test_optim_fused_replay_with_opaque_gradient_equals_eager_loop),
+        cmocka_unit_test(test_optim_fused_update_is_the_eager_update_bit_for_bit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
