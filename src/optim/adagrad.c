@@ -10,6 +10,7 @@
 #include "optim/optim.h"
 
 #include <math.h>
+#include <string.h>
 
 typedef struct adagrad {
     tg_optim base;
@@ -48,14 +49,16 @@ static void adagrad_begin(tg_optim *base, int i, double *s)
 static void adagrad_block(const tg_optim *base, const double *s, int64_t n, double *p, const double *grad,
                           int64_t ginc, double *const *st)
 {
+    double c[TG__OPTIM_SCALARS];   /* locals: stores through p cannot change them */
+    memcpy(c, s, sizeof c);
     const tg_adagrad_opts *op = &((const adagrad *)base)->opts;
     double *sum = st[0];
     for (int64_t j = 0; j < n; j++) {
         double g = op->maximize ? -grad[j * ginc] : grad[j * ginc];
         if (op->weight_decay != 0)
-            g = g + s[S_WD] * p[j];
+            g = g + c[S_WD] * p[j];
         sum[j] = sum[j] + g * g;
-        p[j] = p[j] + -s[S_CLR] * g / (sqrt(sum[j]) + s[S_EPS]);
+        p[j] = p[j] + -c[S_CLR] * g / (sqrt(sum[j]) + c[S_EPS]);
     }
 }
 

@@ -15,6 +15,7 @@
 #include "optim/optim.h"
 
 #include <math.h>
+#include <string.h>
 
 typedef struct adam {
     tg_optim base;
@@ -69,25 +70,27 @@ static void adam_begin(tg_optim *base, int i, double *s)
 static void adam_block(const tg_optim *base, const double *s, int64_t n, double *p, const double *grad,
                        int64_t ginc, double *const *st)
 {
+    double c[TG__OPTIM_SCALARS];   /* locals: stores through p cannot change them */
+    memcpy(c, s, sizeof c);
     const adam *o = (const adam *)base;
     const tg_adam_opts *op = &o->opts;
     double *m = st[0], *v = st[1], *vmax = st[2];
     for (int64_t j = 0; j < n; j++) {
         double g = op->maximize ? -grad[j * ginc] : grad[j * ginc];
         if (o->decoupled)
-            p[j] = p[j] * s[S_DECAY];
+            p[j] = p[j] * c[S_DECAY];
         else if (op->weight_decay != 0)
-            g = g + s[S_WD] * p[j];
-        m[j] = m[j] * s[S_BETA1] + s[S_OMB1] * g;
-        v[j] = v[j] * s[S_BETA2] + s[S_OMB2] * g * g;
+            g = g + c[S_WD] * p[j];
+        m[j] = m[j] * c[S_BETA1] + c[S_OMB1] * g;
+        v[j] = v[j] * c[S_BETA2] + c[S_OMB2] * g * g;
         double denom;
         if (op->amsgrad) {
             vmax[j] = maximum(vmax[j], v[j]);
-            denom = sqrt(vmax[j]) / s[S_BC2_SQRT] + s[S_EPS];
+            denom = sqrt(vmax[j]) / c[S_BC2_SQRT] + c[S_EPS];
         } else {
-            denom = sqrt(v[j]) / s[S_BC2_SQRT] + s[S_EPS];
+            denom = sqrt(v[j]) / c[S_BC2_SQRT] + c[S_EPS];
         }
-        p[j] = p[j] + -s[S_STEP_SIZE] * m[j] / denom;
+        p[j] = p[j] + -c[S_STEP_SIZE] * m[j] / denom;
     }
 }
 

@@ -15,6 +15,7 @@
 #include "optim/optim.h"
 
 #include <math.h>
+#include <string.h>
 
 typedef struct nadam {
     tg_optim base;
@@ -61,15 +62,17 @@ static void nadam_begin(tg_optim *base, int i, double *s)
 static void nadam_block(const tg_optim *base, const double *s, int64_t n, double *p, const double *grad,
                         int64_t ginc, double *const *st)
 {
+    double c[TG__OPTIM_SCALARS];   /* locals: stores through p cannot change them */
+    memcpy(c, s, sizeof c);
     const tg_nadam_opts *op = &((const nadam *)base)->opts;
     double *m = st[0], *v = st[1];
     for (int64_t j = 0; j < n; j++) {
-        double g = op->weight_decay != 0 ? grad[j * ginc] + s[S_WD] * p[j] : grad[j * ginc];
-        m[j] = m[j] * s[S_BETA1] + s[S_OMB1] * g;
-        v[j] = v[j] * s[S_BETA2] + s[S_OMB2] * g * g;
-        double denom = sqrt(v[j] / s[S_BC2]) + s[S_EPS];
-        p[j] = p[j] + s[S_C1] * g / denom;
-        p[j] = p[j] + s[S_C2] * m[j] / denom;
+        double g = op->weight_decay != 0 ? grad[j * ginc] + c[S_WD] * p[j] : grad[j * ginc];
+        m[j] = m[j] * c[S_BETA1] + c[S_OMB1] * g;
+        v[j] = v[j] * c[S_BETA2] + c[S_OMB2] * g * g;
+        double denom = sqrt(v[j] / c[S_BC2]) + c[S_EPS];
+        p[j] = p[j] + c[S_C1] * g / denom;
+        p[j] = p[j] + c[S_C2] * m[j] / denom;
     }
 }
 

@@ -14,6 +14,7 @@
 #include "optim/optim.h"
 
 #include <math.h>
+#include <string.h>
 
 typedef struct rmsprop {
     tg_optim base;
@@ -50,26 +51,28 @@ static void rmsprop_begin(tg_optim *base, int i, double *s)
 static void rmsprop_block(const tg_optim *base, const double *s, int64_t n, double *p, const double *grad,
                           int64_t ginc, double *const *st)
 {
+    double c[TG__OPTIM_SCALARS];   /* locals: stores through p cannot change them */
+    memcpy(c, s, sizeof c);
     const tg_rmsprop_opts *op = &((const rmsprop *)base)->opts;
     double *sq = st[0], *ga = st[1], *buf = st[2];
     for (int64_t j = 0; j < n; j++) {
         double g = op->maximize ? -grad[j * ginc] : grad[j * ginc];
         if (op->weight_decay != 0)
-            g = g + s[S_WD] * p[j];
-        sq[j] = sq[j] * s[S_ALPHA] + s[S_OMA] * g * g;
+            g = g + c[S_WD] * p[j];
+        sq[j] = sq[j] * c[S_ALPHA] + c[S_OMA] * g * g;
         double avg;
         if (op->centered) {
-            ga[j] = ga[j] * s[S_ALPHA] + s[S_OMA] * g;
+            ga[j] = ga[j] * c[S_ALPHA] + c[S_OMA] * g;
             avg = sqrt(sq[j] + -ga[j] * ga[j]);
         } else {
             avg = sqrt(sq[j]);
         }
-        avg = avg + s[S_EPS];
+        avg = avg + c[S_EPS];
         if (op->momentum > 0) {
-            buf[j] = buf[j] * s[S_MOMENTUM] + g / avg;
-            p[j] = p[j] + -s[S_LR] * buf[j];
+            buf[j] = buf[j] * c[S_MOMENTUM] + g / avg;
+            p[j] = p[j] + -c[S_LR] * buf[j];
         } else {
-            p[j] = p[j] + -s[S_LR] * g / avg;
+            p[j] = p[j] + -c[S_LR] * g / avg;
         }
     }
 }

@@ -10,6 +10,8 @@
 */
 #include "optim/optim.h"
 
+#include <string.h>
+
 typedef struct sgd {
     tg_optim base;
     tg_sgd_opts opts;
@@ -48,18 +50,20 @@ static void sgd_begin(tg_optim *base, int i, double *s)
 static void sgd_block(const tg_optim *base, const double *s, int64_t n, double *p, const double *grad, int64_t ginc,
                       double *const *st)
 {
+    double c[TG__OPTIM_SCALARS];   /* locals: stores through p cannot change them */
+    memcpy(c, s, sizeof c);
     const tg_sgd_opts *op = &((const sgd *)base)->opts;
     double *buf = op->momentum != 0 ? st[0] : NULL;
-    bool first = s[S_FIRST] != 0;
+    bool first = c[S_FIRST] != 0;
     for (int64_t j = 0; j < n; j++) {
         double d_p = op->maximize ? -grad[j * ginc] : grad[j * ginc];
         if (op->weight_decay != 0)
-            d_p = d_p + s[S_WD] * p[j];
+            d_p = d_p + c[S_WD] * p[j];
         if (buf) {
-            buf[j] = first ? d_p : buf[j] * s[S_MOMENTUM] + s[S_ONE_MINUS_DAMPENING] * d_p;
-            d_p = op->nesterov ? d_p + s[S_MOMENTUM] * buf[j] : buf[j];
+            buf[j] = first ? d_p : buf[j] * c[S_MOMENTUM] + c[S_ONE_MINUS_DAMPENING] * d_p;
+            d_p = op->nesterov ? d_p + c[S_MOMENTUM] * buf[j] : buf[j];
         }
-        p[j] = p[j] + -s[S_LR] * d_p;
+        p[j] = p[j] + -c[S_LR] * d_p;
     }
 }
 
