@@ -12,7 +12,9 @@
 ** with the interpreter, to 1e-12 compiled; the optimizer's own update given
 ** the replay's gradients bit for bit with the interpreter; no system
 ** allocation in any replay (after the first with an opaque call, whose
-** outputs the storage pool makes once).
+** outputs the storage pool makes once); a replay that fails in an opaque
+** call leaves the parameters and the optimizer (step counts, state) as they
+** were.
 */
 #define _XOPEN_SOURCE 700   /* setenv */
 #include "support.h"
@@ -307,12 +309,86 @@ static void test_optim_fused_update_is_the_eager_update_bit_for_bit(void **state
     tgt_each_executor(update_alone_case, all_cases, N_CASES);
 }
 
+/* ----------------------------------------- a failed replay changes nothing */
+
+static bool fail_forward;
+
+/* the tutorial's raw-loop P3, failing on demand: an opaque call of the plan */
+static tg_status failing_p3_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
+{
+    return fail_forward ? TG_ERR_ARG : tgt_p3_forward(ctx, in, out);
+}
+
+static const tg_function failing_p3 = {.name = "failing_p3", .n_inputs = 1, .n_outputs = 1,
+                                       .forward = failing_p3_forward, .backward = tgt_p3_backward_raw};
+
+static tg_tensor *failing_loss(void *user)
+{
+    fit *f = user;
+    tg_tensor *u = tg_add(f->c, tg_mul(f->d, f->x));
+    tg_tensor *q = u ? tg_apply1(&failing_p3, &u) : NULL;
+    return tg_mean(tg_pow(tg_sub(tg_add(tg_mul(f->w, q), f->b), f->y), 2.0));
+}
+
+/* Two graphs of the same step, one failing at replays 3 and 4: the failed
+** replays leave the parameters as they were, and afterwards the two
+** trajectories are the same bits (the optimizer's step counts, state and
+** schedule untouched by the failures). */
+static void failed_replay_case(int c)
+{
+    const char *name = case_name[c];
+    fit a, b;
+    make_fit(&a, 700, c == SGD_MAXIMIZE, false);
+    make_fit(&b, 700, c == SGD_MAXIMIZE, false);
+    tg_optim *oa = make_optim(c, a.params), *ob = make_optim(c, b.params);
+    tg_lr_schedule *sa = make_schedule(c, oa), *sb = make_schedule(c, ob);
+    tg_graph *ga = tg_graph_capture_optim(failing_loss, &a, a.params, oa);
+    tg_graph *gb = tg_graph_capture_optim(failing_loss, &b, b.params, ob);
+    if (!ga || !gb)
+        fail_msg("%s: capture failed: %s", name, tg_last_error());
+    double *before = malloc((size_t)a.n * sizeof(double));
+    assert_non_null(before);
+    for (int t = 0, tb = 0; t < 12; t++) {
+        if (t == 3 || t == 4) {
+            memcpy(before, tg_data(b.w), (size_t)b.n * sizeof(double));
+            double bb = tg_item(b.b);
+            fail_forward = true;
+            tg_status st = tg_graph_replay(gb, NULL);
+            fail_forward = false;
+            assert_int_not_equal(st, TG_OK);
+            expect_equal("w after a failed replay", name, t, b.n, tg_data(b.w), before, 0);
+            expect_equal("b after a failed replay", name, t, 1, (double[]){tg_item(b.b)}, &bb, 0);
+            continue;
+        }
+        assert_status(TG_OK, tg_graph_replay(ga, NULL));
+        assert_status(TG_OK, tg_graph_replay(gb, NULL));
+        if (sa) {
+            assert_status(TG_OK, tg_lr_schedule_step(sa));
+            assert_status(TG_OK, tg_lr_schedule_step(sb));
+        }
+        expect_fits_equal(&b, &a, name, tb++, 0);
+    }
+    free(before);
+    tg_graph_free(ga), tg_graph_free(gb);
+    tg_lr_schedule_free(sa), tg_lr_schedule_free(sb);
+    tg_optim_free(oa), tg_optim_free(ob);
+    free_fit(&a), free_fit(&b);
+}
+
+static void test_optim_fused_failed_replay_leaves_params_and_optimizer_unchanged(void **state)
+{
+    (void)state;
+    tgt_each_executor(failed_replay_case, all_cases, N_CASES);
+    tg_clear_error();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_optim_fused_replay_equals_eager_loop),
         cmocka_unit_test(test_optim_fused_replay_with_opaque_gradient_equals_eager_loop),
         cmocka_unit_test(test_optim_fused_update_is_the_eager_update_bit_for_bit),
+        cmocka_unit_test(test_optim_fused_failed_replay_leaves_params_and_optimizer_unchanged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
