@@ -293,7 +293,7 @@ static tg_status build_pass(tg_graph *g, tg__pass *ps, int p, bool last, bool *s
             st[ns++] = v;
             close_over(g, v, set);
         }
-    for (int i = 0; last && i < g->n_params; i++) {
+    for (int i = 0; last && !g->grads_only && i < g->n_params; i++) {   /* lazy mode: stored, no update */
         int v = tg__graph_root(g, g->gval[i]);
         if (g->val[v].kind != V_ELEM)
             continue;
