@@ -382,6 +382,91 @@ static void test_optim_fused_failed_replay_leaves_params_and_optimizer_unchanged
     tg_clear_error();
 }
 
+/* ------------------------------- an update before a later read of its param */
+
+/* out = (5x^3 - 3x) / 2 by span kernels: a call that splits a compiled pass
+** into loops */
+static void p3_span_fwd(int64_t n, const double *const *in, double *out)
+{
+    for (int64_t i = 0; i < n; i++)
+        out[i] = 0.5 * (5 * in[0][i] * in[0][i] * in[0][i] - 3 * in[0][i]);
+}
+/* forward: y = (5x^3 - 3x) / 2  =>  dx = dy * 1.5 (5x^2 - 1) */
+static void p3_span_bwd(int64_t n, const double *const *in, const double *out, const double *g,
+                        double *const *gin)
+{
+    (void)out;
+    for (int64_t i = 0; i < n; i++)
+        gin[0][i] = g[i] * 1.5 * (5 * in[0][i] * in[0][i] - 1);
+}
+static const tg_function p3_span = {.name = "P3span", .n_inputs = 1, .n_outputs = 1,
+                                    .forward_span = p3_span_fwd, .backward_span = p3_span_bwd};
+
+typedef struct two { int64_t n; tg_tensor *x, *y, *w1, *w2; tg_params *params; } two;
+
+/* loss = mean((w1 - y)^2) + mean(w2 (S(x) + w1)): w1's gradient, 2 (w1 - y) / N
+** + w2 / N, needs no span call; w2's, (S(x) + w1) / N, reads w1 after the
+** call.  The update of w1 must wait until w2's gradient has read it. */
+static tg_tensor *two_loss(void *user)
+{
+    two *f = user;
+    tg_tensor *s = tg_apply1(&p3_span, &f->x);
+    return tg_add(tg_mean(tg_pow(tg_sub(f->w1, f->y), 2.0)), tg_mean(tg_mul(f->w2, tg_add(s, f->w1))));
+}
+
+static void make_two(two *f, int64_t n)
+{
+    f->n = n;
+    f->x = tg_linspace(-1.0, 1.0, n);
+    f->y = tg_cos(f->x);
+    f->w1 = tgt_make(1, &n, gen_w, true);
+    f->w2 = tgt_make(1, &n, gen_X, true);
+    f->params = tg_params_new();
+    assert_status(TG_OK, tg_params_add(f->params, "w1", f->w1));
+    assert_status(TG_OK, tg_params_add(f->params, "w2", f->w2));
+}
+
+static void free_two(two *f)
+{
+    tg_free(f->x), tg_free(f->y), tg_free(f->w1), tg_free(f->w2);
+    tg_params_free(f->params);
+}
+
+static void read_after_update_case(int c)
+{
+    const char *name = case_name[c];
+    two e, f;
+    make_two(&e, 3000);
+    make_two(&f, 3000);
+    tg_optim *oe = make_optim(c, e.params), *oc = make_optim(c, f.params);
+    tg_graph *g = tg_graph_capture_optim(two_loss, &f, f.params, oc);
+    if (!g)
+        fail_msg("%s: capture failed: %s", name, tg_last_error());
+    double tol = strcmp(tg_graph_executor(g), "compiled") == 0 ? 1e-12 : 0;
+    for (int t = 0; t < 5; t++) {
+        bool lazy = tg_set_lazy(false);
+        tg_scope_begin();
+        tg_optim_zero_grad(oe);
+        assert_status(TG_OK, tg_backward(two_loss(&e), NULL));
+        assert_status(TG_OK, tg_optim_step(oe));
+        tg_scope_end();
+        tg_set_lazy(lazy);
+        assert_status(TG_OK, tg_graph_replay(g, NULL));
+        expect_equal("w1", name, t, e.n, tg_data(f.w1), tg_data(e.w1), tol);
+        expect_equal("w2", name, t, e.n, tg_data(f.w2), tg_data(e.w2), tol);
+    }
+    tg_graph_free(g);
+    tg_optim_free(oe), tg_optim_free(oc);
+    free_two(&e), free_two(&f);
+}
+
+static void test_optim_fused_update_waits_for_every_read_of_its_param(void **state)
+{
+    (void)state;
+    static const int cases[] = {SGD_PLAIN, ADAM};
+    tgt_each_executor(read_after_update_case, cases, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_optim_fused_replay_with_opaque_gradient_equals_eager_loop),
         cmocka_unit_test(test_optim_fused_update_is_the_eager_update_bit_for_bit),
         cmocka_unit_test(test_optim_fused_failed_replay_leaves_params_and_optimizer_unchanged),
+        cmocka_unit_test(test_optim_fused_update_waits_for_every_read_of_its_param),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

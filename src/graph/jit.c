@@ -145,6 +145,11 @@ static void lay_out(layout *L, const tg__pass *ps)
             if (ps->span_mask[e] >> o & 1u)
                 needs_slot(L, r->out[o]);
     }
+    for (int u = 0; u < ps->n_upd; u++) {   /* updates run in the last loop: gradients made before it */
+        int v = tg__graph_root(g, g->gval[ps->upd[u]]);
+        if (L->seg[v] < L->n_seg - 1)
+            needs_slot(L, v);
+    }
 }
 
 /* desc->expr with %0, %1 replaced by the inputs' expressions and %a0, %a1
@@ -240,8 +245,8 @@ static bool emit_body(sbuf *s, const layout *L, const tg__pass *ps, int set)
     for (int t = 0; t < ps->n_store; t++)
         if (seg_of(L, ps->store[t]) == L->cur)
             put(s, "    w%d[k] = %s;\n", ps->store[t], name(a, L, ps->store[t])), any = true;
-    for (int u = 0; u < ps->n_upd; u++)
-        if (seg_of(L, g->gval[ps->upd[u]]) != L->cur)
+    for (int u = 0; u < ps->n_upd; u++)   /* in the last loop: a later loop may read the parameter */
+        if (L->cur != L->n_seg - 1)
             continue;
         else if (g->opt)
             emit_update(s, L, u, name(a, L, g->gval[ps->upd[u]])), any = true;
