@@ -533,7 +533,7 @@ static void run_scalar(tg_graph *g, const tg__grec *r)
     g->sc[r->out[0]] = y;
 }
 
-static void optimizer_block(tg_graph *g, int i, int64_t lo, int64_t nb, double *p, const double *d, int64_t inc);
+static void optimizer_block(tg_graph *g, int i, int64_t lo, int64_t nb, double *p, const double *d);
 
 /* A worker's scratch: block arrays and the ops' own. */
 typedef struct work { double *blocks, *op; } work;
@@ -608,7 +608,7 @@ static void interp_block(tg_graph *g, const work *wk, const tg__pass *ps, double
         double *p = g->buf[g->pval[ps->upd[u]]] + lo;
         const double *d = block_of(g, wk, g->gval[ps->upd[u]], lo);
         if (g->opt) {
-            optimizer_block(g, ps->upd[u], lo, nb, p, d, 1);
+            optimizer_block(g, ps->upd[u], lo, nb, p, d);
             continue;
         }
         for (int64_t i = 0; i < nb; i++)
@@ -742,16 +742,16 @@ static tg_status run_opaque_now(tg_graph *g, tg__grec *r)
 
 /* ---------------------------------------------- an optimizer's update (opt) */
 
-/* Parameter i's update over elements [lo, lo + nb): the gradient at d (inc
-** 0: one value), the state at lo. */
-static void optimizer_block(tg_graph *g, int i, int64_t lo, int64_t nb, double *p, const double *d, int64_t inc)
+/* Parameter i's update over elements [lo, lo + nb): the gradient at d, the
+** state at lo. */
+static void optimizer_block(tg_graph *g, int i, int64_t lo, int64_t nb, double *p, const double *d)
 {
     double *st[TG__OPTIM_STATES];
     for (int b = 0; b < TG__OPTIM_STATES; b++) {
         double *base = g->buf[tg__graph_opt_state(g, i) + b];
         st[b] = base ? base + lo : NULL;
     }
-    g->opt->kind->update->block(g->opt, &g->sc[tg__graph_opt_scalar(g, i)], nb, p, d, inc, st);
+    g->opt->kind->update->block(g->opt, &g->sc[tg__graph_opt_scalar(g, i)], nb, p, d, st);
 }
 
 /* This replay's update begins: every parameter's step count advances and its
@@ -798,8 +798,8 @@ static void optimizer_finish(tg_graph *g)
             tg__kern()->fill(d->numel, g->sc[gv], d->data);
         else if (!g->grad_in_place[i])
             memcpy(d->data, g->buf[gv], (size_t)d->numel * sizeof(double));
-        if (x->kind != V_ELEM)
-            optimizer_block(g, i, 0, p->numel, p->data, scalar ? &g->sc[gv] : g->buf[gv], scalar ? 0 : 1);
+        if (x->kind != V_ELEM)   /* a scalar's gradient from the tensor it was just written to */
+            optimizer_block(g, i, 0, p->numel, p->data, scalar ? d->data : g->buf[gv]);
         if (p->grad != d) {
             tg__tensor_unref(p->grad);
             p->grad = tg__tensor_ref(d);

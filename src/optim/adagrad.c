@@ -46,15 +46,15 @@ static void adagrad_begin(tg_optim *base, int i, double *s)
     s[S_WD] = op->weight_decay, s[S_EPS] = op->eps;
 }
 
-static void adagrad_block(const tg_optim *base, const double *s, int64_t n, double *p, const double *grad,
-                          int64_t ginc, double *const *st)
+static void adagrad_block(const tg_optim *base, const double *s, int64_t n, double *restrict p,
+                          const double *restrict grad, double *const *st)
 {
     double c[TG__OPTIM_SCALARS];   /* locals: stores through p cannot change them */
     memcpy(c, s, sizeof c);
     const tg_adagrad_opts *op = &((const adagrad *)base)->opts;
-    double *sum = st[0];
+    double *restrict sum = st[0];
     for (int64_t j = 0; j < n; j++) {
-        double g = op->maximize ? -grad[j * ginc] : grad[j * ginc];
+        double g = op->maximize ? -grad[j] : grad[j];
         if (op->weight_decay != 0)
             g = g + c[S_WD] * p[j];
         sum[j] = sum[j] + g * g;

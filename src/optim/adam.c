@@ -67,16 +67,16 @@ static void adam_begin(tg_optim *base, int i, double *s)
     s[S_DECAY] = 1 - op->lr * op->weight_decay;
 }
 
-static void adam_block(const tg_optim *base, const double *s, int64_t n, double *p, const double *grad,
-                       int64_t ginc, double *const *st)
+static void adam_block(const tg_optim *base, const double *s, int64_t n, double *restrict p,
+                       const double *restrict grad, double *const *st)
 {
     double c[TG__OPTIM_SCALARS];   /* locals: stores through p cannot change them */
     memcpy(c, s, sizeof c);
     const adam *o = (const adam *)base;
     const tg_adam_opts *op = &o->opts;
-    double *m = st[0], *v = st[1], *vmax = st[2];
+    double *restrict m = st[0], *restrict v = st[1], *restrict vmax = st[2];
     for (int64_t j = 0; j < n; j++) {
-        double g = op->maximize ? -grad[j * ginc] : grad[j * ginc];
+        double g = op->maximize ? -grad[j] : grad[j];
         if (o->decoupled)
             p[j] = p[j] * c[S_DECAY];
         else if (op->weight_decay != 0)

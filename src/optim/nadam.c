@@ -59,15 +59,15 @@ static void nadam_begin(tg_optim *base, int i, double *s)
     s[S_C2] = -op->lr * mu_next / (1. - mu_product_next);
 }
 
-static void nadam_block(const tg_optim *base, const double *s, int64_t n, double *p, const double *grad,
-                        int64_t ginc, double *const *st)
+static void nadam_block(const tg_optim *base, const double *s, int64_t n, double *restrict p,
+                        const double *restrict grad, double *const *st)
 {
     double c[TG__OPTIM_SCALARS];   /* locals: stores through p cannot change them */
     memcpy(c, s, sizeof c);
     const tg_nadam_opts *op = &((const nadam *)base)->opts;
-    double *m = st[0], *v = st[1];
+    double *restrict m = st[0], *restrict v = st[1];
     for (int64_t j = 0; j < n; j++) {
-        double g = op->weight_decay != 0 ? grad[j * ginc] + c[S_WD] * p[j] : grad[j * ginc];
+        double g = op->weight_decay != 0 ? grad[j] + c[S_WD] * p[j] : grad[j];
         m[j] = m[j] * c[S_BETA1] + c[S_OMB1] * g;
         v[j] = v[j] * c[S_BETA2] + c[S_OMB2] * g * g;
         double denom = sqrt(v[j] / c[S_BC2]) + c[S_EPS];

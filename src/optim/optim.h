@@ -33,9 +33,9 @@ typedef struct tg__optim_update {
     ** and s[0..TG__OPTIM_SCALARS) gets the per-step scalars (lr from the
     ** optimizer as the schedules left it, bias corrections, ...). */
     void (*begin)(tg_optim *o, int i, double *s);
-    /* The update of n elements: p[j], the gradient grad[j * ginc] (ginc 0:
-    ** one value for every element), the state st[b][j]. */
-    void (*block)(const tg_optim *o, const double *s, int64_t n, double *p, const double *grad, int64_t ginc,
+    /* The update of n elements: p[j], the gradient grad[j], the state
+    ** st[b][j]; spans that do not overlap. */
+    void (*block)(const tg_optim *o, const double *s, int64_t n, double *restrict p, const double *restrict grad,
                   double *const *st);
     /* C statements updating one element, the operations of block in its
     ** order: p and st[b] are lvalues, g and s[k] expressions.  The flags of

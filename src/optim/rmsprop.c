@@ -48,15 +48,15 @@ static void rmsprop_begin(tg_optim *base, int i, double *s)
     base->steps[i]++;
 }
 
-static void rmsprop_block(const tg_optim *base, const double *s, int64_t n, double *p, const double *grad,
-                          int64_t ginc, double *const *st)
+static void rmsprop_block(const tg_optim *base, const double *s, int64_t n, double *restrict p,
+                          const double *restrict grad, double *const *st)
 {
     double c[TG__OPTIM_SCALARS];   /* locals: stores through p cannot change them */
     memcpy(c, s, sizeof c);
     const tg_rmsprop_opts *op = &((const rmsprop *)base)->opts;
-    double *sq = st[0], *ga = st[1], *buf = st[2];
+    double *restrict sq = st[0], *restrict ga = st[1], *restrict buf = st[2];
     for (int64_t j = 0; j < n; j++) {
-        double g = op->maximize ? -grad[j * ginc] : grad[j * ginc];
+        double g = op->maximize ? -grad[j] : grad[j];
         if (op->weight_decay != 0)
             g = g + c[S_WD] * p[j];
         sq[j] = sq[j] * c[S_ALPHA] + c[S_OMA] * g * g;

@@ -47,16 +47,16 @@ static void sgd_begin(tg_optim *base, int i, double *s)
 
 /* n elements of one parameter p with gradient grad; st[0] is the momentum
 ** buffer (without momentum: none). */
-static void sgd_block(const tg_optim *base, const double *s, int64_t n, double *p, const double *grad, int64_t ginc,
-                      double *const *st)
+static void sgd_block(const tg_optim *base, const double *s, int64_t n, double *restrict p,
+                      const double *restrict grad, double *const *st)
 {
     double c[TG__OPTIM_SCALARS];   /* locals: stores through p cannot change them */
     memcpy(c, s, sizeof c);
     const tg_sgd_opts *op = &((const sgd *)base)->opts;
-    double *buf = op->momentum != 0 ? st[0] : NULL;
+    double *restrict buf = op->momentum != 0 ? st[0] : NULL;
     bool first = c[S_FIRST] != 0;
     for (int64_t j = 0; j < n; j++) {
-        double d_p = op->maximize ? -grad[j * ginc] : grad[j * ginc];
+        double d_p = op->maximize ? -grad[j] : grad[j];
         if (op->weight_decay != 0)
             d_p = d_p + c[S_WD] * p[j];
         if (buf) {
