@@ -780,10 +780,11 @@ static void update_params(tg_graph *g)
     }
 }
 
-/* The rest of the update, after the passes: the parameters whose gradient is
-** not elementwise in the last pass (one element, a broadcast scalar, an
-** opaque call's result) from the plan's scalar or buffer; each gradient made
-** visible as the parameter's tg_grad (the graph's tensor, set once). */
+/* The rest of the update, after the passes: each gradient made visible as
+** the parameter's tg_grad (the graph's tensor, set once; written here when
+** the plan holds it as a scalar or elsewhere), then the parameters whose
+** gradient is not elementwise in the last pass (one element, a broadcast
+** scalar, an opaque call's result) updated from it. */
 static void optimizer_finish(tg_graph *g)
 {
     if (!g->opt_begun)
