@@ -3,8 +3,8 @@
 ** Benchmark: one training step of the tutorial's fit (loss = sum((a + b P3(c +
 ** d x) - y)^2), P3 by tg_legendre) updated by Adam, three ways:
 **   eager      zero_grad, the loss, tg_backward and tg_optim_step, op by op
-**   captured   tg_graph_capture_optim with the same Adam: the forward and
-**              backward replayed as fused passes, then tg_optim_step
+**   captured   tg_graph_capture_optim with the same Adam: the forward,
+**              backward and Adam's update replayed as fused passes
 **   sgd graph  tg_graph_capture (the update fused as p -= lr * grad), for
 **              the cost of the optimizer's own step beside a fused update
 ** The eager and captured Adam trajectories are checked against each other
