@@ -73,6 +73,8 @@ check_loads_from_prefix() {
     shim=$(ldd "$1" | awk '/libtensorgrad_blasenv\.so/ { print $3 }')
     [[ -n $shim && $(dirname "$(realpath "$shim")") == "$(dirname "$(realpath "$resolved")")" ]] \
         || die "$1 loads libtensorgrad_blasenv.so.0 from '$shim', not from beside $resolved"
+    [[ -z $(nm -D --defined-only "$shim") ]] || die "$shim exports symbols: $(nm -D --defined-only "$shim")"
+    readelf -d "$shim" | grep -q 'Flags:.*INITFIRST' || die "$shim is not linked with -z initfirst"
 }
 
 # ---------------------------------------------------------------- pkgconfig
