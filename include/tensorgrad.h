@@ -223,6 +223,21 @@ int tg_set_num_threads(int n);
 /* The number of threads large kernels use now (>= 1). */
 int tg_get_num_threads(void);
 
+/* Under an address-space limit (RLIMIT_AS or RLIMIT_DATA: `ulimit -v`, `-d`),
+** BLAS and LAPACK calls run one at a time and either run or fail with
+** TG_ERR_NOMEM; they never hang in OpenBLAS.  So that OpenBLAS starts no
+** thread whose 128 MB buffer does not fit, a program linked with tensorgrad
+** and started under a limit, with none of OPENBLAS_NUM_THREADS,
+** GOTO_NUM_THREADS and OMP_NUM_THREADS set, gets OPENBLAS_NUM_THREADS set to
+** the threads that fit (210 MB each, at least 1) before OpenBLAS's own
+** initializer runs: by libtensorgrad_blasenv.so.0 (installed beside
+** libtensorgrad.so), or by libtensorgrad.a's .preinit_array entry in an
+** executable.  A dynamically linked program is executed once more at start-up
+** (/proc/self/exe, the same arguments) with the variable added, because its
+** environment cannot be changed before libc is initialized; a dlopen only
+** adds the variable.  The variable stays in the environment and children
+** inherit it.  Nothing of this happens without a limit.  (docs/hardening.md) */
+
 /* ----------------------------------------------------------------- scopes */
 
 /* Opens a scope on this thread's stack.  Tensors returned until the matching
