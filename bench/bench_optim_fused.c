@@ -23,13 +23,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <tensorgrad.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench_clock.h"
 
 static void die(const char *what)
 {
@@ -102,10 +96,10 @@ static void lazy_step(fit *f, double *update)
     tg_tensor *l = loss_of(f);
     if (!l || tg_backward(l, NULL) != TG_OK)
         die("lazy backward");
-    double t0 = now();
+    double t0 = bench_now();
     if (tg_optim_step(f->adam) != TG_OK)
         die("tg_optim_step");
-    *update = now() - t0;
+    *update = bench_now() - t0;
     tg_scope_end();
 }
 
@@ -150,7 +144,7 @@ static void time_steps(int kind, int64_t n, bool captured, double *step, double 
     int steps = n < 1000000 ? 300 : 3, runs = n < 1000000 ? 5 : 3;
     *step = *update = INFINITY;
     for (int run = 0; run < runs; run++) {
-        double t0 = now(), up = 0, u = 0;
+        double t0 = bench_now(), up = 0, u = 0;
         for (int t = 0; t < steps; t++) {
             if (captured) {
                 if (tg_graph_replay(g, NULL) != TG_OK)
@@ -160,7 +154,7 @@ static void time_steps(int kind, int64_t n, bool captured, double *step, double 
                 up += u;
             }
         }
-        double dt = (now() - t0) / steps;
+        double dt = (bench_now() - t0) / steps;
         if (dt < *step)
             *step = dt, *update = up / steps;
     }

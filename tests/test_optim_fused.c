@@ -384,24 +384,6 @@ static void test_optim_fused_failed_replay_leaves_params_and_optimizer_unchanged
 
 /* ------------------------------- an update before a later read of its param */
 
-/* out = (5x^3 - 3x) / 2 by span kernels: a call that splits a compiled pass
-** into loops */
-static void p3_span_fwd(int64_t n, const double *const *in, double *out)
-{
-    for (int64_t i = 0; i < n; i++)
-        out[i] = 0.5 * (5 * in[0][i] * in[0][i] * in[0][i] - 3 * in[0][i]);
-}
-/* forward: y = (5x^3 - 3x) / 2  =>  dx = dy * 1.5 (5x^2 - 1) */
-static void p3_span_bwd(int64_t n, const double *const *in, const double *out, const double *g,
-                        double *const *gin)
-{
-    (void)out;
-    for (int64_t i = 0; i < n; i++)
-        gin[0][i] = g[i] * 1.5 * (5 * in[0][i] * in[0][i] - 1);
-}
-static const tg_function p3_span = {.name = "P3span", .n_inputs = 1, .n_outputs = 1,
-                                    .forward_span = p3_span_fwd, .backward_span = p3_span_bwd};
-
 typedef struct two { int64_t n; tg_tensor *x, *y, *w1, *w2; tg_params *params; } two;
 
 /* loss = mean((w1 - y)^2) + mean(w2 (S(x) + w1)): w1's gradient, 2 (w1 - y) / N
@@ -410,7 +392,7 @@ typedef struct two { int64_t n; tg_tensor *x, *y, *w1, *w2; tg_params *params; }
 static tg_tensor *two_loss(void *user)
 {
     two *f = user;
-    tg_tensor *s = tg_apply1(&p3_span, &f->x);
+    tg_tensor *s = tg_apply1(&tgt_p3_span, &f->x);   /* span calls split a compiled pass into loops */
     return tg_add(tg_mean(tg_pow(tg_sub(f->w1, f->y), 2.0)), tg_mean(tg_mul(f->w2, tg_add(s, f->w1))));
 }
 

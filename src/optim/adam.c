@@ -48,11 +48,8 @@ enum { S_BETA1, S_BETA2, S_OMB1, S_OMB2, S_STEP_SIZE, S_BC2_SQRT, S_EPS, S_WD, S
 static tg_status adam_state(tg_optim *base, int i, double **st, int *n_st)
 {
     bool fresh;
-    double *m = tg__optim_state(base, i, 3, &fresh);
-    int64_t n = base->params[i]->numel;
     *n_st = 3;
-    st[0] = m, st[1] = m ? m + n : NULL, st[2] = m ? m + 2 * n : NULL;
-    return m ? TG_OK : TG_ERR_NOMEM;
+    return tg__optim_buffers(base, i, 3, st, &fresh) ? TG_OK : TG_ERR_NOMEM;
 }
 
 static void adam_begin(tg_optim *base, int i, double *s)

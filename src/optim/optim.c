@@ -60,6 +60,15 @@ double *tg__optim_state(tg_optim *o, int i, int n_buf, bool *fresh)
     return o->state[i];
 }
 
+double *tg__optim_buffers(tg_optim *o, int i, int n_buf, double **st, bool *fresh)
+{
+    double *b = tg__optim_state(o, i, n_buf, fresh);
+    int64_t n = o->params[i]->numel;
+    for (int k = 0; k < n_buf; k++)
+        st[k] = b ? b + k * n : NULL;
+    return b;
+}
+
 /* One parameter's update, sliced over the kernel threads: each element is
 ** updated alone, so the bits do not depend on the slicing. */
 typedef struct update_job {

@@ -77,6 +77,8 @@ tg_optim *tg__optim_new(const tg__optim_kind *kind, size_t size, const tg_params
 /* Parameter i's state: n_buf zeroed buffers of numel doubles each, one block,
 ** made on first use (*fresh is then true).  NULL + TG_ERR_NOMEM. */
 double *tg__optim_state(tg_optim *o, int i, int n_buf, bool *fresh);
+/* The same block split: st[k] is buffer k (k < n_buf), all NULL on failure. */
+double *tg__optim_buffers(tg_optim *o, int i, int n_buf, double **st, bool *fresh);
 
 /* The step of a kind with an update: per parameter with a gradient, its
 ** state, begin and block over its elements.  TG_ERR_NOMEM. */

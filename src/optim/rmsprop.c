@@ -33,11 +33,8 @@ enum { S_LR, S_ALPHA, S_OMA, S_WD, S_EPS, S_MOMENTUM };
 static tg_status rmsprop_state(tg_optim *base, int i, double **st, int *n_st)
 {
     bool fresh;
-    double *sq = tg__optim_state(base, i, 3, &fresh);
-    int64_t n = base->params[i]->numel;
     *n_st = 3;
-    st[0] = sq, st[1] = sq ? sq + n : NULL, st[2] = sq ? sq + 2 * n : NULL;
-    return sq ? TG_OK : TG_ERR_NOMEM;
+    return tg__optim_buffers(base, i, 3, st, &fresh) ? TG_OK : TG_ERR_NOMEM;
 }
 
 static void rmsprop_begin(tg_optim *base, int i, double *s)
