@@ -18,13 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "bench_clock.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15u;
 static double uniform(void)
@@ -61,9 +55,9 @@ static double time_tg(const char *csv, tg_tensor *want, int threads, int reps)
     tg_set_num_threads(threads);
     double best = INFINITY;
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         tg_tensor *t = tg_load_csv(csv, 2, (const char *[]){"x", "y"}, NULL);
-        double dt = now() - t0;
+        double dt = bench_now() - t0;
         if (!t) {
             fprintf(stderr, "bench_csv: %s\n", tg_last_error());
             return -1;

@@ -3,8 +3,8 @@
 ** Benchmark: one training step of the tutorial's fit (loss = sum((a + b P3(c +
 ** d x) - y)^2), P3 by tg_legendre) updated by Adam, three ways:
 **   eager      zero_grad, the loss, tg_backward and tg_optim_step, op by op
-**   captured   tg_graph_capture_optim with the same Adam: the forward and
-**              backward replayed as fused passes, then tg_optim_step
+**   captured   tg_graph_capture_optim with the same Adam: the forward,
+**              backward and Adam's update replayed as fused passes
 **   sgd graph  tg_graph_capture (the update fused as p -= lr * grad), for
 **              the cost of the optimizer's own step beside a fused update
 ** The eager and captured Adam trajectories are checked against each other
@@ -22,17 +22,11 @@
 #include <string.h>
 #include <time.h>
 #include <tensorgrad.h>
+#include "bench_clock.h"
 
 #ifndef M_PI   /* strict C11 math.h leaves it out */
 #define M_PI 3.14159265358979323846
 #endif
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void die(const char *what)
 {
@@ -126,13 +120,13 @@ static double time_steps(int how, int64_t n, int steps)
         die("capture");
     double best = INFINITY;
     for (int run = 0; run < 5; run++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int t = 0; t < steps; t++)
             if (how == EAGER)
                 eager_step(&f);
             else if (tg_graph_replay(g, NULL) != TG_OK)
                 die("replay");
-        double dt = (now() - t0) / steps;
+        double dt = (bench_now() - t0) / steps;
         best = dt < best ? dt : best;
     }
     tg_graph_free(g);
@@ -156,7 +150,7 @@ static double time_chain(bool lazy, tg_tensor *x, int reps)
     bool prev = tg_set_lazy(lazy);
     double best = INFINITY, sink = 0;
     for (int run = 0; run < 5; run++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int r = 0; r < reps; r++) {
             tg_scope_begin();
             tg_tensor *y = chain(x);
@@ -165,7 +159,7 @@ static double time_chain(bool lazy, tg_tensor *x, int reps)
             sink += tg_data(y)[0];
             tg_scope_end();
         }
-        double dt = (now() - t0) / reps;
+        double dt = (bench_now() - t0) / reps;
         best = dt < best ? dt : best;
     }
     tg_set_lazy(prev);

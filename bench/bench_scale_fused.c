@@ -19,15 +19,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench_clock.h"
 
 #define MAXK 64
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* sum over points of r^2 into *loss and r P_j into g[j]; t = alpha x + beta.
 ** Chunks of L points: the recurrence runs across the chunk's lanes (vectorized),
@@ -110,7 +104,7 @@ int main(int argc, char **argv)
     }
     double alpha = 2.0 / (hi - lo), beta = (-hi - lo) / (hi - lo);
     double c[MAXK] = {0}, g[MAXK], mo[MAXK] = {0}, v[MAXK] = {0}, loss = 0;
-    double t0 = now();
+    double t0 = bench_now();
     for (long s = 1; s <= steps; s++) {
         pass(xy, n, k, c, alpha, beta, g, &loss);
         double b1 = 1 - pow(0.9, (double)s), b2 = 1 - pow(0.999, (double)s);
@@ -120,7 +114,7 @@ int main(int argc, char **argv)
             c[j] -= lr * (mo[j] / b1) / (sqrt(v[j] / b2) + 1e-8);
         }
     }
-    double per_step = (now() - t0) / (double)steps;
+    double per_step = (bench_now() - t0) / (double)steps;
     pass(xy, n, k, c, alpha, beta, g, &loss);
     printf("{\"seconds_per_step\": %.6g, \"loss\": %.17g, \"points\": %ld}\n", per_step, loss, n);
     return 0;

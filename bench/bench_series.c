@@ -20,13 +20,7 @@
 #include <string.h>
 #include <time.h>
 #include <tensorgrad.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench_clock.h"
 
 static void die(const char *what)
 {
@@ -99,11 +93,11 @@ static void bench_step(int64_t n, int degree)
         }
     double best_lib = INFINITY, best_fused = INFINITY;
     for (int rep = 0; rep < 5; rep++) {
-        double t0 = now();
+        double t0 = bench_now();
         library_step(coef, x, target, alpha, beta);
-        double t1 = now();
+        double t1 = bench_now();
         fused_step(n, ncoef, tg_data(coef), tg_data(x), tg_data(target), alpha, beta, dc, tab);
-        double t2 = now();
+        double t2 = bench_now();
         best_lib = fmin(best_lib, t1 - t0);
         best_fused = fmin(best_fused, t2 - t1);
     }
@@ -164,11 +158,11 @@ static void bench_batched(int64_t nb, int64_t n, int degree)
     }
     double best_batch = INFINITY, best_loop = INFINITY;
     for (int rep = 0; rep < 3; rep++) {
-        double t0 = now();
+        double t0 = bench_now();
         batched_step(coef, x, target, alpha, beta);
-        double t1 = now();
+        double t1 = bench_now();
         looped_step(nb, n, ncoef, tg_data(coef), x, tg_data(target), alpha, beta, dc);
-        double t2 = now();
+        double t2 = bench_now();
         best_batch = fmin(best_batch, t1 - t0);
         best_loop = fmin(best_loop, t2 - t1);
     }

@@ -25,13 +25,7 @@
 
 #include "series_fit_fused.h"
 #include "tgfit.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench_clock.h"
 
 static void die(const char *what)
 {
@@ -122,12 +116,12 @@ static void bench_threads(bench *b, int threads, int steps)
     series_fused_pass(b->d.x, b->d.y, b->d.stride, b->d.n, b->k, c, r.alpha, r.beta, threads, &fl, g);
     adam_step(&a, b->k, r.lr, c, g);
     for (int i = 0; i < steps; i++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (fit_stepper_step(s, &loss) != 0) die("tgfit step");
-        double t1 = now();
+        double t1 = bench_now();
         series_fused_pass(b->d.x, b->d.y, b->d.stride, b->d.n, b->k, c, r.alpha, r.beta, threads, &fl, g);
         adam_step(&a, b->k, r.lr, c, g);
-        double t2 = now();
+        double t2 = bench_now();
         best_tg = fmin(best_tg, t1 - t0);
         best_fused = fmin(best_fused, t2 - t1);
     }

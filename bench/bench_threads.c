@@ -26,13 +26,7 @@
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
 #include "p3.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench_clock.h"
 
 /* ------------------------------------------------------------ threshold */
 
@@ -61,9 +55,9 @@ static double time_kernel(int k, int64_t n, const double *x, const double *y, do
         int reps = 1;
         double dt;
         for (;;) {
-            double t0 = now();
+            double t0 = bench_now();
             for (int r = 0; r < reps; r++) run_kernel(k, n, x, y, z, scratch);
-            dt = now() - t0;
+            dt = bench_now() - t0;
             if (dt >= 2e-3) break;
             reps *= 2;
         }
@@ -139,9 +133,9 @@ static double time_step(problem *pb, int user)
     reset(pb);
     step(pb, user, 0.0, out);
     for (int r = 0; r < 5; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         step(pb, user, 0.0, out);
-        double dt = now() - t0;
+        double dt = bench_now() - t0;
         if (dt < best) best = dt;
     }
     return best;

@@ -26,13 +26,7 @@
 #include <time.h>
 #include <tensorgrad.h>
 #include "p3.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench_clock.h"
 
 
 /* ------------------------------------------------------------ the paths */
@@ -207,10 +201,10 @@ static double time_path(problem *pb, int path)
         double t0, dt;
         for (;;) {
             reset(pb);
-            t0 = now();
+            t0 = bench_now();
             for (int r = 0; r < reps; r++)
                 run_step(pb, path, 1e-12, &loss, grad);
-            dt = now() - t0;
+            dt = bench_now() - t0;
             if (dt >= 0.05 || reps > (1 << 24))
                 break;
             reps *= 2;
@@ -345,13 +339,13 @@ static int bench_dispatch(void)
     tg_tensor *x = tg_scalar(1.0);
     tg_set_requires_grad(x, true);
     int ok = 1, reps = 200000;
-    double t0 = now();
+    double t0 = bench_now();
     for (int r = 0; r < reps && ok; r++) {
         tg_scope_begin();
         ok = tg_backward(tg_apply1(&twice_fn, &x), NULL) == TG_OK;
         tg_scope_end();
     }
-    double dt = (now() - t0) / reps;
+    double dt = (bench_now() - t0) / reps;
     ok = ok && tg_item(tg_grad(x)) == 2.0 * reps;   /* every backward accumulated */
     if (ok)
         printf("\nuser Function apply + backward on one element: %.0f ns\n", dt * 1e9);

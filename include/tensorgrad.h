@@ -223,6 +223,21 @@ int tg_set_num_threads(int n);
 /* The number of threads large kernels use now (>= 1). */
 int tg_get_num_threads(void);
 
+/* Under an address-space limit (RLIMIT_AS or RLIMIT_DATA: `ulimit -v`, `-d`),
+** BLAS and LAPACK calls run one at a time and either run or fail with
+** TG_ERR_NOMEM; they never hang in OpenBLAS.  So that OpenBLAS starts no
+** thread whose 128 MB buffer does not fit, a program linked with tensorgrad
+** and started under a limit, with none of OPENBLAS_NUM_THREADS,
+** GOTO_NUM_THREADS and OMP_NUM_THREADS set, gets OPENBLAS_NUM_THREADS set to
+** the threads that fit (210 MB each, at least 1) before OpenBLAS's own
+** initializer runs: by libtensorgrad_blasenv.so.0 (installed beside
+** libtensorgrad.so), or by libtensorgrad.a's .preinit_array entry in an
+** executable.  A dynamically linked program is executed once more at start-up
+** (/proc/self/exe, the same arguments) with the variable added, because its
+** environment cannot be changed before libc is initialized; a dlopen only
+** adds the variable.  The variable stays in the environment and children
+** inherit it.  Nothing of this happens without a limit.  (docs/hardening.md) */
+
 /* ----------------------------------------------------------------- scopes */
 
 /* Opens a scope on this thread's stack.  Tensors returned until the matching
@@ -913,19 +928,31 @@ void tg_graph_free(tg_graph *g);
 
 /* ---- engine: captured steps with any optimizer (issue 14) ----
 ** tg_graph_capture with the update made by an optimizer instead of SGD at a
-** fixed lr: opt (SGD with momentum, Adam, AdamW, RMSprop: any kind that steps
-** without a closure) must have been made for params, the same tensors in the
-** same order.  Each replay runs the captured forward and backward fused as
-** tg_graph_capture's do, writes every parameter's gradient into its tg_grad
-** (a tensor the graph owns and sets there on the first replay; the gradient
-** of this step alone, not accumulated), then calls tg_optim_step(opt), whose
-** state (momenta, step counts) lives in opt as in an eager loop.  The
-** optimizer's update itself runs eagerly, not fused.  The graph holds no
-** reference to opt: free the graph before opt.  Returns NULL with the errors
-** of tg_graph_capture (naming tg_graph_capture_optim), or TG_ERR_ARG for a
-** NULL opt, an optimizer made for other parameters, or L-BFGS (it needs a
-** closure: use tg_optim_step_closure).  tg_graph_replay reports what
-** tg_optim_step reports; the parameters are then as the optimizer left them. */
+** fixed lr: opt (SGD with momentum, Nesterov, weight decay; Adam, AdamW,
+** RMSprop, Adagrad, NAdam: any kind with an elementwise update) must have
+** been made for params, the same tensors in the same order.  Each replay
+** runs the captured forward and backward fused as tg_graph_capture's do, and
+** the optimizer's own update joins the plan: for a parameter whose gradient
+** is elementwise over the step's points it runs inside the last fused pass,
+** reading the gradient where the pass computes it; for the others (one
+** element, ...) after the reductions.  The arithmetic is the optimizer's
+** (the same function tg_optim_step runs); its state (momenta, step counts)
+** lives in opt as in an eager loop and advances once per replay, and the
+** learning rate is read from opt at each replay, so tg_optim_set_lr and the
+** schedules (tg_lr_schedule_step between replays) act as in an eager loop.
+** The optimizer's state is made at capture, so a replay allocates nothing.
+** After a replay every parameter's tg_grad holds that step's gradient (a
+** tensor the graph owns and sets there on the first replay; this step's
+** alone, not accumulated).  Interpreted (TG_GRAPH_INTERPRET=1), the
+** parameters equal the eager loop's bit for bit where the step's gradients
+** do; compiled, to about 1e-12.  The graph holds no reference to opt: free the
+** graph before opt, and do not step opt eagerly between replays unless you
+** mean both updates.  Returns NULL with the errors of tg_graph_capture
+** (naming tg_graph_capture_optim), TG_ERR_NOMEM for the optimizer's state, or
+** TG_ERR_ARG for a NULL opt, an optimizer made for other parameters, or
+** L-BFGS (not elementwise, it needs a closure: use tg_optim_step_closure).
+** tg_graph_replay's errors are tg_graph_capture's (an opaque Function's);
+** the parameters and the optimizer are then unchanged. */
 struct tg_optim;
 tg_graph *tg_graph_capture_optim(tg_tensor *(*loss_fn)(void *user), void *user, const struct tg_params *params,
                                  struct tg_optim *opt);

@@ -20,13 +20,11 @@
 */
 #define _POSIX_C_SOURCE 200809L
 #include "core/internal.h"
+#include "blasenv/room.h"
 
 #include <cblas.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 static bool fits(int64_t v) { return v >= 0 && v <= INT_MAX; }
 
@@ -67,43 +65,10 @@ tg_status tg__dgemm(const char *fn, bool trans_a, bool trans_b, int64_t m, int64
 
 /* ------------------------------------------------------ address-space limits */
 
-/* OpenBLAS's per-thread buffer on x86_64 (BUFFER_SIZE, 32 << 22) plus its
-** alignment, and what a call needs beside the buffers. */
-#define BLAS_BUFFER_BYTES ((int64_t)130 << 20)
-/* A worker OpenBLAS would start: its buffer, a glibc malloc arena (64 MB of
-** address space) and its stack.  A failed pthread_create in OpenBLAS ends in
-** raise(SIGINT), so its threads must fit too. */
-#define BLAS_WORKER_BYTES (BLAS_BUFFER_BYTES + ((int64_t)80 << 20))
-#define BLAS_SLACK_BYTES ((int64_t)16 << 20)
-
 static pthread_mutex_t limit_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int blas_threads = 1;      /* as set by tg__blas_set_threads */
 static int workers_ready;                 /* OpenBLAS threads with a buffer; under limit_lock */
 static _Thread_local bool self_ready;     /* this thread's own buffer exists */
-
-/* Bytes the tighter of RLIMIT_AS and RLIMIT_DATA still allows; INT64_MAX
-** when neither is set. */
-static int64_t headroom(void)
-{
-    struct rlimit as, data;
-    bool has_as = getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY;
-    bool has_data = getrlimit(RLIMIT_DATA, &data) == 0 && data.rlim_cur != RLIM_INFINITY;
-    if (!has_as && !has_data)
-        return INT64_MAX;
-    long long size = 0, rss, shared, text, lib, dat;
-    FILE *f = fopen("/proc/self/statm", "r");
-    bool known = f && fscanf(f, "%lld %lld %lld %lld %lld %lld", &size, &rss, &shared, &text, &lib, &dat) == 6;
-    if (f)
-        fclose(f);
-    if (!known)
-        return 0;   /* cannot tell: treat as no room rather than risk the hang */
-    int64_t page = (int64_t)sysconf(_SC_PAGESIZE), room = INT64_MAX;
-    if (has_as)
-        room = (int64_t)as.rlim_cur - size * page;
-    if (has_data && (int64_t)data.rlim_cur - dat * page < room)
-        room = (int64_t)data.rlim_cur - dat * page;
-    return room;
-}
 
 /* Makes OpenBLAS take a buffer on this thread and on n - 1 workers: a
 ** product big enough for OpenBLAS to split it n ways. */
@@ -124,20 +89,19 @@ static bool warm_up(int n)
 tg_status tg__blas_enter(const char *fn, bool *held)
 {
     *held = false;
-    if (headroom() == INT64_MAX)
+    if (tg__blas_room() == INT64_MAX)
         return TG_OK;
     pthread_mutex_lock(&limit_lock);
     *held = true;
     int n = blas_threads;
-    int64_t room = headroom() - BLAS_SLACK_BYTES;
+    int64_t room = tg__blas_room();
     /* A thread other than main counts as a whole worker (its buffer and the
     ** arena its first allocations make): with its buffer alone (130 MB) a
     ** product under a limit 200 MB above the process hung in OpenBLAS's
     ** retry loop (test_limits, a clean CI run). */
-    int64_t self = self_ready ? 0 : BLAS_WORKER_BYTES;
-    int64_t need = self + (n - 1 > workers_ready ? (int64_t)(n - 1 - workers_ready) * BLAS_WORKER_BYTES : 0);
+    int64_t need = tg__blas_need(n, self_ready, workers_ready);
     if (need > room) {
-        need = self;
+        need = tg__blas_need(1, self_ready, workers_ready);
         n = 1;   /* one thread: the caller's buffer only */
     }
     if (need > room) {
@@ -168,6 +132,6 @@ void tg__blas_leave(bool held)
 void tg__blas_set_threads(int n)
 {
     blas_threads = n > 0 ? n : 1;
-    if (headroom() == INT64_MAX)   /* under a limit tg__blas_enter sets it, once the threads fit */
+    if (tg__blas_room() == INT64_MAX)   /* under a limit tg__blas_enter sets it, once the threads fit */
         openblas_set_num_threads(n > 0 ? n : 1);
 }

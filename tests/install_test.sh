@@ -64,10 +64,17 @@ check_loads_from_prefix() {
     fi
     [[ -n $needed ]] || die "$1 does not need libtensorgrad.so"
     local resolved
-    resolved=$(ldd "$1" | awk '/libtensorgrad/ { print $3 }')
+    resolved=$(ldd "$1" | awk '/libtensorgrad\.so/ { print $3 }')
     [[ $(realpath "$resolved") == "$(realpath "$prefix")"/* ]] \
         || die "$1 loads libtensorgrad from '$resolved', not from $prefix"
     echo "$1 loads $resolved"
+    # and libtensorgrad_blasenv.so.0 (issue 18) from beside it, through libtensorgrad.so's $ORIGIN runpath
+    local shim
+    shim=$(ldd "$1" | awk '/libtensorgrad_blasenv\.so/ { print $3 }')
+    [[ -n $shim && $(dirname "$(realpath "$shim")") == "$(dirname "$(realpath "$resolved")")" ]] \
+        || die "$1 loads libtensorgrad_blasenv.so.0 from '$shim', not from beside $resolved"
+    [[ -z $(nm -D --defined-only "$shim") ]] || die "$shim exports symbols: $(nm -D --defined-only "$shim")"
+    readelf -d "$shim" | grep -q 'Flags:.*INITFIRST' || die "$shim is not linked with -z initfirst"
 }
 
 # ---------------------------------------------------------------- pkgconfig

@@ -15,22 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* out = (5x^3 - 3x) / 2 */
-static void p3_fwd(int64_t n, const double *const *in, double *out)
-{
-    for (int64_t i = 0; i < n; i++)
-        out[i] = 0.5 * (5 * in[0][i] * in[0][i] * in[0][i] - 3 * in[0][i]);
-}
-/* forward: y = (5x^3 - 3x) / 2  =>  dx = dy * 1.5 (5x^2 - 1) */
-static void p3_bwd(int64_t n, const double *const *in, const double *out, const double *g, double *const *gin)
-{
-    (void)out;
-    for (int64_t i = 0; i < n; i++)
-        gin[0][i] = g[i] * 1.5 * (5 * in[0][i] * in[0][i] - 1);
-}
-static const tg_function p3_span = {.name = "P3span", .n_inputs = 1, .n_outputs = 1,
-                                    .forward_span = p3_fwd, .backward_span = p3_bwd};
-
 /* out = w x^2 + x (w broadcast) */
 static void quad_fwd(int64_t n, const double *const *in, double *out)
 {
@@ -70,7 +54,7 @@ static tg_tensor *loss_of(void *user)
     tg_tensor **p = pb->p;
     tg_tensor *u = tg_add(p[2], tg_mul(p[3], pb->x)), *q;
     if (pb->kind == P3)
-        q = tg_apply1(&p3_span, &u);
+        q = tg_apply1(&tgt_p3_span, &u);
     else
         q = tg_apply1(&quad_span, (tg_tensor *[]){u, p[4]});
     return tg_sum(tg_pow(tg_sub(tg_add(p[0], tg_mul(p[1], q)), pb->y), 2.0));

@@ -53,21 +53,6 @@ static tg_status p3_ops_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **g
 static const tg_function p3_ops = {.name = "P3ops", .n_inputs = 1, .n_outputs = 1,
                                    .forward = p3_ops_forward, .backward = p3_ops_backward};
 
-static void p3_span_forward(int64_t n, const double *const *in, double *out)
-{
-    for (int64_t i = 0; i < n; i++)
-        out[i] = 0.5 * (5 * in[0][i] * in[0][i] * in[0][i] - 3 * in[0][i]);
-}
-static void p3_span_backward(int64_t n, const double *const *in, const double *out, const double *go,
-                             double *const *gi)
-{
-    (void)out;
-    for (int64_t i = 0; i < n; i++)
-        gi[0][i] = go[i] * 1.5 * (5 * in[0][i] * in[0][i] - 1);
-}
-static const tg_function p3_span = {.name = "P3span", .n_inputs = 1, .n_outputs = 1,
-                                    .forward_span = p3_span_forward, .backward_span = p3_span_backward};
-
 enum { WAY_OPS, WAY_LEGENDRE, WAY_SPAN, WAY_RAW, N_WAYS };
 
 typedef struct fit {
@@ -96,7 +81,7 @@ static tg_tensor *step_loss(const fit *f, int way, tg_tensor **pred)
 {
     tg_tensor *u = tg_add(f->p[2], tg_mul(f->p[3], f->x));
     tg_tensor *q = way == WAY_OPS      ? tg_apply1(&p3_ops, &u)
-                   : way == WAY_SPAN   ? tg_apply1(&p3_span, &u)
+                   : way == WAY_SPAN   ? tg_apply1(&tgt_p3_span, &u)
                    : way == WAY_RAW    ? tg_apply1(&tgt_p3_raw, &u)
                                        : tg_legendre(u, 3);
     tg_tensor *yp = tg_add(f->p[0], tg_mul(f->p[1], q));

@@ -38,8 +38,11 @@ print("tensorgrad", tensorgrad.__version__, "from", here, "library", lib)
 assert here == pkg, "imported %s, not the installed %s" % (here, pkg)
 assert lib.startswith(prefix + os.sep), "library %s is not under the prefix %s" % (lib, prefix)
 with open("/proc/self/maps") as maps:
-    loaded = {line.split()[-1] for line in maps if "libtensorgrad" in line}
+    mapped = {line.split()[-1] for line in maps if "libtensorgrad" in line}
+loaded = {m for m in mapped if "libtensorgrad.so" in m}
 assert loaded == {lib}, "mapped libtensorgrad: %s" % loaded
+# its helper libtensorgrad_blasenv.so.0 (issue 18) comes from beside it
+assert {os.path.dirname(m) for m in mapped} == {os.path.dirname(lib)}, "mapped: %s" % mapped
 import numpy as np
 x = np.linspace(-2, 5, 1000)
 fit = tensorgrad.Legendre.fit(x, np.exp(-x), 6)

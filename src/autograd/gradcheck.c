@@ -4,7 +4,7 @@
 ** analytic Jacobian (one tg_autograd_grad per output element) against central
 ** finite differences.  Built on the public API only; autograd layer.
 */
-#include "../core/internal.h"
+#include "graph.h"
 
 #include <math.h>
 #include <string.h>

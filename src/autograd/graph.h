@@ -9,6 +9,16 @@
 
 #include "../core/internal.h"
 
+/* Frees what a node holds once its refcount drops to zero. */
+void tg__node_unref(tg__node *n);
+/* The node accumulating into leaf t (made on first use; NULL on OOM). */
+tg__node *tg__leaf_node(tg_tensor *t);
+/* True when t was not produced by a recorded operation. */
+bool tg__is_leaf(const tg_tensor *t);
+const char *tg__node_name(const tg__node *n);
+/* Called when a tensor is destroyed: a leaf detaches from its accumulator. */
+void tg__leaf_gone(tg_tensor *t);
+
 typedef struct tg__edge {
     tg__node *node;            /* NULL: that input needs no gradient */
     int index;                 /* which output of node the input was */

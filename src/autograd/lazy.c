@@ -57,6 +57,11 @@ static _Thread_local double *scratch;
 static _Thread_local int64_t cap_scratch;
 static _Thread_local double *gather;   /* blocks of broadcast operands, LAZY_BLOCK each */
 static _Thread_local int cap_gather;
+/* The dormant records' outside inputs written since (tg__lazy_touch): the
+** copy of each, read in its place if the records are ever computed. */
+typedef struct lazy_sub { tg_tensor *orig, *copy; } lazy_sub;
+static _Thread_local lazy_sub *subs;
+static _Thread_local int n_subs, cap_subs;
 
 static int lazy_default(void)
 {
@@ -244,6 +249,14 @@ void tg__lazy_detach(tg__lazy_trace *out)
 
 /* -------------------------------------------------------------- dormant */
 
+static void drop_subs(void)
+{
+    int n = n_subs;
+    n_subs = 0;   /* before the unrefs: freeing a tensor may come back here */
+    for (int k = 0; k < n; k++)
+        tg__tensor_unref(subs[k].copy);
+}
+
 static void drop_dormant(void)
 {
     tg__lazy_retire = NULL;
@@ -252,15 +265,33 @@ static void drop_dormant(void)
         memset(&dormant, 0, sizeof dormant);
         tg__lazy_trace_release(&d);
     }
+    drop_subs();
+}
+
+/* The records read the copies of the inputs written since they went dormant. */
+static void substitute(void)
+{
+    for (int r = 0; r < dormant.n_rec && n_subs; r++)
+        for (int i = 0; i < dormant.rec[r].n_in; i++)
+            for (int k = 0; k < n_subs; k++)
+                if (dormant.rec[r].in[i] == subs[k].orig) {
+                    dormant.rec[r].in[i] = tg__tensor_ref(subs[k].copy);
+                    tg__tensor_unref(subs[k].orig);
+                    break;
+                }
 }
 
 static void compute_dormant(void)
 {
+    substitute();
     tg__lazy_trace_compute(&dormant);
     drop_dormant();
 }
 
-/* A dormant record's output or input is used: see the file comment. */
+/* A dormant record's output or input is used: see the file comment.  An
+** input about to be written through tg_data is copied first; the records
+** read the copy only if they are computed (substitute), so a fused step
+** pays one copy per parameter and no walk of its records. */
 static void touch(const tg_tensor *ct)
 {
     tg_tensor *t = (tg_tensor *)ct;
@@ -272,21 +303,15 @@ static void touch(const tg_tensor *ct)
         compute_dormant();
         return;
     }
-    /* an input: the records read a copy from now on */
-    tg_tensor *c = tg__tensor_new("tg_data", t->ndim, t->shape);
+    tg_tensor *c = grow(&subs, &cap_subs, n_subs + 1, sizeof *subs) ? tg__tensor_new("tg_data", t->ndim, t->shape)
+                                                                     : NULL;
     if (!c) {   /* recorded; the values are computed instead, so nothing is lost */
         compute_dormant();
         return;
     }
     memcpy(c->data, t->data, (size_t)t->numel * sizeof(double));
-    for (int r = 0; r < dormant.n_rec; r++)
-        for (int i = 0; i < dormant.rec[r].n_in; i++)
-            if (dormant.rec[r].in[i] == t) {
-                dormant.rec[r].in[i] = tg__tensor_ref(c);
-                tg__tensor_unref(t);
-            }
+    subs[n_subs++] = (lazy_sub){t, c};
     t->lazy_role &= (unsigned char)~TG__LZ_DIN;
-    tg__tensor_unref(c);
 }
 
 /* At scope end and before the next trace: dormant values someone still holds
@@ -349,6 +374,9 @@ static void free_buffers(void)
 {
     free_arrays(&cur);
     free_arrays(&spare);
+    tg__free(subs);
+    subs = NULL;
+    cap_subs = 0;
     tg__free(scratch);
     scratch = NULL;
     cap_scratch = 0;

@@ -148,6 +148,28 @@ const char *tg__node_name(const tg__node *n)
     return n->fn->name ? n->fn->name : "(unnamed Function)";
 }
 
+/* A tensor being destroyed lets go of its node (core calls it through tg__node_drop). */
+static void drop(tg_tensor *t)
+{
+    tg__leaf_gone(t);
+    tg__node_unref(t->node);
+}
+
+__attribute__((constructor)) static void install(void) { tg__node_drop = drop; }
+
+tg_status tg_set_requires_grad(tg_tensor *t, bool on)
+{
+    tg_status st = tg__check_live("tg_set_requires_grad", "t", t);
+    if (st != TG_OK)
+        return st;
+    if (!tg__is_leaf(t))
+        return tg__error(TG_ERR_STATE,
+                         "tg_set_requires_grad: tensor is the result of '%s', not a leaf; use tg_detach",
+                         tg__node_name(t->node));
+    t->requires_grad = on;
+    return TG_OK;
+}
+
 tg_status tg_retain_grad(tg_tensor *t)
 {
     tg_status st = tg__check_live("tg_retain_grad", "t", t);

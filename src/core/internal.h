@@ -395,15 +395,11 @@ static inline bool tg__sum_to_one_run(const tg_tensor *x)
 }
 
 /* ------------------------------------------------------- autograd hooks */
-/* Frees what a node holds once its refcount drops to zero. */
-void tg__node_unref(tg__node *n);
-/* The node accumulating into leaf t (made on first use; NULL on OOM). */
-tg__node *tg__leaf_node(tg_tensor *t);
-/* True when t was not produced by a recorded operation. */
-bool tg__is_leaf(const tg_tensor *t);
-const char *tg__node_name(const tg__node *n);
-/* Called when a tensor is destroyed: a leaf detaches from its accumulator. */
-void tg__leaf_gone(tg_tensor *t);
+/* Drops the graph node t->node of a tensor being destroyed (a leaf detaches
+** from its accumulator first).  Autograd (node.c) sets it when the library
+** loads: core never calls up into autograd by name, and a tensor can only
+** have a node if node.c made it. */
+extern void (*tg__node_drop)(tg_tensor *t);
 
 /* Shape of input i as the node recorded it (valid in backward). */
 const int64_t *tg__ctx_in_shape(const tg_ctx *ctx, int i, int *ndim);

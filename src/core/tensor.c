@@ -227,12 +227,12 @@ tg_tensor *tg__tensor_ref(tg_tensor *t)
     return t;
 }
 
+void (*tg__node_drop)(tg_tensor *t);   /* set by autograd/node.c */
+
 void tg__tensor_destroy(tg_tensor *t)
 {
-    if (t->node) {
-        tg__leaf_gone(t);
-        tg__node_unref(t->node);
-    }
+    if (t->node)
+        tg__node_drop(t);
     if (t->grad)
         tg__tensor_unref(t->grad);
     tg__storage *s = t->storage;
@@ -418,19 +418,6 @@ double tg_item(const tg_tensor *t)
 }
 
 /* ----------------------------------------------------------- autograd state */
-
-tg_status tg_set_requires_grad(tg_tensor *t, bool on)
-{
-    tg_status st = tg__check_live("tg_set_requires_grad", "t", t);
-    if (st != TG_OK)
-        return st;
-    if (!tg__is_leaf(t))
-        return tg__error(TG_ERR_STATE,
-                         "tg_set_requires_grad: tensor is the result of '%s', not a leaf; use tg_detach",
-                         tg__node_name(t->node));
-    t->requires_grad = on;
-    return TG_OK;
-}
 
 bool tg_requires_grad(const tg_tensor *t)
 {

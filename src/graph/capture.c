@@ -407,7 +407,7 @@ static bool check_optimizer(const tg_optim *opt, const tg_params *params)
     const char *F = "tg_graph_capture_optim";
     if (!opt)
         return tg__error(TG_ERR_ARG, "%s: opt is NULL", F), false;
-    if (!opt->kind->step)
+    if (!opt->kind->update)   /* L-BFGS: not elementwise, it keeps its closure path */
         return tg__error(TG_ERR_ARG, "%s: %s steps only through a closure (tg_optim_step_closure)", F,
                          opt->kind->name), false;
     bool same = opt->n == tg_params_count(params);
@@ -418,7 +418,7 @@ static bool check_optimizer(const tg_optim *opt, const tg_params *params)
     return true;
 }
 
-/* The gradient tensors an optimizer step reads, one per parameter. */
+/* The gradient tensors tg_grad shows after a replay, one per parameter. */
 static tg_status make_grads(tg_graph *g)
 {
     if (!(g->grad = tg__calloc((size_t)g->n_params, sizeof *g->grad)))
@@ -524,6 +524,7 @@ void tg_graph_free(tg_graph *g)
         if (g->grad[i])
             tg__tensor_unref(g->grad[i]);
     tg__free(g->grad);
+    tg__free(g->grad_in_place);
     tg__free(g->leaf_of);
     tg__graph_unload(g);
     tg__free(g->rec), tg__free(g->val), tg__free(g->sc), tg__free(g->buf), tg__free(g->pass);

@@ -14,6 +14,7 @@
 
 #include "../autograd/graph.h"
 #include "../core/opdesc.h"
+#include "../optim/optim.h"
 
 typedef struct tg__recorder tg__recorder;
 
@@ -161,9 +162,12 @@ struct tg_graph {
     tg_tensor **param;               /* references */
     int *pval, *gval;                /* value of each parameter and of its gradient */
     double lr;
-    tg_optim *opt;                   /* not NULL: the update is opt's step, from gradients the
-                                     ** replay writes into grad[i] (each stored by its pass) */
-    tg_tensor **grad;                /* opt: per parameter, the gradient tensor (owned) */
+    tg_optim *opt;                   /* not NULL: the update is opt's (its kind's update, run
+                                     ** inside the last pass or after the reductions), its state
+                                     ** in opt, the per-step scalars in sc, the state in buf */
+    tg_tensor **grad;                /* opt: per parameter, the gradient tensor tg_grad shows (owned) */
+    bool *grad_in_place;             /* opt: per parameter, its gradient's buffer is grad[i]'s data */
+    bool opt_begun;                  /* opt: this replay's update has begun (scalars written) */
     bool grads_only;                 /* lazy mode's plan: no update; the gradients are stored for
                                      ** the caller (tg__graph_run), param[i] is leaf leaf_of[i] */
     int *leaf_of;
@@ -215,6 +219,10 @@ bool tg__graph_writable(const tg_graph *g);
 void tg__graph_unload(tg_graph *g);
 /* The slot of sc holding the learning rate (after the values' slots). */
 static inline int tg__graph_lr_slot(const tg_graph *g) { return g->n_val; }
+/* opt: the first of parameter i's per-step scalars in sc, and of its state
+** buffers in buf (after the values' slots and the learning rate's). */
+static inline int tg__graph_opt_scalar(const tg_graph *g, int i) { return g->n_val + 1 + i * TG__OPTIM_SCALARS; }
+static inline int tg__graph_opt_state(const tg_graph *g, int i) { return g->n_val + 1 + i * TG__OPTIM_STATES; }
 /* The value an identity op chain passes on. */
 static inline int tg__graph_root(const tg_graph *g, int v)
 {

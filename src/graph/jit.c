@@ -145,6 +145,11 @@ static void lay_out(layout *L, const tg__pass *ps)
             if (ps->span_mask[e] >> o & 1u)
                 needs_slot(L, r->out[o]);
     }
+    for (int u = 0; u < ps->n_upd; u++) {   /* updates run in the last loop: gradients made before it */
+        int v = tg__graph_root(g, g->gval[ps->upd[u]]);
+        if (L->seg[v] < L->n_seg - 1)
+            needs_slot(L, v);
+    }
 }
 
 /* desc->expr with %0, %1 replaced by the inputs' expressions and %a0, %a1
@@ -226,6 +231,21 @@ static void emit_reads(sbuf *s, const tg_graph *g, const tg__pass *ps, bool *see
     }
 }
 
+/* The optimizer's update of the u-th parameter the pass updates, from its
+** descriptor (src/optim), at point k: the parameter u<u>[k], the gradient g,
+** the state o<u>_<b>[k] and the per-step scalars os<u>_<k> (emit_pass). */
+static void emit_update(sbuf *s, const layout *L, int u, const char *g)
+{
+    char p[40], stn[TG__OPTIM_STATES][40], scn[TG__OPTIM_SCALARS][40];
+    const char *st[TG__OPTIM_STATES], *sc[TG__OPTIM_SCALARS];
+    snprintf(p, sizeof p, "u%d[k]", u);
+    for (int b = 0; b < TG__OPTIM_STATES; b++)
+        snprintf(stn[b], sizeof stn[b], "o%d_%d[k]", u, b), st[b] = stn[b];
+    for (int k = 0; k < TG__OPTIM_SCALARS; k++)
+        snprintf(scn[k], sizeof scn[k], "os%d_%d", u, k), sc[k] = scn[k];
+    L->g->opt->kind->update->emit(L->g->opt, put_sink, s, p, g, st, sc);
+}
+
 /* The loop body of segment L->cur, adding into lane set `set` of its
 ** reductions; false when it has nothing to do. */
 static bool emit_body(sbuf *s, const layout *L, const tg__pass *ps, int set)
@@ -248,8 +268,12 @@ static bool emit_body(sbuf *s, const layout *L, const tg__pass *ps, int set)
     for (int t = 0; t < ps->n_store; t++)
         if (seg_of(L, ps->store[t]) == L->cur)
             put(s, "    w%d[k] = %s;\n", ps->store[t], name(a, L, ps->store[t])), any = true;
-    for (int u = 0; u < ps->n_upd; u++)
-        if (seg_of(L, g->gval[ps->upd[u]]) == L->cur)
+    for (int u = 0; u < ps->n_upd; u++)   /* in the last loop: a later loop may read the parameter */
+        if (L->cur != L->n_seg - 1)
+            continue;
+        else if (g->opt)
+            emit_update(s, L, u, name(a, L, g->gval[ps->upd[u]])), any = true;
+        else
             put(s, "    u%d[k] -= lr * %s;\n", u, name(a, L, g->gval[ps->upd[u]])), any = true;
     if (ps->rowred >= 0 && seg_of(L, g->rec[ps->rowred].in[0]) == L->cur)   /* the block the fold reads */
         put(s, "    part[q] = %s;\n", name(a, L, g->rec[ps->rowred].in[0])), any = true;
@@ -396,8 +420,15 @@ static void emit_pass(sbuf *s, layout *L, int p)
     }
     for (int t = 0; t < ps->n_store; t++)
         put(s, "    double *const w%d = buf[%d];\n", ps->store[t], ps->store[t]);
-    for (int u = 0; u < ps->n_upd; u++)
+    for (int u = 0; u < ps->n_upd; u++) {
         put(s, "    double *const u%d = buf[%d];\n", u, g->pval[ps->upd[u]]);
+        for (int b = 0; g->opt && b < TG__OPTIM_STATES; b++)   /* the optimizer's state and scalars */
+            put(s, "    double *const o%d_%d = buf[%d];\n    (void)o%d_%d;\n", u, b,
+                tg__graph_opt_state(g, ps->upd[u]) + b, u, b);
+        for (int k = 0; g->opt && k < TG__OPTIM_SCALARS; k++)
+            put(s, "    const double os%d_%d = sc[%d];\n    (void)os%d_%d;\n", u, k,
+                tg__graph_opt_scalar(g, ps->upd[u]) + k, u, k);
+    }
     for (L->cur = 0; L->cur < L->n_seg; L->cur++) {
         emit_span_calls(s, L, ps);
         emit_loop(s, L, ps);

@@ -373,7 +373,7 @@ static tg_status build_pass(tg_graph *g, tg__pass *ps, int p, bool last, bool *s
     memset(set, 0, (size_t)g->n_val * sizeof *set);
     int nr = 0, ns = 0, nu = 0;
     int *red = tg__malloc((size_t)(g->n_rec + 1) * sizeof *red);
-    int *st = tg__malloc((size_t)(g->n_val + 1) * sizeof *st);
+    int *st = tg__malloc((size_t)(g->n_val + g->n_params + 1) * sizeof *st);
     int *up = tg__malloc((size_t)(g->n_params + 1) * sizeof *up);
     ps->red = red, ps->store = st, ps->upd = up;
     ps->rowred = -1;
@@ -389,11 +389,15 @@ static tg_status build_pass(tg_graph *g, tg__pass *ps, int p, bool last, bool *s
             st[ns++] = v;
             close_over(g, v, set);
         }
-    for (int i = 0; last && !g->opt && i < g->n_params; i++)
-        if (g->val[tg__graph_root(g, g->gval[i])].kind == V_ELEM) {
-            up[nu++] = i;
-            close_over(g, g->gval[i], set);
-        }
+    for (int i = 0; last && !g->grads_only && i < g->n_params; i++) {   /* lazy mode: stored, no update */
+        int v = tg__graph_root(g, g->gval[i]);
+        if (g->val[v].kind != V_ELEM)
+            continue;
+        up[nu++] = i;
+        close_over(g, v, set);
+        if (g->opt && g->grad_in_place[i] && !g->val[v].store)
+            st[ns++] = v;   /* into the tensor tg_grad shows, where the update reads it */
+    }
     ps->n_red = nr, ps->n_store = ns, ps->n_upd = nu;
     if (!(ps->elem = list_of(set, g->n_val, &ps->n_elem)) ||
         !(ps->span_mask = tg__calloc((size_t)ps->n_elem + 1, sizeof *ps->span_mask)))
@@ -486,8 +490,8 @@ static tg_status make_buffers(tg_graph *g)
 {
     for (int v = 0; v < g->n_val; v++) {
         tg__gval *x = &g->val[v];
-        if (!x->needed || x->alias >= 0)
-            continue;
+        if (!x->needed || x->alias >= 0 || x->buf)
+            continue;   /* x->buf: a gradient tensor's data (bind_optimizer) */
         if (x->producer < 0 && x->kind == V_BUF) {
             x->buf = x->ext->data;
         } else if (x->kind == V_BUF || x->store || x->opaque_in) {
@@ -572,6 +576,8 @@ void tg__graph_last_plan(int *opaque, int *rowred)
     *rowred = last_rowred - 1;
 }
 
+static tg_status bind_optimizer(tg_graph *g);
+
 tg_status tg__graph_plan(tg_graph *g)
 {
     mark_needed(g);
@@ -580,7 +586,7 @@ tg_status tg__graph_plan(tg_graph *g)
         if (g->rec[k].needed && (g->rec[k].type == REC_SPAN || g->rec[k].type == REC_SPAN_BWD))
             g->block = TG__GRAPH_SPAN_BLOCK;
     classify(g);
-    for (int i = 0; (g->opt || g->grads_only) && i < g->n_params; i++) {   /* whole gradients are read */
+    for (int i = 0; g->grads_only && i < g->n_params; i++) {   /* whole gradients are read */
         tg__gval *x = &g->val[tg__graph_root(g, g->gval[i])];
         x->store = x->store || x->kind == V_ELEM;
     }
@@ -596,11 +602,16 @@ tg_status tg__graph_plan(tg_graph *g)
                 g->reads[g->n_reads++] = v;
         }
     }
-    g->sc = tg__calloc((size_t)g->n_val + 1, sizeof *g->sc);
+    size_t extra = g->opt ? (size_t)g->n_params : 0;
+    g->sc = tg__calloc((size_t)g->n_val + 1 + extra * TG__OPTIM_SCALARS, sizeof *g->sc);
     if (g->sc)
         g->sc[tg__graph_lr_slot(g)] = g->lr;
-    g->buf = tg__calloc((size_t)g->n_val + 1, sizeof *g->buf);
-    tg_status st = g->sc && g->buf && g->reads ? build_steps(g) : TG_ERR_NOMEM;
+    g->buf = tg__calloc((size_t)g->n_val + 1 + extra * TG__OPTIM_STATES, sizeof *g->buf);
+    tg_status st = g->sc && g->buf && g->reads ? TG_OK : TG_ERR_NOMEM;
+    if (st == TG_OK && g->opt && (st = bind_optimizer(g)) != TG_OK)
+        return st;   /* its own message */
+    if (st == TG_OK)
+        st = build_steps(g);
     if (st == TG_OK)
         st = make_buffers(g);
     if (st == TG_OK)
@@ -663,6 +674,8 @@ static void run_scalar(tg_graph *g, const tg__grec *r)
     }
     g->sc[r->out[0]] = y;
 }
+
+static void optimizer_block(tg_graph *g, int i, int64_t lo, int64_t nb, double *p, const double *d);
 
 /* A worker's scratch: block arrays, a fill block and gather blocks, and the ops' own. */
 typedef struct work { double *blocks, *fill, *gather, *op; } work;
@@ -779,6 +792,10 @@ static void interp_block(tg_graph *g, const work *wk, const tg__pass *ps, double
     for (int u = 0; u < ps->n_upd; u++) {
         double *p = g->buf[g->pval[ps->upd[u]]] + lo;
         const double *d = block_of(g, wk, g->gval[ps->upd[u]], lo);
+        if (g->opt) {
+            optimizer_block(g, ps->upd[u], lo, nb, p, d);
+            continue;
+        }
         for (int64_t i = 0; i < nb; i++)
             p[i] -= g->lr * d[i];
     }
@@ -920,8 +937,9 @@ static void rowred_tasks(void *ctx, int64_t t0, int64_t t1)
         if (inner == 1 && j->per > 0) {   /* whole rows of the last dim in one block */
             int64_t r0 = t * j->per, r1 = r0 + j->per < r->red_outer ? r0 + j->per : r->red_outer;
             const double *x = red_input(g, &wk, j->ps, v, r0 * len, (r1 - r0) * len);
-            for (int64_t row = r0; row < r1; row++)
-                j->out[row] = fold_run(f, true, 0.0, len, x + (row - r0) * len);
+            for (int64_t row = r0; row < r1; row++)   /* a sum: one kernel call, eager's order */
+                j->out[row] = f == 0 ? 0.0 + tg__kern()->sum(len, x + (row - r0) * len)
+                                     : fold_run(f, true, 0.0, len, x + (row - r0) * len);
         } else if (inner == 1) {          /* one long row, block by block */
             int64_t sb = B / ROW_CHUNK * ROW_CHUNK, end = (t + 1) * len;
             double acc = 0.0;
@@ -1054,6 +1072,30 @@ static tg_status run_opaque_now(tg_graph *g, tg__grec *r)
 
 /* ----------------------------------------------------------------- replay */
 
+/* ---------------------------------------------- an optimizer's update (opt) */
+
+/* Parameter i's update over elements [lo, lo + nb): the gradient at d, the
+** state at lo. */
+static void optimizer_block(tg_graph *g, int i, int64_t lo, int64_t nb, double *p, const double *d)
+{
+    double *st[TG__OPTIM_STATES];
+    for (int b = 0; b < TG__OPTIM_STATES; b++) {
+        double *base = g->buf[tg__graph_opt_state(g, i) + b];
+        st[b] = base ? base + lo : NULL;
+    }
+    g->opt->kind->update->block(g->opt, &g->sc[tg__graph_opt_scalar(g, i)], nb, p, d, st);
+}
+
+/* This replay's update begins: every parameter's step count advances and its
+** per-step scalars are written (before the pass that updates; after every
+** call that may fail, so a failed replay leaves the optimizer as it was). */
+static void optimizer_begin(tg_graph *g)
+{
+    for (int i = 0; i < g->n_params; i++)
+        g->opt->kind->update->begin(g->opt, i, &g->sc[tg__graph_opt_scalar(g, i)]);
+    g->opt_begun = true;
+}
+
 static void update_params(tg_graph *g)
 {
     for (int i = 0; i < g->n_params; i++) {
@@ -1070,24 +1112,56 @@ static void update_params(tg_graph *g)
     }
 }
 
-/* The gradients into the parameters' tg_grad (the graph's tensors, set once),
-** then the optimizer's step. */
-static tg_status optimizer_step(tg_graph *g)
+/* The rest of the update, after the passes: each gradient made visible as
+** the parameter's tg_grad (the graph's tensor, set once; written here when
+** the plan holds it as a scalar or elsewhere), then the parameters whose
+** gradient is not elementwise in the last pass (one element, a broadcast
+** scalar, an opaque call's result) updated from it. */
+static void optimizer_finish(tg_graph *g)
 {
+    if (!g->opt_begun)
+        optimizer_begin(g);
+    g->opt_begun = false;
     for (int i = 0; i < g->n_params; i++) {
         int gv = tg__graph_root(g, g->gval[i]);
         const tg__gval *x = &g->val[gv];
         tg_tensor *p = g->param[i], *d = g->grad[i];
-        if (x->kind == V_SCAL || x->kind == V_UNIF)
+        bool scalar = x->kind == V_SCAL || x->kind == V_UNIF;
+        if (scalar)
             tg__kern()->fill(d->numel, g->sc[gv], d->data);
-        else
+        else if (!g->grad_in_place[i])
             memcpy(d->data, g->buf[gv], (size_t)d->numel * sizeof(double));
+        if (x->kind != V_ELEM)   /* a scalar's gradient from the tensor it was just written to */
+            optimizer_block(g, i, 0, p->numel, p->data, scalar ? d->data : g->buf[gv]);
         if (p->grad != d) {
             tg__tensor_unref(p->grad);
             p->grad = tg__tensor_ref(d);
         }
     }
-    return tg_optim_step(g->opt);
+}
+
+/* The optimizer's state as buffers of the plan (made now, so no replay
+** allocates), and each gradient's buffer the tensor tg_grad will show where
+** the plan makes it (not an outside tensor, not another parameter's). */
+static tg_status bind_optimizer(tg_graph *g)
+{
+    const tg__optim_update *u = g->opt->kind->update;
+    if (!(g->grad_in_place = tg__calloc((size_t)g->n_params, sizeof *g->grad_in_place)))
+        return tg__error(TG_ERR_NOMEM, "tg_graph_capture_optim: out of memory");
+    for (int i = 0; i < g->n_params; i++) {
+        double *st[TG__OPTIM_STATES] = {0};
+        int n_st = 0;
+        if (u->state(g->opt, i, st, &n_st) != TG_OK)
+            return tg_last_status();
+        for (int b = 0; b < n_st; b++)
+            g->buf[tg__graph_opt_state(g, i) + b] = st[b];
+        tg__gval *x = &g->val[tg__graph_root(g, g->gval[i])];
+        if (x->producer >= 0 && (x->kind == V_ELEM || x->kind == V_BUF) && !x->buf) {
+            x->buf = g->grad[i]->data;
+            g->grad_in_place[i] = true;
+        }
+    }
+    return TG_OK;
 }
 
 tg_status tg__graph_run(tg_graph *g)
@@ -1105,8 +1179,11 @@ tg_status tg__graph_run(tg_graph *g)
             run_small(g, &g->rec[sp->index]);
         else if (sp->kind == S_ROWRED)
             run_rowred(g, &g->pass[sp->index]);
-        else
+        else {
+            if (g->opt && g->pass[sp->index].n_upd)
+                optimizer_begin(g);   /* the last pass updates */
             run_pass(g, &g->pass[sp->index]);
+        }
     }
     for (int s = 0; s < g->n_step; s++) {   /* only opaque calls hold a forward's output */
         tg__grec *r = &g->rec[g->step[s].index];
@@ -1162,11 +1239,9 @@ tg_status tg_graph_replay(tg_graph *g, double *loss)
     if (st != TG_OK)
         return st;
     if (g->opt)
-        st = optimizer_step(g);
+        optimizer_finish(g);
     else
         update_params(g);
-    if (st != TG_OK)
-        return st;
     if (loss)
         *loss = g->sc[tg__graph_root(g, g->loss)];
     return TG_OK;

@@ -10,6 +10,7 @@
 #include "optim/optim.h"
 
 #include <math.h>
+#include <string.h>
 
 typedef struct adagrad {
     tg_optim base;
@@ -21,34 +22,62 @@ tg_adagrad_opts tg_adagrad_defaults(void)
     return (tg_adagrad_opts){.lr = 1e-2, .eps = 1e-10};
 }
 
-static tg_status adagrad_step(tg_optim *base)
+/* the per-step scalars */
+enum { S_CLR, S_WD, S_EPS };
+
+/* sum, initial_accumulator_value at the start */
+static tg_status adagrad_state(tg_optim *base, int i, double **st, int *n_st)
 {
-    const tg_adagrad_opts *op = &((adagrad *)base)->opts;
-    for (int i = 0; i < base->n; i++) {
-        tg_tensor *p = base->params[i], *grad = tg_grad(p);
-        if (!grad)
-            continue;
-        bool fresh;
-        double *sum = tg__optim_state(base, i, 1, &fresh);
-        if (!sum)
-            return TG_ERR_NOMEM;
-        int64_t n = p->numel, step = ++base->steps[i];
-        for (int64_t j = 0; fresh && j < n; j++)
-            sum[j] = op->initial_accumulator_value;
-        double clr = op->lr / (1 + (double)(step - 1) * op->lr_decay);
-        for (int64_t j = 0; j < n; j++) {
-            double g = op->maximize ? -grad->data[j] : grad->data[j];
-            if (op->weight_decay != 0)
-                g = g + op->weight_decay * p->data[j];
-            sum[j] = sum[j] + g * g;
-            p->data[j] = p->data[j] + -clr * g / (sqrt(sum[j]) + op->eps);
-        }
-    }
-    return TG_OK;
+    bool fresh;
+    double *sum = tg__optim_state(base, i, 1, &fresh);
+    int64_t n = base->params[i]->numel;
+    for (int64_t j = 0; sum && fresh && j < n; j++)
+        sum[j] = ((adagrad *)base)->opts.initial_accumulator_value;
+    *n_st = 1;
+    st[0] = sum;
+    return sum ? TG_OK : TG_ERR_NOMEM;
 }
 
-static const tg__optim_kind adagrad_kind = {.name = "Adagrad", .step = adagrad_step,
-                                            .lr_offset = offsetof(adagrad, opts.lr)};
+static void adagrad_begin(tg_optim *base, int i, double *s)
+{
+    const tg_adagrad_opts *op = &((adagrad *)base)->opts;
+    int64_t step = ++base->steps[i];
+    s[S_CLR] = op->lr / (1 + (double)(step - 1) * op->lr_decay);
+    s[S_WD] = op->weight_decay, s[S_EPS] = op->eps;
+}
+
+static void adagrad_block(const tg_optim *base, const double *s, int64_t n, double *restrict p,
+                          const double *restrict grad, double *const *st)
+{
+    double c[TG__OPTIM_SCALARS];   /* locals: stores through p cannot change them */
+    memcpy(c, s, sizeof c);
+    const tg_adagrad_opts *op = &((const adagrad *)base)->opts;
+    double *restrict sum = st[0];
+    for (int64_t j = 0; j < n; j++) {
+        double g = op->maximize ? -grad[j] : grad[j];
+        if (op->weight_decay != 0)
+            g = g + c[S_WD] * p[j];
+        sum[j] = sum[j] + g * g;
+        p[j] = p[j] + -c[S_CLR] * g / (sqrt(sum[j]) + c[S_EPS]);
+    }
+}
+
+static void adagrad_emit(const tg_optim *base, tg__put_fn *put, void *sink, const char *p, const char *grad,
+                         const char *const *st, const char *const *s)
+{
+    const tg_adagrad_opts *op = &((const adagrad *)base)->opts;
+    put(sink, "    {\n    double g = %s(%s);\n", op->maximize ? "-" : "", grad);
+    if (op->weight_decay != 0)
+        put(sink, "    g = g + %s * %s;\n", s[S_WD], p);
+    put(sink, "    %s = %s + g * g;\n", st[0], st[0]);
+    put(sink, "    %s = %s + -%s * g / (sqrt(%s) + %s);\n    }\n", p, p, s[S_CLR], st[0], s[S_EPS]);
+}
+
+static const tg__optim_update adagrad_update = {adagrad_state, adagrad_begin, adagrad_block, adagrad_emit};
+
+static const tg__optim_kind adagrad_kind = {.name = "Adagrad", .step = tg__optim_step_update,
+                                            .lr_offset = offsetof(adagrad, opts.lr),
+                                            .update = &adagrad_update};
 
 tg_optim *tg_adagrad_new(const tg_params *params, const tg_adagrad_opts *opts)
 {

@@ -15,6 +15,7 @@
 #include "optim/optim.h"
 
 #include <math.h>
+#include <string.h>
 
 typedef struct adam {
     tg_optim base;
@@ -40,53 +41,83 @@ static double maximum(double a, double b)
     return isnan(a) || a > b ? a : b;
 }
 
-static void adam_update(const adam *o, int64_t step, int64_t n, double *p, const double *grad,
-                        double *m, double *v, double *vmax)
+/* the per-step scalars */
+enum { S_BETA1, S_BETA2, S_OMB1, S_OMB2, S_STEP_SIZE, S_BC2_SQRT, S_EPS, S_WD, S_DECAY };
+
+/* m, v and vmax */
+static tg_status adam_state(tg_optim *base, int i, double **st, int *n_st)
 {
+    bool fresh;
+    *n_st = 3;
+    return tg__optim_buffers(base, i, 3, st, &fresh) ? TG_OK : TG_ERR_NOMEM;
+}
+
+static void adam_begin(tg_optim *base, int i, double *s)
+{
+    const tg_adam_opts *op = &((adam *)base)->opts;
+    int64_t step = ++base->steps[i];
+    s[S_BETA1] = op->beta1, s[S_BETA2] = op->beta2;
+    s[S_OMB1] = 1 - op->beta1, s[S_OMB2] = 1 - op->beta2;
+    s[S_STEP_SIZE] = op->lr / (1 - pow(op->beta1, (double)step));
+    s[S_BC2_SQRT] = sqrt(1 - pow(op->beta2, (double)step));
+    s[S_EPS] = op->eps, s[S_WD] = op->weight_decay;
+    s[S_DECAY] = 1 - op->lr * op->weight_decay;
+}
+
+static void adam_block(const tg_optim *base, const double *s, int64_t n, double *restrict p,
+                       const double *restrict grad, double *const *st)
+{
+    double c[TG__OPTIM_SCALARS];   /* locals: stores through p cannot change them */
+    memcpy(c, s, sizeof c);
+    const adam *o = (const adam *)base;
     const tg_adam_opts *op = &o->opts;
-    double decay = 1 - op->lr * op->weight_decay;
-    double one_minus_beta1 = 1 - op->beta1, one_minus_beta2 = 1 - op->beta2;
-    double step_size = op->lr / (1 - pow(op->beta1, (double)step));
-    double bc2_sqrt = sqrt(1 - pow(op->beta2, (double)step));
+    double *restrict m = st[0], *restrict v = st[1], *restrict vmax = st[2];
     for (int64_t j = 0; j < n; j++) {
         double g = op->maximize ? -grad[j] : grad[j];
         if (o->decoupled)
-            p[j] = p[j] * decay;
+            p[j] = p[j] * c[S_DECAY];
         else if (op->weight_decay != 0)
-            g = g + op->weight_decay * p[j];
-        m[j] = m[j] * op->beta1 + one_minus_beta1 * g;
-        v[j] = v[j] * op->beta2 + one_minus_beta2 * g * g;
+            g = g + c[S_WD] * p[j];
+        m[j] = m[j] * c[S_BETA1] + c[S_OMB1] * g;
+        v[j] = v[j] * c[S_BETA2] + c[S_OMB2] * g * g;
         double denom;
         if (op->amsgrad) {
             vmax[j] = maximum(vmax[j], v[j]);
-            denom = sqrt(vmax[j]) / bc2_sqrt + op->eps;
+            denom = sqrt(vmax[j]) / c[S_BC2_SQRT] + c[S_EPS];
         } else {
-            denom = sqrt(v[j]) / bc2_sqrt + op->eps;
+            denom = sqrt(v[j]) / c[S_BC2_SQRT] + c[S_EPS];
         }
-        p[j] = p[j] + -step_size * m[j] / denom;
+        p[j] = p[j] + -c[S_STEP_SIZE] * m[j] / denom;
     }
 }
 
-static tg_status adam_step(tg_optim *base)
+static void adam_emit(const tg_optim *base, tg__put_fn *put, void *sink, const char *p, const char *grad,
+                      const char *const *st, const char *const *s)
 {
-    for (int i = 0; i < base->n; i++) {
-        tg_tensor *p = base->params[i], *g = tg_grad(p);
-        if (!g)
-            continue;
-        bool fresh;
-        double *m = tg__optim_state(base, i, 3, &fresh);
-        if (!m)
-            return TG_ERR_NOMEM;
-        int64_t n = p->numel;
-        adam_update((adam *)base, ++base->steps[i], n, p->data, g->data, m, m + n, m + 2 * n);
+    const adam *o = (const adam *)base;
+    const tg_adam_opts *op = &o->opts;
+    put(sink, "    {\n    double g = %s(%s);\n", op->maximize ? "-" : "", grad);
+    if (o->decoupled)
+        put(sink, "    %s = %s * %s;\n", p, p, s[S_DECAY]);
+    else if (op->weight_decay != 0)
+        put(sink, "    g = g + %s * %s;\n", s[S_WD], p);
+    put(sink, "    %s = %s * %s + %s * g;\n", st[0], st[0], s[S_BETA1], s[S_OMB1]);
+    put(sink, "    %s = %s * %s + %s * g * g;\n", st[1], st[1], s[S_BETA2], s[S_OMB2]);
+    const char *v = st[1];
+    if (op->amsgrad) {   /* maximum: NaN when either is NaN */
+        put(sink, "    %s = isnan(%s) || %s > %s ? %s : %s;\n", st[2], st[2], st[2], st[1], st[2], st[1]);
+        v = st[2];
     }
-    return TG_OK;
+    put(sink, "    const double denom = sqrt(%s) / %s + %s;\n", v, s[S_BC2_SQRT], s[S_EPS]);
+    put(sink, "    %s = %s + -%s * %s / denom;\n    }\n", p, p, s[S_STEP_SIZE], st[0]);
 }
 
-static const tg__optim_kind adam_kind = {.name = "Adam", .step = adam_step,
-                                         .lr_offset = offsetof(adam, opts.lr)};
-static const tg__optim_kind adamw_kind = {.name = "AdamW", .step = adam_step,
-                                          .lr_offset = offsetof(adam, opts.lr)};
+static const tg__optim_update adam_update = {adam_state, adam_begin, adam_block, adam_emit};
+
+static const tg__optim_kind adam_kind = {.name = "Adam", .step = tg__optim_step_update,
+                                         .lr_offset = offsetof(adam, opts.lr), .update = &adam_update};
+static const tg__optim_kind adamw_kind = {.name = "AdamW", .step = tg__optim_step_update,
+                                          .lr_offset = offsetof(adam, opts.lr), .update = &adam_update};
 
 static tg_optim *adam_new(const tg__optim_kind *kind, const tg_params *params, const tg_adam_opts *opts,
                           const char *fn)

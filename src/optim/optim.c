@@ -7,6 +7,7 @@
 ** file per kind (sgd.c, rmsprop.c, adam.c, lbfgs.c).
 */
 #include "optim/optim.h"
+#include "kernels/parallel.h"
 
 #include <math.h>
 #include <string.h>
@@ -57,6 +58,53 @@ double *tg__optim_state(tg_optim *o, int i, int n_buf, bool *fresh)
     }
     *fresh = true;
     return o->state[i];
+}
+
+double *tg__optim_buffers(tg_optim *o, int i, int n_buf, double **st, bool *fresh)
+{
+    double *b = tg__optim_state(o, i, n_buf, fresh);
+    int64_t n = o->params[i]->numel;
+    for (int k = 0; k < n_buf; k++)
+        st[k] = b ? b + k * n : NULL;
+    return b;
+}
+
+/* One parameter's update, sliced over the kernel threads: each element is
+** updated alone, so the bits do not depend on the slicing. */
+typedef struct update_job {
+    const tg_optim *o;
+    const double *s;
+    double *p;
+    const double *grad;
+    double *const *st;
+    int n_st;
+} update_job;
+
+static void update_slice(void *ctx, int64_t lo, int64_t hi)
+{
+    const update_job *j = ctx;
+    double *st[TG__OPTIM_STATES] = {0};
+    for (int b = 0; b < j->n_st; b++)
+        st[b] = j->st[b] + lo;
+    j->o->kind->update->block(j->o, j->s, hi - lo, j->p + lo, j->grad + lo, st);
+}
+
+tg_status tg__optim_step_update(tg_optim *o)
+{
+    const tg__optim_update *u = o->kind->update;
+    for (int i = 0; i < o->n; i++) {
+        tg_tensor *p = o->params[i], *g = tg_grad(p);
+        if (!g)
+            continue;
+        double *st[TG__OPTIM_STATES] = {0}, s[TG__OPTIM_SCALARS];
+        int n_st;
+        if (u->state(o, i, st, &n_st) != TG_OK)
+            return TG_ERR_NOMEM;
+        u->begin(o, i, s);
+        update_job job = {o, s, p->data, g->data, st, n_st};
+        tg__par_run(tg__par_team(4 * p->numel), p->numel, 8, update_slice, &job);
+    }
+    return TG_OK;
 }
 
 tg_status tg__optim_eval(const char *fn, tg_closure closure, void *user, double *loss)

@@ -14,6 +14,7 @@
 #include "optim/optim.h"
 
 #include <math.h>
+#include <string.h>
 
 typedef struct rmsprop {
     tg_optim base;
@@ -25,52 +26,82 @@ tg_rmsprop_opts tg_rmsprop_defaults(void)
     return (tg_rmsprop_opts){.lr = 1e-2, .alpha = 0.99, .eps = 1e-8};
 }
 
-static void rmsprop_update(const tg_rmsprop_opts *op, int64_t n, double *p, const double *grad,
-                           double *sq, double *ga, double *buf)
+/* the per-step scalars */
+enum { S_LR, S_ALPHA, S_OMA, S_WD, S_EPS, S_MOMENTUM };
+
+/* sq, ga and buf */
+static tg_status rmsprop_state(tg_optim *base, int i, double **st, int *n_st)
 {
-    double one_minus_alpha = 1 - op->alpha;
+    bool fresh;
+    *n_st = 3;
+    return tg__optim_buffers(base, i, 3, st, &fresh) ? TG_OK : TG_ERR_NOMEM;
+}
+
+static void rmsprop_begin(tg_optim *base, int i, double *s)
+{
+    const tg_rmsprop_opts *op = &((rmsprop *)base)->opts;
+    s[S_LR] = op->lr, s[S_ALPHA] = op->alpha, s[S_OMA] = 1 - op->alpha;
+    s[S_WD] = op->weight_decay, s[S_EPS] = op->eps, s[S_MOMENTUM] = op->momentum;
+    base->steps[i]++;
+}
+
+static void rmsprop_block(const tg_optim *base, const double *s, int64_t n, double *restrict p,
+                          const double *restrict grad, double *const *st)
+{
+    double c[TG__OPTIM_SCALARS];   /* locals: stores through p cannot change them */
+    memcpy(c, s, sizeof c);
+    const tg_rmsprop_opts *op = &((const rmsprop *)base)->opts;
+    double *restrict sq = st[0], *restrict ga = st[1], *restrict buf = st[2];
     for (int64_t j = 0; j < n; j++) {
         double g = op->maximize ? -grad[j] : grad[j];
         if (op->weight_decay != 0)
-            g = g + op->weight_decay * p[j];
-        sq[j] = sq[j] * op->alpha + one_minus_alpha * g * g;
+            g = g + c[S_WD] * p[j];
+        sq[j] = sq[j] * c[S_ALPHA] + c[S_OMA] * g * g;
         double avg;
         if (op->centered) {
-            ga[j] = ga[j] * op->alpha + one_minus_alpha * g;
+            ga[j] = ga[j] * c[S_ALPHA] + c[S_OMA] * g;
             avg = sqrt(sq[j] + -ga[j] * ga[j]);
         } else {
             avg = sqrt(sq[j]);
         }
-        avg = avg + op->eps;
+        avg = avg + c[S_EPS];
         if (op->momentum > 0) {
-            buf[j] = buf[j] * op->momentum + g / avg;
-            p[j] = p[j] + -op->lr * buf[j];
+            buf[j] = buf[j] * c[S_MOMENTUM] + g / avg;
+            p[j] = p[j] + -c[S_LR] * buf[j];
         } else {
-            p[j] = p[j] + -op->lr * g / avg;
+            p[j] = p[j] + -c[S_LR] * g / avg;
         }
     }
 }
 
-static tg_status rmsprop_step(tg_optim *base)
+static void rmsprop_emit(const tg_optim *base, tg__put_fn *put, void *sink, const char *p, const char *grad,
+                         const char *const *st, const char *const *s)
 {
-    const tg_rmsprop_opts *op = &((rmsprop *)base)->opts;
-    for (int i = 0; i < base->n; i++) {
-        tg_tensor *p = base->params[i], *g = tg_grad(p);
-        if (!g)
-            continue;
-        bool fresh;
-        double *sq = tg__optim_state(base, i, 3, &fresh);
-        if (!sq)
-            return TG_ERR_NOMEM;
-        int64_t n = p->numel;
-        rmsprop_update(op, n, p->data, g->data, sq, sq + n, sq + 2 * n);
-        base->steps[i]++;
+    const tg_rmsprop_opts *op = &((const rmsprop *)base)->opts;
+    put(sink, "    {\n    double g = %s(%s);\n", op->maximize ? "-" : "", grad);
+    if (op->weight_decay != 0)
+        put(sink, "    g = g + %s * %s;\n", s[S_WD], p);
+    put(sink, "    %s = %s * %s + %s * g * g;\n", st[0], st[0], s[S_ALPHA], s[S_OMA]);
+    if (op->centered) {
+        put(sink, "    %s = %s * %s + %s * g;\n", st[1], st[1], s[S_ALPHA], s[S_OMA]);
+        put(sink, "    double avg = sqrt(%s + -%s * %s);\n", st[0], st[1], st[1]);
+    } else {
+        put(sink, "    double avg = sqrt(%s);\n", st[0]);
     }
-    return TG_OK;
+    put(sink, "    avg = avg + %s;\n", s[S_EPS]);
+    if (op->momentum > 0) {
+        put(sink, "    %s = %s * %s + g / avg;\n", st[2], st[2], s[S_MOMENTUM]);
+        put(sink, "    %s = %s + -%s * %s;\n    }\n", p, p, s[S_LR], st[2]);
+    } else {
+        put(sink, "    %s = %s + -%s * g / avg;\n    }\n", p, p, s[S_LR]);
+    }
 }
 
-static const tg__optim_kind rmsprop_kind = {.name = "RMSprop", .step = rmsprop_step,
-                                            .lr_offset = offsetof(rmsprop, opts.lr)};
+static const tg__optim_update rmsprop_update = {rmsprop_state, rmsprop_begin, rmsprop_block, rmsprop_emit};
+
+static const tg__optim_kind rmsprop_kind = {.name = "RMSprop", .step = tg__optim_step_update,
+                                            .lr_offset = offsetof(rmsprop, opts.lr),
+                                            .update = &rmsprop_update};
 
 tg_optim *tg_rmsprop_new(const tg_params *params, const tg_rmsprop_opts *opts)
 {

@@ -10,6 +10,8 @@
 */
 #include "optim/optim.h"
 
+#include <string.h>
+
 typedef struct sgd {
     tg_optim base;
     tg_sgd_opts opts;
@@ -20,43 +22,73 @@ tg_sgd_opts tg_sgd_defaults(double lr)
     return (tg_sgd_opts){.lr = lr};
 }
 
-/* n elements of one parameter p with gradient grad; buf is the momentum
-** buffer (NULL without momentum), first on its first use. */
-static void sgd_update(const tg_sgd_opts *op, int64_t n, double *p, const double *grad, double *buf,
-                       bool first)
+/* the per-step scalars */
+enum { S_LR, S_FIRST, S_MOMENTUM, S_ONE_MINUS_DAMPENING, S_WD };
+
+/* The momentum buffer, when there is momentum. */
+static tg_status sgd_state(tg_optim *base, int i, double **st, int *n_st)
 {
-    double one_minus_dampening = 1 - op->dampening;
+    bool fresh;
+    *n_st = ((sgd *)base)->opts.momentum != 0;
+    return !*n_st || (st[0] = tg__optim_state(base, i, 1, &fresh)) ? TG_OK : TG_ERR_NOMEM;
+}
+
+/* first: the buffer's first use (no update made yet) */
+static void sgd_begin(tg_optim *base, int i, double *s)
+{
+    const tg_sgd_opts *op = &((sgd *)base)->opts;
+    s[S_LR] = op->lr;
+    s[S_FIRST] = base->steps[i] == 0;
+    s[S_MOMENTUM] = op->momentum;
+    s[S_ONE_MINUS_DAMPENING] = 1 - op->dampening;
+    s[S_WD] = op->weight_decay;
+    base->steps[i]++;
+}
+
+/* n elements of one parameter p with gradient grad; st[0] is the momentum
+** buffer (without momentum: none). */
+static void sgd_block(const tg_optim *base, const double *s, int64_t n, double *restrict p,
+                      const double *restrict grad, double *const *st)
+{
+    double c[TG__OPTIM_SCALARS];   /* locals: stores through p cannot change them */
+    memcpy(c, s, sizeof c);
+    const tg_sgd_opts *op = &((const sgd *)base)->opts;
+    double *restrict buf = op->momentum != 0 ? st[0] : NULL;
+    bool first = c[S_FIRST] != 0;
     for (int64_t j = 0; j < n; j++) {
         double d_p = op->maximize ? -grad[j] : grad[j];
         if (op->weight_decay != 0)
-            d_p = d_p + op->weight_decay * p[j];
+            d_p = d_p + c[S_WD] * p[j];
         if (buf) {
-            buf[j] = first ? d_p : buf[j] * op->momentum + one_minus_dampening * d_p;
-            d_p = op->nesterov ? d_p + op->momentum * buf[j] : buf[j];
+            buf[j] = first ? d_p : buf[j] * c[S_MOMENTUM] + c[S_ONE_MINUS_DAMPENING] * d_p;
+            d_p = op->nesterov ? d_p + c[S_MOMENTUM] * buf[j] : buf[j];
         }
-        p[j] = p[j] + -op->lr * d_p;
+        p[j] = p[j] + -c[S_LR] * d_p;
     }
 }
 
-static tg_status sgd_step(tg_optim *base)
+static void sgd_emit(const tg_optim *base, tg__put_fn *put, void *sink, const char *p, const char *g,
+                     const char *const *st, const char *const *s)
 {
-    const tg_sgd_opts *op = &((sgd *)base)->opts;
-    for (int i = 0; i < base->n; i++) {
-        tg_tensor *p = base->params[i], *g = tg_grad(p);
-        if (!g)
-            continue;
-        double *buf = NULL;
-        bool first = false;
-        if (op->momentum != 0 && !(buf = tg__optim_state(base, i, 1, &first)))
-            return TG_ERR_NOMEM;
-        sgd_update(op, p->numel, p->data, g->data, buf, first);
-        base->steps[i]++;
+    const tg_sgd_opts *op = &((const sgd *)base)->opts;
+    put(sink, "    {\n    double d_p = %s(%s);\n", op->maximize ? "-" : "", g);
+    if (op->weight_decay != 0)
+        put(sink, "    d_p = d_p + %s * %s;\n", s[S_WD], p);
+    if (op->momentum != 0) {
+        put(sink, "    %s = %s != 0 ? d_p : %s * %s + %s * d_p;\n", st[0], s[S_FIRST], st[0], s[S_MOMENTUM],
+            s[S_ONE_MINUS_DAMPENING]);
+        if (op->nesterov)
+            put(sink, "    d_p = d_p + %s * %s;\n", s[S_MOMENTUM], st[0]);
+        else
+            put(sink, "    d_p = %s;\n", st[0]);
     }
-    return TG_OK;
+    put(sink, "    %s = %s + -%s * d_p;\n    }\n", p, p, s[S_LR]);
 }
 
-static const tg__optim_kind sgd_kind = {.name = "SGD", .step = sgd_step,
-                                        .lr_offset = offsetof(sgd, opts.lr)};
+static const tg__optim_update sgd_update = {sgd_state, sgd_begin, sgd_block, sgd_emit};
+
+static const tg__optim_kind sgd_kind = {.name = "SGD", .step = tg__optim_step_update,
+                                        .lr_offset = offsetof(sgd, opts.lr), .update = &sgd_update};
 
 tg_optim *tg_sgd_new(const tg_params *params, const tg_sgd_opts *opts)
 {

@@ -557,3 +557,22 @@ tg_status tgt_p3_backward_ops(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
 
 const tg_function tgt_p3_raw = {.name = "P3raw", .n_inputs = 1, .n_outputs = 1,
                                 .forward = tgt_p3_forward, .backward = tgt_p3_backward_raw};
+
+/* out = (5x^3 - 3x) / 2 */
+static void p3_span_forward(int64_t n, const double *const *in, double *out)
+{
+    for (int64_t i = 0; i < n; i++)
+        out[i] = 0.5 * (5 * in[0][i] * in[0][i] * in[0][i] - 3 * in[0][i]);
+}
+
+/* forward: y = (5x^3 - 3x) / 2  =>  dx = dy * 1.5 (5x^2 - 1) */
+static void p3_span_backward(int64_t n, const double *const *in, const double *out, const double *g,
+                             double *const *gin)
+{
+    (void)out;
+    for (int64_t i = 0; i < n; i++)
+        gin[0][i] = g[i] * 1.5 * (5 * in[0][i] * in[0][i] - 1);
+}
+
+const tg_function tgt_p3_span = {.name = "P3span", .n_inputs = 1, .n_outputs = 1,
+                                 .forward_span = p3_span_forward, .backward_span = p3_span_backward};

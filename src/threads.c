@@ -3,9 +3,10 @@
 ** The public thread count: tg_set_num_threads / tg_get_num_threads over the
 ** kernels' count (src/kernels/parallel.c), with OpenBLAS kept at the same
 ** count (src/blas.c) so that BLAS and the kernels together never use more
-** threads than asked for.
+** threads than asked for.  Above both (kernels, BLAS), so it stands beside
+** blas.c rather than in core.
 */
-#include "internal.h"
+#include "core/internal.h"
 #include "kernels/parallel.h"
 
 #define TG_MAX_THREADS 1024
