@@ -94,6 +94,8 @@ typedef struct tg__gval {
     /* plan */
     int kind, level, alias;          /* alias: the value an identity op passes on */
     bool needed, store;              /* store: a V_ELEM written to buf by its pass */
+    bool shared;                     /* a V_ELEM a row reduction's pass and another read: stored
+                                     ** by the first pass computing it, read from buf by later ones */
     bool kept;                       /* the graph holds a reference to ext */
     bool constant;                   /* fixed at capture (the backward's seed and what only
                                      ** copies it): cval, a literal in the compiled passes */

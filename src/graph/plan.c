@@ -324,11 +324,12 @@ static void classify(tg_graph *g)
 
 /* ----------------------------------------------------------------- passes */
 
-/* Adds v and the V_ELEM values it is computed from to the set. */
+/* Adds v and the V_ELEM values it is computed from to the set (not those an
+** earlier pass stores for it: shared). */
 static void close_over(const tg_graph *g, int v, bool *in_set)
 {
     v = tg__graph_root(g, v);
-    if (g->val[v].kind != V_ELEM || in_set[v])
+    if (g->val[v].kind != V_ELEM || in_set[v] || g->val[v].shared)
         return;
     in_set[v] = true;
     const tg__grec *r = &g->rec[g->val[v].producer];
@@ -414,6 +415,8 @@ static tg_status build_rowred_pass(tg_graph *g, tg__pass *ps, int k, bool *set)
 {
     memset(set, 0, (size_t)g->n_val * sizeof *set);
     ps->rowred = k;
+    if (!(ps->store = tg__malloc(((size_t)g->n_val + 1) * sizeof *ps->store)))   /* share_values' */
+        return TG_ERR_NOMEM;
     close_over(g, g->rec[k].in[0], set);
     if (!(ps->elem = list_of(set, g->n_val, &ps->n_elem)) ||
         !(ps->span_mask = tg__calloc((size_t)ps->n_elem + 1, sizeof *ps->span_mask)))
@@ -421,6 +424,102 @@ static tg_status build_rowred_pass(tg_graph *g, tg__pass *ps, int k, bool *set)
     for (int e = 0; e < ps->n_elem; e++)
         ps->span_mask[e] = span_mask(&g->rec[g->val[ps->elem[e]].producer], ps->elem[e], set);
     return TG_OK;
+}
+
+/* ------------------------------------------- values several passes read */
+
+/* The values pass ps computes for its own work into roots: its sums' inputs,
+** its stores, its updates' gradients, its row reduction's input. */
+static int pass_roots(const tg_graph *g, const tg__pass *ps, int *roots)
+{
+    int n = 0;
+    for (int r = 0; r < ps->n_red; r++)
+        roots[n++] = tg__graph_root(g, g->rec[ps->red[r]].in[0]);
+    for (int t = 0; t < ps->n_store; t++)
+        roots[n++] = tg__graph_root(g, ps->store[t]);
+    for (int u = 0; u < ps->n_upd; u++)
+        roots[n++] = tg__graph_root(g, g->gval[ps->upd[u]]);
+    if (ps->rowred >= 0)
+        roots[n++] = tg__graph_root(g, g->rec[ps->rowred].in[0]);
+    return n;
+}
+
+/* Pass ps's values again from its roots, stopping at the shared ones. */
+static tg_status refill_pass(tg_graph *g, tg__pass *ps, bool *set, int *roots)
+{
+    int kept = 0;
+    for (int t = 0; t < ps->n_store; t++)   /* an earlier pass stores a shared one */
+        if (!g->val[ps->store[t]].shared)
+            ps->store[kept++] = ps->store[t];
+    ps->n_store = kept;
+    memset(set, 0, (size_t)g->n_val * sizeof *set);
+    int n = pass_roots(g, ps, roots);
+    for (int i = 0; i < n; i++)
+        close_over(g, roots[i], set);
+    tg__free(ps->elem), tg__free(ps->span_mask);
+    ps->span_mask = NULL;
+    if (!(ps->elem = list_of(set, g->n_val, &ps->n_elem)) ||
+        !(ps->span_mask = tg__calloc((size_t)ps->n_elem + 1, sizeof *ps->span_mask)))
+        return TG_ERR_NOMEM;
+    for (int e = 0; e < ps->n_elem; e++)
+        ps->span_mask[e] = span_mask(&g->rec[g->val[ps->elem[e]].producer], ps->elem[e], set);
+    return TG_OK;
+}
+
+/* A row reduction's pass computes the elementwise chain of its input, and
+** the passes after it would compute much of it again (a softmax's exp: once
+** for its max, once for its sum, once for the division, once more in the
+** backward).  So, pass by pass in step order, the values pass i and a later
+** pass j both compute (one of them a row reduction's), where j reads them
+** for work i does not do, are stored by i and read back by j: each such
+** value is computed once.  (Plans without row reductions recompute, as
+** before: for a short chain over N points that is cheaper than a store and
+** a load.) */
+static tg_status share_values(tg_graph *g, bool *in_i, bool *set)
+{
+    int *roots = tg__malloc(((size_t)g->n_rec + (size_t)g->n_val + (size_t)g->n_params + 2) * sizeof *roots);
+    tg_status st = roots ? TG_OK : TG_ERR_NOMEM;
+    for (int i = 0; st == TG_OK && i < g->n_pass; i++) {
+        tg__pass *pi = &g->pass[i];
+        for (int j = i + 1; st == TG_OK && j < g->n_pass && pi->n_elem; j++) {
+            tg__pass *pj = &g->pass[j];
+            if (pi->rowred < 0 && pj->rowred < 0)
+                continue;
+            memset(in_i, 0, (size_t)g->n_val * sizeof *in_i);
+            for (int e = 0; e < pi->n_elem; e++)
+                in_i[pi->elem[e]] = true;
+            int added = 0, n = pass_roots(g, pj, roots);
+            for (int k = 0; k < n; k++)   /* j's roots that i computes */
+                if (in_i[roots[k]] && !g->val[roots[k]].shared)
+                    g->val[roots[k]].shared = true, added++;
+            for (int e = 0; e < pj->n_elem; e++) {   /* i's values read by j's other work */
+                const tg__grec *r = &g->rec[g->val[pj->elem[e]].producer];
+                if (in_i[pj->elem[e]])
+                    continue;
+                for (int k = 0; k < r->n_in; k++) {
+                    int u = tg__graph_root(g, r->in[k]);
+                    if (in_i[u] && !g->val[u].shared)
+                        g->val[u].shared = true, added++;
+                }
+            }
+            if (!added)
+                continue;
+            for (int e = 0; e < pi->n_elem; e++) {   /* i stores them */
+                int v = pi->elem[e];
+                bool listed = false;
+                for (int t = 0; t < pi->n_store; t++)
+                    listed = listed || pi->store[t] == v;
+                if (g->val[v].shared && !listed) {
+                    pi->store[pi->n_store++] = v;
+                    g->val[v].store = true;
+                }
+            }
+            for (int k = j; st == TG_OK && k < g->n_pass; k++)   /* later passes read them */
+                st = refill_pass(g, &g->pass[k], set, roots);
+        }
+    }
+    tg__free(roots);
+    return st;
 }
 
 static int max_level(const tg_graph *g)
@@ -464,6 +563,10 @@ static tg_status build_steps(tg_graph *g)
                     g->step[g->n_step++] = (tg__step){S_ROWRED, g->n_pass - 1};
             }
     }
+    bool *in_i = st == TG_OK ? tg__malloc((size_t)g->n_val + 1) : NULL;
+    if (st == TG_OK)
+        st = in_i ? share_values(g, in_i, set) : TG_ERR_NOMEM;
+    tg__free(in_i);
     tg__free(set);
     return st;
 }
@@ -563,7 +666,9 @@ static tg_status make_scratch(tg_graph *g)
     g->op_stride = op_need;
     g->scratch_alloc = tg__malloc((size_t)(w * g->scratch_stride) * sizeof(double) + 64);
     g->scratch = g->scratch_alloc ? (double *)(((uintptr_t)g->scratch_alloc + 63) & ~(uintptr_t)63) : NULL;
-    g->slot = tg__calloc((size_t)g->n_val + 1, sizeof *g->slot);
+    g->slot = tg__malloc(((size_t)g->n_val + 1) * sizeof *g->slot);
+    for (int v = 0; g->slot && v <= g->n_val; v++)
+        g->slot[v] = -1;   /* not computed by the pass running: read from its buffer */
     g->op_scratch = tg__malloc((size_t)(w * g->op_stride) * sizeof(double));
     return g->kfn && g->scratch && g->slot && g->op_scratch ? TG_OK : TG_ERR_NOMEM;
 }
@@ -699,10 +804,10 @@ static void run_elem(tg_graph *g, const work *wk, const tg__grec *r, int64_t lo,
             tg__imap_gather(&r->imap[i], val->buf, lo, nb, gb);
             x[i] = gb;
             gb += g->block;
-        } else if (val->kind == V_ELEM) {
+        } else if (val->kind == V_ELEM && g->slot[v] >= 0) {
             x[i] = wk->blocks + g->slot[v] * g->block;
-        } else if (val->kind == V_BUF) {
-            x[i] = val->buf + lo;
+        } else if (val->kind == V_BUF || val->kind == V_ELEM) {
+            x[i] = val->buf + lo;   /* (a V_ELEM an earlier pass stored: shared) */
         } else {
             x[i] = &g->sc[v], inc[i] = 0;
         }
@@ -745,7 +850,7 @@ static void run_small(tg_graph *g, const tg__grec *r)
 static double *block_of(tg_graph *g, const work *wk, int v, int64_t lo)
 {
     v = tg__graph_root(g, v);
-    return g->val[v].kind == V_ELEM ? wk->blocks + g->slot[v] * g->block : g->val[v].buf + lo;
+    return g->val[v].kind == V_ELEM && g->slot[v] >= 0 ? wk->blocks + g->slot[v] * g->block : g->val[v].buf + lo;
 }
 
 /* Elem e of the pass, a span record, over one block: scalar inputs filled
@@ -845,6 +950,8 @@ static void run_pass(tg_graph *g, const tg__pass *ps)
             g->slot[ps->elem[e]] = e;
     pass_job job = {g, ps};
     tg__par_run(team, nblocks, 1, run_blocks, &job);
+    for (int e = 0; e < ps->n_elem; e++)
+        g->slot[ps->elem[e]] = -1;
     for (int r = 0; r < ps->n_red; r++) {
         const tg__grec *rec = &g->rec[ps->red[r]];
         double s = tree(ps->part + r, ps->n_red, 0, nblocks);
@@ -882,9 +989,9 @@ static const double *red_input(tg_graph *g, const work *wk, const tg__pass *ps, 
     interp_block(g, wk, ps, NULL, lo, lo + nb);
     v = tg__graph_root(g, v);
     const tg__gval *x = &g->val[v];
-    if (x->kind == V_ELEM)
+    if (x->kind == V_ELEM && g->slot[v] >= 0)
         return wk->blocks + g->slot[v] * g->block;
-    if (x->kind == V_BUF)
+    if (x->kind == V_BUF || x->kind == V_ELEM)
         return x->buf + lo;
     tg__kern()->fill(nb, g->sc[v], wk->fill);
     return wk->fill;
@@ -996,6 +1103,8 @@ static void run_rowred(tg_graph *g, const tg__pass *ps)
     int team = tg__par_team(outer * len * inner);
     team = team < g->n_workers ? team : g->n_workers;
     tg__par_run(team, ntask, 1, rowred_tasks, &job);
+    for (int e = 0; e < ps->n_elem; e++)
+        g->slot[ps->elem[e]] = -1;
     if (kind == TG__OPK_MEAN)   /* to one element */
         job.out[0] /= (double)len;
 }
