@@ -86,6 +86,14 @@ static void expect_fused(const tg_graph *g, int want_rowred)
                     g->rec[k].needed, (long long)g->val[g->rec[k].out[0]].numel);
     if (rowred < want_rowred)
         fail_msg("%d row reductions in the plan, expected at least %d", rowred, want_rowred);
+    /* a value a row reduction's pass and another pass need is computed once:
+    ** stored by the first, read back by the other */
+    for (int i = 0; i < g->n_pass; i++)
+        for (int j = i + 1; j < g->n_pass; j++)
+            for (int a = 0; (g->pass[i].rowred >= 0 || g->pass[j].rowred >= 0) && a < g->pass[i].n_elem; a++)
+                for (int b = 0; b < g->pass[j].n_elem; b++)
+                    if (g->pass[i].elem[a] == g->pass[j].elem[b])
+                        fail_msg("value %d is computed by pass %d and again by pass %d", g->pass[i].elem[a], i, j);
 }
 
 /* STEPS of the eager loop, then the captured step's STEPS replays from the
