@@ -2,10 +2,11 @@
 /*
 ** Reductions over one dimension with PyTorch's names and rules: tg_mean_dim,
 ** tg_amax / tg_amin (the gradient split evenly among ties, as PyTorch),
-** tg_var (with a correction) and tg_logsumexp.  amax and amin are Functions
-** with descriptors (row reductions in the engine; their backward is made of
-** ops, its tie mask an op of its own); the others are compositions of
-** differentiable ops, so all are differentiable twice.  A 0-d tensor has one dimension, 0 or -1, of size 1.
+** tg_var (with a correction), tg_logsumexp, tg_softmax and tg_log_softmax.
+** amax and amin are Functions with descriptors (row reductions in the
+** engine; their backward is made of ops, its tie mask an op of its own); the
+** others are compositions of differentiable ops with descriptors, so all are
+** differentiable twice and fuse.  A 0-d tensor has one dimension, 0 or -1, of size 1.
 ** Ops layer: public op -> Function.
 */
 #include "ops.h"
@@ -216,26 +217,37 @@ tg_tensor *tg_var(tg_tensor *a, int dim, int correction, bool keepdim)
     return tg_div(tg_sum_dim(tg_mul(c, c), dim, keepdim), tg_scalar(dof));
 }
 
-/* logsumexp's shift: m = max(x) along dim (kept as a size-1 dim), 0 where
-** not finite.  A constant: an op of its own applied to x detached, so a
-** captured step recomputes it from x rather than reading the capture's values
-** (forward only: its input never requires grad). */
+/* The shift of logsumexp, softmax and log_softmax: m = max(x) along dim
+** (kept as a size-1 dim), 0 where not finite, held constant: amax of x
+** detached, then this op of its own, so the engine fuses both and a captured
+** step recomputes m from the data.  (amax lets NaN win where a max ignoring
+** NaN would not; a row holding a NaN gives NaN either way.)  Forward:
+** m = x if finite, else 0, piecewise  =>  no gradient (its input never
+** requires grad). */
+static inline double finite_f(double x) { return isfinite(x) ? x : 0.0; }
+static double finite_point(const double *x, const void *args, double *scratch)
+{
+    (void)args, (void)scratch;
+    return finite_f(x[0]);
+}
+static void finite_block(int64_t n, const double *const *x, const int64_t *inc, const void *args, double *y,
+                         double *scratch)
+{
+    (void)args, (void)scratch;
+    for (int64_t j = 0; j < n; j++)
+        y[j] = finite_f(x[0][j * inc[0]]);
+}
+static const tg__opdesc finite_desc = {.kind = TG__OPK_POINT, .point = finite_point, .block = finite_block,
+                                       .expr = "(isfinite(%0) ? (%0) : 0.0)"};
 static tg_status shift_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 {
+    (void)ctx;
     const tg_tensor *x = in[0];
-    int d = 0;
-    int64_t outer = 1, len = 1, inner = 1, shape[TG_MAX_DIMS];
-    split_dim("tg_logsumexp", x, *(const int *)tg_ctx_args(ctx), &d, &outer, &len, &inner);
-    tg_tensor *m = out[0] = tg__out("tg_logsumexp", reduced_shape(x, d, true, shape), shape);
+    tg_tensor *m = out[0] = tg__out("tg_logsumexp", x->ndim, x->shape);
     if (!m)
         return tg_last_status();
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t i = 0; i < inner; i++) {
-            double v = -INFINITY;
-            for (int64_t k = 0; k < len; k++)
-                v = fmax(v, x->data[(o * len + k) * inner + i]);
-            m->data[o * inner + i] = isfinite(v) ? v : 0.0;
-        }
+    for (int64_t j = 0; j < x->numel; j++)
+        m->data[j] = finite_f(x->data[j]);
     return TG_OK;
 }
 static tg_status shift_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
@@ -244,7 +256,19 @@ static tg_status shift_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gi
     return TG_OK;
 }
 static const tg_function shift_fn = {.name = "tg_logsumexp_shift", .n_inputs = 1, .n_outputs = 1,
-                                     .forward = shift_forward, .backward = shift_backward};
+                                     .forward = shift_forward, .backward = shift_backward, .desc = &finite_desc};
+
+/* m for a along dim d (checked), kept as a size-1 dim; an empty dim: 0 */
+static tg_tensor *shift_of(tg_tensor *a, int d)
+{
+    int64_t shape[TG_MAX_DIMS];
+    int nd = reduced_shape(a, d, true, shape);
+    if (a->ndim && a->shape[d] == 0)
+        return tg_zeros(nd, shape);
+    tg_tensor *x = detached(a);
+    tg_tensor *m = x ? tg_amax(x, d, true) : NULL;
+    return m ? tg__apply_op(&shift_fn, &m, NULL, 0) : NULL;
+}
 
 /* forward: y = m + log(sum(exp(x - m), dim)), m = max(x, dim) held constant
 ** (0 where not finite; y's derivatives do not depend on m) */
@@ -255,10 +279,32 @@ tg_tensor *tg_logsumexp(tg_tensor *a, int dim, bool keepdim)
     if (tg__check_live("tg_logsumexp", "a", a) != TG_OK ||
         !split_dim("tg_logsumexp", a, dim, &d, &outer, &len, &inner))
         return NULL;
-    tg_tensor *x = a->requires_grad ? tg_detach(a) : a;
-    tg_tensor *m = x ? tg__apply_op(&shift_fn, &x, &d, sizeof d) : NULL;
+    tg_tensor *m = shift_of(a, d);
     if (!m)
         return NULL;
     tg_tensor *s = tg_add(tg_log(tg_sum_dim(tg_exp(tg_sub(a, m)), dim, true)), m);
     return keepdim || a->ndim == 0 ? s : tg_squeeze(s, d);
 }
+
+/* ------------------------------------------------- softmax, log_softmax */
+
+/* forward: softmax(x) = e / sum(e, dim), e = exp(x - m), or log_softmax:
+** (x - m) - log(sum(e, dim)), m the shift held constant (their derivatives
+** do not depend on it).  Compositions of fused ops: a lazy or captured step
+** runs them inside its passes (the max and the sum as row reductions). */
+static tg_tensor *soft(const char *fn, tg_tensor *a, int dim, bool log)
+{
+    int d = 0;
+    int64_t outer = 1, len = 1, inner = 1;
+    if (tg__check_live(fn, "a", a) != TG_OK || !split_dim(fn, a, dim, &d, &outer, &len, &inner))
+        return NULL;
+    tg_tensor *m = shift_of(a, d);
+    tg_tensor *z = m ? tg_sub(a, m) : NULL;
+    tg_tensor *e = z ? tg_exp(z) : NULL;
+    if (!e)
+        return NULL;
+    return log ? tg_sub(z, tg_log(tg_sum_dim(e, d, true))) : tg_div(e, tg_sum_dim(e, d, true));
+}
+
+tg_tensor *tg_softmax(tg_tensor *a, int dim) { return soft("tg_softmax", a, dim, false); }
+tg_tensor *tg_log_softmax(tg_tensor *a, int dim) { return soft("tg_log_softmax", a, dim, true); }
