@@ -118,7 +118,9 @@ extern _Thread_local signed char tg__lazy_state TG_TLS_HOT;
 extern _Thread_local int tg__run_now_depth TG_TLS_HOT;
 
 /* A record of the lazy trace: an op applied, its value not computed yet. */
-enum { TG__LR_POINT, TG__LR_SUM, TG__LR_MEAN, TG__LR_SPAN, TG__LR_FN };
+/* TG__LR_WHOLE: an op of one input whose descriptor gives shape and whole
+** (expand, a view, a sum to a shape, max, min: core/opdesc.h) */
+enum { TG__LR_POINT, TG__LR_SUM, TG__LR_MEAN, TG__LR_SPAN, TG__LR_FN, TG__LR_WHOLE };
 typedef struct tg__lazy_rec {
     unsigned char kind;        /* TG__LR_*: POINT / SUM / MEAN by the descriptor, SPAN kernels,
                                ** FN: a user Function's apply (its forward's records compute it) */
@@ -126,7 +128,7 @@ typedef struct tg__lazy_rec {
     const tg_function *fn;
     int n_in, n_out;
     tg_tensor *in[TG_MAX_FN_ARITY], *out[TG_MAX_FN_ARITY];   /* references */
-    double args[4];            /* the argument block (not FN: its node has them) */
+    double args[10];           /* the argument block (not FN: its node has them); a shape's fits */
     size_t args_size;
 } tg__lazy_rec;
 

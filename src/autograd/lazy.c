@@ -8,8 +8,11 @@
 **
 ** What is recorded (apply-time checks, the output allocated, only the values
 ** wait):
-** - a built-in op with a descriptor (core/opdesc.h) of kind POINT whose
-**   inputs have the output's size or one element, or a full SUM / MEAN;
+** - a built-in op with a descriptor (core/opdesc.h) of kind POINT (an input
+**   of another size than the output's and not of one element is read
+**   through an index map, core/broadcast.c), or a full SUM / MEAN, or an op
+**   whose descriptor gives its shape and values (expand, a view, a sum to a
+**   shape, amax / amin: TG__LR_WHOLE);
 ** - a Function given as span kernels whose inputs all have one shape;
 ** - the apply of a user Function with a forward (TG__LR_FN): its forward runs
 **   at apply, its own ops are recorded in turn, and the record marks where
@@ -52,6 +55,8 @@ tg__lazy_backward_fn *tg__lazy_backward;   /* set by the engine (src/graph) when
 static _Thread_local tg__lazy_trace cur, spare, dormant;
 static _Thread_local double *scratch;
 static _Thread_local int64_t cap_scratch;
+static _Thread_local double *gather;   /* blocks of broadcast operands, LAZY_BLOCK each */
+static _Thread_local int cap_gather;
 /* The dormant records' outside inputs written since (tg__lazy_touch): the
 ** copy of each, read in its place if the records are ever computed. */
 typedef struct lazy_sub { tg_tensor *orig, *copy; } lazy_sub;
@@ -109,9 +114,16 @@ static void run_pass(const tg__lazy_trace *t, int r0, int r1, int64_t n)
             const double *x[TG_MAX_FN_ARITY];
             int64_t inc[TG_MAX_FN_ARITY];
             for (int i = 0; i < rec->n_in; i++) {
-                bool full = rec->in[i]->numel == n;
-                x[i] = rec->in[i]->data + (full ? lo : 0);
+                const tg_tensor *in = rec->in[i], *out = rec->out[0];
+                bool full = in->numel == n;
+                x[i] = in->data + (full ? lo : 0);
                 inc[i] = full ? 1 : 0;
+                if (!full && in->numel != 1) {   /* a smaller operand broadcast: read through its map */
+                    tg__imap m;
+                    tg__imap_make(in->ndim, in->shape, out->ndim, out->shape, &m);
+                    tg__imap_gather(&m, in->data, lo, nb, gather + i * LAZY_BLOCK);
+                    x[i] = gather + i * LAZY_BLOCK, inc[i] = 1;
+                }
             }
             rec->fn->desc->block(nb, x, inc, rec->args, rec->out[0]->data + lo, scratch);
         }
@@ -132,6 +144,9 @@ static void run_one(const tg__lazy_rec *r)
     } else if (r->kind == TG__LR_MEAN) {
         int64_t n = r->in[0]->numel;
         r->out[0]->data[0] = n ? k->sum(n, r->in[0]->data) / (double)n : NAN;
+    } else if (r->kind == TG__LR_WHOLE) {
+        if (r->fn->desc->whole)   /* (a view's output is its input's storage) */
+            r->fn->desc->whole(r->args, r->in[0], r->out[0]);
     } else if (r->kind == TG__LR_SPAN) {
         const double *x[TG_MAX_FN_ARITY];
         for (int i = 0; i < r->n_in; i++)
@@ -365,6 +380,9 @@ static void free_buffers(void)
     tg__free(scratch);
     scratch = NULL;
     cap_scratch = 0;
+    tg__free(gather);
+    gather = NULL;
+    cap_gather = 0;
 }
 static void lazy_exit(void *arg)
 {
@@ -390,8 +408,14 @@ static void make_key(void)
 
 /* ------------------------------------------------------------ recording */
 
-static bool reserve(const tg_function *fn, const void *args, int n_key)
+static bool reserve(const tg_function *fn, const void *args, int n_key, int n_gather)
 {
+    if (n_gather > cap_gather) {
+        double *q = tg__realloc(gather, (size_t)n_gather * LAZY_BLOCK * sizeof *q);
+        if (!q)
+            return false;
+        gather = q, cap_gather = n_gather;
+    }
     if (!cur.rec && !scratch) {   /* the first buffer of this thread: free them at its exit */
         pthread_once(&lazy_once, make_key);
         pthread_setspecific(lazy_key, &lazy_key);
@@ -502,6 +526,8 @@ static int kind_of(const tg_function *fn, tg_tensor *const *inputs, size_t args_
         return -1;
     if (d->kind == TG__OPK_POINT)
         return TG__LR_POINT;
+    if (d->shape && fn->n_inputs == 1)
+        return TG__LR_WHOLE;
     if ((d->kind == TG__OPK_SUM || d->kind == TG__OPK_MEAN) && (d->save & TG__SAVES) && fn->n_inputs == 1)
         return d->kind == TG__OPK_SUM ? TG__LR_SUM : TG__LR_MEAN;
     return -1;
@@ -516,7 +542,7 @@ bool tg__lazy_defer(const tg_function *fn, tg_tensor *const *inputs, tg_tensor *
     if (kind < 0)
         return false;
     const char *name = fn->name ? fn->name : "tg_apply";
-    int ndim = 0;
+    int ndim = 0, n_gather = 0;
     int64_t shape[TG_MAX_DIMS], numel = 1;
     if (kind == TG__LR_POINT || kind == TG__LR_SPAN) {
         ndim = inputs[0]->ndim;
@@ -532,16 +558,32 @@ bool tg__lazy_defer(const tg_function *fn, tg_tensor *const *inputs, tg_tensor *
         for (int d = 0; d < ndim; d++)
             numel *= shape[d];
         for (int i = 0; i < fn->n_inputs; i++)
-            if (inputs[i]->numel != numel && inputs[i]->numel != 1)
-                return false;   /* a real broadcast: run it now */
+            if (inputs[i]->numel != numel && inputs[i]->numel != 1) {
+                if (kind == TG__LR_SPAN)
+                    return false;   /* a real broadcast: run it now */
+                n_gather = fn->n_inputs;   /* a POINT op reads it through an index map */
+            }
+    } else if (kind == TG__LR_WHOLE) {
+        if ((ndim = fn->desc->shape(args, inputs[0], shape)) < 0) {
+            *st = tg_last_status();   /* the error eager's forward reports, at apply */
+            return true;
+        }
     }
     if (!cur.n_rec && dormant.n_rec)
         retire();   /* a new trace: the last step's dormant values go, or are computed if held */
-    if (!reserve(fn, args, key_room(fn->n_inputs, args_size))) {
+    bool view = kind == TG__LR_WHOLE && fn->desc->kind == TG__OPK_VIEW;
+    if (view && !(inputs[0]->lazy_role & (TG__LZ_OUT | TG__LZ_DOUT))) {
+        /* a view of a computed tensor: made now, nothing to record or compute */
+        tg_tensor *v = tg__tensor_alias(inputs[0], ndim, shape);
+        *st = v && tg__adopt(v) ? TG_OK : tg_last_status() != TG_OK ? tg_last_status() : TG_ERR_NOMEM;
+        outputs[0] = *st == TG_OK ? v : NULL;
+        return true;
+    }
+    if (!reserve(fn, args, key_room(fn->n_inputs, args_size), n_gather)) {
         *st = tg__error(TG_ERR_NOMEM, "%s: out of memory recording the op (lazy mode)", name);
         return true;   /* as eager's apply reports its own allocation failures */
     }
-    tg_tensor *out = tg__tensor_new(name, ndim, shape);
+    tg_tensor *out = view ? tg__tensor_alias(inputs[0], ndim, shape) : tg__tensor_new(name, ndim, shape);
     if (!out || !tg__adopt(out)) {
         *st = tg_last_status() != TG_OK ? tg_last_status() : TG_ERR_NOMEM;
         return true;
@@ -568,7 +610,7 @@ tg_status tg__lazy_fn_record(const tg_function *fn, tg_tensor *const *inputs, tg
         made = made || (outputs[o]->lazy_role & TG__LZ_OUT);
     if (!made)
         return TG_OK;
-    if (!reserve(NULL, NULL, key_room(fn->n_inputs, 0) + fn->n_outputs * (2 + TG_MAX_DIMS)))
+    if (!reserve(NULL, NULL, key_room(fn->n_inputs, 0) + fn->n_outputs * (2 + TG_MAX_DIMS), 0))
         return tg__error(TG_ERR_NOMEM, "%s: out of memory recording the Function (lazy mode)",
                          fn->name ? fn->name : "tg_apply");
     tg__lazy_rec *r = new_record(TG__LR_FN, fn, fn->n_inputs, inputs, NULL, 0);

@@ -119,6 +119,36 @@ static tg_status shape_error(const char *fn, const char *verb, const tg_tensor *
                      tg__shape_str(b1, a->ndim, a->shape), tg__shape_str(b2, ndim, shape));
 }
 
+tg_status tg__broadcast_check(const char *fn, const tg_tensor *x, int ndim, const int64_t *shape, bool sum)
+{
+    int64_t small[TG_MAX_DIMS];
+    bool ok = sum ? align_shape(x->ndim, x->shape, ndim, shape, small) : align_shape(ndim, shape, x->ndim, x->shape, small);
+    return ok ? TG_OK : shape_error(fn, sum ? "sum" : "expand", x, ndim, shape);
+}
+
+void tg__expand_into(const tg_tensor *x, tg_tensor *out)
+{
+    int64_t small[TG_MAX_DIMS];
+    if (!align_shape(out->ndim, out->shape, x->ndim, x->shape, small))
+        return;   /* checked by the caller */
+    span_pair p = {x->data, out->data};
+    walk_broadcast(out->ndim, out->shape, small, expand_run, &p);
+}
+
+void tg__sum_to_into(const tg_tensor *x, tg_tensor *out)
+{
+    int64_t small[TG_MAX_DIMS];
+    if (!align_shape(x->ndim, x->shape, out->ndim, out->shape, small))
+        return;   /* checked by the caller */
+    if (out->numel == 1 && tg__sum_to_one_run(x)) {   /* 0 + the sum of all of x */
+        out->data[0] = 0.0 + tg__kern()->sum(x->numel, x->data);
+    } else {
+        memset(out->data, 0, (size_t)out->numel * sizeof(double));
+        span_pair p = {x->data, out->data};
+        walk_broadcast(x->ndim, x->shape, small, sum_run, &p);
+    }
+}
+
 tg_tensor *tg__expand_now(const char *fn, tg_tensor *x, int ndim, const int64_t *shape)
 {
     int64_t small[TG_MAX_DIMS];
@@ -129,10 +159,8 @@ tg_tensor *tg__expand_now(const char *fn, tg_tensor *x, int ndim, const int64_t 
         return NULL;
     }
     tg_tensor *out = tg__adopt(tg__tensor_new(fn, ndim, shape));
-    if (out) {
-        span_pair p = {x->data, out->data};
-        walk_broadcast(ndim, shape, small, expand_run, &p);
-    }
+    if (out)
+        tg__expand_into(x, out);
     return out;
 }
 
@@ -146,12 +174,74 @@ tg_tensor *tg__sum_to_now(const char *fn, tg_tensor *x, int ndim, const int64_t 
         return NULL;
     }
     tg_tensor *out = tg__adopt(tg__tensor_new(fn, ndim, shape));
-    if (out && out->numel == 1 && tg__sum_to_one_run(x)) {   /* 0 + the sum of all of x */
-        out->data[0] = 0.0 + tg__kern()->sum(x->numel, x->data);
-    } else if (out) {
-        memset(out->data, 0, (size_t)out->numel * sizeof(double));
-        span_pair p = {x->data, out->data};
-        walk_broadcast(x->ndim, x->shape, small, sum_run, &p);
-    }
+    if (out)
+        tg__sum_to_into(x, out);
     return out;
+}
+
+/* ------------------------------------------------------------ index maps */
+
+bool tg__imap_make(int ns, const int64_t *small, int nb, const int64_t *big, tg__imap *m)
+{
+    int64_t size[TG_MAX_DIMS], stride[TG_MAX_DIMS], e = 1;
+    int n = 0;
+    if (ns > nb)
+        return false;
+    for (int d = nb - 1; d >= 0; d--) {   /* innermost first */
+        int is = ns - nb + d;
+        int64_t s = is >= 0 ? small[is] : 1;
+        if (s != 1 && s != big[d])
+            return false;
+        if (big[d] == 1)
+            continue;
+        size[n] = big[d];
+        stride[n] = s == 1 ? 0 : e;
+        e *= s;
+        n++;
+    }
+    m->n = 0;
+    for (int k = n - 1; k >= 0; k--) {   /* outermost first, adjacent dims merged */
+        int j = m->n - 1;
+        if (j >= 0 && ((m->stride[j] == 0 && stride[k] == 0) ||
+                       (stride[k] != 0 && m->stride[j] == stride[k] * size[k]))) {
+            m->size[j] *= size[k];
+            m->stride[j] = stride[k];
+            continue;
+        }
+        m->size[m->n] = size[k];
+        m->stride[m->n++] = stride[k];
+    }
+    if (m->n == 0)
+        m->size[m->n] = 1, m->stride[m->n++] = 0;
+    return true;
+}
+
+void tg__imap_gather(const tg__imap *m, const double *src, int64_t lo, int64_t nb, double *dst)
+{
+    int64_t coord[TG_MAX_DIMS], off = 0, r = lo;
+    int last = m->n - 1;
+    for (int d = last; d >= 0; d--) {
+        coord[d] = r % m->size[d];
+        r /= m->size[d];
+        off += coord[d] * m->stride[d];
+    }
+    for (int64_t j = 0; j < nb;) {
+        int64_t run = m->size[last] - coord[last];
+        run = run < nb - j ? run : nb - j;
+        if (m->stride[last] == 0)
+            tg__kern()->fill(run, src[off], dst + j);
+        else if (m->stride[last] == 1)
+            memcpy(dst + j, src + off, (size_t)run * sizeof *dst);
+        else
+            for (int64_t q = 0; q < run; q++)
+                dst[j + q] = src[off + q * m->stride[last]];
+        j += run;
+        coord[last] += run;
+        off += run * m->stride[last];
+        for (int d = last; d > 0 && coord[d] == m->size[d]; d--) {
+            off += m->stride[d - 1] - coord[d] * m->stride[d];
+            coord[d] = 0;
+            coord[d - 1]++;
+        }
+    }
 }

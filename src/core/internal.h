@@ -202,6 +202,15 @@ static inline tg_status tg__check_live(const char *fn, const char *what, const t
     return t && t->magic == TG__LIVE ? TG_OK : tg__check_live_slow(fn, what, t);
 }
 
+/* tg__check_live for the tensor argument of an op that applies a Function
+** (which lazy mode may record): the same errors, without realizing pending
+** work; the apply realizes what it must (tg_apply_args checks its inputs
+** the same way). */
+static inline tg_status tg__check_arg(const char *fn, const char *what, const tg_tensor *t)
+{
+    return t && t->magic == TG__LIVE ? TG_OK : tg__check_live_slow(fn, what, t);
+}
+
 /* A new tensor owned by the caller of this function, registered nowhere.
 ** Data uninitialized.  NULL + TG_ERR_NOMEM / TG_ERR_ARG recorded. */
 tg_tensor *tg__tensor_new(const char *fn, int ndim, const int64_t *shape);
@@ -357,6 +366,26 @@ bool tg__broadcast_shape(const char *fn, int na, const int64_t *sa, int nb, cons
 ** with TG_ERR_SHAPE naming fn when the shapes do not broadcast, or on OOM. */
 tg_tensor *tg__expand_now(const char *fn, tg_tensor *x, int ndim, const int64_t *shape);
 tg_tensor *tg__sum_to_now(const char *fn, tg_tensor *x, int ndim, const int64_t *shape);
+/* The same values into out, allocated with the target shape (the shapes
+** checked before): lazy mode computes a recorded expand or sum_to with them. */
+void tg__expand_into(const tg_tensor *x, tg_tensor *out);
+/* TG_OK when x broadcasts up to (ndim, shape) (sum: sums down to it), else
+** TG_ERR_SHAPE with the message tg__expand_now / tg__sum_to_now give. */
+tg_status tg__broadcast_check(const char *fn, const tg_tensor *x, int ndim, const int64_t *shape, bool sum);
+void tg__sum_to_into(const tg_tensor *x, tg_tensor *out);
+/* Point j of a big shape -> the element of a smaller one broadcast to it:
+** the big shape's dims merged (n of them, size[], outermost first) with the
+** small one's element stride along each (0: broadcast).  The engine and lazy
+** mode read a smaller operand block by block through it. */
+typedef struct tg__imap {
+    int n;
+    int64_t size[TG_MAX_DIMS], stride[TG_MAX_DIMS];
+} tg__imap;
+/* The map of shape small (ns dims) broadcast to big (nb dims); false when it
+** does not broadcast. */
+bool tg__imap_make(int ns, const int64_t *small, int nb, const int64_t *big, tg__imap *m);
+/* dst[0..nb) = src at the map's elements for the big shape's points lo... */
+void tg__imap_gather(const tg__imap *m, const double *src, int64_t lo, int64_t nb, double *dst);
 /* Whether summing x into one element takes one run of the sum kernel's tree
 ** (else the broadcast walk adds element by element): when x's last dimension
 ** is not 1.  What a fused reduction must match to give sum_to's bits. */

@@ -25,7 +25,9 @@ typedef enum tg__opkind {
     TG__OPK_SUM,      /* y = x summed down to y's shape (one element: a full sum) */
     TG__OPK_MEAN,     /* y = sum(x) / numel(x), one element */
     TG__OPK_EXPAND,   /* y = x broadcast to y's shape */
-    TG__OPK_VIEW      /* y = x's elements under another shape */
+    TG__OPK_VIEW,     /* y = x's elements under another shape */
+    TG__OPK_MAX,      /* y = the maximum of x over the dims kept() makes 1 (NaN wins, the first of equals) */
+    TG__OPK_MIN       /* y = the minimum, likewise */
 } tg__opkind;
 
 typedef struct tg__opdesc {
@@ -45,6 +47,19 @@ typedef struct tg__opdesc {
     const char *expr;
     void (*emit)(tg__put_fn *put, void *sink, int v, const char *const *x, const void *args);
     int64_t (*scratch)(const void *args);
+    /* TG__OPK_SUM, MAX, MIN: x's shape (ndim dims) with every reduced dim
+    ** made 1, in kept; y holds those elements in that order (whatever its own
+    ** shape: keepdim false drops the 1s).  NULL: y's shape aligned to x's
+    ** (sum_to's rule). */
+    void (*kept)(const void *args, int ndim, const int64_t *shape, int64_t *kept);
+    /* Lazy mode's record of an op of one input that is not POINT or a full
+    ** sum (EXPAND, VIEW, a SUM to a shape, MAX, MIN): shape writes y's shape
+    ** for these args and input (returns its ndim, or -1 with the forward's
+    ** error recorded: reported at apply); whole computes y's values
+    ** into out, allocated with that shape, without allocating (NULL for a
+    ** VIEW: out is made over x's storage).  NULL shape: the op runs at once. */
+    int (*shape)(const void *args, const tg_tensor *x, int64_t *shape);
+    void (*whole)(const void *args, const tg_tensor *x, tg_tensor *out);
     /* What the forward saves for backward, for lazy mode, which records the
     ** op's graph node at apply and computes its value later: TG__SAVES (the
     ** field is given) with TG__SAVE_IN(i) for each input saved (in input

@@ -500,6 +500,8 @@ void tg_graph_free(tg_graph *g)
                 tg__tensor_unref(g->rec[k].proxy[i]);
         if (g->rec[k].held)
             tg__tensor_unref(g->rec[k].held);
+        tg__free(g->rec[k].imap);
+        tg__free(g->rec[k].gtmp);
     }
     for (int v = 0; v < g->n_val; v++) {
         if (g->val[v].own_buf)

@@ -51,8 +51,14 @@ enum {
     V_BUF     /* a whole buffer buf[v] (external data, an opaque result) */
 };
 
-/* how a record runs */
-enum { R_SKIP, R_SCALAR, R_ELEM, R_REDUCE, R_OPAQUE };
+/* how a record runs.  R_ROWRED: a reduction to M elements (a sum, max or
+** min over one contiguous group of dims, the input seen as [outer, len, inner]
+** and the output as [outer, inner]), computed by a pass of its own whose tasks
+** own whole output rows; its output is a V_BUF of M elements (V_SCAL for one).
+** R_SMALL: elementwise work on values of fewer than N elements, run on whole
+** buffers as a step.  An R_ELEM or R_SMALL record reads an input that is a
+** smaller buffer broadcast to its shape through an index map (bcast, imap). */
+enum { R_SKIP, R_SCALAR, R_ELEM, R_REDUCE, R_OPAQUE, R_ROWRED, R_SMALL };
 
 typedef struct tg__grec {
     int type;                        /* REC_* */
@@ -73,6 +79,10 @@ typedef struct tg__grec {
     int run, level;
     tg_tensor *proxy[TG_MAX_FN_ARITY];   /* R_OPAQUE: inputs as tensors over the buffers */
     tg_tensor *held;                 /* replay: the forward's output, alive until its backward */
+    uint32_t bcast;                  /* R_ELEM, R_SMALL: inputs read through imap[i] */
+    tg__imap *imap;                  /* per input (owned) when bcast is not 0 (core/internal.h) */
+    double *gtmp;                    /* R_SMALL: the gathered inputs, out numel each (owned) */
+    int64_t red_outer, red_len, red_inner;   /* R_ROWRED: the input as [outer, len, inner] */
 } tg__grec;
 
 typedef struct tg__gval {
@@ -84,6 +94,8 @@ typedef struct tg__gval {
     /* plan */
     int kind, level, alias;          /* alias: the value an identity op passes on */
     bool needed, store;              /* store: a V_ELEM written to buf by its pass */
+    bool shared;                     /* a V_ELEM a row reduction's pass and another read: stored
+                                     ** by the first pass computing it, read from buf by later ones */
     bool kept;                       /* the graph holds a reference to ext */
     bool constant;                   /* fixed at capture (the backward's seed and what only
                                      ** copies it): cval, a literal in the compiled passes */
@@ -116,9 +128,12 @@ typedef struct tg__pass {
     double *part;                    /* nblocks * n_red block partial sums */
     void (*compiled)(double *const *buf, const double *sc, double *part, int64_t lo, int64_t hi,
                      const tg__kfn *kfn, double *tmp);
+    int rowred;                      /* S_ROWRED: the R_ROWRED record this pass computes, else -1 */
 } tg__pass;
 
-enum { S_SCALAR, S_OPAQUE, S_PASS };
+/* S_ROWRED: a pass computing one R_ROWRED record (always interpreted);
+** S_SMALL: an R_SMALL record */
+enum { S_SCALAR, S_OPAQUE, S_PASS, S_ROWRED, S_SMALL };
 typedef struct tg__step { int kind, index; } tg__step;
 
 /* Points per block of a pass.  A plan calling span kernels takes smaller
@@ -166,6 +181,7 @@ struct tg_graph {
     void *scratch_alloc;             /* the allocation holding it */
     int64_t scratch_stride, op_stride;   /* doubles per worker */
     int n_workers;                   /* threads a pass may use: the kernels' count at capture */
+    int64_t gather_off;              /* in a worker's scratch: a fill block, then the gather blocks */
     int64_t *slot;                   /* interpreter: scratch slot of each V_ELEM value */
     double *op_scratch;
     void *dl;                        /* the compiled passes (dlopen handle) */
@@ -192,6 +208,15 @@ tg_status tg__graph_plan(tg_graph *g);
 /* Generates, compiles (cached) and loads the passes; false (nothing changed)
 ** when no compiler works or the source has an op it cannot write. */
 bool tg__graph_compile(tg_graph *g);
+/* Records of g's plan called opaque (run as whole Functions or backwards): a
+** query for the tests. */
+int tg__graph_opaque_count(const tg_graph *g);
+/* The opaque records and the row reductions of the last plan made on this
+** thread (-1 before any): lazy mode's plans are cached out of reach. */
+void tg__graph_last_plan(int *opaque, int *rowred);
+/* Whether g has a pass the code generator writes (tg__graph_compile then
+** compiles it when a compiler works). */
+bool tg__graph_writable(const tg_graph *g);
 /* Closes what tg__graph_compile loaded (nothing when nothing was). */
 void tg__graph_unload(tg_graph *g);
 /* The slot of sc holding the learning rate (after the values' slots). */

@@ -18,7 +18,16 @@
 #include "../kernels/kernels.h"
 #include "../kernels/parallel.h"
 
+#include <math.h>
 #include <string.h>
+
+static int bits(uint32_t m)
+{
+    int n = 0;
+    for (; m; m &= m - 1)
+        n++;
+    return n;
+}
 
 static bool vector_kind(const tg_graph *g, int v)
 {
@@ -73,25 +82,58 @@ static void set_opaque(tg_graph *g, tg__grec *r)
         }
 }
 
-/* Elementwise ops: scalar work when every input is scalar, fused when every
-** vector input has the output's shape; false: call it opaque. */
+static int64_t meta_numel(const tg__meta *m)
+{
+    int64_t n = 1;
+    for (int d = 0; d < m->ndim; d++)
+        n *= m->shape[d];
+    return n;
+}
+
+/* Input i of r read through an index map into out's shape (a smaller buffer
+** broadcast); false on OOM. */
+static bool add_bcast(tg__grec *r, int i, const tg__gval *out)
+{
+    if (!r->imap && !(r->imap = tg__calloc(TG_MAX_FN_ARITY, sizeof *r->imap)))
+        return false;
+    r->bcast |= 1u << i;
+    return tg__imap_make(r->in_meta[i].ndim, r->in_meta[i].shape, out->ndim, out->shape, &r->imap[i]);
+}
+
+/* Elementwise ops (and expand): scalar work when every input is scalar;
+** fused into passes when the output has N points and every other input is
+** a vector of its size or a smaller buffer broadcast to it (read through an
+** index map); small work (R_SMALL) on whole buffers when the output has
+** fewer; false: call it opaque. */
 static bool plan_elementwise(tg_graph *g, tg__grec *r, int level)
 {
     tg__gval *out = &g->val[r->out[0]];
-    bool all_scalar = true;
+    bool all_scalar = true, small = out->numel != g->n;
+    if (out->numel == 0 && g->n > 0) {   /* nothing to compute */
+        r->run = R_SMALL;
+        out->kind = V_BUF;
+        out->level = r->level = level;
+        return true;
+    }
     for (int i = 0; i < r->n_in; i++) {
         int v = tg__graph_root(g, r->in[i]);
+        int64_t n_in = meta_numel(&r->in_meta[i]);
         if (scalar_kind(g, v))
-            continue;
-        if (!vector_kind(g, v) || out->numel != g->n || r->in_meta[i].ndim != out->ndim ||
-            memcmp(r->in_meta[i].shape, out->shape, (size_t)out->ndim * sizeof(int64_t)) != 0)
-            return false;
+            continue;   /* one value, however it is broadcast */
         all_scalar = false;
+        if (!small && vector_kind(g, v) && n_in == out->numel)
+            continue;   /* shapes that broadcast with one size are the same points */
+        if (g->val[v].kind != V_BUF || (n_in > out->numel && out->numel > 0))
+            return false;   /* (an empty output may broadcast a bigger input: nothing is read) */
+        if (n_in != out->numel && !add_bcast(r, i, out))
+            return false;
+        int l = avail(g, v);
+        level = l > level ? l : level;
     }
     if (all_scalar && out->numel != 1 && out->numel != g->n)
-        return false;
-    r->run = all_scalar ? R_SCALAR : R_ELEM;
-    out->kind = all_scalar ? (out->numel == 1 ? V_SCAL : V_UNIF) : V_ELEM;
+        all_scalar = false;        /* scalars spread over fewer than N elements: small work */
+    r->run = all_scalar ? R_SCALAR : small ? R_SMALL : R_ELEM;
+    out->kind = all_scalar ? (out->numel == 1 ? V_SCAL : V_UNIF) : small ? V_BUF : V_ELEM;
     out->level = r->level = level;
     return true;
 }
@@ -156,20 +198,68 @@ static void span_backward_opaque(tg_graph *g, tg__grec *f)
     f->has_bwd = b->needed;
 }
 
-/* A sum, mean, broadcast or view; false: call it opaque. */
+/* A reduction to M elements over one contiguous group of dims (R_ROWRED);
+** false when the reduced dims are not one group. */
+static bool plan_rowred(tg_graph *g, tg__grec *r, int level)
+{
+    int v = tg__graph_root(g, r->in[0]);
+    tg__gval *out = &g->val[r->out[0]], *in = &g->val[v];
+    const tg__meta *m = &r->in_meta[0];
+    int64_t kept[TG_MAX_DIMS];
+    if (in->kind == V_SCAL || (in->kind == V_UNIF && meta_numel(m) != g->n))
+        return false;
+    if (r->desc->kept) {
+        r->desc->kept(r->args, m->ndim, m->shape, kept);
+    } else {
+        if (out->ndim > m->ndim)
+            return false;
+        for (int d = 0; d < m->ndim; d++) {
+            int io = out->ndim - m->ndim + d;
+            kept[d] = io >= 0 ? out->shape[io] : 1;
+        }
+    }
+    int64_t dims[3] = {1, 1, 1};   /* outer, len, inner */
+    int group = 0;                 /* 0: before the reduced dims, 1: in them, 2: after */
+    for (int d = 0; d < m->ndim; d++) {
+        if (m->shape[d] == 1)
+            continue;
+        bool red = kept[d] == 1;
+        if (!red && kept[d] != m->shape[d])
+            return false;
+        if (red && group == 2)
+            return false;          /* a second group of reduced dims */
+        group = red ? 1 : group == 1 ? 2 : group;
+        dims[red ? 1 : group == 2 ? 2 : 0] *= m->shape[d];
+    }
+    if (dims[0] * dims[2] != out->numel)
+        return false;
+    r->red_outer = dims[0], r->red_len = dims[1], r->red_inner = dims[2];
+    r->run = R_ROWRED;
+    r->level = level;              /* computed by a pass of its own at `level` */
+    out->kind = out->numel == 1 ? V_SCAL : V_BUF;
+    out->level = r->level + 1;
+    return true;
+}
+
+/* A sum, mean, max, min, broadcast or view; false: call it opaque. */
 static bool plan_shape_or_reduce(tg_graph *g, tg__grec *r, int level)
 {
     int v = tg__graph_root(g, r->in[0]);
     tg__gval *out = &g->val[r->out[0]], *in = &g->val[v];
     int kind = r->desc->kind;
+    bool extreme = kind == TG__OPK_MAX || kind == TG__OPK_MIN;
     bool to_one = kind == TG__OPK_MEAN || (kind == TG__OPK_SUM && out->numel == 1);
-    if (to_one || (kind == TG__OPK_EXPAND && scalar_kind(g, v) && in->numel == 1)) {
+    if (to_one || ((kind == TG__OPK_EXPAND || extreme) && scalar_kind(g, v) && in->numel == 1)) {
         if (scalar_kind(g, v)) {
+            if (out->numel != 1 && out->numel != g->n)
+                return kind == TG__OPK_EXPAND && plan_elementwise(g, r, level);
             r->run = R_SCALAR;
             out->kind = out->numel == 1 ? V_SCAL : V_UNIF;
             out->level = r->level = level;
-            return out->numel == 1 || out->numel == g->n;
+            return true;
         }
+        if (in->kind == V_BUF && !vector_kind(g, v))
+            return plan_rowred(g, r, level);   /* a smaller buffer summed whole (mean: then divided) */
         if (!to_one || !vector_kind(g, v))
             return false;
         r->run = R_REDUCE;
@@ -178,8 +268,13 @@ static bool plan_shape_or_reduce(tg_graph *g, tg__grec *r, int level)
         out->level = level + 1;
         return true;
     }
-    if (out->numel != in->numel)
-        return false;              /* a real broadcast or sum over some dims */
+    if (out->numel != in->numel) {
+        if (kind == TG__OPK_SUM || extreme)
+            return plan_rowred(g, r, level);
+        if (kind == TG__OPK_EXPAND)
+            return plan_elementwise(g, r, level);   /* a broadcast read */
+        return false;
+    }
     r->run = R_SKIP;               /* an identity: the output is the input */
     out->alias = v;
     out->kind = in->kind;
@@ -229,11 +324,12 @@ static void classify(tg_graph *g)
 
 /* ----------------------------------------------------------------- passes */
 
-/* Adds v and the V_ELEM values it is computed from to the set. */
+/* Adds v and the V_ELEM values it is computed from to the set (not those an
+** earlier pass stores for it: shared). */
 static void close_over(const tg_graph *g, int v, bool *in_set)
 {
     v = tg__graph_root(g, v);
-    if (g->val[v].kind != V_ELEM || in_set[v])
+    if (g->val[v].kind != V_ELEM || in_set[v] || g->val[v].shared)
         return;
     in_set[v] = true;
     const tg__grec *r = &g->rec[g->val[v].producer];
@@ -281,6 +377,7 @@ static tg_status build_pass(tg_graph *g, tg__pass *ps, int p, bool last, bool *s
     int *st = tg__malloc((size_t)(g->n_val + g->n_params + 1) * sizeof *st);
     int *up = tg__malloc((size_t)(g->n_params + 1) * sizeof *up);
     ps->red = red, ps->store = st, ps->upd = up;
+    ps->rowred = -1;
     if (!red || !st || !up)
         return TG_ERR_NOMEM;
     for (int k = 0; !last && k < g->n_rec; k++)
@@ -313,37 +410,163 @@ static tg_status build_pass(tg_graph *g, tg__pass *ps, int p, bool last, bool *s
     return ps->part ? TG_OK : TG_ERR_NOMEM;
 }
 
+/* The pass of R_ROWRED record k: the elementwise values its input is computed from. */
+static tg_status build_rowred_pass(tg_graph *g, tg__pass *ps, int k, bool *set)
+{
+    memset(set, 0, (size_t)g->n_val * sizeof *set);
+    ps->rowred = k;
+    if (!(ps->store = tg__malloc(((size_t)g->n_val + 1) * sizeof *ps->store)))   /* share_values' */
+        return TG_ERR_NOMEM;
+    close_over(g, g->rec[k].in[0], set);
+    if (!(ps->elem = list_of(set, g->n_val, &ps->n_elem)) ||
+        !(ps->span_mask = tg__calloc((size_t)ps->n_elem + 1, sizeof *ps->span_mask)))
+        return TG_ERR_NOMEM;
+    for (int e = 0; e < ps->n_elem; e++)
+        ps->span_mask[e] = span_mask(&g->rec[g->val[ps->elem[e]].producer], ps->elem[e], set);
+    return TG_OK;
+}
+
+/* ------------------------------------------- values several passes read */
+
+/* The values pass ps computes for its own work into roots: its sums' inputs,
+** its stores, its updates' gradients, its row reduction's input. */
+static int pass_roots(const tg_graph *g, const tg__pass *ps, int *roots)
+{
+    int n = 0;
+    for (int r = 0; r < ps->n_red; r++)
+        roots[n++] = tg__graph_root(g, g->rec[ps->red[r]].in[0]);
+    for (int t = 0; t < ps->n_store; t++)
+        roots[n++] = tg__graph_root(g, ps->store[t]);
+    for (int u = 0; u < ps->n_upd; u++)
+        roots[n++] = tg__graph_root(g, g->gval[ps->upd[u]]);
+    if (ps->rowred >= 0)
+        roots[n++] = tg__graph_root(g, g->rec[ps->rowred].in[0]);
+    return n;
+}
+
+/* Pass ps's values again from its roots, stopping at the shared ones. */
+static tg_status refill_pass(tg_graph *g, tg__pass *ps, bool *set, int *roots)
+{
+    int kept = 0;
+    for (int t = 0; t < ps->n_store; t++)   /* an earlier pass stores a shared one */
+        if (!g->val[ps->store[t]].shared)
+            ps->store[kept++] = ps->store[t];
+    ps->n_store = kept;
+    memset(set, 0, (size_t)g->n_val * sizeof *set);
+    int n = pass_roots(g, ps, roots);
+    for (int i = 0; i < n; i++)
+        close_over(g, roots[i], set);
+    tg__free(ps->elem), tg__free(ps->span_mask);
+    ps->span_mask = NULL;
+    if (!(ps->elem = list_of(set, g->n_val, &ps->n_elem)) ||
+        !(ps->span_mask = tg__calloc((size_t)ps->n_elem + 1, sizeof *ps->span_mask)))
+        return TG_ERR_NOMEM;
+    for (int e = 0; e < ps->n_elem; e++)
+        ps->span_mask[e] = span_mask(&g->rec[g->val[ps->elem[e]].producer], ps->elem[e], set);
+    return TG_OK;
+}
+
+/* A row reduction's pass computes the elementwise chain of its input, and
+** the passes after it would compute much of it again (a softmax's exp: once
+** for its max, once for its sum, once for the division, once more in the
+** backward).  So, pass by pass in step order, the values pass i and a later
+** pass j both compute (one of them a row reduction's), where j reads them
+** for work i does not do, are stored by i and read back by j: each such
+** value is computed once.  (Plans without row reductions recompute, as
+** before: for a short chain over N points that is cheaper than a store and
+** a load.) */
+static tg_status share_values(tg_graph *g, bool *in_i, bool *set)
+{
+    int *roots = tg__malloc(((size_t)g->n_rec + (size_t)g->n_val + (size_t)g->n_params + 2) * sizeof *roots);
+    tg_status st = roots ? TG_OK : TG_ERR_NOMEM;
+    for (int i = 0; st == TG_OK && i < g->n_pass; i++) {
+        tg__pass *pi = &g->pass[i];
+        for (int j = i + 1; st == TG_OK && j < g->n_pass && pi->n_elem; j++) {
+            tg__pass *pj = &g->pass[j];
+            if (pi->rowred < 0 && pj->rowred < 0)
+                continue;
+            memset(in_i, 0, (size_t)g->n_val * sizeof *in_i);
+            for (int e = 0; e < pi->n_elem; e++)
+                in_i[pi->elem[e]] = true;
+            int added = 0, n = pass_roots(g, pj, roots);
+            for (int k = 0; k < n; k++)   /* j's roots that i computes */
+                if (in_i[roots[k]] && !g->val[roots[k]].shared)
+                    g->val[roots[k]].shared = true, added++;
+            for (int e = 0; e < pj->n_elem; e++) {   /* i's values read by j's other work */
+                const tg__grec *r = &g->rec[g->val[pj->elem[e]].producer];
+                if (in_i[pj->elem[e]])
+                    continue;
+                for (int k = 0; k < r->n_in; k++) {
+                    int u = tg__graph_root(g, r->in[k]);
+                    if (in_i[u] && !g->val[u].shared)
+                        g->val[u].shared = true, added++;
+                }
+            }
+            if (!added)
+                continue;
+            for (int e = 0; e < pi->n_elem; e++) {   /* i stores them */
+                int v = pi->elem[e];
+                bool listed = false;
+                for (int t = 0; t < pi->n_store; t++)
+                    listed = listed || pi->store[t] == v;
+                if (g->val[v].shared && !listed) {
+                    pi->store[pi->n_store++] = v;
+                    g->val[v].store = true;
+                }
+            }
+            for (int k = j; st == TG_OK && k < g->n_pass; k++)   /* later passes read them */
+                st = refill_pass(g, &g->pass[k], set, roots);
+        }
+    }
+    tg__free(roots);
+    return st;
+}
+
 static int max_level(const tg_graph *g)
 {
     int m = 0;
     for (int k = 0; k < g->n_rec; k++)
         if (g->rec[k].needed && g->rec[k].run != R_SKIP) {
-            int l = g->rec[k].run == R_REDUCE ? g->rec[k].level + 1 : g->rec[k].level;
+            int l = g->rec[k].run == R_REDUCE || g->rec[k].run == R_ROWRED ? g->rec[k].level + 1 : g->rec[k].level;
             m = l > m ? l : m;
         }
     return m;
 }
 
-/* Steps: at each level the scalar and opaque records in order, then its pass. */
+/* Steps: at each level the scalar, small and opaque records in order, then
+** its pass, then the passes of its row reductions. */
 static tg_status build_steps(tg_graph *g)
 {
-    int levels = max_level(g) + 1;
+    int levels = max_level(g) + 1, n_rowred = 0;
+    for (int k = 0; k < g->n_rec; k++)
+        n_rowred += g->rec[k].needed && g->rec[k].run == R_ROWRED;
     bool *set = tg__malloc((size_t)g->n_val + 1);
-    g->pass = tg__calloc((size_t)levels + 1, sizeof *g->pass);
+    g->pass = tg__calloc((size_t)levels + (size_t)n_rowred + 1, sizeof *g->pass);
     g->step = tg__malloc(((size_t)g->n_rec + (size_t)levels + 1) * sizeof *g->step);
     tg_status st = set && g->pass && g->step ? TG_OK : TG_ERR_NOMEM;
     for (int l = 0; st == TG_OK && l <= levels; l++) {
         for (int k = 0; l < levels && k < g->n_rec; k++) {
             const tg__grec *r = &g->rec[k];
-            if (r->needed && r->level == l && (r->run == R_SCALAR || r->run == R_OPAQUE))
-                g->step[g->n_step++] = (tg__step){r->run == R_SCALAR ? S_SCALAR : S_OPAQUE, k};
+            if (r->needed && r->level == l && (r->run == R_SCALAR || r->run == R_OPAQUE || r->run == R_SMALL))
+                g->step[g->n_step++] = (tg__step){r->run == R_SCALAR ? S_SCALAR : r->run == R_SMALL ? S_SMALL
+                                                                                                  : S_OPAQUE, k};
         }
         tg__pass *ps = &g->pass[g->n_pass++];   /* counted first: a half-built pass is freed too */
         if ((st = build_pass(g, ps, l, l == levels, set)) != TG_OK)
             break;
         if (ps->n_red || ps->n_store || ps->n_upd)
             g->step[g->n_step++] = (tg__step){S_PASS, g->n_pass - 1};
+        for (int k = 0; st == TG_OK && l < levels && k < g->n_rec; k++)
+            if (g->rec[k].needed && g->rec[k].run == R_ROWRED && g->rec[k].level == l) {
+                ps = &g->pass[g->n_pass++];
+                if ((st = build_rowred_pass(g, ps, k, set)) == TG_OK)
+                    g->step[g->n_step++] = (tg__step){S_ROWRED, g->n_pass - 1};
+            }
     }
+    bool *in_i = st == TG_OK ? tg__malloc((size_t)g->n_val + 1) : NULL;
+    if (st == TG_OK)
+        st = in_i ? share_values(g, in_i, set) : TG_ERR_NOMEM;
+    tg__free(in_i);
     tg__free(set);
     return st;
 }
@@ -386,6 +609,11 @@ static tg_status make_buffers(tg_graph *g)
     }
     for (int k = 0; k < g->n_rec; k++) {
         tg__grec *r = &g->rec[k];
+        int n_gather = bits(r->bcast);
+        int64_t m = g->val[r->out[0]].numel;
+        if (r->needed && r->run == R_SMALL && n_gather &&
+            !(r->gtmp = tg__malloc((size_t)(n_gather * (m ? m : 1)) * sizeof(double))))
+            return TG_ERR_NOMEM;
         for (int i = 0; r->needed && r->run == R_OPAQUE && i < r->n_in; i++) {
             if (!(r->proxy[i] = proxy_of(&r->in_meta[i], g->buf[r->in[i]])))
                 return TG_ERR_NOMEM;
@@ -427,15 +655,30 @@ static tg_status make_scratch(tg_graph *g)
             int64_t need = g->rec[k].desc->scratch(g->rec[k].args);
             op_need = need > op_need ? need : op_need;
         }
+    int most_gather = 0;
+    for (int k = 0; k < g->n_rec; k++)
+        if (g->rec[k].needed && g->rec[k].run == R_ELEM && bits(g->rec[k].bcast) > most_gather)
+            most_gather = bits(g->rec[k].bcast);
     /* aligned to a cache line: a vector load straddling two lines costs two */
     int w = g->n_workers = tg__par_threads();
-    g->scratch_stride = (most + 1) * g->block;
+    g->gather_off = (most + 1) * g->block;   /* then a fill block of a row reduction and the gathers */
+    g->scratch_stride = (most + 2 + most_gather) * g->block;
     g->op_stride = op_need;
     g->scratch_alloc = tg__malloc((size_t)(w * g->scratch_stride) * sizeof(double) + 64);
     g->scratch = g->scratch_alloc ? (double *)(((uintptr_t)g->scratch_alloc + 63) & ~(uintptr_t)63) : NULL;
-    g->slot = tg__calloc((size_t)g->n_val + 1, sizeof *g->slot);
+    g->slot = tg__malloc(((size_t)g->n_val + 1) * sizeof *g->slot);
+    for (int v = 0; g->slot && v <= g->n_val; v++)
+        g->slot[v] = -1;   /* not computed by the pass running: read from its buffer */
     g->op_scratch = tg__malloc((size_t)(w * g->op_stride) * sizeof(double));
     return g->kfn && g->scratch && g->slot && g->op_scratch ? TG_OK : TG_ERR_NOMEM;
+}
+
+static _Thread_local int last_opaque, last_rowred;   /* + 1: 0 before any plan */
+
+void tg__graph_last_plan(int *opaque, int *rowred)
+{
+    *opaque = last_opaque - 1;
+    *rowred = last_rowred - 1;
 }
 
 static tg_status bind_optimizer(tg_graph *g);
@@ -480,6 +723,10 @@ tg_status tg__graph_plan(tg_graph *g)
         st = make_scratch(g);
     if (st != TG_OK)
         return tg__error(TG_ERR_NOMEM, "tg_graph_capture: out of memory planning the step");
+    last_opaque = tg__graph_opaque_count(g) + 1;
+    last_rowred = 1;
+    for (int k = 0; k < g->n_rec; k++)
+        last_rowred += g->rec[k].needed && g->rec[k].run == R_ROWRED;
     return TG_OK;
 }
 
@@ -535,32 +782,75 @@ static void run_scalar(tg_graph *g, const tg__grec *r)
 
 static void optimizer_block(tg_graph *g, int i, int64_t lo, int64_t nb, double *p, const double *d);
 
-/* A worker's scratch: block arrays and the ops' own. */
-typedef struct work { double *blocks, *op; } work;
+/* A worker's scratch: block arrays, a fill block and gather blocks, and the ops' own. */
+typedef struct work { double *blocks, *fill, *gather, *op; } work;
 
-/* Elementwise record over one block of nb points into out. */
+/* Elementwise record over one block of nb points into out; an input read
+** through an index map is gathered into a block array first (expand: into out). */
 static void run_elem(tg_graph *g, const work *wk, const tg__grec *r, int64_t lo, int64_t nb, double *out)
 {
     const double *x[TG_MAX_FN_ARITY] = {0};
     int64_t inc[TG_MAX_FN_ARITY];
+    if (r->desc->kind == TG__OPK_EXPAND) {
+        tg__imap_gather(&r->imap[0], g->buf[tg__graph_root(g, r->in[0])], lo, nb, out);
+        return;
+    }
+    double *gb = wk->gather;
     for (int i = 0; i < r->n_in; i++) {
         int v = tg__graph_root(g, r->in[i]);
         const tg__gval *val = &g->val[v];
         inc[i] = 1;
-        if (val->kind == V_ELEM)
+        if (r->bcast >> i & 1u) {
+            tg__imap_gather(&r->imap[i], val->buf, lo, nb, gb);
+            x[i] = gb;
+            gb += g->block;
+        } else if (val->kind == V_ELEM && g->slot[v] >= 0) {
             x[i] = wk->blocks + g->slot[v] * g->block;
-        else if (val->kind == V_BUF)
-            x[i] = val->buf + lo;
-        else
+        } else if (val->kind == V_BUF || val->kind == V_ELEM) {
+            x[i] = val->buf + lo;   /* (a V_ELEM an earlier pass stored: shared) */
+        } else {
             x[i] = &g->sc[v], inc[i] = 0;
+        }
     }
     r->desc->block(nb, x, inc, r->args, out, wk->op);
+}
+
+/* R_SMALL: an elementwise record (or expand) on whole buffers of fewer than N elements. */
+static void run_small(tg_graph *g, const tg__grec *r)
+{
+    const double *x[TG_MAX_FN_ARITY] = {0};
+    int64_t inc[TG_MAX_FN_ARITY], m = g->val[r->out[0]].numel;
+    double *out = g->buf[r->out[0]], *gb = r->gtmp;
+    if (m == 0)
+        return;
+    for (int i = 0; i < r->n_in; i++) {
+        int v = tg__graph_root(g, r->in[i]);
+        const tg__gval *val = &g->val[v];
+        inc[i] = 1;
+        if (r->bcast >> i & 1u) {
+            tg__imap_gather(&r->imap[i], val->buf, 0, m, gb);
+            x[i] = gb;
+            gb += m;
+        } else if (val->kind == V_BUF) {
+            x[i] = val->buf;
+        } else {
+            x[i] = &g->sc[v], inc[i] = 0;
+        }
+    }
+    if (r->desc->kind == TG__OPK_EXPAND) {
+        if (inc[0])
+            memcpy(out, x[0], (size_t)m * sizeof *out);
+        else
+            tg__kern()->fill(m, x[0][0], out);
+    } else {
+        r->desc->block(m, x, inc, r->args, out, g->op_scratch);
+    }
 }
 
 static double *block_of(tg_graph *g, const work *wk, int v, int64_t lo)
 {
     v = tg__graph_root(g, v);
-    return g->val[v].kind == V_ELEM ? wk->blocks + g->slot[v] * g->block : g->val[v].buf + lo;
+    return g->val[v].kind == V_ELEM && g->slot[v] >= 0 ? wk->blocks + g->slot[v] * g->block : g->val[v].buf + lo;
 }
 
 /* Elem e of the pass, a span record, over one block: scalar inputs filled
@@ -637,7 +927,8 @@ static void run_blocks(void *ctx, int64_t b0, int64_t b1)
     tg_graph *g = j->g;
     const tg__pass *ps = j->ps;
     int w = tg__par_worker();
-    work wk = {g->scratch + w * g->scratch_stride, g->op_scratch + w * g->op_stride};
+    double *base = g->scratch + w * g->scratch_stride;
+    work wk = {base, base + g->gather_off, base + g->gather_off + g->block, g->op_scratch + w * g->op_stride};
     for (int64_t b = b0; b < b1; b++) {
         int64_t lo = b * g->block, hi = lo + g->block < g->n ? lo + g->block : g->n;
         if (ps->compiled)
@@ -659,6 +950,8 @@ static void run_pass(tg_graph *g, const tg__pass *ps)
             g->slot[ps->elem[e]] = e;
     pass_job job = {g, ps};
     tg__par_run(team, nblocks, 1, run_blocks, &job);
+    for (int e = 0; e < ps->n_elem; e++)
+        g->slot[ps->elem[e]] = -1;
     for (int r = 0; r < ps->n_red; r++) {
         const tg__grec *rec = &g->rec[ps->red[r]];
         double s = tree(ps->part + r, ps->n_red, 0, nblocks);
@@ -666,6 +959,154 @@ static void run_pass(tg_graph *g, const tg__pass *ps)
             s /= (double)g->val[tg__graph_root(g, rec->in[0])].numel;
         g->sc[rec->out[0]] = s;
     }
+}
+
+/* --------------------------------------------------------- row reductions */
+
+/* A row of the last dim longer than this is summed in chunks of this many
+** points (sum kernel), folded in order: the chunks do not depend on the
+** plan's block (a multiple of it), so neither does the result. */
+enum { ROW_CHUNK = TG__GRAPH_SPAN_BLOCK };
+_Static_assert(TG__GRAPH_BLOCK % ROW_CHUNK == 0 && TG__GRAPH_SPAN_BLOCK % ROW_CHUNK == 0, "whole chunks");
+
+typedef struct rowred_job {
+    tg_graph *g;
+    const tg__pass *ps;
+    const tg__grec *r;
+    int fold;          /* 0 sum, 1 max, 2 min */
+    double *out;
+    int64_t per;       /* last dim: rows per task (0: one row over several blocks) */
+    int64_t ntile;     /* inner > block: tiles of block points per outer index */
+} rowred_job;
+
+/* The reduction's input at points [lo, lo + nb): the pass's values computed there. */
+static const double *red_input(tg_graph *g, const work *wk, const tg__pass *ps, int v, int64_t lo, int64_t nb)
+{
+    if (ps->compiled) {   /* the input is computed in the pass: its block into the fill block */
+        ps->compiled(g->buf, g->sc, wk->fill, lo, lo + nb, g->kfn, wk->blocks);
+        return wk->fill;
+    }
+    interp_block(g, wk, ps, NULL, lo, lo + nb);
+    v = tg__graph_root(g, v);
+    const tg__gval *x = &g->val[v];
+    if (x->kind == V_ELEM && g->slot[v] >= 0)
+        return wk->blocks + g->slot[v] * g->block;
+    if (x->kind == V_BUF || x->kind == V_ELEM)
+        return x->buf + lo;
+    tg__kern()->fill(nb, g->sc[v], wk->fill);
+    return wk->fill;
+}
+
+/* max (min): NaN wins, then the first of equal values (eager's scan) */
+static inline double fold_ext(double m, double v, bool mx)
+{
+    return isnan(m) ? m : isnan(v) || (mx ? v > m : v < m) ? v : m;
+}
+
+/* y[i] = fold(y[i], x[i]) over n points (first: y = x; sums start from 0) */
+static void fold_into(int fold, bool first, int64_t n, const double *x, double *y)
+{
+    if (fold == 0)
+        tg__kern()->acc(n, x, y);
+    else if (first)
+        memcpy(y, x, (size_t)n * sizeof *y);
+    else
+        for (int64_t i = 0; i < n; i++)
+            y[i] = fold_ext(y[i], x[i], fold == 1);
+}
+
+/* The fold of n contiguous points into acc (a sum: in chunks of ROW_CHUNK). */
+static double fold_run(int fold, bool first, double acc, int64_t n, const double *x)
+{
+    if (fold == 0) {
+        for (int64_t c = 0; c < n; c += ROW_CHUNK)
+            acc += tg__kern()->sum(n - c < ROW_CHUNK ? n - c : ROW_CHUNK, x + c);
+        return acc;
+    }
+    for (int64_t i = 0; i < n; i++)
+        acc = first && i == 0 ? x[0] : fold_ext(acc, x[i], fold == 1);
+    return acc;
+}
+
+/* Tasks [t0, t1) of a row reduction: each owns whole output rows and folds
+** their points in order, so the result is the same on any thread. */
+static void rowred_tasks(void *ctx, int64_t t0, int64_t t1)
+{
+    const rowred_job *j = ctx;
+    tg_graph *g = j->g;
+    const tg__grec *r = j->r;
+    int w = tg__par_worker();
+    double *base = g->scratch + w * g->scratch_stride;
+    work wk = {base, base + g->gather_off, base + g->gather_off + g->block, g->op_scratch + w * g->op_stride};
+    int64_t len = r->red_len, inner = r->red_inner, B = g->block;
+    int v = r->in[0], f = j->fold;
+    for (int64_t t = t0; t < t1; t++) {
+        if (inner == 1 && j->per > 0) {   /* whole rows of the last dim in one block */
+            int64_t r0 = t * j->per, r1 = r0 + j->per < r->red_outer ? r0 + j->per : r->red_outer;
+            const double *x = red_input(g, &wk, j->ps, v, r0 * len, (r1 - r0) * len);
+            for (int64_t row = r0; row < r1; row++)   /* a sum: one kernel call, eager's order */
+                j->out[row] = f == 0 ? 0.0 + tg__kern()->sum(len, x + (row - r0) * len)
+                                     : fold_run(f, true, 0.0, len, x + (row - r0) * len);
+        } else if (inner == 1) {          /* one long row, block by block */
+            int64_t sb = B / ROW_CHUNK * ROW_CHUNK, end = (t + 1) * len;
+            double acc = 0.0;
+            for (int64_t lo = t * len; lo < end; lo += sb) {
+                int64_t nb = end - lo < sb ? end - lo : sb;
+                acc = fold_run(f, lo == t * len, acc, nb, red_input(g, &wk, j->ps, v, lo, nb));
+            }
+            j->out[t] = acc;
+        } else if (j->ntile == 0) {       /* outer index t: whole inner runs, several k per block */
+            int64_t kb = B / inner;
+            double *y = j->out + t * inner;
+            if (f == 0)
+                memset(y, 0, (size_t)inner * sizeof *y);
+            for (int64_t k0 = 0; k0 < len; k0 += kb) {
+                int64_t kn = len - k0 < kb ? len - k0 : kb;
+                const double *x = red_input(g, &wk, j->ps, v, (t * len + k0) * inner, kn * inner);
+                for (int64_t k = 0; k < kn; k++)
+                    fold_into(f, k0 + k == 0, inner, x + k * inner, y);
+            }
+        } else {                          /* a tile of one outer index's inner run */
+            int64_t o = t / j->ntile, i0 = t % j->ntile * B, wd = inner - i0 < B ? inner - i0 : B;
+            double *y = j->out + o * inner + i0;
+            if (f == 0)
+                memset(y, 0, (size_t)wd * sizeof *y);
+            for (int64_t k = 0; k < len; k++)
+                fold_into(f, k == 0, wd, red_input(g, &wk, j->ps, v, (o * len + k) * inner + i0, wd), y);
+        }
+    }
+}
+
+static void run_rowred(tg_graph *g, const tg__pass *ps)
+{
+    const tg__grec *r = &g->rec[ps->rowred];
+    const tg__gval *out = &g->val[r->out[0]];
+    int kind = r->desc->kind;
+    rowred_job job = {g, ps, r, kind == TG__OPK_MAX ? 1 : kind == TG__OPK_MIN ? 2 : 0,
+                      out->kind == V_SCAL ? &g->sc[r->out[0]] : out->buf, 0, 0};
+    int64_t outer = r->red_outer, len = r->red_len, inner = r->red_inner, ntask;
+    if (len == 0 || outer * inner == 0) {   /* an empty sum is 0, an empty mean NaN */
+        tg__kern()->fill(outer * inner, job.fold || kind == TG__OPK_MEAN ? NAN : 0.0, job.out);
+        return;
+    }
+    for (int e = 0; e < ps->n_elem; e++)
+        g->slot[ps->elem[e]] = e;
+    if (inner == 1) {
+        job.per = len <= g->block ? g->block / len : 0;
+        ntask = job.per ? (outer + job.per - 1) / job.per : outer;
+    } else if (inner <= g->block) {
+        ntask = outer;
+    } else {
+        job.ntile = (inner + g->block - 1) / g->block;
+        ntask = outer * job.ntile;
+    }
+    int team = tg__par_team(outer * len * inner);
+    team = team < g->n_workers ? team : g->n_workers;
+    tg__par_run(team, ntask, 1, rowred_tasks, &job);
+    for (int e = 0; e < ps->n_elem; e++)
+        g->slot[ps->elem[e]] = -1;
+    if (kind == TG__OPK_MEAN)   /* to one element */
+        job.out[0] /= (double)len;
 }
 
 /* ------------------------------------------------------------ opaque calls */
@@ -843,6 +1284,10 @@ tg_status tg__graph_run(tg_graph *g)
             run_scalar(g, &g->rec[sp->index]);
         else if (sp->kind == S_OPAQUE)
             st = run_opaque(g, &g->rec[sp->index]);
+        else if (sp->kind == S_SMALL)
+            run_small(g, &g->rec[sp->index]);
+        else if (sp->kind == S_ROWRED)
+            run_rowred(g, &g->pass[sp->index]);
         else {
             if (g->opt && g->pass[sp->index].n_upd)
                 optimizer_begin(g);   /* the last pass updates */
@@ -875,6 +1320,14 @@ void tg__graph_bind(tg_graph *g, int v, tg_tensor *t)
     for (int k = 0; k < g->n_rec; k++)
         for (int i = 0; i < g->rec[k].n_in && g->rec[k].proxy[i]; i++)
             g->rec[k].proxy[i]->data = g->buf[g->rec[k].in[i]];
+}
+
+int tg__graph_opaque_count(const tg_graph *g)
+{
+    int n = 0;
+    for (int k = 0; g && k < g->n_rec; k++)
+        n += g->rec[k].needed && g->rec[k].run == R_OPAQUE;
+    return n;
 }
 
 double tg__graph_scalar(const tg_graph *g, int v)

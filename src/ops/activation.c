@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
 ** Activations and selections with PyTorch's names and rules: tg_sigmoid,
-** tg_softmax, tg_log_softmax, tg_clamp, tg_maximum, tg_minimum and tg_where.
+** tg_clamp, tg_maximum, tg_minimum and tg_where (tg_softmax and
+** tg_log_softmax, reductions along a dim, are in reduce_dim.c).
 ** Each Function's backward is written with recorded tensorgrad ops (masks and
 ** tie weights are constants, as in PyTorch), so every op is differentiable
 ** twice.  Binary and ternary ops broadcast like tg_add.  The pointwise ones
@@ -76,67 +77,6 @@ tg_tensor *tg_sigmoid(tg_tensor *a)
         return NULL;
     return tg__apply_op(&sigmoid_fn, &a, NULL, 0);
 }
-
-/* ------------------------------------------------- softmax, log_softmax */
-
-typedef struct soft_args { int dim; bool log; } soft_args;
-
-/* forward: y = softmax(x) along dim, or log_softmax: x - max - log(sum(e^(x - max)))
-**   softmax      =>  dx = y * (dy - sum(dy * y, dim))
-**   log_softmax  =>  dx = dy - e^y * sum(dy, dim) */
-static tg_status soft_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
-{
-    const soft_args *sa = tg_ctx_args(ctx);
-    const tg_tensor *x = in[0];
-    tg_tensor *y = out[0] = tg__out(sa->log ? "tg_log_softmax" : "tg_softmax", x->ndim, x->shape);
-    if (!y)
-        return tg_last_status();
-    int64_t outer = 1, len = x->ndim ? x->shape[sa->dim] : 1, inner = 1;
-    for (int i = 0; i < sa->dim; i++)
-        outer *= x->shape[i];
-    for (int i = sa->dim + 1; i < x->ndim; i++)
-        inner *= x->shape[i];
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t i = 0; i < inner; i++) {
-            const double *p = x->data + o * len * inner + i;
-            double *q = y->data + o * len * inner + i, m = -INFINITY, s = 0.0;
-            for (int64_t k = 0; k < len; k++)
-                m = fmax(m, p[k * inner]);
-            if (!isfinite(m))
-                m = 0.0;
-            for (int64_t k = 0; k < len; k++)
-                s += exp(p[k * inner] - m);
-            double ls = log(s);
-            for (int64_t k = 0; k < len; k++)
-                q[k * inner] = sa->log ? p[k * inner] - m - ls : exp(p[k * inner] - m) / s;
-        }
-    return tg_save_for_backward(ctx, 1, out);
-}
-static tg_status soft_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
-{
-    const soft_args *sa = tg_ctx_args(ctx);
-    tg_tensor *y = tg_saved_tensor(ctx, 0);
-    if (sa->log)
-        gin[0] = tg_sub(g[0], tg_mul(tg_exp(y), tg_sum_dim(g[0], sa->dim, true)));
-    else
-        gin[0] = tg_mul(y, tg_sub(g[0], tg_sum_dim(tg_mul(g[0], y), sa->dim, true)));
-    return gin[0] ? TG_OK : tg_last_status();
-}
-static const tg_function softmax_fn = {.name = "tg_softmax", .n_inputs = 1, .n_outputs = 1,
-                                       .forward = soft_forward, .backward = soft_backward};
-static const tg_function log_softmax_fn = {.name = "tg_log_softmax", .n_inputs = 1, .n_outputs = 1,
-                                           .forward = soft_forward, .backward = soft_backward};
-
-static tg_tensor *soft(const char *fn, tg_tensor *a, int dim, bool log)
-{
-    soft_args sa = {0, log};
-    if (tg__check_live(fn, "a", a) != TG_OK || !tg__norm_dim(fn, dim, a->ndim, &sa.dim))
-        return NULL;
-    return tg__apply_op(log ? &log_softmax_fn : &softmax_fn, &a, &sa, sizeof sa);
-}
-
-tg_tensor *tg_softmax(tg_tensor *a, int dim) { return soft("tg_softmax", a, dim, false); }
-tg_tensor *tg_log_softmax(tg_tensor *a, int dim) { return soft("tg_log_softmax", a, dim, true); }
 
 /* --------------------------------------------------------------- where */
 

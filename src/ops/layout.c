@@ -96,7 +96,7 @@ tg_tensor *tg_permute(tg_tensor *a, const int *dims)
 tg_tensor *tg_squeeze(tg_tensor *a, int dim)
 {
     int d;
-    if (tg__check_live("tg_squeeze", "a", a) != TG_OK || !tg__norm_dim("tg_squeeze", dim, a->ndim, &d))
+    if (tg__check_arg("tg_squeeze", "a", a) != TG_OK || !tg__norm_dim("tg_squeeze", dim, a->ndim, &d))
         return NULL;
     if (a->ndim == 0 || a->shape[d] != 1)   /* PyTorch: a no-op unless the size is 1 */
         return tg_reshape(a, a->ndim, a->shape);

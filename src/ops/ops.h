@@ -11,11 +11,17 @@
 #include "../core/opdesc.h"
 #include "../kernels/kernels.h"
 
-/* Applies a one-output built-in Function with optional arguments. */
+/* Applies a one-output built-in Function with optional arguments.  One
+** without a descriptor reads its inputs' data in its forward: lazy mode's
+** pending work is computed first (tg_apply_args would run a forward of a
+** Function without one with its ops recorded, as a user Function's, whose
+** tg_data calls realize). */
 static inline tg_tensor *tg__apply_op(const tg_function *fn, tg_tensor *const *inputs,
                                       const void *args, size_t args_size)
 {
     tg_tensor *out;
+    if (!fn->desc)
+        tg__lazy_sync();
     return tg_apply_args(fn, inputs, &out, args, args_size) == TG_OK ? out : NULL;
 }
 

@@ -81,7 +81,7 @@ tg_tensor *tg_mean(tg_tensor *a) { return tg__apply_op(&mean_fn, &a, NULL, 0); }
 
 tg_tensor *tg_sum_dim(tg_tensor *a, int dim, bool keepdim)
 {
-    if (tg__check_live("tg_sum_dim", "a", a) != TG_OK)
+    if (tg__check_arg("tg_sum_dim", "a", a) != TG_OK)
         return NULL;
     int n = a->ndim, d = dim < 0 ? dim + n : dim;
     if (n == 0 && (dim == 0 || dim == -1))   /* PyTorch: a 0-d tensor has one dim to sum */

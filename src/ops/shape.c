@@ -19,14 +19,44 @@ static bool make_shape_args(const char *fn, int ndim, const int64_t *shape, shap
 {
     if (tg__check_shape(fn, ndim, shape) < 0)
         return false;
+    memset(sa, 0, sizeof *sa);   /* the padding too: lazy mode's plan key reads the bytes */
     sa->ndim = ndim;
-    memset(sa->shape, 0, sizeof sa->shape);
     if (ndim > 0)
         memcpy(sa->shape, shape, (size_t)ndim * sizeof *shape);
     return true;
 }
 
 /* ----------------------------------------------------------- expand */
+
+/* lazy mode (core/opdesc.h): the output's shape is the argument's (-1 with
+** the forward's error when x does not broadcast to it) */
+static int args_shape(const void *args, const tg_tensor *x, int64_t *shape)
+{
+    (void)x;
+    const shape_args *sa = args;
+    memcpy(shape, sa->shape, (size_t)sa->ndim * sizeof *shape);
+    return sa->ndim;
+}
+static int expand_shape(const void *args, const tg_tensor *x, int64_t *shape)
+{
+    const shape_args *sa = args;
+    return tg__broadcast_check("tg_expand", x, sa->ndim, sa->shape, false) == TG_OK ? args_shape(args, x, shape) : -1;
+}
+static int sum_to_shape(const void *args, const tg_tensor *x, int64_t *shape)
+{
+    const shape_args *sa = args;
+    return tg__broadcast_check("tg_sum_to", x, sa->ndim, sa->shape, true) == TG_OK ? args_shape(args, x, shape) : -1;
+}
+static void expand_whole(const void *args, const tg_tensor *x, tg_tensor *out)
+{
+    (void)args;
+    tg__expand_into(x, out);
+}
+static void sum_to_whole(const void *args, const tg_tensor *x, tg_tensor *out)
+{
+    (void)args;
+    tg__sum_to_into(x, out);
+}
 
 /* expand's and sum_to's values, recorded nowhere (core/broadcast.c): their
 ** forwards, and the unrecorded backwards of each other */
@@ -43,8 +73,8 @@ static tg_tensor *sum_to_now(tg_tensor *x, const shape_args *sa)
 static shape_args in_shape_args(const tg_ctx *ctx, int i)
 {
     shape_args sa;
+    memset(&sa, 0, sizeof sa);
     const int64_t *shape = tg__ctx_in_shape(ctx, i, &sa.ndim);
-    memset(sa.shape, 0, sizeof sa.shape);
     if (sa.ndim > 0)
         memcpy(sa.shape, shape, (size_t)sa.ndim * sizeof *shape);
     return sa;
@@ -60,7 +90,8 @@ static tg_status expand_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **g
     return (gin[0] = tg__grad_to_input(ctx, 0, g[0])) ? TG_OK : tg_last_status();
 }
 /* descriptors: what the fused engine reads (core/opdesc.h) */
-static const tg__opdesc expand_desc = {.kind = TG__OPK_EXPAND};
+static const tg__opdesc expand_desc = {.kind = TG__OPK_EXPAND, .save = TG__SAVES, .shape = expand_shape,
+                                       .whole = expand_whole};
 static const tg_function expand_fn = {.name = "tg_expand", .n_inputs = 1, .n_outputs = 1,
                                       .forward = expand_forward, .backward = expand_backward,
                                       .desc = &expand_desc};
@@ -68,7 +99,7 @@ static const tg_function expand_fn = {.name = "tg_expand", .n_inputs = 1, .n_out
 tg_tensor *tg_expand(tg_tensor *a, int ndim, const int64_t *shape)
 {
     shape_args sa;
-    if (tg__check_live("tg_expand", "a", a) != TG_OK)
+    if (tg__check_arg("tg_expand", "a", a) != TG_OK)
         return NULL;
     if (!make_shape_args("tg_expand", ndim, shape, &sa))
         return NULL;
@@ -88,7 +119,8 @@ static tg_status sum_to_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **g
     gin[0] = tg__grad_mode() ? tg_expand(g[0], sa.ndim, sa.shape) : expand_now(g[0], &sa);
     return gin[0] ? TG_OK : tg_last_status();
 }
-const tg__opdesc tg__sum_to_desc = {.kind = TG__OPK_SUM};
+const tg__opdesc tg__sum_to_desc = {.kind = TG__OPK_SUM, .save = TG__SAVES, .shape = sum_to_shape,
+                                    .whole = sum_to_whole};
 static const tg_function sum_to_fn = {.name = "tg_sum_to", .n_inputs = 1, .n_outputs = 1,
                                       .forward = sum_to_forward, .backward = sum_to_backward,
                                       .desc = &tg__sum_to_desc};
@@ -96,7 +128,7 @@ static const tg_function sum_to_fn = {.name = "tg_sum_to", .n_inputs = 1, .n_out
 tg_tensor *tg_sum_to(tg_tensor *a, int ndim, const int64_t *shape)
 {
     shape_args sa;
-    if (tg__check_live("tg_sum_to", "a", a) != TG_OK)
+    if (tg__check_arg("tg_sum_to", "a", a) != TG_OK)
         return NULL;
     if (!make_shape_args("tg_sum_to", ndim, shape, &sa))
         return NULL;
@@ -139,7 +171,7 @@ static tg_status reshape_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **
         gin[0] = tg__adopt(tg__tensor_alias(g[0], ndim, shape));
     return gin[0] ? TG_OK : tg_last_status();
 }
-static const tg__opdesc reshape_desc = {.kind = TG__OPK_VIEW};
+static const tg__opdesc reshape_desc = {.kind = TG__OPK_VIEW, .save = TG__SAVES, .shape = args_shape};
 static const tg_function reshape_fn = {.name = "tg_reshape", .n_inputs = 1, .n_outputs = 1,
                                        .forward = reshape_forward, .backward = reshape_backward,
                                       .desc = &reshape_desc};
@@ -154,8 +186,8 @@ static bool reshape_target(tg_tensor *a, int ndim, const int64_t *shape, shape_a
     }
     int infer = -1;
     int64_t known = 1;
+    memset(sa, 0, sizeof *sa);   /* the padding too: lazy mode's plan key reads the bytes */
     sa->ndim = ndim;
-    memset(sa->shape, 0, sizeof sa->shape);
     for (int d = 0; d < ndim; d++) {
         sa->shape[d] = shape[d];
         if (shape[d] == -1 && infer < 0) {
@@ -181,7 +213,7 @@ static bool reshape_target(tg_tensor *a, int ndim, const int64_t *shape, shape_a
 tg_tensor *tg_reshape(tg_tensor *a, int ndim, const int64_t *shape)
 {
     shape_args sa;
-    if (tg__check_live("tg_reshape", "a", a) != TG_OK)
+    if (tg__check_arg("tg_reshape", "a", a) != TG_OK)
         return NULL;
     if (!reshape_target(a, ndim, shape, &sa))
         return NULL;
@@ -192,7 +224,7 @@ tg_tensor *tg_reshape(tg_tensor *a, int ndim, const int64_t *shape)
 
 tg_tensor *tg_unsqueeze(tg_tensor *a, int dim)
 {
-    if (tg__check_live("tg_unsqueeze", "a", a) != TG_OK)
+    if (tg__check_arg("tg_unsqueeze", "a", a) != TG_OK)
         return NULL;
     int n = a->ndim, d = dim < 0 ? dim + n + 1 : dim;
     if (d < 0 || d > n) {
@@ -212,7 +244,7 @@ tg_tensor *tg_unsqueeze(tg_tensor *a, int dim)
 
 tg_tensor *tg_flatten(tg_tensor *a, int start_dim, int end_dim)
 {
-    if (tg__check_live("tg_flatten", "a", a) != TG_OK)
+    if (tg__check_arg("tg_flatten", "a", a) != TG_OK)
         return NULL;
     int n = a->ndim, m = n > 0 ? n : 1;   /* a 0-d tensor flattens as if [1] */
     int s = start_dim < 0 ? start_dim + m : start_dim, e = end_dim < 0 ? end_dim + m : end_dim;
