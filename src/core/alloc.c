@@ -140,8 +140,25 @@ static void flush(obj_cache *c)
     }
 }
 
-static void cache_exit(void *c) { flush(c); }
+/* At thread exit.  Another key's destructor may still free objects after
+** this one (lazy mode's plan cache holds tensors): the lists are then found
+** and registered again, so the next round of destructors frees them too. */
+static void cache_exit(void *c)
+{
+    flush(c);
+    ((obj_cache *)c)->registered = false;
+    lists = NULL;
+}
 static void make_key(void) { pthread_key_create(&cache_key, cache_exit); }
+
+/* So the thread's lists are freed when it ends. */
+static void register_cache(void)
+{
+    if (!cache.registered) {
+        pthread_once(&cache_once, make_key);
+        cache.registered = pthread_setspecific(cache_key, &cache) == 0;
+    }
+}
 
 void tg__obj_flush(void) { flush(&cache); }
 
@@ -163,10 +180,7 @@ TG_COLD static void *obj_alloc_slow(size_t n)
         return o;
     }
     if (!o) {
-        if (!cache.registered) {   /* so the lists are freed when the thread ends */
-            pthread_once(&cache_once, make_key);
-            cache.registered = pthread_setspecific(cache_key, &cache) == 0;
-        }
+        register_cache();
         return tg__malloc((size_t)(k + 1) * OBJ_GRAIN);
     }
     if (inject())
@@ -200,10 +214,7 @@ void tg__obj_free_later(void *p, size_t n)
         return;
     }
     lists = c;
-    if (!c->registered) {   /* so the quarantine is freed when the thread ends */
-        pthread_once(&cache_once, make_key);
-        c->registered = pthread_setspecific(cache_key, c) == 0;
-    }
+    register_cache();   /* the quarantine too */
     if (c->r_n[k] == TG_QUARANTINE) {   /* the oldest joins the list */
         obj *old = c->ring[k][c->r_head[k]];
         c->r_head[k] = (unsigned char)((c->r_head[k] + 1) % TG_QUARANTINE);
@@ -219,10 +230,12 @@ TG_COLD static void obj_free_slow(void *p, size_t n)
 {
     lists = &cache;
     size_t k = (n - 1) / OBJ_GRAIN;
-    if (k < OBJ_CLASSES && cache.count[k] < OBJ_KEEP)
+    if (k < OBJ_CLASSES && cache.count[k] < OBJ_KEEP) {
+        register_cache();
         tg__obj_free(p, n);
-    else
-        tg__free(p);
+        return;
+    }
+    tg__free(p);
 }
 
 void tg__obj_free(void *p, size_t n)
