@@ -452,24 +452,6 @@ static void emit_pass(sbuf *s, layout *L, int p)
     put(s, "}\n");
 }
 
-/* In a library built with AddressSanitizer, a pass reading a smaller buffer
-** through an index map runs interpreted: with such passes compiled by gcc,
-** test_graph_span's process made LeakSanitizer's own scan fault at exit (in
-** ScanRangeForPointers, over a dynamic-TLS range it recorded as
-** 0x5ea..0x20000016ec), while the same passes compiled by clang with
-** -fsanitize=address, and the interpreter, run clean.  Not understood yet:
-** the interpreter keeps the sanitizer runs meaningful meanwhile. */
-#if defined(__SANITIZE_ADDRESS__)
-#define TG_JIT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TG_JIT_ASAN 1
-#endif
-#endif
-#ifndef TG_JIT_ASAN
-#define TG_JIT_ASAN 0
-#endif
-
 /* Whether the step is a pass the generator writes.  A row reduction's pass
 ** is written as the function computing the block of its input's values (into
 ** part: the interpreter folds it), for a sum of values computed in the pass.
@@ -495,8 +477,6 @@ static bool writable(const tg_graph *g, const tg__step *st)
         return false;   /* (its input an earlier pass stored: nothing to compute) */
     for (int e = 0; e < ps->n_elem; e++) {
         const tg__grec *r = producer(g, ps->elem[e]);
-        if (r->bcast && TG_JIT_ASAN)
-            return false;
         for (int i = 0; i < r->n_in; i++) {
             int u = tg__graph_root(g, r->in[i]), k = g->val[u].producer;
             if (k >= 0 && g->rec[k].run == R_ROWRED &&
