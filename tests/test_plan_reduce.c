@@ -239,6 +239,14 @@ static void expect_lazy_step(tg_tensor *(*loss_fn)(void *), step *f, double lr, 
     test_free(got);
 }
 
+/* Both checks of a step (captured, then lazy), then f's parameters freed. */
+static void expect_steps(tg_tensor *(*loss_fn)(void *), step *f, double lr, int want_rowred, bool reads_extreme)
+{
+    expect_step(loss_fn, f, lr, want_rowred, reads_extreme);
+    expect_lazy_step(loss_fn, f, lr, want_rowred);
+    tg_params_free(f->params);
+}
+
 static double gen_x(int64_t k) { return tgt_signed0(k); }
 static double gen_y(int64_t k) { return 0.5 * tgt_signed1(k); }
 static double gen_p(int64_t k) { return 0.3 + 0.2 * tgt_signed1(3 * k + 1); }
@@ -277,9 +285,7 @@ static void bias_case(int kind)
         const int64_t c = shapes[s][1], ps[2][4] = {{c}, {c}};
         make_step(&f, 2, shapes[s], 2, (const int[]){1, 1}, ps);
         (void)kind;
-        expect_step(bias_loss, &f, 0.1, 2, false);
-        expect_lazy_step(bias_loss, &f, 0.1, 2);
-        tg_params_free(f.params);
+        expect_steps(bias_loss, &f, 0.1, 2, false);
         tg_scope_end();
     }
 }
@@ -316,9 +322,7 @@ static void softmax_case(int kind)
         memcpy(ps[0], cases[c].shape, sizeof cases[c].shape);
         make_step(&f, cases[c].ndim, cases[c].shape, 1, (const int[]){cases[c].ndim}, (const int64_t(*)[4])ps);
         f.dim = cases[c].dim;
-        expect_step(softmax_loss, &f, 0.05, cases[c].ndim > 1 ? 2 : 0, false);
-        expect_lazy_step(softmax_loss, &f, 0.05, cases[c].ndim > 1 ? 2 : 0);
-        tg_params_free(f.params);
+        expect_steps(softmax_loss, &f, 0.05, cases[c].ndim > 1 ? 2 : 0, false);
         tg_scope_end();
     }
 }
@@ -362,9 +366,7 @@ static void stable_softmax_case(int kind)
             tg_data(f.x)[j] = gen_ties(j);
         tg_data(f.p[1])[0] = 0.0;   /* z = x * p0 at the first step: x's ties */
         f.dim = cases[c].dim;
-        expect_step(stable_softmax_loss, &f, 0.05, cases[c].ndim > 1 ? 4 : 0, true);
-        expect_lazy_step(stable_softmax_loss, &f, 0.05, cases[c].ndim > 1 ? 4 : 0);
-        tg_params_free(f.params);
+        expect_steps(stable_softmax_loss, &f, 0.05, cases[c].ndim > 1 ? 4 : 0, true);
         tg_scope_end();
     }
 }
@@ -401,9 +403,7 @@ static void mean_case(int kind)
         const int64_t ps[2][4] = {{shapes[s][0], shapes[s][1], shapes[s][2]}, {shapes[s][1], shapes[s][2]}};
         make_step(&f, 3, shapes[s], 2, (const int[]){3, 2}, ps);
         f.dim = (int)shapes[s][2];
-        expect_step(mean_loss, &f, 0.02, shapes[s][1] > 1 ? 3 : 0, false);
-        expect_lazy_step(mean_loss, &f, 0.02, shapes[s][1] > 1 ? 3 : 0);
-        tg_params_free(f.params);
+        expect_steps(mean_loss, &f, 0.02, shapes[s][1] > 1 ? 3 : 0, false);
         tg_scope_end();
     }
 }
@@ -434,9 +434,7 @@ static void edge_case(int kind)
     step f;
     const int64_t shape[2] = {0, 7}, ps[2][4] = {{0}, {7}};
     make_step(&f, 2, shape, 2, (const int[]){0, 1}, ps);
-    expect_step(edge_loss, &f, 0.1, 1, false);
-    expect_lazy_step(edge_loss, &f, 0.1, 1);
-    tg_params_free(f.params);
+    expect_steps(edge_loss, &f, 0.1, 1, false);
     tg_scope_end();
 }
 

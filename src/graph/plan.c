@@ -917,6 +917,22 @@ static double tree(const double *part, int stride, int64_t lo, int64_t hi)
     return tree(part, stride, lo, mid) + tree(part, stride, mid, hi);
 }
 
+/* The calling worker's scratch: its block arrays, fill block and gathers. */
+static work worker_scratch(const tg_graph *g)
+{
+    int w = tg__par_worker();
+    double *base = g->scratch + w * g->scratch_stride;
+    return (work){base, base + g->gather_off, base + g->gather_off + g->block, g->op_scratch + w * g->op_stride};
+}
+
+/* The interpreter's slots of pass ps's values (on), or none again (off): a
+** value without one is read from its buffer (a shared value, share_values). */
+static void bind_slots(tg_graph *g, const tg__pass *ps, bool on)
+{
+    for (int e = 0; e < ps->n_elem; e++)
+        g->slot[ps->elem[e]] = on ? e : -1;
+}
+
 typedef struct pass_job { tg_graph *g; const tg__pass *ps; } pass_job;
 
 /* Blocks [b0, b1) of a pass on the calling worker, each block's partial sums
@@ -926,9 +942,7 @@ static void run_blocks(void *ctx, int64_t b0, int64_t b1)
     const pass_job *j = ctx;
     tg_graph *g = j->g;
     const tg__pass *ps = j->ps;
-    int w = tg__par_worker();
-    double *base = g->scratch + w * g->scratch_stride;
-    work wk = {base, base + g->gather_off, base + g->gather_off + g->block, g->op_scratch + w * g->op_stride};
+    work wk = worker_scratch(g);
     for (int64_t b = b0; b < b1; b++) {
         int64_t lo = b * g->block, hi = lo + g->block < g->n ? lo + g->block : g->n;
         if (ps->compiled)
@@ -946,12 +960,10 @@ static void run_pass(tg_graph *g, const tg__pass *ps)
     int team = tg__par_team(n);
     team = team < g->n_workers ? team : g->n_workers;
     if (!ps->compiled)
-        for (int e = 0; e < ps->n_elem; e++)
-            g->slot[ps->elem[e]] = e;
+        bind_slots(g, ps, true);
     pass_job job = {g, ps};
     tg__par_run(team, nblocks, 1, run_blocks, &job);
-    for (int e = 0; e < ps->n_elem; e++)
-        g->slot[ps->elem[e]] = -1;
+    bind_slots(g, ps, false);
     for (int r = 0; r < ps->n_red; r++) {
         const tg__grec *rec = &g->rec[ps->red[r]];
         double s = tree(ps->part + r, ps->n_red, 0, nblocks);
@@ -1035,9 +1047,7 @@ static void rowred_tasks(void *ctx, int64_t t0, int64_t t1)
     const rowred_job *j = ctx;
     tg_graph *g = j->g;
     const tg__grec *r = j->r;
-    int w = tg__par_worker();
-    double *base = g->scratch + w * g->scratch_stride;
-    work wk = {base, base + g->gather_off, base + g->gather_off + g->block, g->op_scratch + w * g->op_stride};
+    work wk = worker_scratch(g);
     int64_t len = r->red_len, inner = r->red_inner, B = g->block;
     int v = r->in[0], f = j->fold;
     for (int64_t t = t0; t < t1; t++) {
@@ -1089,8 +1099,7 @@ static void run_rowred(tg_graph *g, const tg__pass *ps)
         tg__kern()->fill(outer * inner, job.fold || kind == TG__OPK_MEAN ? NAN : 0.0, job.out);
         return;
     }
-    for (int e = 0; e < ps->n_elem; e++)
-        g->slot[ps->elem[e]] = e;
+    bind_slots(g, ps, true);
     if (inner == 1) {
         job.per = len <= g->block ? g->block / len : 0;
         ntask = job.per ? (outer + job.per - 1) / job.per : outer;
@@ -1103,8 +1112,7 @@ static void run_rowred(tg_graph *g, const tg__pass *ps)
     int team = tg__par_team(outer * len * inner);
     team = team < g->n_workers ? team : g->n_workers;
     tg__par_run(team, ntask, 1, rowred_tasks, &job);
-    for (int e = 0; e < ps->n_elem; e++)
-        g->slot[ps->elem[e]] = -1;
+    bind_slots(g, ps, false);
     if (kind == TG__OPK_MEAN)   /* to one element */
         job.out[0] /= (double)len;
 }

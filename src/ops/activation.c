@@ -20,35 +20,13 @@
 
 /* ------------------------------------------------------------- sigmoid */
 
-/* Descriptors of the pointwise ops: point and block from one scalar function
-** f(x, args), with the scalar inputs of inc 0 broadcast. */
-#define POINT_DESC(fname, n_in, cexpr)                                                          \
-    static double fname##_point(const double *x, const void *args, double *scratch)             \
-    {                                                                                           \
-        (void)scratch;                                                                          \
-        return fname##_f(x, args);                                                              \
-    }                                                                                           \
-    static void fname##_block(int64_t n, const double *const *x, const int64_t *inc,            \
-                              const void *args, double *y, double *scratch)                     \
-    {                                                                                           \
-        (void)scratch;                                                                          \
-        for (int64_t j = 0; j < n; j++) {                                                       \
-            double v[n_in];                                                                     \
-            for (int i = 0; i < n_in; i++)                                                      \
-                v[i] = x[i][j * inc[i]];                                                        \
-            y[j] = fname##_f(v, args);                                                          \
-        }                                                                                       \
-    }                                                                                           \
-    static const tg__opdesc fname##_desc = {.kind = TG__OPK_POINT, .point = fname##_point,      \
-                                            .block = fname##_block, .expr = cexpr};
-
 /* y = 1 / (1 + e^-x), through e^x / (1 + e^x) below 0 (no overflow of e^-x) */
 static inline double sigmoid_f(const double *x, const void *args)
 {
     (void)args;
     return x[0] >= 0.0 ? 1.0 / (1.0 + exp(-x[0])) : exp(x[0]) / (1.0 + exp(x[0]));
 }
-POINT_DESC(sigmoid, 1, "(%0 >= 0.0 ? 1.0 / (1.0 + exp(-(%0))) : exp(%0) / (1.0 + exp(%0)))")
+TG__POINT_DESC(sigmoid, 1, "(%0 >= 0.0 ? 1.0 / (1.0 + exp(-(%0))) : exp(%0) / (1.0 + exp(%0)))")
 
 /* forward: y = sigmoid(x)  =>  dx = dy * y * (1 - y) */
 static tg_status sigmoid_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
@@ -155,7 +133,7 @@ static inline double where_f(const double *x, const void *args)
     (void)args;
     return x[0] != 0.0 ? x[1] : x[2];
 }
-POINT_DESC(where, 3, "(%0 != 0.0 ? %1 : %2)")
+TG__POINT_DESC(where, 3, "(%0 != 0.0 ? %1 : %2)")
 
 /* forward: y = cond != 0 ? a : b  =>  da = where(cond, dy, 0), db = where(cond, 0, dy),
 ** each summed to its input's shape; cond gets no gradient */
@@ -201,7 +179,7 @@ static inline double clamp_f(const double *x, const void *args)
     const clamp_args *ca = args;
     return x[0] < ca->lo ? ca->lo : x[0] > ca->hi ? ca->hi : x[0];
 }
-POINT_DESC(clamp, 1, "(%0 < %a0 ? %a0 : %0 > %a1 ? %a1 : %0)")
+TG__POINT_DESC(clamp, 1, "(%0 < %a0 ? %a0 : %0 > %a1 ? %a1 : %0)")
 
 /* clamp's derivative mask: 1 on lo <= x <= hi, 0 elsewhere (NaN: 0) */
 static inline double clamp_mask_f(const double *x, const void *args)
@@ -209,7 +187,7 @@ static inline double clamp_mask_f(const double *x, const void *args)
     const clamp_args *ca = args;
     return x[0] >= ca->lo && x[0] <= ca->hi ? 1.0 : 0.0;
 }
-POINT_DESC(clamp_mask, 1, "(%0 >= %a0 && %0 <= %a1 ? 1.0 : 0.0)")
+TG__POINT_DESC(clamp_mask, 1, "(%0 >= %a0 && %0 <= %a1 ? 1.0 : 0.0)")
 static tg_status clamp_mask_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 {
     return broadcast_forward("tg_clamp_mask", 1, in, out, clamp_mask_f, tg_ctx_args(ctx));
@@ -259,8 +237,8 @@ static inline double minimum_f(const double *x, const void *args)
     (void)args;
     return isnan(x[0]) || isnan(x[1]) ? x[0] + x[1] : x[0] < x[1] ? x[0] : x[1];
 }
-POINT_DESC(maximum, 2, "(isnan(%0) || isnan(%1) ? %0 + %1 : %0 > %1 ? %0 : %1)")
-POINT_DESC(minimum, 2, "(isnan(%0) || isnan(%1) ? %0 + %1 : %0 < %1 ? %0 : %1)")
+TG__POINT_DESC(maximum, 2, "(isnan(%0) || isnan(%1) ? %0 + %1 : %0 > %1 ? %0 : %1)")
+TG__POINT_DESC(minimum, 2, "(isnan(%0) || isnan(%1) ? %0 + %1 : %0 < %1 ? %0 : %1)")
 
 /* The tie weight of the first operand: 0 where it loses, 1/2 on a tie, 1
 ** where it wins (or either is NaN: the NaN passes the gradient, as PyTorch) */
@@ -274,8 +252,8 @@ static inline double min_weight_f(const double *x, const void *args)
     (void)args;
     return x[0] > x[1] ? 0.0 : x[0] == x[1] ? 0.5 : 1.0;
 }
-POINT_DESC(max_weight, 2, "(%0 < %1 ? 0.0 : %0 == %1 ? 0.5 : 1.0)")
-POINT_DESC(min_weight, 2, "(%0 > %1 ? 0.0 : %0 == %1 ? 0.5 : 1.0)")
+TG__POINT_DESC(max_weight, 2, "(%0 < %1 ? 0.0 : %0 == %1 ? 0.5 : 1.0)")
+TG__POINT_DESC(min_weight, 2, "(%0 > %1 ? 0.0 : %0 == %1 ? 0.5 : 1.0)")
 static tg_status weight_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 {
     bool mx = ((const ext_args *)tg_ctx_args(ctx))->is_max;

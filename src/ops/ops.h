@@ -25,6 +25,37 @@ static inline tg_tensor *tg__apply_op(const tg_function *fn, tg_tensor *const *i
     return tg_apply_args(fn, inputs, &out, args, args_size) == TG_OK ? out : NULL;
 }
 
+/* A pointwise op's descriptor (core/opdesc.h): point and block from one
+** scalar function fname_f(x, args), the scalar inputs (inc 0) broadcast, and
+** cexpr its C expression for the code generator. */
+#define TG__POINT_DESC(fname, n_in, cexpr)                                                          \
+    static double fname##_point(const double *x, const void *args, double *scratch)                 \
+    {                                                                                               \
+        (void)scratch;                                                                              \
+        return fname##_f(x, args);                                                                  \
+    }                                                                                               \
+    static void fname##_block(int64_t n, const double *const *x, const int64_t *inc,                \
+                              const void *args, double *y, double *scratch)                         \
+    {                                                                                               \
+        (void)scratch;                                                                              \
+        for (int64_t j = 0; j < n; j++) {                                                           \
+            double v[n_in];                                                                         \
+            for (int i = 0; i < n_in; i++)                                                          \
+                v[i] = x[i][j * inc[i]];                                                            \
+            y[j] = fname##_f(v, args);                                                              \
+        }                                                                                           \
+    }                                                                                               \
+    static const tg__opdesc fname##_desc = {.kind = TG__OPK_POINT, .point = fname##_point,          \
+                                            .block = fname##_block, .expr = cexpr};
+
+/* The backward of an op whose output is a constant factor (a mask, a weight,
+** a shift), applied to inputs that never require grad: no gradient. */
+static inline tg_status tg__constant_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
+{
+    (void)ctx, (void)g, (void)gin;
+    return TG_OK;
+}
+
 /* dim normalized for an ndim-d tensor into *d (-ndim..ndim-1; a 0-d tensor
 ** has the one dim 0 / -1, as in PyTorch); false with TG_ERR_ARG naming fn. */
 static inline bool tg__norm_dim(const char *fn, int dim, int ndim, int *d)

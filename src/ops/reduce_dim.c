@@ -86,24 +86,12 @@ static void extreme_whole(const void *args, const tg_tensor *x, tg_tensor *out) 
 ** with a descriptor, applied to x and y detached: a constant factor of the
 ** gradient, recomputed from the data by a captured or fused step (forward:
 ** m = [x == y], piecewise constant  =>  no gradient). */
-static inline double tie_f(const double *x)
+static inline double tie_f(const double *x, const void *args)
 {
+    (void)args;
     return x[0] == x[1] || (isnan(x[0]) && isnan(x[1])) ? 1.0 : 0.0;
 }
-static double tie_point(const double *x, const void *args, double *scratch)
-{
-    (void)args, (void)scratch;
-    return tie_f(x);
-}
-static void tie_block(int64_t n, const double *const *x, const int64_t *inc, const void *args, double *y,
-                      double *scratch)
-{
-    (void)args, (void)scratch;
-    for (int64_t j = 0; j < n; j++)
-        y[j] = tie_f((const double[]){x[0][j * inc[0]], x[1][j * inc[1]]});
-}
-static const tg__opdesc tie_desc = {.kind = TG__OPK_POINT, .point = tie_point, .block = tie_block,
-                                    .expr = "(%0 == %1 || (isnan(%0) && isnan(%1)) ? 1.0 : 0.0)"};
+TG__POINT_DESC(tie, 2, "(%0 == %1 || (isnan(%0) && isnan(%1)) ? 1.0 : 0.0)")
 typedef struct tie_args { int64_t dim; } tie_args;   /* x's dim that y has as 1 */
 static tg_status tie_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 {
@@ -118,17 +106,12 @@ static tg_status tie_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
         for (int64_t k = 0; k < len; k++)
             for (int64_t i = 0; i < inner; i++) {
                 int64_t j = (o * len + k) * inner + i;
-                m->data[j] = tie_f((const double[]){x->data[j], y->data[o * inner + i]});
+                m->data[j] = tie_f((const double[]){x->data[j], y->data[o * inner + i]}, NULL);
             }
     return TG_OK;
 }
-static tg_status tie_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
-{
-    (void)ctx, (void)g, (void)gin;   /* a constant: no gradient */
-    return TG_OK;
-}
 static const tg_function tie_fn = {.name = "tg_amax_ties", .n_inputs = 2, .n_outputs = 1,
-                                   .forward = tie_forward, .backward = tie_backward, .desc = &tie_desc};
+                                   .forward = tie_forward, .backward = tg__constant_backward, .desc = &tie_desc};
 
 static tg_tensor *detached(tg_tensor *t) { return t && t->requires_grad ? tg_detach(t) : t; }
 
@@ -224,21 +207,12 @@ tg_tensor *tg_var(tg_tensor *a, int dim, int correction, bool keepdim)
 ** NaN would not; a row holding a NaN gives NaN either way.)  Forward:
 ** m = x if finite, else 0, piecewise  =>  no gradient (its input never
 ** requires grad). */
-static inline double finite_f(double x) { return isfinite(x) ? x : 0.0; }
-static double finite_point(const double *x, const void *args, double *scratch)
+static inline double finite_f(const double *x, const void *args)
 {
-    (void)args, (void)scratch;
-    return finite_f(x[0]);
+    (void)args;
+    return isfinite(x[0]) ? x[0] : 0.0;
 }
-static void finite_block(int64_t n, const double *const *x, const int64_t *inc, const void *args, double *y,
-                         double *scratch)
-{
-    (void)args, (void)scratch;
-    for (int64_t j = 0; j < n; j++)
-        y[j] = finite_f(x[0][j * inc[0]]);
-}
-static const tg__opdesc finite_desc = {.kind = TG__OPK_POINT, .point = finite_point, .block = finite_block,
-                                       .expr = "(isfinite(%0) ? (%0) : 0.0)"};
+TG__POINT_DESC(finite, 1, "(isfinite(%0) ? (%0) : 0.0)")
 static tg_status shift_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **out)
 {
     (void)ctx;
@@ -247,16 +221,11 @@ static tg_status shift_forward(tg_ctx *ctx, tg_tensor *const *in, tg_tensor **ou
     if (!m)
         return tg_last_status();
     for (int64_t j = 0; j < x->numel; j++)
-        m->data[j] = finite_f(x->data[j]);
-    return TG_OK;
-}
-static tg_status shift_backward(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
-{
-    (void)ctx, (void)g, (void)gin;   /* a constant: no gradient */
+        m->data[j] = finite_f(&x->data[j], NULL);
     return TG_OK;
 }
 static const tg_function shift_fn = {.name = "tg_logsumexp_shift", .n_inputs = 1, .n_outputs = 1,
-                                     .forward = shift_forward, .backward = shift_backward, .desc = &finite_desc};
+                                     .forward = shift_forward, .backward = tg__constant_backward, .desc = &finite_desc};
 
 /* m for a along dim d (checked), kept as a size-1 dim; an empty dim: 0 */
 static tg_tensor *shift_of(tg_tensor *a, int d)
