@@ -124,9 +124,8 @@ static void expect_no_buffers(const tg_graph *g)
             fail_msg("value %d owns a buffer of %lld elements", v, (long long)g->val[v].numel);
 }
 
-/* 20 replays against 20 eager steps from the same start; the first with lr = 1
-** so the update is the gradient itself. */
-static void compare(int kind, int64_t n, const char *executor)
+/* `steps` replays against as many eager steps from the same start. */
+static void compare_steps(int kind, int64_t n, const char *executor, int steps)
 {
     problem e, c;
     make_problem(&e, kind, n);
@@ -139,7 +138,7 @@ static void compare(int kind, int64_t n, const char *executor)
         assert_string_equal(tg_graph_executor(g), interpreter_forced ? "interpreted" : executor);
     if (kind != QUAD_OUTER)
         expect_no_buffers(g);
-    for (int t = 0; t < 20; t++) {
+    for (int t = 0; t < steps; t++) {
         double le = eager_step(&e, lr), lc = NAN;
         assert_status(TG_OK, tg_graph_replay(g, &lc));
         expect_close("loss", n, t, lc, le);
@@ -150,6 +149,11 @@ static void compare(int kind, int64_t n, const char *executor)
     tg_graph_free(g);
     free_problem(&e);
     free_problem(&c);
+}
+
+static void compare(int kind, int64_t n, const char *executor)
+{
+    compare_steps(kind, n, executor, 20);
 }
 
 static void force_interpreter(bool on)
@@ -198,10 +202,12 @@ static void test_graph_span_outer_broadcast_runs_opaque(void **state)
     force_interpreter(false);
 }
 
+static int64_t thread_n = 100003;
+
 static void thread_case(int kind)
 {
     problem c;
-    make_problem(&c, kind, 100003);
+    make_problem(&c, kind, thread_n);
     int np = 0;
     while (np < NP && c.p[np])
         np++;
@@ -215,6 +221,34 @@ static void test_graph_span_replay_same_bits_at_any_thread_count(void **state)
 {
     (void)state;
     tgt_each_executor(thread_case, (const int[]){P3, QUAD_0D}, 2);
+}
+
+/* Past TG__GRAPH_STREAM_N points a span plan takes the streaming blocks:
+** still eager's result, the same bits at any thread count, compiled and
+** interpreted (N not a multiple of the block: a short last block). */
+static void test_graph_span_streaming_blocks_equal_eager(void **state)
+{
+    (void)state;
+    int64_t n = TG__GRAPH_STREAM_N + 77;
+    problem c;
+    make_problem(&c, P3, n);
+    tg_graph *g = tg_graph_capture(loss_of, &c, c.params, 1e-6);
+    assert_non_null(g);
+    assert_int_equal(g->block, TG__GRAPH_STREAM_BLOCK);
+    tg_graph_free(g);
+    free_problem(&c);
+    make_problem(&c, P3, TG__GRAPH_STREAM_N - 1);   /* one point fewer: the span blocks */
+    assert_non_null(g = tg_graph_capture(loss_of, &c, c.params, 1e-6));
+    assert_int_equal(g->block, TG__GRAPH_SPAN_BLOCK);
+    tg_graph_free(g);
+    free_problem(&c);
+    compare_steps(P3, n, "compiled", 3);
+    force_interpreter(true);
+    compare_steps(P3, n, "interpreted", 2);
+    force_interpreter(false);
+    thread_n = n;
+    tgt_each_executor(thread_case, (const int[]){P3}, 1);
+    thread_n = 100003;
 }
 
 static void test_graph_span_replay_makes_no_allocation(void **state)
@@ -258,6 +292,7 @@ int main(void)
         tgt_test(test_graph_span_two_inputs_one_0d_equals_eager),
         tgt_test(test_graph_span_outer_broadcast_runs_opaque),
         tgt_test(test_graph_span_replay_same_bits_at_any_thread_count),
+        tgt_test(test_graph_span_streaming_blocks_equal_eager),
         tgt_test(test_graph_span_replay_makes_no_allocation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -691,6 +691,11 @@ tg_status tg__graph_plan(tg_graph *g)
         if (g->rec[k].needed && (g->rec[k].type == REC_SPAN || g->rec[k].type == REC_SPAN_BWD))
             g->block = TG__GRAPH_SPAN_BLOCK;
     classify(g);
+    bool rowred = false;   /* its long rows are summed in ROW_CHUNK pieces: whole chunks per block */
+    for (int k = 0; k < g->n_rec; k++)
+        rowred = rowred || (g->rec[k].needed && g->rec[k].run == R_ROWRED);
+    if (g->block == TG__GRAPH_SPAN_BLOCK && g->n >= TG__GRAPH_STREAM_N && !rowred)
+        g->block = TG__GRAPH_STREAM_BLOCK;
     for (int i = 0; g->grads_only && i < g->n_params; i++) {   /* whole gradients are read */
         tg__gval *x = &g->val[tg__graph_root(g, g->gval[i])];
         x->store = x->store || x->kind == V_ELEM;
