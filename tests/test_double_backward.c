@@ -7,6 +7,7 @@
 ** finite differences to second order.
 */
 #include "support.h"
+#include "autograd/graph.h"
 
 #include <math.h>
 #include <string.h>
@@ -257,6 +258,30 @@ static void test_saved_inputs_and_outputs_are_safe_to_double_backward(void **sta
     tg_scope_end();
 }
 
+/* Two gradients of x, through sin and through cos, are summed by the
+** executor with the op the ops layer installed (tg_add), and under
+** create_graph the sum is differentiable: d/dx sum(sin x cos x) = cos 2x,
+** and its derivative -2 sin 2x. */
+static void test_gradient_sum_of_two_paths_is_differentiable(void **state)
+{
+    (void)state;
+    assert_ptr_equal(tg__grad_add, tg_add);
+    tg_scope_begin();
+    tg_tensor *x = leaf_points(), *g, *g2;
+    tg_tensor *y = tg_sum(tg_mul(tg_sin(x), tg_cos(x)));
+    tg_backward_opts create = {.create_graph = true};
+    assert_status(TG_OK, tg_autograd_grad(1, &y, NULL, 1, &x, &g, &create));
+    assert_true(tg_requires_grad(g));
+    tg_tensor *gs = tg_sum(g);
+    assert_status(TG_OK, tg_autograd_grad(1, &gs, NULL, 1, &x, &g2, NULL));
+    for (int64_t i = 0; i < 5; i++) {
+        double xi = tg_data(x)[i], want[2] = {cos(2 * xi), -2 * sin(2 * xi)};
+        assert_allclose("first", 1, &tg_data(g)[i], &want[0], 1e-14, 1e-15);
+        assert_allclose("second", 1, &tg_data(g2)[i], &want[1], 1e-14, 1e-15);
+    }
+    tg_scope_end();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_saved_intermediate_with_graph_double_backward_is_right),
         cmocka_unit_test(test_once_differentiable_first_order_works_second_is_refused),
         cmocka_unit_test(test_saved_inputs_and_outputs_are_safe_to_double_backward),
+        cmocka_unit_test(test_gradient_sum_of_two_paths_is_differentiable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,8 +6,8 @@
 ** each node's Function backward in reverse topological order inside a scope of
 ** its own, and sums gradients arriving at the same place.  Leaf gradients and
 ** retained ones (tg_retain_grad) are added only once every backward
-** succeeded.  It holds no op-specific code: gradient sums go through tg_add /
-** the acc kernel like any other work.
+** succeeded.  It holds no op-specific code: gradient sums go through
+** tg__grad_add (tg_add, which the ops layer installs) or the acc kernel.
 */
 #include "graph.h"
 #include "../kernels/kernels.h"
@@ -15,6 +15,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+
+tg__grad_add_fn *tg__grad_add;   /* set by src/ops/elementwise.c when the library loads */
 
 /* Run ids: a per-thread counter under a per-thread base, so no two runs share
 ** an id and starting a backward needs no atomic operation. */
@@ -286,7 +288,8 @@ static tg_status add_into(run *r, tg_tensor **slot, tg_tensor *g)
     tg__scope_enter();
     bool prev_off = tg__grad_off;
     tg__grad_off = !r->create;
-    tg_tensor *sum = tg_add(s, g);
+    tg_tensor *sum = tg__grad_add ? tg__grad_add(s, g)
+                                  : (tg__error(TG_ERR_STATE, "%s: no gradient sum linked (tg_add)", r->fname), NULL);
     tg__grad_off = prev_off;
     if (sum)
         tg__unscope(sum);

@@ -176,6 +176,12 @@ void tg__lazy_trace_dormant(tg__lazy_trace *t);
 ** status), false to leave it to the executor. */
 typedef bool tg__lazy_backward_fn(tg_tensor *root, tg_status *st);
 extern tg__lazy_backward_fn *tg__lazy_backward;
+/* The sum of two gradients of one tensor, differentiable (tg_add: the ops
+** layer above sets it when the library loads, so the executor needs no op of
+** its own and calls none by name).  A static link keeps that object with
+** --undefined=tg_add (CMakeLists.txt, tensorgrad.pc). */
+typedef tg_tensor *tg__grad_add_fn(tg_tensor *a, tg_tensor *b);
+extern tg__grad_add_fn *tg__grad_add;
 /* tg_autograd_grad with the messages naming fname (lazy mode's fused
 ** tg_backward records its first step through it). */
 tg_status tg__autograd_grad_as(const char *fname, int n_outputs, tg_tensor *const *outputs,

@@ -16,6 +16,7 @@
 ** create_graph they are the ops, which record.
 */
 #include "ops.h"
+#include "../autograd/graph.h"
 
 #include <string.h>
 
@@ -209,6 +210,10 @@ static tg_tensor *binary(const tg_function *fn, tg_tensor *a, tg_tensor *b)
 }
 
 tg_tensor *tg_add(tg_tensor *a, tg_tensor *b) { return binary(&add_fn, a, b); }
+
+/* autograd's sum of two gradients of one tensor is this op (differentiable
+** under create_graph): installed when the library loads. */
+__attribute__((constructor)) static void install_grad_add(void) { tg__grad_add = tg_add; }
 tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b) { return binary(&sub_fn, a, b); }
 tg_tensor *tg_mul(tg_tensor *a, tg_tensor *b) { return binary(&mul_fn, a, b); }
 tg_tensor *tg_div(tg_tensor *a, tg_tensor *b) { return binary(&div_fn, a, b); }
