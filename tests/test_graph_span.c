@@ -251,6 +251,73 @@ static void test_graph_span_streaming_blocks_equal_eager(void **state)
     thread_n = 100003;
 }
 
+/* A span plan with a row reduction keeps 512-point blocks at any N: its rows
+** longer than a block are summed in 512-point chunks, whole chunks per block.
+** The row sums of P3(c + d x) over x [2048, 1025] (past TG__GRAPH_STREAM_N),
+** fitted to rows of y: replays equal eager steps. */
+typedef struct rowprob { tg_tensor *x, *y, *c, *d; tg_params *params; } rowprob;
+
+static tg_tensor *row_loss(void *user)
+{
+    rowprob *rp = user;
+    tg_tensor *u = tg_add(rp->c, tg_mul(rp->d, rp->x));
+    tg_tensor *r = tg_sum_dim(tg_apply1(&tgt_p3_span, &u), 1, false);
+    return tg_sum(tg_pow(tg_sub(r, rp->y), 2.0));
+}
+
+static void make_rowprob(rowprob *rp)
+{
+    int64_t n = 2048 * 1025;
+    tg_tensor *flat = tg_linspace(-1.0, 1.0, n);
+    rp->x = tg_reshape(flat, 2, (const int64_t[]){2048, 1025});
+    tg_free(flat);
+    rp->y = tg_linspace(-3.0, 3.0, 2048);
+    rp->c = tg_scalar(0.1), rp->d = tg_scalar(0.7);
+    rp->params = tg_params_new();
+    tg_set_requires_grad(rp->c, true), tg_set_requires_grad(rp->d, true);
+    assert_status(TG_OK, tg_params_add(rp->params, "c", rp->c));
+    assert_status(TG_OK, tg_params_add(rp->params, "d", rp->d));
+}
+
+static void free_rowprob(rowprob *rp)
+{
+    tg_free(rp->x), tg_free(rp->y), tg_free(rp->c), tg_free(rp->d);
+    tg_params_free(rp->params);
+}
+
+static void test_graph_span_row_reduction_keeps_span_blocks(void **state)
+{
+    (void)state;
+    assert_true(2048 * 1025 >= TG__GRAPH_STREAM_N);
+    rowprob e, c;
+    make_rowprob(&e);
+    make_rowprob(&c);
+    double lr = 1e-9;
+    tg_graph *g = tg_graph_capture(row_loss, &c, c.params, lr);
+    if (!g)
+        fail_msg("capture failed: %s", tg_last_error());
+    assert_int_equal(g->block, TG__GRAPH_SPAN_BLOCK);
+    for (int t = 0; t < 3; t++) {
+        tg_scope_begin();
+        tg_tensor *loss = row_loss(&e);
+        assert_status(TG_OK, tg_backward(loss, NULL));
+        double le = tg_item(loss), lc = NAN;
+        tg_tensor *pe[2] = {e.c, e.d};
+        for (int i = 0; i < 2; i++) {
+            tg_data(pe[i])[0] -= lr * tg_item(tg_grad(pe[i]));
+            tg_zero_grad(pe[i]);
+        }
+        tg_scope_end();
+        assert_status(TG_OK, tg_graph_replay(g, &lc));
+        expect_close("loss", 2048 * 1025, t, lc, le);
+        expect_close("c", 2048 * 1025, t, tg_item(c.c), tg_item(e.c));
+        expect_close("d", 2048 * 1025, t, tg_item(c.d), tg_item(e.d));
+    }
+    tg_graph_free(g);
+    free_rowprob(&e);
+    free_rowprob(&c);
+}
+
 static void test_graph_span_replay_makes_no_allocation(void **state)
 {
     (void)state;
@@ -293,6 +360,7 @@ int main(void)
         tgt_test(test_graph_span_outer_broadcast_runs_opaque),
         tgt_test(test_graph_span_replay_same_bits_at_any_thread_count),
         tgt_test(test_graph_span_streaming_blocks_equal_eager),
+        tgt_test(test_graph_span_row_reduction_keeps_span_blocks),
         tgt_test(test_graph_span_replay_makes_no_allocation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
