@@ -368,6 +368,18 @@ static uint32_t span_mask(const tg__grec *r, int v, const bool *set)
     return m;
 }
 
+/* The pass's values: those marked in set, in order, and what each span
+** record among them must compute (span_mask). */
+static tg_status take_values(const tg_graph *g, tg__pass *ps, const bool *set)
+{
+    if (!(ps->elem = list_of(set, g->n_val, &ps->n_elem)) ||
+        !(ps->span_mask = tg__calloc((size_t)ps->n_elem + 1, sizeof *ps->span_mask)))
+        return TG_ERR_NOMEM;
+    for (int e = 0; e < ps->n_elem; e++)
+        ps->span_mask[e] = span_mask(&g->rec[g->val[ps->elem[e]].producer], ps->elem[e], set);
+    return TG_OK;
+}
+
 /* Pass p (p == n_levels: the update pass of parameters with elementwise gradients). */
 static tg_status build_pass(tg_graph *g, tg__pass *ps, int p, bool last, bool *set)
 {
@@ -400,11 +412,8 @@ static tg_status build_pass(tg_graph *g, tg__pass *ps, int p, bool last, bool *s
             st[ns++] = v;   /* into the tensor tg_grad shows, where the update reads it */
     }
     ps->n_red = nr, ps->n_store = ns, ps->n_upd = nu;
-    if (!(ps->elem = list_of(set, g->n_val, &ps->n_elem)) ||
-        !(ps->span_mask = tg__calloc((size_t)ps->n_elem + 1, sizeof *ps->span_mask)))
+    if (take_values(g, ps, set) != TG_OK)
         return TG_ERR_NOMEM;
-    for (int e = 0; e < ps->n_elem; e++)
-        ps->span_mask[e] = span_mask(&g->rec[g->val[ps->elem[e]].producer], ps->elem[e], set);
     int64_t nblocks = (g->n + g->block - 1) / g->block;
     ps->part = tg__calloc((size_t)(nblocks * nr + 1), sizeof(double));
     return ps->part ? TG_OK : TG_ERR_NOMEM;
@@ -418,12 +427,7 @@ static tg_status build_rowred_pass(tg_graph *g, tg__pass *ps, int k, bool *set)
     if (!(ps->store = tg__malloc(((size_t)g->n_val + 1) * sizeof *ps->store)))   /* share_values' */
         return TG_ERR_NOMEM;
     close_over(g, g->rec[k].in[0], set);
-    if (!(ps->elem = list_of(set, g->n_val, &ps->n_elem)) ||
-        !(ps->span_mask = tg__calloc((size_t)ps->n_elem + 1, sizeof *ps->span_mask)))
-        return TG_ERR_NOMEM;
-    for (int e = 0; e < ps->n_elem; e++)
-        ps->span_mask[e] = span_mask(&g->rec[g->val[ps->elem[e]].producer], ps->elem[e], set);
-    return TG_OK;
+    return take_values(g, ps, set);
 }
 
 /* ------------------------------------------- values several passes read */
@@ -458,12 +462,7 @@ static tg_status refill_pass(tg_graph *g, tg__pass *ps, bool *set, int *roots)
         close_over(g, roots[i], set);
     tg__free(ps->elem), tg__free(ps->span_mask);
     ps->span_mask = NULL;
-    if (!(ps->elem = list_of(set, g->n_val, &ps->n_elem)) ||
-        !(ps->span_mask = tg__calloc((size_t)ps->n_elem + 1, sizeof *ps->span_mask)))
-        return TG_ERR_NOMEM;
-    for (int e = 0; e < ps->n_elem; e++)
-        ps->span_mask[e] = span_mask(&g->rec[g->val[ps->elem[e]].producer], ps->elem[e], set);
-    return TG_OK;
+    return take_values(g, ps, set);
 }
 
 /* A row reduction's pass computes the elementwise chain of its input, and
