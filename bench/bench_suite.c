@@ -133,7 +133,8 @@ static int run_tutorial(suite_report *rep, const int64_t *sizes, int n_sizes, co
     static const int paths[] = {PATH_FUSED,        PATH_USER,          PATH_SPAN,
                                 PATH_BUILTIN,      PATH_OPS,           PATH_OPS_LAZY,
                                 PATH_SPAN_LAZY,    PATH_BUILTIN_LAZY,  PATH_USER_CAPTURED,
-                                PATH_SPAN_CAPTURED, PATH_BUILTIN_CAPTURED, PATH_SPAN_KERNELS};
+                                PATH_SPAN_CAPTURED, PATH_BUILTIN_CAPTURED, PATH_SPAN_KERNELS,
+                                PATH_SPAN_BLOCKED};
     static const int dispatch[] = {PATH_SPAN, PATH_SPAN_LAZY, PATH_OPS, PATH_OPS_LAZY};
     int one = TG_BENCH_HAVE_THREADS ? 1 : 0, bad = 0;
     for (size_t p = 0; p < sizeof dispatch / sizeof dispatch[0]; p++)

@@ -64,6 +64,8 @@ enum suite_path {
     PATH_OPS_LAZY,       /* the same in lazy mode (tg_set_lazy(true) around the step) */
     PATH_SPAN_LAZY,      /* the span P3 step in lazy mode */
     PATH_BUILTIN_LAZY,   /* the tg_legendre step in lazy mode */
+    PATH_SPAN_BLOCKED,   /* the span P3's kernels called from a hand-written blocked pass
+                         ** (suite_span_blocked_step): the floor of the span rows */
     PATH_TORCH,          /* PyTorch eager with the tutorial's custom Function (pytorch_step.py) */
     PATH_NUMPY,          /* NumPy with gradients by hand (pytorch_step.py) */
     N_PATHS
@@ -108,6 +110,20 @@ int tut_eager_of(int path);
 void suite_fused_step(int64_t n, const double *x, const double *y, const double p[4], int threads,
                       double out[5]);
 const char *suite_fused_flags(void);     /* the flags it was compiled with */
+
+/* The span kernels of a user P3 (tg_function's forward_span / backward_span). */
+typedef void suite_span_fwd(int64_t n, const double *const *in, double *out);
+typedef void suite_span_bwd(int64_t n, const double *const *in, const double *out, const double *grad_out,
+                            double *const *grad_in);
+/* The same step as suite_fused_step with P3 given as span kernels, written
+** by hand as the best pass around two opaque calls: block by block (512
+** points, 256 from 2^21 points on, as lazy plans take them), u into a block
+** array, P3 by forward, the loss and the sums for a and b with P3's output
+** gradient into a second array, P3' by backward, then the sums for c and d:
+** only the values a call reads or writes cross memory.  The floor of any
+** engine that calls the kernels without seeing inside them. */
+void suite_span_blocked_step(int64_t n, const double *x, const double *y, const double p[4], int threads,
+                             suite_span_fwd *fwd, suite_span_bwd *bwd, double out[5]);
 
 /* -------------------------------------------------------------- micro */
 

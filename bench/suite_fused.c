@@ -77,3 +77,88 @@ void suite_fused_step(int64_t n, const double *x, const double *y, const double 
             out[k] += part[t][k];
     }
 }
+
+/* The loss and the sums for a and b over a block, P3's output gradient g b
+** into gq.  The sums are reassociated by OpenMP's simd reduction (the
+** vector lanes), as a hand-vectorized loop would. */
+static void loss_block(int64_t nb, double a, double b, const double *restrict q, const double *restrict y,
+                       double *restrict gq, double acc[5])
+{
+    double s0 = 0, s1 = 0, s2 = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : s0, s1, s2)
+#endif
+    for (int64_t j = 0; j < nb; j++) {
+        double r = a + b * q[j] - y[j], g = 2 * r;
+        s0 += r * r, s1 += g, s2 += g * q[j];
+        gq[j] = g * b;
+    }
+    acc[0] += s0, acc[1] += s1, acc[2] += s2;
+}
+
+/* The sums for c and d over a block from P3's input gradient gu. */
+static void grad_block(int64_t nb, const double *restrict gu, const double *restrict x, double acc[5])
+{
+    double s3 = 0, s4 = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : s3, s4)
+#endif
+    for (int64_t j = 0; j < nb; j++)
+        s3 += gu[j], s4 += gu[j] * x[j];
+    acc[3] += s3, acc[4] += s4;
+}
+
+/* The five sums over points [lo, hi) with P3 through the span kernels, block
+** by block. */
+static void blocked_range(int64_t lo, int64_t hi, int64_t block, const double *x, const double *y,
+                          const double p[4], suite_span_fwd *fwd, suite_span_bwd *bwd, double out[5])
+{
+    enum { MAX_BLOCK = 512 };
+    const double a = p[0], b = p[1], c = p[2], d = p[3];
+    double ub[MAX_BLOCK], qb[MAX_BLOCK], gq[MAX_BLOCK], gu[MAX_BLOCK];
+    double acc[5] = {0};
+    const double *in[1] = {ub};
+    double *gin[1] = {gu};
+    for (int64_t i0 = lo; i0 < hi; i0 += block) {
+        int64_t nb = hi - i0 < block ? hi - i0 : block;
+        for (int64_t j = 0; j < nb; j++)
+            ub[j] = c + d * x[i0 + j];
+#if defined(__GNUC__)
+        for (int64_t j = block; j < 2 * block && i0 + j < hi; j += 8) {   /* the next block, to L2, as plans do */
+            __builtin_prefetch(x + i0 + j, 0, 1);
+            __builtin_prefetch(y + i0 + j, 0, 1);
+        }
+#endif
+        fwd(nb, in, qb);
+        loss_block(nb, a, b, qb, y + i0, gq, acc);
+        bwd(nb, in, qb, gq, gin);
+        grad_block(nb, gu, x + i0, acc);
+    }
+    for (int k = 0; k < 5; k++)
+        out[k] = acc[k];
+}
+
+void suite_span_blocked_step(int64_t n, const double *x, const double *y, const double p[4], int threads,
+                             suite_span_fwd *fwd, suite_span_bwd *bwd, double out[5])
+{
+    enum { MAX_THREADS = 64 };
+    int64_t block = n >= (int64_t)1 << 21 ? 256 : 512;
+    if (threads > MAX_THREADS)
+        threads = MAX_THREADS;
+    if (threads <= 1 || n < 1024 * threads) {
+        blocked_range(0, n, block, x, y, p, fwd, bwd, out);
+        return;
+    }
+    double part[MAX_THREADS][5];
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+#endif
+    for (int t = 0; t < threads; t++)
+        blocked_range(n / threads * t, t == threads - 1 ? n : n / threads * (t + 1), block, x, y, p, fwd, bwd,
+                      part[t]);
+    for (int k = 0; k < 5; k++) {
+        out[k] = 0;
+        for (int t = 0; t < threads; t++)
+            out[k] += part[t][k];
+    }
+}

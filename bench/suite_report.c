@@ -203,7 +203,7 @@ static const char *fmt_n(int64_t n, char *buf, size_t size)
 
 enum { T_NA, T_MET, T_MISSED, T_INFO, T_FAILED };   /* T_INFO: a figure shown beside a target, not judged;
                                                    ** T_FAILED: its row failed its check */
-enum { MAX_TARGETS = 24 };
+enum { MAX_TARGETS = 32 };
 typedef struct target {
     const char *what;
     char value[64];
@@ -408,6 +408,10 @@ static int make_targets14(const suite_report *rep, target *t)
         ratio_target14(&t[m++], lz[i].big, rep, lz[i].path, big, th, vs_fused, 1.2, true);
         ratio_target14(&t[m++], lz[i].big2, rep, lz[i].path, big, th2, vs_fused, 1.2, true);
     }
+    eager_info(&t[m++], "the span P3's kernels in a hand-written blocked pass, N = 2,000, against the hand-fused "
+               "loop (the floor of the span rows)", rep, PATH_SPAN_BLOCKED, 2000, th);
+    eager_info(&t[m++], "the same, N = 10^7", rep, PATH_SPAN_BLOCKED, big, th);
+    eager_info(&t[m++], "the same, N = 10^7, 2 threads", rep, PATH_SPAN_BLOCKED, big, th2);
     ratio_target14(&t[m++], "lazy, one-element step, user P3 in ops: no slower than eager (lazy / eager, same process)",
                    rep, PATH_OPS_LAZY, 1, th, vs_eager, 1.0, true);
     ratio_target14(&t[m++], "lazy, one-element step, user P3 span Function: no slower than eager (lazy / eager, "

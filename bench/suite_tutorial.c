@@ -16,6 +16,9 @@
 **              tg_scalar constants (p3_ops_fn), eager
 **   lazy       the ops, span and tg_legendre steps with tg_set_lazy(true)
 **              around the step (issue 14's engine)
+**   blocked    the span P3's own kernels called from a hand-written blocked
+**              pass (suite_span_blocked_step): what a lazy span step would
+**              cost with nothing of tensorgrad around the calls
 ** Every eager path sets eager mode around its step and every lazy path lazy
 ** mode, so the rows mean what they say under TG_LAZY=1 too.  Each path's
 ** loss and gradients from the initial parameters are checked against the
@@ -48,6 +51,7 @@ const char *const suite_path_name[N_PATHS] = {
     [PATH_OPS_LAZY] = "user P3 in ops, lazy",
     [PATH_SPAN_LAZY] = "user P3 span Function, lazy",
     [PATH_BUILTIN_LAZY] = "tg_legendre, lazy",
+    [PATH_SPAN_BLOCKED] = "user P3 span kernels in a hand-written blocked pass",
     [PATH_TORCH] = "PyTorch eager, custom Function",
     [PATH_NUMPY] = "NumPy, gradients by hand",
 };
@@ -162,6 +166,18 @@ static int step_kernels(problem *pb, double lr, double out[5])
     return 1;
 }
 
+static int step_blocked(problem *pb, double lr, double out[5])
+{
+    double p[4];
+    for (int i = 0; i < 4; i++)
+        p[i] = tg_data(pb->p[i])[0];
+    suite_span_blocked_step(pb->n, tg_data(pb->x), tg_data(pb->y), p, pb->threads, p3_span_forward,
+                            p3_span_backward, out);
+    for (int i = 0; i < 4; i++)
+        tg_data(pb->p[i])[0] -= lr * out[1 + i];
+    return 1;
+}
+
 static int captured_prepare(problem *pb, const tg_function *fn);
 static int step_captured(problem *pb, double lr, double out[5]);
 static const char *captured_executor(problem *pb);
@@ -179,6 +195,7 @@ static int run_step(problem *pb, int path, double lr, double out[5])
     case PATH_SPAN_LAZY:
     case PATH_BUILTIN_LAZY: return step_eager(pb, path_fn(path), tut_path_lazy(path), lr, out);
     case PATH_SPAN_KERNELS: return step_kernels(pb, lr, out);
+    case PATH_SPAN_BLOCKED: return step_blocked(pb, lr, out);
     default: return step_captured(pb, lr, out);
     }
 }
@@ -360,7 +377,8 @@ int tut_run(const tut_config *cfg, tut_result *out, char *err, size_t err_size)
         snprintf(err, err_size, "setup: out of memory for the kernel calls' arrays");
         goto cleanup;
     }
-    if (cfg->path >= PATH_USER_CAPTURED && captured_prepare(&pb, path_fn(cfg->path))) {
+    if (cfg->path >= PATH_USER_CAPTURED && cfg->path <= PATH_BUILTIN_CAPTURED &&
+        captured_prepare(&pb, path_fn(cfg->path))) {
         snprintf(err, err_size, "%s: capture failed: %s", suite_path_name[cfg->path], tg_last_error());
         goto cleanup;
     }
