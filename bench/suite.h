@@ -120,8 +120,9 @@ typedef void suite_span_bwd(int64_t n, const double *const *in, const double *ou
 ** points, 256 from 2^21 points on, as lazy plans take them), u into a block
 ** array, P3 by forward, the loss and the sums for a and b with P3's output
 ** gradient into a second array, P3' by backward, then the sums for c and d:
-** only the values a call reads or writes cross memory.  The floor of any
-** engine that calls the kernels without seeing inside them. */
+** only the values a call reads or writes cross memory.  In cache, the floor
+** of any engine that calls the kernels without seeing inside them; past the
+** caches it is not (lazy plans also prefetch the next block into L2). */
 void suite_span_blocked_step(int64_t n, const double *x, const double *y, const double p[4], int threads,
                              suite_span_fwd *fwd, suite_span_bwd *bwd, double out[5]);
 

@@ -123,12 +123,6 @@ static void blocked_range(int64_t lo, int64_t hi, int64_t block, const double *x
         int64_t nb = hi - i0 < block ? hi - i0 : block;
         for (int64_t j = 0; j < nb; j++)
             ub[j] = c + d * x[i0 + j];
-#if defined(__GNUC__)
-        for (int64_t j = block; j < 2 * block && i0 + j < hi; j += 8) {   /* the next block, to L2, as plans do */
-            __builtin_prefetch(x + i0 + j, 0, 1);
-            __builtin_prefetch(y + i0 + j, 0, 1);
-        }
-#endif
         fwd(nb, in, qb);
         loss_block(nb, a, b, qb, y + i0, gq, acc);
         bwd(nb, in, qb, gq, gin);
