@@ -50,6 +50,34 @@ static void fused_range(int64_t lo, int64_t hi, const double *x, const double *y
     }
 }
 
+/* x, y [n]; p = {a, b, c, d}:
+**   u = c + d x, p3 = (5u^3 - 3u) / 2, r = a + b p3 - y, loss = sum r^2
+**   g = 2r: ga = sum g, gb = sum g p3, gc = sum g b P3'(u), gd = sum g b P3'(u) x
+** With threads > 1 (and OpenMP), thread t sums the t-th contiguous slice and
+** the slices' sums are added in order. */
+void suite_fused_step(int64_t n, const double *x, const double *y, const double p[4], int threads,
+                      double out[5])
+{
+    enum { MAX_THREADS = 64 };
+    if (threads > MAX_THREADS)
+        threads = MAX_THREADS;
+    if (threads <= 1 || n < 1024 * threads) {
+        fused_range(0, n, x, y, p, out);
+        return;
+    }
+    double part[MAX_THREADS][5];
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+#endif
+    for (int t = 0; t < threads; t++)
+        fused_range(n / threads * t, t == threads - 1 ? n : n / threads * (t + 1), x, y, p, part[t]);
+    for (int k = 0; k < 5; k++) {
+        out[k] = 0;
+        for (int t = 0; t < threads; t++)
+            out[k] += part[t][k];
+    }
+}
+
 /* The loss and the sums for a and b over a block, P3's output gradient g b
 ** into gq.  The sums are reassociated by OpenMP's simd reduction (the
 ** vector lanes), as a hand-vectorized loop would. */
@@ -104,30 +132,15 @@ static void blocked_range(int64_t lo, int64_t hi, int64_t block, const double *x
         out[k] = acc[k];
 }
 
-/* A step's inputs: the span kernels NULL for the hand-fused loop. */
-typedef struct step_args {
-    const double *x, *y, *p;
-    suite_span_fwd *fwd;
-    suite_span_bwd *bwd;
-} step_args;
-
-static void step_range(const step_args *s, int64_t n, int64_t lo, int64_t hi, double out[5])
-{
-    if (s->fwd)
-        blocked_range(lo, hi, n >= (int64_t)1 << 21 ? 256 : 512, s->x, s->y, s->p, s->fwd, s->bwd, out);
-    else
-        fused_range(lo, hi, s->x, s->y, s->p, out);
-}
-
-/* With threads > 1 (and OpenMP), thread t sums the t-th contiguous slice and
-** the slices' sums are added in order. */
-static void step_over(const step_args *s, int64_t n, int threads, double out[5])
+void suite_span_blocked_step(int64_t n, const double *x, const double *y, const double p[4], int threads,
+                             suite_span_fwd *fwd, suite_span_bwd *bwd, double out[5])
 {
     enum { MAX_THREADS = 64 };
+    int64_t block = n >= (int64_t)1 << 21 ? 256 : 512;
     if (threads > MAX_THREADS)
         threads = MAX_THREADS;
     if (threads <= 1 || n < 1024 * threads) {
-        step_range(s, n, 0, n, out);
+        blocked_range(0, n, block, x, y, p, fwd, bwd, out);
         return;
     }
     double part[MAX_THREADS][5];
@@ -135,26 +148,11 @@ static void step_over(const step_args *s, int64_t n, int threads, double out[5])
 #pragma omp parallel for num_threads(threads) schedule(static, 1)
 #endif
     for (int t = 0; t < threads; t++)
-        step_range(s, n, n / threads * t, t == threads - 1 ? n : n / threads * (t + 1), part[t]);
+        blocked_range(n / threads * t, t == threads - 1 ? n : n / threads * (t + 1), block, x, y, p, fwd, bwd,
+                      part[t]);
     for (int k = 0; k < 5; k++) {
         out[k] = 0;
         for (int t = 0; t < threads; t++)
             out[k] += part[t][k];
     }
-}
-
-/* x, y [n]; p = {a, b, c, d}:
-**   u = c + d x, p3 = (5u^3 - 3u) / 2, r = a + b p3 - y, loss = sum r^2
-**   g = 2r: ga = sum g, gb = sum g p3, gc = sum g b P3'(u), gd = sum g b P3'(u) x
-** threads as step_over. */
-void suite_fused_step(int64_t n, const double *x, const double *y, const double p[4], int threads,
-                      double out[5])
-{
-    step_over(&(step_args){.x = x, .y = y, .p = p}, n, threads, out);
-}
-
-void suite_span_blocked_step(int64_t n, const double *x, const double *y, const double p[4], int threads,
-                             suite_span_fwd *fwd, suite_span_bwd *bwd, double out[5])
-{
-    step_over(&(step_args){.x = x, .y = y, .p = p, .fwd = fwd, .bwd = bwd}, n, threads, out);
 }
