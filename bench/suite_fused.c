@@ -50,32 +50,60 @@ static void fused_range(int64_t lo, int64_t hi, const double *x, const double *y
     }
 }
 
-/* x, y [n]; p = {a, b, c, d}:
-**   u = c + d x, p3 = (5u^3 - 3u) / 2, r = a + b p3 - y, loss = sum r^2
-**   g = 2r: ga = sum g, gb = sum g p3, gc = sum g b P3'(u), gd = sum g b P3'(u) x
-** With threads > 1 (and OpenMP), thread t sums the t-th contiguous slice and
-** the slices' sums are added in order. */
-void suite_fused_step(int64_t n, const double *x, const double *y, const double p[4], int threads,
-                      double out[5])
+enum { MAX_THREADS = 64 };
+
+/* How many threads share n points: 1 for one (or too few points to split). */
+static int slices(int64_t n, int threads)
 {
-    enum { MAX_THREADS = 64 };
-    if (threads > MAX_THREADS)
-        threads = MAX_THREADS;
-    if (threads <= 1 || n < 1024 * threads) {
-        fused_range(0, n, x, y, p, out);
-        return;
-    }
+    threads = threads < MAX_THREADS ? threads : MAX_THREADS;
+    return threads <= 1 || n < 1024 * threads ? 1 : threads;
+}
+
+/* A step's arrays and parameters, and the span kernels (NULL: the fused loop). */
+typedef struct step_ctx {
+    const double *x, *y, *p;
+    suite_span_fwd *fwd;
+    suite_span_bwd *bwd;
+    int64_t block;
+} step_ctx;
+
+static void blocked_range(int64_t lo, int64_t hi, int64_t block, const double *x, const double *y,
+                          const double p[4], suite_span_fwd *fwd, suite_span_bwd *bwd, double out[5]);
+
+/* The step over threads > 1 slices: thread t sums the t-th contiguous slice
+** and the slices' sums are added in order. */
+static void run_slices(int64_t n, int threads, const step_ctx *c, double out[5])
+{
     double part[MAX_THREADS][5];
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(threads) schedule(static, 1)
 #endif
-    for (int t = 0; t < threads; t++)
-        fused_range(n / threads * t, t == threads - 1 ? n : n / threads * (t + 1), x, y, p, part[t]);
+    for (int t = 0; t < threads; t++) {
+        int64_t lo = n / threads * t, hi = t == threads - 1 ? n : n / threads * (t + 1);
+        if (c->fwd)
+            blocked_range(lo, hi, c->block, c->x, c->y, c->p, c->fwd, c->bwd, part[t]);
+        else
+            fused_range(lo, hi, c->x, c->y, c->p, part[t]);
+    }
     for (int k = 0; k < 5; k++) {
         out[k] = 0;
         for (int t = 0; t < threads; t++)
             out[k] += part[t][k];
     }
+}
+
+/* x, y [n]; p = {a, b, c, d}:
+**   u = c + d x, p3 = (5u^3 - 3u) / 2, r = a + b p3 - y, loss = sum r^2
+**   g = 2r: ga = sum g, gb = sum g p3, gc = sum g b P3'(u), gd = sum g b P3'(u) x
+** threads > 1 (and OpenMP): run_slices. */
+void suite_fused_step(int64_t n, const double *x, const double *y, const double p[4], int threads,
+                      double out[5])
+{
+    if ((threads = slices(n, threads)) == 1) {
+        fused_range(0, n, x, y, p, out);
+        return;
+    }
+    run_slices(n, threads, &(step_ctx){.x = x, .y = y, .p = p}, out);
 }
 
 /* The loss and the sums for a and b over a block, P3's output gradient g b
@@ -135,24 +163,10 @@ static void blocked_range(int64_t lo, int64_t hi, int64_t block, const double *x
 void suite_span_blocked_step(int64_t n, const double *x, const double *y, const double p[4], int threads,
                              suite_span_fwd *fwd, suite_span_bwd *bwd, double out[5])
 {
-    enum { MAX_THREADS = 64 };
     int64_t block = n >= (int64_t)1 << 21 ? 256 : 512;
-    if (threads > MAX_THREADS)
-        threads = MAX_THREADS;
-    if (threads <= 1 || n < 1024 * threads) {
+    if ((threads = slices(n, threads)) == 1) {
         blocked_range(0, n, block, x, y, p, fwd, bwd, out);
         return;
     }
-    double part[MAX_THREADS][5];
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static, 1)
-#endif
-    for (int t = 0; t < threads; t++)
-        blocked_range(n / threads * t, t == threads - 1 ? n : n / threads * (t + 1), block, x, y, p, fwd, bwd,
-                      part[t]);
-    for (int k = 0; k < 5; k++) {
-        out[k] = 0;
-        for (int t = 0; t < threads; t++)
-            out[k] += part[t][k];
-    }
+    run_slices(n, threads, &(step_ctx){.x = x, .y = y, .p = p, .fwd = fwd, .bwd = bwd, .block = block}, out);
 }
