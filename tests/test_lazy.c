@@ -300,6 +300,36 @@ static void test_lazy_step_survives_every_allocation_failure(void **state)
     tg_set_lazy(prev);
 }
 
+/* A recorded op that needs a gradient saves what its backward reads when it
+** is computed.  If that runs out of memory, the call that realized it still
+** succeeds (its values are computed), and the backward through the op fails
+** up front with TG_ERR_NOMEM naming it, depositing nothing. */
+static void test_lazy_failed_save_fails_its_backward_naming_the_op(void **state)
+{
+    (void)state;
+    bool prev = tg_set_lazy(true);
+    tg_scope_begin();
+    tg_tensor *x = tg_linspace(0.5, 1.5, 8);
+    assert_status(TG_OK, tg_set_requires_grad(x, true));
+    tg_tensor *y = tg_sin(x);
+    assert_true(pending());
+    tg__alloc_fail_at(1, false);
+    const double *v = tg_data(y);   /* computes y; saving x for its backward fails */
+    int64_t injected = tg__alloc_failures();
+    tg__alloc_fail_at(0, false);
+    assert_int_equal(injected, 1);
+    assert_non_null(v);
+    assert_true(v[0] == sin(0.5));
+    tg_clear_error();
+    tg_tensor *s = tg_sum(y);
+    assert_status(TG_ERR_NOMEM, tg_backward(s, NULL));
+    if (!strstr(tg_last_error(), "'tg_sin'") || !strstr(tg_last_error(), "out of memory"))
+        fail_msg("the message does not name the op: %s", tg_last_error());
+    assert_null(tg_grad(x));
+    tg_scope_end();
+    tg_set_lazy(prev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_lazy_double_backward_through_pending_constants),
         cmocka_unit_test(test_lazy_steady_step_allocates_nothing_from_the_system),
         cmocka_unit_test(test_lazy_step_survives_every_allocation_failure),
+        cmocka_unit_test(test_lazy_failed_save_fails_its_backward_naming_the_op),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

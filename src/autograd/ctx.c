@@ -62,6 +62,12 @@ tg_tensor *tg_saved_tensor(const tg_ctx *ctx, int i)
                   "pass retain_graph to walk a graph twice", tg__node_name(ctx));
         return NULL;
     }
+    if (ctx->save_lost) {
+        tg__error(TG_ERR_NOMEM, "tg_saved_tensor: '%s' ran out of memory saving its tensors when lazy mode "
+                  "computed it", tg__node_name(ctx));
+        return NULL;
+    }
+    TG_ASSERT(!ctx->save_deferred);   /* made when its record is computed, before any backward */
     if (ctx->in_forward || i < 0 || i >= ctx->n_saved) {
         tg__error(TG_ERR_ARG, "tg_saved_tensor: index %d out of range, '%s' saved %d", i,
                   tg__node_name(ctx), ctx->in_forward ? 0 : ctx->n_saved);

@@ -208,7 +208,7 @@ static tg_status push_order(run *r, tg__node *n)
     r->order = s->order;
     r->bufs = s->bufs;
     bool need = leads_to_target(r, n);
-    if (need && n->released && r->first_released < 0)
+    if (need && (n->released || n->save_lost) && r->first_released < 0)
         r->first_released = r->n;
     r->order[r->n] = (entry){n, r->n_bufs, need};
     n->run_pos = r->n++;
@@ -250,6 +250,10 @@ static tg_status check_released(const run *r)
 {
     if (r->first_released < 0)
         return TG_OK;
+    const tg__node *n = r->order[r->first_released].node;
+    if (n->save_lost)
+        return tg__error(TG_ERR_NOMEM, "%s: '%s' ran out of memory saving its tensors when lazy mode computed it",
+                         r->fname, tg__node_name(n));
     return tg__error(TG_ERR_STATE,
                      "%s: the graph through '%s' was already freed by an earlier backward; "
                      "pass retain_graph (or create_graph) to the first backward to walk it twice",

@@ -238,13 +238,25 @@ static tg_status save_as_forward(tg__node *n, tg_tensor *const *inputs, tg_tenso
                 raw[k++] = inputs[i];
         if (save & TG__SAVE_OUT)
             raw[k++] = outputs[0];
-        n->uniform_grad = (save & TG__SAVE_UNIFORM) != 0;
     }
     return k ? take_saved(n, k, inputs, outputs, raw) : TG_OK;
 }
 
+void tg__node_save(tg__node *n, tg_tensor *const *inputs, tg_tensor *const *outputs)
+{
+    if (!n->save_deferred)
+        return;
+    n->save_deferred = false;
+    if (!n->released && save_as_forward(n, inputs, outputs) != TG_OK) {
+        tg__node_release_saved(n);   /* the slots made so far */
+        n->save_lost = true;
+    }
+}
+
 /* The node of an op lazy mode recorded (its value waits): made and linked
-** at apply, as eager mode would, without running the forward. */
+** at apply, as eager mode would, without running the forward.  What its
+** forward would save is saved when the record is computed (tg__node_save):
+** a fused step that runs the record's backward itself never makes it. */
 static tg_status lazy_node(const tg_function *fn, tg_tensor *const *inputs, tg_tensor **outputs,
                            const void *args, size_t args_size, uint32_t mask)
 {
@@ -252,7 +264,8 @@ static tg_status lazy_node(const tg_function *fn, tg_tensor *const *inputs, tg_t
     tg_status st = n ? TG_OK : tg__error(TG_ERR_NOMEM, "tg_apply: out of memory for '%s'", fn_name(fn));
     if (st == TG_OK) {
         n->needs_grad = mask;
-        st = save_as_forward(n, inputs, outputs);
+        n->uniform_grad = !fn->forward_span && (fn->desc->save & TG__SAVE_UNIFORM) != 0;
+        n->save_deferred = true;
     }
     if (st == TG_OK)
         st = record(n, inputs, outputs);

@@ -61,6 +61,9 @@ struct tg_ctx {
     bool released;             /* saved tensors freed by a backward */
     bool create_graph;         /* its backward is running under create_graph */
     bool uniform_grad;         /* its unrecorded backward takes uniform gradients */
+    bool save_deferred;        /* lazy mode: its saved tensors are made when its record is
+                                  computed (tg__node_save), or never if a fused step runs it */
+    bool save_lost;            /* making them then ran out of memory: its backward fails */
     int64_t run_pos;           /* executor scratch */
     tg__node *free_next;
     tg__saved saved_inline[TG__SAVED_INLINE];
@@ -168,6 +171,13 @@ void tg__lazy_detach(tg__lazy_trace *out);
 void tg__lazy_trace_compute(tg__lazy_trace *t);
 /* Drops a detached trace: its references and roles. */
 void tg__lazy_trace_release(tg__lazy_trace *t);
+/* Gives the nodes of t's records the saved tensors their forwards would
+** have saved at apply (an executor will run their backwards); out of memory
+** leaves a node save_lost, and its backward fails naming it. */
+void tg__lazy_trace_save(tg__lazy_trace *t);
+/* Node n of a lazy record with inputs and outputs: its deferred saved
+** tensors made (function.c), as its forward would have made them. */
+void tg__node_save(tg__node *n, tg_tensor *const *inputs, tg_tensor *const *outputs);
 /* A detached trace run by the engine, its done records' outputs computed,
 ** made the thread's dormant trace (see lazy.c). */
 void tg__lazy_trace_dormant(tg__lazy_trace *t);

@@ -230,9 +230,20 @@ void tg__lazy_trace_release(tg__lazy_trace *t)
     memset(t, 0, sizeof *t);
 }
 
+void tg__lazy_trace_save(tg__lazy_trace *t)
+{
+    for (int r = 0; r < t->n_rec; r++) {
+        tg__lazy_rec *rec = &t->rec[r];
+        tg__node *n = rec->n_out ? rec->out[0]->node : NULL;
+        if (n && n->fn == rec->fn && n->save_deferred)
+            tg__node_save(n, rec->in, rec->out);
+    }
+}
+
 static void flush(void)
 {
     tg__lazy_flush = NULL;
+    tg__lazy_trace_save(&cur);
     tg__lazy_trace_compute(&cur);
     tg__lazy_trace_release(&cur);
 }

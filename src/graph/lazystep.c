@@ -294,6 +294,7 @@ static bool reaches(tg__node *n, const tg__node *target)
 
 static tg_status run_miss(tg__lazy_trace *t, tg_tensor *root, int n_leaf, tg_tensor **leaves, const int *leaf_idx)
 {
+    tg__lazy_trace_save(t);   /* the capture runs the records' backwards */
     tg__lazy_trace_compute(t);
     int depth = tg__scope_depth();
     tg_scope_begin();
