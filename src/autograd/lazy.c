@@ -19,8 +19,10 @@
 **   its outputs come from.  Its inputs are computed first only when the
 **   forward reads them (tg_data inside it is a realization point).
 ** When an input needs a gradient, the graph node is made at apply, as eager
-** mode makes it: function.c links it, and saves what the descriptor's save
-** spec says the forward saves.  Outside any backward, anomaly mode and
+** mode makes it: function.c links it.  What the descriptor's save spec says
+** the forward saves is saved when the record is computed (tg__lazy_trace_save:
+** an executor will run the node's backward); a fused step that runs the
+** backward itself never saves it.  Outside any backward, anomaly mode and
 ** capture.
 **
 ** Each record adds to the trace's key: its kind, its Function, its arguments
@@ -36,7 +38,8 @@
 ** one size, block by block over 2048 points, through the descriptors' block
 ** functions: the kernels eager mode calls on the same points, so the bits are
 ** eager's; sums and span kernels call eager's kernels on the whole arrays.  It
-** never allocates and cannot fail.  Autograd layer: tg_apply_args asks it
+** cannot fail: the only allocation is of the saved tensors, and a node that
+** cannot have them is marked (save_lost) so its backward fails naming it.  Autograd layer: tg_apply_args asks it
 ** first; core reaches it only through the pointers it sets (tg__lazy_flush,
 ** tg__lazy_touch, tg__lazy_retire); the engine above reads the trace.
 */
