@@ -965,7 +965,9 @@ tg_graph *tg_graph_capture_optim(tg_tensor *(*loss_fn)(void *user), void *user, 
 ** tensor exists at once (its shape, its data pointer); only the values wait.
 ** They are computed, with eager mode's bits, at the first of: tg_data,
 ** tg_item, tg_realize, any other function given a tensor (tg_free, the io
-** and parameter functions...), tg_backward / tg_autograd_grad, an optimizer
+** and parameter functions...; not tg_ndim, tg_shape, tg_numel and
+** tg_requires_grad, which read what apply fixed and compute nothing),
+** tg_backward / tg_autograd_grad, an optimizer
 ** step, tg_graph_replay, the apply of an op that is not deferred (a raw-loop
 ** Function's forward reads its inputs' values: they are computed first), and
 ** tg_scope_end.  Each of these completes ALL of the thread's pending ops, so
@@ -1003,9 +1005,10 @@ tg_graph *tg_graph_capture_optim(tg_tensor *(*loss_fn)(void *user), void *user, 
 ** create_graph, opts->grad, tg_autograd_grad, a leaf reached through ops run
 ** eagerly, tg_retain_grad inside the step) runs the executor on the values, as
 ** eager mode.  Use a scope per step: its end drops the step's unread values.
-** Realization of pending values never allocates and cannot fail; an
-** allocation failure while recording or planning is reported by the call that
-** made it.  Pending ops hold references to their inputs and outputs until
+** Realization of pending values cannot fail; an allocation failure while
+** recording or planning is reported by the call that made it, and one while
+** saving what a computed op's backward reads (its only allocation) by the
+** backward through that op (TG_ERR_NOMEM naming it).  Pending ops hold references to their inputs and outputs until
 ** realized; a thread that exits with pending ops leaks them: end the scope or
 ** call tg_realize first.
 **

@@ -138,6 +138,40 @@ static void test_lazy_every_realization_point_computes_the_pending_ops(void **st
     tg_set_lazy(prev);
 }
 
+/* Shapes are fixed at apply: asking a pending result its shape or whether it
+** requires grad computes nothing (a step that does stays fusable), and a freed
+** tensor is still refused with eager's error. */
+static void test_lazy_shape_queries_compute_nothing(void **state)
+{
+    (void)state;
+    bool prev = tg_set_lazy(true);
+    tg_scope_begin();
+    tg_tensor *x = tg_linspace(0.0, 1.0, 12), *p = tg_scalar(2.0);
+    assert_status(TG_OK, tg_set_requires_grad(p, true));
+    tg_tensor *y = tg_reshape(tg_mul(tg_exp(x), p), 2, (int64_t[]){3, 4});
+    assert_non_null(y);
+    assert_true(pending());
+    assert_int_equal(tg_ndim(y), 2);
+    assert_int_equal(tg_shape(y)[0], 3);
+    assert_int_equal(tg_shape(y)[1], 4);
+    assert_int_equal(tg_numel(y), 12);
+    assert_true(tg_requires_grad(y));
+    assert_true(pending());   /* none of them computed anything */
+    assert_true(tg_item(tg_sum(y)) > 0.0);
+    assert_false(pending());
+    tg_tensor *z = tg_exp(x);
+    tg_free(z);   /* a realization point, then freed */
+    tg_clear_error();
+    assert_int_equal(tg_numel(z), -1);
+    assert_int_equal(tg_last_status(), TG_ERR_STATE);
+    tg_clear_error();
+    assert_int_equal(tg_ndim(NULL), -1);
+    assert_int_equal(tg_last_status(), TG_ERR_ARG);
+    tg_clear_error();
+    tg_scope_end();
+    tg_set_lazy(prev);
+}
+
 static void test_lazy_argument_errors_come_at_apply_with_eager_messages(void **state)
 {
     (void)state;
@@ -337,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_lazy_values_wait_for_a_realization_point),
         cmocka_unit_test(test_lazy_tg_data_completes_the_ops_reading_its_tensor),
         cmocka_unit_test(test_lazy_every_realization_point_computes_the_pending_ops),
+        cmocka_unit_test(test_lazy_shape_queries_compute_nothing),
         cmocka_unit_test(test_lazy_argument_errors_come_at_apply_with_eager_messages),
         cmocka_unit_test(test_lazy_results_are_eager_bits),
         cmocka_unit_test(test_lazy_double_backward_through_pending_constants),

@@ -138,7 +138,7 @@ typedef struct tg__lazy_rec {
 /* A thread's trace: its records in apply order, the tensors from outside it
 ** in the order first read (each held by a record), and its key (the records'
 ** kinds, Functions, arguments, and where every input comes from: equal keys,
-** equal structure) with the key's hash. */
+** equal structure). */
 typedef struct tg__lazy_trace {
     tg__lazy_rec *rec;
     int n_rec, cap_rec;
@@ -146,7 +146,6 @@ typedef struct tg__lazy_trace {
     int n_ext, cap_ext;
     uint64_t *key;
     int n_key, cap_key;
-    uint64_t hash;
     bool grad;                 /* a record has a graph node */
 } tg__lazy_trace;
 

@@ -222,7 +222,6 @@ void tg__lazy_trace_release(tg__lazy_trace *t)
             tg__tensor_unref(rec->out[o]);
     }
     t->n_ext = t->n_key = 0;
-    t->hash = 0;
     t->grad = false;
     if (t == &cur)
         return;
@@ -448,11 +447,7 @@ static bool reserve(const tg_function *fn, const void *args, int n_key, int n_ga
     return true;
 }
 
-static void key_put(uint64_t w)
-{
-    cur.key[cur.n_key++] = w;
-    cur.hash = (cur.hash ^ w) * 0x100000001b3ull;
-}
+static void key_put(uint64_t w) { cur.key[cur.n_key++] = w; }
 
 /* Where input t comes from, into the key (room reserved). */
 static void key_input(tg_tensor *t)

@@ -368,9 +368,12 @@ tg_tensor *tg_linspace(double start, double end, int64_t steps)
 
 /* ----------------------------------------------------------- accessors */
 
+/* The shape accessors and tg_requires_grad read what apply fixed: they check
+** the tensor (tg__check_arg) without computing pending values, so asking a
+** pending result its size inside a step leaves the step fusable. */
 int tg_ndim(const tg_tensor *t)
 {
-    if (tg__check_live("tg_ndim", "t", t) != TG_OK) {
+    if (tg__check_arg("tg_ndim", "t", t) != TG_OK) {
         return -1;
     }
     return t->ndim;
@@ -378,7 +381,7 @@ int tg_ndim(const tg_tensor *t)
 
 const int64_t *tg_shape(const tg_tensor *t)
 {
-    if (tg__check_live("tg_shape", "t", t) != TG_OK) {
+    if (tg__check_arg("tg_shape", "t", t) != TG_OK) {
         return NULL;
     }
     return t->shape;
@@ -386,7 +389,7 @@ const int64_t *tg_shape(const tg_tensor *t)
 
 int64_t tg_numel(const tg_tensor *t)
 {
-    if (tg__check_live("tg_numel", "t", t) != TG_OK) {
+    if (tg__check_arg("tg_numel", "t", t) != TG_OK) {
         return -1;
     }
     return t->numel;
@@ -421,7 +424,7 @@ double tg_item(const tg_tensor *t)
 
 bool tg_requires_grad(const tg_tensor *t)
 {
-    return t && tg__check_live("tg_requires_grad", "t", t) == TG_OK && t->requires_grad;
+    return t && tg__check_arg("tg_requires_grad", "t", t) == TG_OK && t->requires_grad;
 }
 
 tg_tensor *tg_grad(const tg_tensor *t)

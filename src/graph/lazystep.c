@@ -31,7 +31,6 @@
 #define TG__LAZY_PLANS 32
 
 typedef struct plan_entry {
-    uint64_t hash;
     uint64_t *key;
     int n_key;
     int32_t root;              /* the loss's place in the trace (its lazy_idx) */
@@ -78,7 +77,7 @@ static plan_entry *lookup(const tg__lazy_trace *t, int32_t root)
 {
     for (int i = 0; i < n_cache; i++) {
         plan_entry *e = &cache[i];
-        if (e->hash == t->hash && e->n_key == t->n_key && e->root == root &&
+        if (e->n_key == t->n_key && e->root == root &&
             !memcmp(e->key, t->key, (size_t)t->n_key * sizeof *t->key)) {
             e->used = ++clock_;
             return e;
@@ -104,7 +103,6 @@ static plan_entry *new_entry(const tg__lazy_trace *t, int32_t root)
         return NULL;
     memcpy(e->key, t->key, (size_t)t->n_key * sizeof *t->key);
     e->n_key = t->n_key;
-    e->hash = t->hash;
     e->root = root;
     e->used = ++clock_;
     return e;
