@@ -502,10 +502,16 @@ static void play(const uint8_t *data, size_t size, bool lazy, outcome *o)
     tg_tensor *y = pool[prog.n_leaves + prog.n_steps - 1];
     unsigned how = next(&in);
     if (tg_requires_grad(y)) {
-        tg_tensor *w = tg_full(tg_ndim(y), tg_shape(y), 1.0), *grads[MAX_LEAVES];
+        /* the weights made from an array: writing them through tg_data would
+        ** compute the pending steps before the backward, and no step would fuse */
+        int64_t n_w = tg_numel(y);
+        double *wv = malloc((size_t)(n_w ? n_w : 1) * sizeof *wv);
+        check(wv != NULL, "malloc");
+        for (int64_t i = 0; i < n_w; i++)
+            wv[i] = 1.0 - 0.25 * (double)(i % 5);
+        tg_tensor *w = tg_from_array(tg_ndim(y), tg_shape(y), wv), *grads[MAX_LEAVES];
+        free(wv);
         check(w != NULL, "weights");
-        for (int64_t i = 0; i < tg_numel(w); i++)
-            tg_data(w)[i] = 1.0 - 0.25 * (double)(i % 5);
         tg_tensor *root = y, *seed = w;
         if (how & 1) {   /* a loss, as a training step makes one */
             check((root = tg_sum(tg_mul(y, w))) != NULL, "the loss");
