@@ -277,6 +277,45 @@ static void test_lazy_step_save_specs_are_the_forwards(void **state)
     tg_scope_end();
 }
 
+/* A leaf the loss reaches gets a gradient even when its backward returns a
+** constant that no op makes (tg_pow with exponent 0: zeros), as in eager mode
+** and PyTorch; the fuzzer's lazy-against-eager check found the fused step
+** leaving it without one.  Such a step is left to the executor, every step. */
+static void test_lazy_step_constant_gradient_reaches_the_leaf(void **state)
+{
+    (void)state;
+    double want[2][6] = {{0}}, got[2][6];
+    for (int lazy = 0; lazy < 2; lazy++) {
+        bool prev = tg_set_lazy(lazy);
+        tg_scope_begin();
+        tg_tensor *x = tg_linspace(-1.0, 1.0, 6), *p = tg_scalar(0.5), *w = tg_linspace(1.0, 2.0, 6);
+        assert_status(TG_OK, tg_set_requires_grad(x, true));
+        assert_status(TG_OK, tg_set_requires_grad(p, true));
+        unsigned long m0 = misses(), h0 = hits();
+        for (int k = 0; k < 3; k++) {
+            tg_scope_begin();
+            tg_tensor *loss = tg_sum(tg_mul(tg_add(tg_pow(x, 0.0), tg_mul(p, x)), w));
+            assert_status(TG_OK, tg_backward(loss, NULL));
+            tg_scope_end();
+        }
+        if (lazy) {
+            assert_int_equal(hits(), h0);   /* not planned: the executor ran each step */
+            assert_int_equal(misses(), m0 + 1);
+        }
+        assert_non_null(tg_grad(x));
+        assert_non_null(tg_grad(p));
+        memcpy(got[0], tg_data(tg_grad(x)), sizeof got[0]);
+        got[1][0] = tg_item(tg_grad(p));
+        if (!lazy)
+            memcpy(want, got, sizeof want);
+        tg_scope_end();
+        tg_set_lazy(prev);
+    }
+    for (int i = 0; i < 6; i++)
+        assert_true(got[0][i] == want[0][i]);   /* 3 p w: the pow term adds zeros */
+    assert_true(got[1][0] == want[1][0]);
+}
+
 /* An optimizer's step after a fused backward: Adam, lazy against eager. */
 static void test_lazy_step_with_adam_equals_eager(void **state)
 {
@@ -357,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_lazy_step_dormant_values_are_the_steps),
         cmocka_unit_test(test_lazy_step_second_backward_fails_as_eager),
         cmocka_unit_test(test_lazy_step_save_specs_are_the_forwards),
+        cmocka_unit_test(test_lazy_step_constant_gradient_reaches_the_leaf),
         cmocka_unit_test(test_lazy_step_with_adam_equals_eager),
         cmocka_unit_test(test_lazy_step_oom_walk),
     };

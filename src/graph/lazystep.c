@@ -17,7 +17,8 @@
 **         compiled and cached.
 ** A trace the engine cannot plan (a user Function whose backward reads values
 ** or is not made of ops after an inlined forward; an outside tensor that
-** requires grad but is not a leaf; retain_grad inside it) is left to the
+** requires grad but is not a leaf; retain_grad inside it; a leaf whose
+** gradient is a constant no op of the plan makes) is left to the
 ** executor; its key is remembered so the next step does not try again.  The
 ** cache holds TG__LAZY_PLANS plans per thread, the oldest dropped first.
 ** Engine layer: sets autograd's tg__lazy_backward when the library loads.
@@ -290,6 +291,21 @@ static bool reaches(tg__node *n, const tg__node *target)
     return found;
 }
 
+/* Whether each leaf the loss reaches through the graph gets its gradient from
+** g.  A backward may return a constant that is no value of the plan (tg_pow's
+** for exponent 0 is zeros, made by no op), and eager mode still adds it. */
+static bool plans_every_reached_leaf(const tg_graph *g, tg_tensor *root, int n_leaf, tg_tensor **leaves)
+{
+    for (int i = 0; i < n_leaf; i++) {
+        bool planned = false;
+        for (int p = 0; p < g->n_params && !planned; p++)
+            planned = g->leaf_of[p] == i;
+        if (!planned && reaches(root->node, leaves[i]->node))
+            return false;
+    }
+    return true;
+}
+
 static tg_status run_miss(tg__lazy_trace *t, tg_tensor *root, int n_leaf, tg_tensor **leaves, const int *leaf_idx)
 {
     tg__lazy_trace_save(t);   /* the capture runs the records' backwards */
@@ -300,6 +316,11 @@ static tg_status run_miss(tg__lazy_trace *t, tg_tensor *root, int n_leaf, tg_ten
     tg_status st;
     bool never;
     tg_graph *g = tg__graph_capture_trace(t, root, n_leaf, leaves, grads, &st, &never);
+    if (g && !plans_every_reached_leaf(g, root, n_leaf, leaves)) {
+        tg_graph_free(g);   /* a gradient the plan cannot make: the executor's, from now on */
+        g = NULL;
+        never = true;
+    }
     plan_entry *e = st == TG_OK && (g || never) ? new_entry(t, root->lazy_idx) : NULL;
     int mapped = e && g ? map_values(e, t, leaf_idx, g) : 0;
     if (e && g && mapped > 0) {
