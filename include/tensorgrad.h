@@ -1003,8 +1003,9 @@ tg_graph *tg_graph_capture_optim(tg_tensor *(*loss_fn)(void *user), void *user, 
 ** computed only if read: reading one after the parameters were updated gives
 ** the value it had when the loss was computed.  Anything else (retain_graph,
 ** create_graph, opts->grad, tg_autograd_grad, a leaf reached through ops run
-** eagerly, tg_retain_grad inside the step) runs the executor on the values, as
-** eager mode.  Use a scope per step: its end drops the step's unread values.
+** eagerly, tg_retain_grad inside the step, a leaf's gradient that is a constant
+** made by no op, as tg_pow's for exponent 0) runs the executor on the values,
+** as eager mode.  Use a scope per step: its end drops the step's unread values.
 ** Realization of pending values cannot fail; an allocation failure while
 ** recording or planning is reported by the call that made it, and one while
 ** saving what a computed op's backward reads (its only allocation) by the
