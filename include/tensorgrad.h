@@ -1009,9 +1009,9 @@ tg_graph *tg_graph_capture_optim(tg_tensor *(*loss_fn)(void *user), void *user, 
 ** Realization of pending values cannot fail; an allocation failure while
 ** recording or planning is reported by the call that made it, and one while
 ** saving what a computed op's backward reads (its only allocation) by the
-** backward through that op (TG_ERR_NOMEM naming it).  Pending ops hold references to their inputs and outputs until
-** realized; a thread that exits with pending ops leaks them: end the scope or
-** call tg_realize first.
+** backward through that op (TG_ERR_NOMEM naming it).  Pending ops hold
+** references to their inputs and outputs until realized; a thread that exits
+** with pending ops leaks them: end the scope or call tg_realize first.
 **
 ** tg_set_lazy(on): sets this thread's mode and returns the previous one;
 ** switching to eager completes the pending ops first.  Without a call the

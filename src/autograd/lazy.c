@@ -39,9 +39,10 @@
 ** functions: the kernels eager mode calls on the same points, so the bits are
 ** eager's; sums and span kernels call eager's kernels on the whole arrays.  It
 ** cannot fail: the only allocation is of the saved tensors, and a node that
-** cannot have them is marked (save_lost) so its backward fails naming it.  Autograd layer: tg_apply_args asks it
-** first; core reaches it only through the pointers it sets (tg__lazy_flush,
-** tg__lazy_touch, tg__lazy_retire); the engine above reads the trace.
+** cannot have them is marked (save_lost) so its backward fails naming it.
+** Autograd layer: tg_apply_args asks it first; core reaches it only through
+** the pointers it sets (tg__lazy_flush, tg__lazy_touch, tg__lazy_retire); the
+** engine above reads the trace.
 */
 #include "graph.h"
 #include "../core/opdesc.h"

@@ -169,9 +169,9 @@ tg_status tg__check_live_slow(const char *fn, const char *what, const tg_tensor 
 /* Lazy mode's pending work (autograd/lazy.c): while this thread has ops
 ** applied but not computed, tg__lazy_flush computes them all (it cannot
 ** fail: an op whose saved tensors it cannot allocate fails its backward
-** instead) and clears itself; NULL otherwise.  Core
-** calls it at every realization point: each public function that checks a
-** tensor argument (tg_data, tg_item, tg_free, ...), and tg_scope_end. */
+** instead) and clears itself; NULL otherwise.  Core calls it at every
+** realization point: each public function that checks a tensor argument
+** (tg_data, tg_item, tg_free, ...; not the shape queries), and tg_scope_end. */
 extern _Thread_local void (*tg__lazy_flush)(void) TG_TLS_HOT;
 static inline void tg__lazy_sync(void)
 {
