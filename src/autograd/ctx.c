@@ -4,10 +4,14 @@
 ** node): the tensors it saves and gets back, which inputs need a gradient,
 ** its argument block, and the guard nodes that make a second differentiation
 ** through something that cannot be differentiated again fail instead of
-** giving a wrong number.  Used by tg_apply (function.c) and by span
-** Functions (span.c).  Autograd layer.
+** giving a wrong number; and the saving itself: the aliases that record
+** what each saved tensor is, made in forward, or for an op lazy mode
+** recorded, when its record is computed (tg__node_save).  Used by tg_apply
+** (function.c), span Functions (span.c) and lazy mode (lazy.c).  Autograd
+** layer.
 */
 #include "graph.h"
+#include "../core/opdesc.h"
 
 tg_status tg_save_for_backward(tg_ctx *ctx, int n, tg_tensor *const *tensors)
 {
@@ -33,6 +37,98 @@ tg_status tg_save_for_backward(tg_ctx *ctx, int n, tg_tensor *const *tensors)
     ctx->n_saved = n;
     return TG_OK;
 }
+
+/* ------------------------------------------------ what a node saves */
+
+/* Replaces each saved tensor by an alias that records what it is: a saved
+** output keeps no link to its node (that would be a cycle); a saved input
+** keeps its graph, so a double backward can differentiate through it. */
+static tg_status classify_saved(tg__node *n, tg_tensor *const *inputs, tg_tensor *const *outputs,
+                                tg_tensor *const *raw)
+{
+    for (int s = 0; s < n->n_saved; s++) {
+        tg_tensor *t = raw[s];
+        tg__saved *sv = &n->saved[s];
+        sv->kind = TG__SAVED_OTHER;
+        for (int k = 0; k < n->n_outputs && sv->kind == TG__SAVED_OTHER; k++)
+            if (outputs[k] == t)
+                sv->kind = TG__SAVED_OUTPUT, sv->index = k;
+        for (int k = 0; k < n->n_inputs && sv->kind == TG__SAVED_OTHER; k++)
+            if (inputs[k] == t)
+                sv->kind = TG__SAVED_INPUT, sv->index = k;
+        tg_tensor *a = tg__tensor_alias(t, t->ndim, t->shape);
+        if (!a)
+            return tg__error(TG_ERR_NOMEM, "tg_apply: out of memory saving tensors of '%s'",
+                             tg__node_name(n));
+        if (sv->kind != TG__SAVED_OUTPUT && t->node) {
+            a->node = t->node;
+            a->node->refcount++;
+            a->out_index = t->out_index;
+            a->requires_grad = t->requires_grad;
+        } else if (sv->kind == TG__SAVED_INPUT && t->requires_grad) {
+            a->requires_grad = true;
+            a->node = tg__leaf_node(t);
+            if (!a->node) {
+                tg__tensor_unref(a);
+                return TG_ERR_NOMEM;
+            }
+            a->node->refcount++;
+        }
+        sv->t = a;
+    }
+    return TG_OK;
+}
+
+/* Gives node n its k saved slots (in the node up to TG__SAVED_INLINE, else a
+** block of their own) and fills them from raw[0..k) (classify_saved). */
+tg_status tg__ctx_take_saved(tg__node *n, int k, tg_tensor *const *inputs, tg_tensor *const *outputs,
+                            tg_tensor *const *raw)
+{
+    n->saved = k <= TG__SAVED_INLINE ? n->saved_inline : tg__obj_alloc((size_t)k * sizeof *n->saved);
+    if (!n->saved) {
+        n->n_saved = 0;
+        return tg__error(TG_ERR_NOMEM, "tg_apply: out of memory saving tensors of '%s'", tg__node_name(n));
+    }
+    n->n_saved = k;
+    for (int s = 0; s < k; s++)
+        n->saved[s] = (tg__saved){NULL, TG__SAVED_OTHER, 0};
+    return classify_saved(n, inputs, outputs, raw);
+}
+
+/* Gives the node the saved tensors its descriptor's spec (or a span
+** Function's rule: inputs, then output) names, as its forward would. */
+static tg_status save_as_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor *const *outputs)
+{
+    tg_tensor *raw[TG_MAX_FN_ARITY * 2];
+    int k = 0;
+    const tg_function *fn = n->fn;
+    if (fn->forward_span) {
+        for (int i = 0; i < fn->n_inputs; i++)
+            raw[k++] = inputs[i];
+        raw[k++] = outputs[0];
+    } else {
+        unsigned save = fn->desc->save;
+        for (int i = 0; i < fn->n_inputs && i < 4; i++)
+            if (save & TG__SAVE_IN(i))
+                raw[k++] = inputs[i];
+        if (save & TG__SAVE_OUT)
+            raw[k++] = outputs[0];
+    }
+    return k ? tg__ctx_take_saved(n, k, inputs, outputs, raw) : TG_OK;
+}
+
+void tg__node_save(tg__node *n, tg_tensor *const *inputs, tg_tensor *const *outputs)
+{
+    if (!n->save_deferred)
+        return;
+    n->save_deferred = false;
+    if (!n->released && save_as_forward(n, inputs, outputs) != TG_OK) {
+        tg__node_release_saved(n);   /* the slots made so far */
+        n->save_lost = true;
+    }
+}
+
+/* ------------------------------------------------ reading them back */
 
 /* A saved output under create_graph: a view that is output k of its node
 ** again, so ops on it are differentiated through the node. */

@@ -82,61 +82,6 @@ static tg_status take_output(tg__node *n, int depth, tg_tensor **outputs, int i)
     return TG_OK;
 }
 
-/* Replaces each saved tensor by an alias that records what it is: a saved
-** output keeps no link to its node (that would be a cycle); a saved input
-** keeps its graph, so a double backward can differentiate through it. */
-static tg_status classify_saved(tg__node *n, tg_tensor *const *inputs, tg_tensor *const *outputs,
-                                tg_tensor *const *raw)
-{
-    for (int s = 0; s < n->n_saved; s++) {
-        tg_tensor *t = raw[s];
-        tg__saved *sv = &n->saved[s];
-        sv->kind = TG__SAVED_OTHER;
-        for (int k = 0; k < n->n_outputs && sv->kind == TG__SAVED_OTHER; k++)
-            if (outputs[k] == t)
-                sv->kind = TG__SAVED_OUTPUT, sv->index = k;
-        for (int k = 0; k < n->n_inputs && sv->kind == TG__SAVED_OTHER; k++)
-            if (inputs[k] == t)
-                sv->kind = TG__SAVED_INPUT, sv->index = k;
-        tg_tensor *a = tg__tensor_alias(t, t->ndim, t->shape);
-        if (!a)
-            return tg__error(TG_ERR_NOMEM, "tg_apply: out of memory saving tensors of '%s'",
-                             fn_name(n->fn));
-        if (sv->kind != TG__SAVED_OUTPUT && t->node) {
-            a->node = t->node;
-            a->node->refcount++;
-            a->out_index = t->out_index;
-            a->requires_grad = t->requires_grad;
-        } else if (sv->kind == TG__SAVED_INPUT && t->requires_grad) {
-            a->requires_grad = true;
-            a->node = tg__leaf_node(t);
-            if (!a->node) {
-                tg__tensor_unref(a);
-                return TG_ERR_NOMEM;
-            }
-            a->node->refcount++;
-        }
-        sv->t = a;
-    }
-    return TG_OK;
-}
-
-/* Gives node n its k saved slots (in the node up to TG__SAVED_INLINE, else a
-** block of their own) and fills them from raw[0..k) (classify_saved). */
-static tg_status take_saved(tg__node *n, int k, tg_tensor *const *inputs, tg_tensor *const *outputs,
-                            tg_tensor *const *raw)
-{
-    n->saved = k <= TG__SAVED_INLINE ? n->saved_inline : tg__obj_alloc((size_t)k * sizeof *n->saved);
-    if (!n->saved) {
-        n->n_saved = 0;
-        return tg__error(TG_ERR_NOMEM, "tg_apply: out of memory saving tensors of '%s'", fn_name(n->fn));
-    }
-    n->n_saved = k;
-    for (int s = 0; s < k; s++)
-        n->saved[s] = (tg__saved){NULL, TG__SAVED_OTHER, 0};
-    return classify_saved(n, inputs, outputs, raw);
-}
-
 /* Links a node into the graph: edges to the inputs' nodes, outputs to it. */
 static tg_status record(tg__node *n, tg_tensor *const *inputs, tg_tensor **outputs)
 {
@@ -204,7 +149,7 @@ static tg_status run_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **
         st = tg__anomaly_check(n, true, n->n_outputs, outputs, inputs);
     int n_saved = n->n_saved;
     if (st == TG_OK && n_saved > 0)
-        st = take_saved(n, n_saved, inputs, outputs, raw_saved);
+        st = tg__ctx_take_saved(n, n_saved, inputs, outputs, raw_saved);
     else
         n->n_saved = 0;
     for (int s = 0; s < n_saved; s++)
@@ -220,42 +165,10 @@ static tg_status run_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **
     return st;
 }
 
-/* Gives the node the saved tensors its descriptor's spec (or a span
-** Function's rule: inputs, then output) names, as its forward would. */
-static tg_status save_as_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor *const *outputs)
-{
-    tg_tensor *raw[TG_MAX_FN_ARITY * 2];
-    int k = 0;
-    const tg_function *fn = n->fn;
-    if (fn->forward_span) {
-        for (int i = 0; i < fn->n_inputs; i++)
-            raw[k++] = inputs[i];
-        raw[k++] = outputs[0];
-    } else {
-        unsigned save = fn->desc->save;
-        for (int i = 0; i < fn->n_inputs && i < 4; i++)
-            if (save & TG__SAVE_IN(i))
-                raw[k++] = inputs[i];
-        if (save & TG__SAVE_OUT)
-            raw[k++] = outputs[0];
-    }
-    return k ? take_saved(n, k, inputs, outputs, raw) : TG_OK;
-}
-
-void tg__node_save(tg__node *n, tg_tensor *const *inputs, tg_tensor *const *outputs)
-{
-    if (!n->save_deferred)
-        return;
-    n->save_deferred = false;
-    if (!n->released && save_as_forward(n, inputs, outputs) != TG_OK) {
-        tg__node_release_saved(n);   /* the slots made so far */
-        n->save_lost = true;
-    }
-}
-
 /* The node of an op lazy mode recorded (its value waits): made and linked
 ** at apply, as eager mode would, without running the forward.  What its
-** forward would save is saved when the record is computed (tg__node_save):
+** forward would save is saved when the record is computed (tg__node_save,
+** ctx.c):
 ** a fused step that runs the record's backward itself never makes it. */
 static tg_status lazy_node(const tg_function *fn, tg_tensor *const *inputs, tg_tensor **outputs,
                            const void *args, size_t args_size, uint32_t mask)

@@ -175,8 +175,13 @@ void tg__lazy_trace_release(tg__lazy_trace *t);
 ** leaves a node save_lost, and its backward fails naming it. */
 void tg__lazy_trace_save(tg__lazy_trace *t);
 /* Node n of a lazy record with inputs and outputs: its deferred saved
-** tensors made (function.c), as its forward would have made them. */
+** tensors made (ctx.c), as its forward would have made them. */
 void tg__node_save(tg__node *n, tg_tensor *const *inputs, tg_tensor *const *outputs);
+/* Gives node n its k saved slots (inline up to TG__SAVED_INLINE) filled from
+** raw[0..k): each an alias that records whether it is an input or output of
+** n (ctx.c).  TG_ERR_NOMEM recorded; the slots made so far stay. */
+tg_status tg__ctx_take_saved(tg__node *n, int k, tg_tensor *const *inputs, tg_tensor *const *outputs,
+                             tg_tensor *const *raw);
 /* A detached trace run by the engine, its done records' outputs computed,
 ** made the thread's dormant trace (see lazy.c). */
 void tg__lazy_trace_dormant(tg__lazy_trace *t);
