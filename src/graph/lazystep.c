@@ -293,14 +293,18 @@ static bool reaches(tg__node *n, const tg__node *target)
 
 /* Whether each leaf the loss reaches through the graph gets its gradient from
 ** g.  A backward may return a constant that is no value of the plan (tg_pow's
-** for exponent 0 is zeros, made by no op), and eager mode still adds it. */
+** for exponent 0 is zeros, made by no op), and eager mode still adds it.  A
+** leaf no recorded op reads is no value of g and is not reached (every node
+** between the loss and the leaves is the trace's: leaves_of). */
 static bool plans_every_reached_leaf(const tg_graph *g, tg_tensor *root, int n_leaf, tg_tensor **leaves)
 {
     for (int i = 0; i < n_leaf; i++) {
-        bool planned = false;
+        bool planned = false, read = false;
         for (int p = 0; p < g->n_params && !planned; p++)
             planned = g->leaf_of[p] == i;
-        if (!planned && reaches(root->node, leaves[i]->node))
+        for (int v = 0; v < g->n_val && !planned && !read; v++)
+            read = g->val[v].key == leaves[i]->data && g->val[v].producer < 0;
+        if (read && reaches(root->node, leaves[i]->node))
             return false;
     }
     return true;
