@@ -148,8 +148,9 @@ static bool same_shape(const tg__meta *m, int ndim, const int64_t *shape)
 ** grad_out's); false: call it opaque. */
 static bool plan_span(tg_graph *g, tg__grec *r, int level)
 {
+    /* a span backward's out[i] is -1 for an input that needs no gradient */
     const tg__meta *full = r->type == REC_SPAN_BWD ? &r->in_meta[r->n_in - 1] : NULL;
-    const tg__gval *out = &g->val[r->out[0]];
+    const tg__gval *out = full ? NULL : &g->val[r->out[0]];
     int ndim = full ? full->ndim : out->ndim;
     const int64_t *shape = full ? full->shape : out->shape;
     int64_t numel = 1;
@@ -609,7 +610,9 @@ static tg_status make_buffers(tg_graph *g)
     for (int k = 0; k < g->n_rec; k++) {
         tg__grec *r = &g->rec[k];
         int n_gather = bits(r->bcast);
-        int64_t m = g->val[r->out[0]].numel;
+        /* (only then out[0] is sure to be a value: a span backward's out[0] is
+        ** -1 when its first input needs no gradient) */
+        int64_t m = r->needed && r->run == R_SMALL && n_gather ? g->val[r->out[0]].numel : 0;
         if (r->needed && r->run == R_SMALL && n_gather &&
             !(r->gtmp = tg__malloc((size_t)(n_gather * (m ? m : 1)) * sizeof(double))))
             return TG_ERR_NOMEM;
