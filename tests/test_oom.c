@@ -76,32 +76,13 @@ static tg_status custom_apply_backward(void *self)
     return st;
 }
 
-/* (e) an elementwise span Function of x and the 0-d parameter a: the
-** broadcast, its output, the gradients and the sum back to a */
-static void scaled_forward(int64_t n, const double *const *in, double *out)
-{
-    for (int64_t j = 0; j < n; j++)
-        out[j] = in[0][j] * in[1][j];
-}
-static void scaled_backward(int64_t n, const double *const *in, const double *out, const double *g,
-                            double *const *gin)
-{
-    (void)out;
-    for (int64_t j = 0; j < n; j++) {
-        if (gin[0])
-            gin[0][j] = g[j] * in[1][j];
-        if (gin[1])
-            gin[1][j] = g[j] * in[0][j];
-    }
-}
-static const tg_function scaled = {.name = "scaled", .n_inputs = 2, .n_outputs = 1,
-                                   .forward_span = scaled_forward, .backward_span = scaled_backward};
-
+/* (e) an elementwise span Function (tgt_scaled_span: x a) of x and the 0-d
+** parameter a: the broadcast, its output, the gradients and the sum back to a */
 static tg_status span_apply_backward(void *self)
 {
     fit *f = self;
     tg_scope_begin();
-    tg_tensor *y = tg_apply1(&scaled, (tg_tensor *[]){f->x, f->p[0]});
+    tg_tensor *y = tg_apply1(&tgt_scaled_span, (tg_tensor *[]){f->x, f->p[0]});
     tg_status st = y ? tg_backward(tg_sum(y), NULL) : tg_last_status();
     tg_scope_end();
     return st;
@@ -122,7 +103,7 @@ static tg_tensor *span_graph_loss(void *self)
 {
     fit *f = self;
     tg_tensor *u = tg_add(f->p[2], tg_mul(f->p[3], f->x));
-    tg_tensor *pred = tg_add(f->p[0], tg_apply1(&scaled, (tg_tensor *[]){u, f->p[1]}));
+    tg_tensor *pred = tg_add(f->p[0], tg_apply1(&tgt_scaled_span, (tg_tensor *[]){u, f->p[1]}));
     return tg_sum(tg_pow(tg_sub(pred, f->y), 2.0));
 }
 

@@ -168,8 +168,7 @@ static tg_status run_forward(tg__node *n, tg_tensor *const *inputs, tg_tensor **
 /* The node of an op lazy mode recorded (its value waits): made and linked
 ** at apply, as eager mode would, without running the forward.  What its
 ** forward would save is saved when the record is computed (tg__node_save,
-** ctx.c):
-** a fused step that runs the record's backward itself never makes it. */
+** ctx.c): a fused step that runs the record's backward itself never makes it. */
 static tg_status lazy_node(const tg_function *fn, tg_tensor *const *inputs, tg_tensor **outputs,
                            const void *args, size_t args_size, uint32_t mask)
 {

@@ -238,7 +238,7 @@ void tg__lazy_trace_save(tg__lazy_trace *t)
     for (int r = 0; r < t->n_rec; r++) {
         tg__lazy_rec *rec = &t->rec[r];
         tg__node *n = rec->n_out ? rec->out[0]->node : NULL;
-        if (n && n->fn == rec->fn && n->save_deferred)
+        if (n && n->fn == rec->fn)   /* the record's own node (not a Function's made around it) */
             tg__node_save(n, rec->in, rec->out);
     }
 }

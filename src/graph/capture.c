@@ -612,7 +612,7 @@ tg_graph *tg__graph_capture_trace(const tg__lazy_trace *t, tg_tensor *root, int 
         for (int i = 0; g && ok && i < n_leaf; i++) {
             int pv = find(g->val, g->n_val, leaves[i]->data), gv = find(g->val, g->n_val, grads[i]->data);
             if (pv < 0 || gv < 0 || g->val[pv].producer >= 0)
-                continue;   /* not reached from the loss: no gradient, as eager */
+                continue;   /* no plan value: not reached, or (lazystep.c tells) a constant gradient */
             g->param[g->n_params] = tg__tensor_ref(leaves[i]);
             g->pval[g->n_params] = pv, g->gval[g->n_params] = gv, g->leaf_of[g->n_params] = i;
             g->n_params++;

@@ -610,12 +610,13 @@ static tg_status make_buffers(tg_graph *g)
     for (int k = 0; k < g->n_rec; k++) {
         tg__grec *r = &g->rec[k];
         int n_gather = bits(r->bcast);
-        /* (only then out[0] is sure to be a value: a span backward's out[0] is
-        ** -1 when its first input needs no gradient) */
-        int64_t m = r->needed && r->run == R_SMALL && n_gather ? g->val[r->out[0]].numel : 0;
-        if (r->needed && r->run == R_SMALL && n_gather &&
-            !(r->gtmp = tg__malloc((size_t)(n_gather * (m ? m : 1)) * sizeof(double))))
-            return TG_ERR_NOMEM;
+        if (r->needed && r->run == R_SMALL && n_gather) {
+            /* out[0] is read only here: a span backward's is -1 when its first
+            ** input needs no gradient */
+            int64_t m = g->val[r->out[0]].numel;
+            if (!(r->gtmp = tg__malloc((size_t)(n_gather * (m ? m : 1)) * sizeof(double))))
+                return TG_ERR_NOMEM;
+        }
         for (int i = 0; r->needed && r->run == R_OPAQUE && i < r->n_in; i++) {
             if (!(r->proxy[i] = proxy_of(&r->in_meta[i], g->buf[r->in[i]])))
                 return TG_ERR_NOMEM;

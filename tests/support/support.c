@@ -597,3 +597,24 @@ static void p3_span_backward(int64_t n, const double *const *in, const double *o
 
 const tg_function tgt_p3_span = {.name = "P3span", .n_inputs = 1, .n_outputs = 1,
                                  .forward_span = p3_span_forward, .backward_span = p3_span_backward};
+
+static void scaled_forward(int64_t n, const double *const *in, double *out)
+{
+    for (int64_t j = 0; j < n; j++)
+        out[j] = in[0][j] * in[1][j];
+}
+
+static void scaled_backward(int64_t n, const double *const *in, const double *out, const double *g,
+                            double *const *gin)
+{
+    (void)out;
+    for (int64_t j = 0; j < n; j++) {
+        if (gin[0])
+            gin[0][j] = g[j] * in[1][j];
+        if (gin[1])
+            gin[1][j] = g[j] * in[0][j];
+    }
+}
+
+const tg_function tgt_scaled_span = {.name = "scaled", .n_inputs = 2, .n_outputs = 1,
+                                     .forward_span = scaled_forward, .backward_span = scaled_backward};

@@ -165,5 +165,7 @@ tg_status tgt_p3_backward_ops(tg_ctx *ctx, tg_tensor *const *g, tg_tensor **gin)
 extern const tg_function tgt_p3_raw;
 /* The same P3 as span kernels ("P3span"): the library fuses its calls into passes. */
 extern const tg_function tgt_p3_span;
+/* a b as span kernels ("scaled"), each gradient written only where asked for. */
+extern const tg_function tgt_scaled_span;
 
 #endif /* TG_TEST_SUPPORT_H */
