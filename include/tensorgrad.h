@@ -900,8 +900,9 @@ struct tg_params;                        /* tg_params, declared under "parameter
 ** they stay valid for it even if the caller frees them.
 ** Returns a graph owned by the caller (tg_graph_free), or NULL with:
 ** TG_ERR_ARG (NULL loss_fn or params, empty params, lr not finite, a parameter
-** that is not a leaf requiring grad or is not reached from the loss, a loss
-** that depends on no parameter, loss_fn returning NULL: the message quotes its
+** that is not a leaf requiring grad or is not reached from the loss, or whose
+** gradient is a constant no op makes (tg_pow(p, 0)'s zeros: step such a loss
+** eagerly or in lazy mode), a loss that depends on no parameter, loss_fn returning NULL: the message quotes its
 ** error), TG_ERR_SHAPE (a loss of more than one element), TG_ERR_STATE
 ** (loss_fn itself calls tg_graph_capture), TG_ERR_NOMEM, or what the
 ** backward reports.  The capture and the graph belong to the calling thread's

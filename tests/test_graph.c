@@ -286,6 +286,17 @@ static tg_tensor *loss_skips_d(void *user)
     problem *pb = user;
     return tg_sum(tg_mul(tg_add(pb->p[0], tg_mul(pb->p[1], pb->x)), pb->p[2]));
 }
+static tg_tensor *loss_zero_power_of_d(void *user)   /* d is read, its gradient is zeros no op makes */
+{
+    problem *pb = user;
+    return tg_sum(tg_mul(tg_add(pb->p[0], tg_mul(pb->p[1], pb->x)), tg_mul(pb->p[2], tg_pow(pb->p[3], 0.0))));
+}
+static tg_tensor *loss_discards_d(void *user)   /* d is read by an op the loss does not use */
+{
+    problem *pb = user;
+    tg_tensor *unused = tg_mul(pb->p[3], pb->x);
+    return unused ? loss_skips_d(user) : NULL;
+}
 static tg_tensor *loss_fails(void *user)
 {
     problem *pb = user;
@@ -310,6 +321,9 @@ static void test_graph_capture_rejects_bad_steps(void **state)
     make_problem(&c, BUILTIN, 100);
     expect_capture_error(loss_not_scalar, &c, c.params, TG_ERR_SHAPE, "the loss has shape [100]");
     expect_capture_error(loss_skips_d, &c, c.params, TG_ERR_ARG, "parameter 'd' (index 3) is not reached");
+    expect_capture_error(loss_discards_d, &c, c.params, TG_ERR_ARG, "parameter 'd' (index 3) is not reached");
+    expect_capture_error(loss_zero_power_of_d, &c, c.params, TG_ERR_ARG,
+                         "parameter 'd' (index 3) gets a constant gradient that no op makes");
     expect_capture_error(loss_fails, &c, c.params, TG_ERR_SHAPE, "loss_fn returned NULL");
     expect_capture_error(NULL, &c, c.params, TG_ERR_ARG, "loss_fn is NULL");
     expect_capture_error(loss_of, &c, NULL, TG_ERR_ARG, "params is NULL");

@@ -148,6 +148,38 @@ const char *tg__node_name(const tg__node *n)
     return n->fn->name ? n->fn->name : "(unnamed Function)";
 }
 
+/* Depth-first over the edges, with a bounded stack and seen list. */
+bool tg__node_reaches(tg__node *n, const tg__node *target)
+{
+    enum { MAX_NODES = 512 };   /* past it: as if reached (a zero gradient added) */
+    tg__node *stack[256];
+    const tg__node *seen[MAX_NODES];
+    int top = 0, n_seen = 0;
+    bool found = false;
+    if (n)
+        stack[top++] = n;
+    while (top > 0 && !found) {
+        tg__node *m = stack[--top];
+        bool old = false;
+        for (int i = 0; i < n_seen && !old; i++)
+            old = seen[i] == m;
+        if (old)
+            continue;
+        if (n_seen == MAX_NODES) {
+            found = true;
+            break;
+        }
+        seen[n_seen++] = m;
+        found = m == target;
+        for (int i = 0; i < m->n_inputs && !found; i++)
+            if (m->edges[i].node && top < 256)
+                stack[top++] = m->edges[i].node;
+            else if (m->edges[i].node)
+                found = true;   /* too wide to follow: as if reached */
+    }
+    return found;
+}
+
 /* A tensor being destroyed lets go of its node (core calls it through tg__node_drop). */
 static void drop(tg_tensor *t)
 {

@@ -388,9 +388,15 @@ static tg_status find_outputs(tg_graph *g, const tg_params *params, tg_tensor *c
         g->param[i] = tg__tensor_ref(ps[i]);
         g->pval[i] = find(g->val, g->n_val, ps[i]->data);
         g->gval[i] = find(g->val, g->n_val, grads[i]->data);
-        if (g->pval[i] < 0 || g->gval[i] < 0 || g->val[g->pval[i]].producer >= 0)
+        bool reached = g->pval[i] >= 0 && g->val[g->pval[i]].producer < 0 &&
+                       tg__node_reaches(loss->node, ps[i]->node);
+        if (!reached)
             return tg__error(TG_ERR_ARG, "tg_graph_capture: parameter '%s' (index %d) is not reached "
                              "from the loss", tg_params_name(params, i), i);
+        if (g->gval[i] < 0)   /* reached, but its gradient is made by no op: tg_pow(p, 0)'s zeros */
+            return tg__error(TG_ERR_ARG, "tg_graph_capture: parameter '%s' (index %d) gets a constant "
+                             "gradient that no op makes (as tg_pow(p, 0)'s zeros), which a graph cannot "
+                             "replay; step it eagerly or in lazy mode", tg_params_name(params, i), i);
     }
     return g->loss >= 0 ? TG_OK : tg__error(TG_ERR_ARG, "tg_graph_capture: the loss was not recorded");
 }

@@ -259,38 +259,6 @@ static int map_values(plan_entry *e, const tg__lazy_trace *t, const int *leaf_id
     return 1;
 }
 
-/* Whether the graph from n reaches the node target (a leaf's accumulator). */
-static bool reaches(tg__node *n, const tg__node *target)
-{
-    enum { MAX_NODES = 512 };   /* past it: as if reached (a zero gradient added) */
-    tg__node *stack[256];
-    const tg__node *seen[MAX_NODES];
-    int top = 0, n_seen = 0;
-    bool found = false;
-    if (n)
-        stack[top++] = n;
-    while (top > 0 && !found) {
-        tg__node *m = stack[--top];
-        bool old = false;
-        for (int i = 0; i < n_seen && !old; i++)
-            old = seen[i] == m;
-        if (old)
-            continue;
-        if (n_seen == MAX_NODES) {
-            found = true;
-            break;
-        }
-        seen[n_seen++] = m;
-        found = m == target;
-        for (int i = 0; i < m->n_inputs && !found; i++)
-            if (m->edges[i].node && top < 256)
-                stack[top++] = m->edges[i].node;
-            else if (m->edges[i].node)
-                found = true;   /* too wide to follow: as if reached */
-    }
-    return found;
-}
-
 /* Whether each leaf the loss reaches through the graph gets its gradient from
 ** g.  A backward may return a constant that is no value of the plan (tg_pow's
 ** for exponent 0 is zeros, made by no op), and eager mode still adds it.  A
@@ -304,7 +272,7 @@ static bool plans_every_reached_leaf(const tg_graph *g, tg_tensor *root, int n_l
             planned = g->leaf_of[p] == i;
         for (int v = 0; v < g->n_val && !planned && !read; v++)
             read = g->val[v].key == leaves[i]->data && g->val[v].producer < 0;
-        if (read && reaches(root->node, leaves[i]->node))
+        if (read && tg__node_reaches(root->node, leaves[i]->node))
             return false;
     }
     return true;
@@ -346,7 +314,7 @@ static tg_status run_miss(tg__lazy_trace *t, tg_tensor *root, int n_leaf, tg_ten
             for (int p = 0; p < e->g->n_params; p++)
                 reached = reached || e->leaf_ext[p] == leaf_idx[i];
         else
-            reached = reaches(root->node, leaves[i]->node);
+            reached = tg__node_reaches(root->node, leaves[i]->node);
         if (reached)
             d[n_dep++] = (deposit){.leaf = leaves[i], .g = grads[i]->data, .inc = 1};
     }
