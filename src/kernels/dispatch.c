@@ -63,7 +63,7 @@ const tg__kernels *const *tg__kern_all(void)
     return runnable;
 }
 
-void tg__legendre_monomial(int deg, int k, double c[TG__LEG_HORNER_MAX + 1])
+static void monomial_of(int deg, int k, double c[TG__LEG_HORNER_MAX + 1])
 {
     double prev[TG__LEG_HORNER_MAX + 1] = {1.0}, cur[TG__LEG_HORNER_MAX + 1] = {0.0, 1.0};
     for (int m = 1; m < deg; m++) {   /* P_{m+1} = ((2m+1) x P_m - m P_{m-1}) / (m+1) */
@@ -80,4 +80,22 @@ void tg__legendre_monomial(int deg, int k, double c[TG__LEG_HORNER_MAX + 1])
             f *= t;
         c[i] = i + k <= deg ? p[i + k] * f : 0.0;
     }
+}
+
+/* Every (deg, k) up to TG__LEG_HORNER_MAX, computed once: the recurrence cost
+** more than the polynomial itself for a one-element tg_legendre. */
+static double monomials[TG__LEG_HORNER_MAX + 1][TG__LEG_HORNER_MAX + 1][TG__LEG_HORNER_MAX + 1];
+static pthread_once_t monomials_once = PTHREAD_ONCE_INIT;
+
+static void fill_monomials(void)
+{
+    for (int deg = 0; deg <= TG__LEG_HORNER_MAX; deg++)
+        for (int k = 0; k <= TG__LEG_HORNER_MAX; k++)
+            monomial_of(deg, k, monomials[deg][k]);
+}
+
+void tg__legendre_monomial(int deg, int k, double c[TG__LEG_HORNER_MAX + 1])
+{
+    pthread_once(&monomials_once, fill_monomials);
+    memcpy(c, monomials[deg][k], sizeof monomials[deg][k]);
 }

@@ -112,8 +112,9 @@ typedef struct tg__kernels {
 ** (dyadic rationals below 2^8) are exact in double. */
 #define TG__LEG_HORNER_MAX 4
 
-/* The monomial coefficients c[0..deg] of d^k/dx^k P_deg (deg <=
-** TG__LEG_HORNER_MAX), exactly; c[i] = 0 for i > deg - k. */
+/* The monomial coefficients c[0..deg] of d^k/dx^k P_deg (deg, k <=
+** TG__LEG_HORNER_MAX), exactly; c[i] = 0 for i > deg - k.  Computed once per
+** process, then copied. */
 void tg__legendre_monomial(int deg, int k, double c[TG__LEG_HORNER_MAX + 1]);
 
 /* Doubles of scratch the legendre kernel needs for derivative order k. */
