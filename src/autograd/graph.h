@@ -17,7 +17,8 @@ tg__node *tg__leaf_node(tg_tensor *t);
 bool tg__is_leaf(const tg_tensor *t);
 const char *tg__node_name(const tg__node *n);
 /* Whether the graph from n (NULL: nothing) reaches the node target, a leaf's
-** accumulator.  Past 512 nodes, or a node too wide to follow, it answers true. */
+** accumulator, walking each node once.  Out of memory (a graph past 256
+** nodes needs the heap) it answers true. */
 bool tg__node_reaches(tg__node *n, const tg__node *target);
 /* Called when a tensor is destroyed: a leaf detaches from its accumulator. */
 void tg__leaf_gone(tg_tensor *t);

@@ -148,36 +148,86 @@ const char *tg__node_name(const tg__node *n)
     return n->fn->name ? n->fn->name : "(unnamed Function)";
 }
 
-/* Depth-first over the edges, with a bounded stack and seen list. */
+/* The nodes a walk has met: open addressing over the pointers, a power of 2
+** slots kept at most half full. */
+typedef struct node_set {
+    const tg__node **slot;
+    size_t cap, n;
+} node_set;
+
+static size_t slot_of(const node_set *s, const tg__node *m)
+{
+    size_t h = (size_t)(((uintptr_t)m >> 4) * 0x9E3779B97F4A7C15ull) & (s->cap - 1);
+    while (s->slot[h] && s->slot[h] != m)
+        h = (h + 1) & (s->cap - 1);
+    return h;
+}
+
+/* Adds m: 1 when new, 0 when met before, -1 out of memory.  The set starts in
+** the caller's array and moves to the heap when it would pass half full. */
+static int set_add(node_set *s, const tg__node **few, const tg__node *m)
+{
+    size_t h = slot_of(s, m);
+    if (s->slot[h])
+        return 0;
+    if (2 * (s->n + 1) > s->cap) {
+        node_set b = {tg__calloc(2 * s->cap, sizeof *b.slot), 2 * s->cap, s->n};
+        if (!b.slot)
+            return -1;
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->slot[i])
+                b.slot[slot_of(&b, s->slot[i])] = s->slot[i];
+        if (s->slot != few)
+            tg__free((void *)s->slot);
+        *s = b;
+        h = slot_of(s, m);
+    }
+    s->slot[h] = m;
+    s->n++;
+    return 1;
+}
+
+/* Depth-first over the edges, each node once; the stack and the set start on
+** the C stack and grow on the heap, so a graph of any size is walked exactly
+** (only an allocation failure answers true unseen). */
 bool tg__node_reaches(tg__node *n, const tg__node *target)
 {
-    enum { MAX_NODES = 512 };   /* past it: as if reached (a zero gradient added) */
-    tg__node *stack[256];
-    const tg__node *seen[MAX_NODES];
-    int top = 0, n_seen = 0;
-    bool found = false;
+    enum { FEW = 256 };
+    tg__node *few_stack[FEW], **stack = few_stack;
+    const tg__node *few_seen[2 * FEW] = {0};
+    node_set seen = {few_seen, 2 * FEW, 0};
+    int top = 0, cap = FEW;
+    bool found = false, oom = false;
     if (n)
         stack[top++] = n;
-    while (top > 0 && !found) {
+    while (top > 0 && !found && !oom) {
         tg__node *m = stack[--top];
-        bool old = false;
-        for (int i = 0; i < n_seen && !old; i++)
-            old = seen[i] == m;
-        if (old)
+        int fresh = set_add(&seen, few_seen, m);
+        oom = fresh < 0;
+        if (fresh <= 0)
             continue;
-        if (n_seen == MAX_NODES) {
-            found = true;
-            break;
-        }
-        seen[n_seen++] = m;
         found = m == target;
-        for (int i = 0; i < m->n_inputs && !found; i++)
-            if (m->edges[i].node && top < 256)
+        for (int i = 0; i < m->n_inputs && !found && !oom; i++) {
+            if (!m->edges[i].node)
+                continue;
+            if (top == cap) {
+                tg__node **b = tg__malloc((size_t)cap * 2 * sizeof *b);
+                if (!(oom = !b)) {
+                    memcpy(b, stack, (size_t)top * sizeof *b);
+                    if (stack != few_stack)
+                        tg__free(stack);
+                    stack = b, cap *= 2;
+                }
+            }
+            if (!oom)
                 stack[top++] = m->edges[i].node;
-            else if (m->edges[i].node)
-                found = true;   /* too wide to follow: as if reached */
+        }
     }
-    return found;
+    if (stack != few_stack)
+        tg__free(stack);
+    if (seen.slot != few_seen)
+        tg__free((void *)seen.slot);
+    return found || oom;
 }
 
 /* A tensor being destroyed lets go of its node (core calls it through tg__node_drop). */
