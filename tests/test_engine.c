@@ -16,7 +16,6 @@
 ** And a rebuilt step with another learning rate compiles nothing new (the
 ** rate is an argument of the compiled passes, not a literal).
 */
-#define _XOPEN_SOURCE 700   /* nftw, mkdtemp, setenv, strdup */
 #include "support.h"
 #include "core/internal.h"
 #include "core/opdesc.h"
@@ -26,8 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ftw.h>
-#include <sys/stat.h>
 
 static const int64_t lengths[] = {0, 1, 7, 8, 9, 1023};
 
@@ -458,26 +455,6 @@ static void test_engine_capture_optim_rejects_bad_optimizers(void **state)
 
 /* ------------------------------------------------ one kernel for every lr */
 
-static int n_kernels;
-static int count_kernel(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st, (void)ftw;
-    size_t n = strlen(path);
-    n_kernels += type == FTW_F && n > 3 && strcmp(path + n - 3, ".so") == 0;
-    return 0;
-}
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st, (void)type, (void)ftw;
-    return remove(path);
-}
-static int kernels_in(const char *dir)
-{
-    n_kernels = 0;
-    nftw(dir, count_kernel, 8, FTW_PHYS);
-    return n_kernels;
-}
-
 /* The learning rate is an argument of the compiled passes, not a literal:
 ** a second capture of the same step with another lr compiles nothing new. */
 static void test_engine_second_capture_with_another_lr_hits_the_kernel_cache(void **state)
@@ -486,23 +463,20 @@ static void test_engine_second_capture_with_another_lr_hits_the_kernel_cache(voi
     const char *forced = getenv("TG_GRAPH_INTERPRET");
     if (forced && strcmp(forced, "0") != 0)
         skip();
-    char dir[] = "/tmp/tg-engine-cache-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    const char *old = getenv("XDG_CACHE_HOME");
-    char *saved = old ? strdup(old) : NULL;
-    setenv("XDG_CACHE_HOME", dir, 1);
+    tgt_cache cache;
+    tgt_private_cache_begin(&cache);
     fit f1, f2;   /* two sets of tensors: the second graph is rebuilt, not reused */
     make_fit(&f1, 2000);
     make_fit(&f2, 2000);
     tg_graph *g1 = tg_graph_capture(fit_loss, &f1, f1.params, 1e-4);
     assert_non_null(g1);
     assert_string_equal(tg_graph_executor(g1), "compiled");
-    int after_first = kernels_in(dir);
+    int after_first = tgt_kernels_in(&cache);
     assert_true(after_first >= 1);
     tg_graph *g2 = tg_graph_capture(fit_loss, &f2, f2.params, 3e-4);
     assert_non_null(g2);
     assert_string_equal(tg_graph_executor(g2), "compiled");
-    assert_int_equal(kernels_in(dir), after_first);
+    assert_int_equal(tgt_kernels_in(&cache), after_first);
     double b0 = tg_item(f1.b), l1, l2;   /* each graph steps with its own rate */
     assert_status(TG_OK, tg_graph_replay(g1, &l1));
     assert_status(TG_OK, tg_graph_replay(g2, &l2));
@@ -514,12 +488,7 @@ static void test_engine_second_capture_with_another_lr_hits_the_kernel_cache(voi
     tg_graph_free(g2);
     free_fit(&f1);
     free_fit(&f2);
-    nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);   /* the private cache, gone */
-    if (saved)
-        setenv("XDG_CACHE_HOME", saved, 1);
-    else
-        unsetenv("XDG_CACHE_HOME");
-    free(saved);
+    tgt_private_cache_end(&cache);
 }
 
 int main(void)

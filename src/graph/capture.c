@@ -407,6 +407,12 @@ static bool interpreter_forced(void)
     return e && e[0] && strcmp(e, "0") != 0;
 }
 
+void tg__graph_compile_passes(tg_graph *g)
+{
+    if (!interpreter_forced())
+        g->compiled = tg__graph_compile(g);
+}
+
 /* opt's parameters must be params, in order; false with TG_ERR_ARG. */
 static bool check_optimizer(const tg_optim *opt, const tg_params *params)
 {
@@ -472,8 +478,7 @@ static tg_graph *capture(const char *F, tg_tensor *(*loss_fn)(void *user), void 
         tg_graph_free(g);
         return NULL;
     }
-    if (!interpreter_forced())
-        g->compiled = tg__graph_compile(g);
+    tg__graph_compile_passes(g);
     return g;
 }
 
@@ -627,9 +632,7 @@ tg_graph *tg__graph_capture_trace(const tg__lazy_trace *t, tg_tensor *root, int 
             tg_graph_free(g);
             g = NULL;
             *st = tg__error(TG_ERR_NOMEM, "tg_backward: out of memory planning the step (lazy mode)");
-        } else if (g && !interpreter_forced()) {
-            g->compiled = tg__graph_compile(g);
-        }
+        }   /* not compiled yet: the caller may still find the plan unfit (tg__graph_compile_passes) */
     }
     for (int k = 0; k < r.n_rec; k++)
         tg__free(r.rec[k].args);

@@ -195,11 +195,12 @@ struct tg_graph {
     bool compiled;
 };
 
-/* Lazy mode (lazystep.c): the plan of a trace's step.  The trace's values
-** are computed; its records are recorded, then the backward of root (create
-** graph, recorded) gives grads[i] for leaves[i].  NULL with *st TG_OK when
-** the step cannot be planned (*never: for structural reasons), with *st set
-** when the backward failed. */
+/* Lazy mode (lazystep.c): the plan of a trace's step, not yet compiled
+** (tg__graph_compile_passes).  The trace's values are computed; its records
+** are recorded, then the backward of root (create graph, recorded) gives
+** grads[i] for leaves[i].  NULL with *st TG_OK when the step cannot be
+** planned (*never: for structural reasons), with *st set when the backward
+** failed. */
 tg_graph *tg__graph_capture_trace(const tg__lazy_trace *t, tg_tensor *root, int n_leaf, tg_tensor **leaves,
                                   tg_tensor **grads, tg_status *st, bool *never);
 /* Runs g's steps once (no update): the values of a replay. */
@@ -215,6 +216,9 @@ tg_status tg__graph_plan(tg_graph *g);
 /* Generates, compiles (cached) and loads the passes; false (nothing changed)
 ** when no compiler works or the source has an op it cannot write. */
 bool tg__graph_compile(tg_graph *g);
+/* Compiles g's passes (tg__graph_compile) unless TG_GRAPH_INTERPRET is set:
+** the interpreter runs what is not compiled. */
+void tg__graph_compile_passes(tg_graph *g);
 /* Records of g's plan called opaque (run as whole Functions or backwards): a
 ** query for the tests. */
 int tg__graph_opaque_count(const tg_graph *g);

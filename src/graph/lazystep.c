@@ -293,9 +293,11 @@ static tg_status run_miss(tg__lazy_trace *t, tg_tensor *root, int n_leaf, tg_ten
         g = NULL;
         never = true;
     }
+
     plan_entry *e = st == TG_OK && (g || never) ? new_entry(t, root->lazy_idx) : NULL;
     int mapped = e && g ? map_values(e, t, leaf_idx, g) : 0;
     if (e && g && mapped > 0) {
+        tg__graph_compile_passes(g);   /* only a plan that will run is compiled */
         e->g = g;
     } else {
         tg_graph_free(g);

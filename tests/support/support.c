@@ -5,7 +5,7 @@
 ** into keys and parsed doubles, and kept in a process-wide list (freed at exit)
 ** so that the many look-ups of a test cost one parse per file.
 */
-#define _POSIX_C_SOURCE 200809L   /* setenv */
+#define _XOPEN_SOURCE 700   /* setenv, nftw, mkdtemp, strdup */
 #include "support.h"
 #include "core/internal.h"
 
@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
 
 #ifndef TG_TEST_DATA
 #error "TG_TEST_DATA must name the tests/data directory (tests/CMakeLists.txt defines it)"
@@ -618,3 +620,47 @@ static void scaled_backward(int64_t n, const double *const *in, const double *ou
 
 const tg_function tgt_scaled_span = {.name = "scaled", .n_inputs = 2, .n_outputs = 1,
                                      .forward_span = scaled_forward, .backward_span = scaled_backward};
+
+/* ------------------------------------------------ a private kernel cache */
+
+static int n_kernels;
+static int count_kernel(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)ftw;
+    size_t n = strlen(path);
+    n_kernels += type == FTW_F && n > 3 && strcmp(path + n - 3, ".so") == 0;
+    return 0;
+}
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    return remove(path);
+}
+
+void tgt_private_cache_begin(tgt_cache *c)
+{
+    snprintf(c->dir, sizeof c->dir, "/tmp/tg-test-cache-XXXXXX");
+    assert_non_null(mkdtemp(c->dir));
+    const char *old = getenv("XDG_CACHE_HOME");
+    c->old = old ? strdup(old) : NULL;
+    assert_true(!old || c->old);
+    assert_int_equal(setenv("XDG_CACHE_HOME", c->dir, 1), 0);
+}
+
+int tgt_kernels_in(const tgt_cache *c)
+{
+    n_kernels = 0;
+    nftw(c->dir, count_kernel, 8, FTW_PHYS);
+    return n_kernels;
+}
+
+void tgt_private_cache_end(tgt_cache *c)
+{
+    nftw(c->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    if (c->old)
+        setenv("XDG_CACHE_HOME", c->old, 1);
+    else
+        unsetenv("XDG_CACHE_HOME");
+    free(c->old);
+    c->old = NULL;
+}

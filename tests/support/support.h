@@ -168,4 +168,16 @@ extern const tg_function tgt_p3_span;
 /* a b as span kernels ("scaled"), each gradient written only where asked for. */
 extern const tg_function tgt_scaled_span;
 
+/* A private cache of compiled kernels for one test: XDG_CACHE_HOME names a
+** new directory (src/graph/toolchain.c) until tgt_private_cache_end removes
+** it and puts the old value back.  tgt_kernels_in counts the compiled objects
+** (.so) in it. */
+typedef struct tgt_cache {
+    char dir[40];
+    char *old;
+} tgt_cache;
+void tgt_private_cache_begin(tgt_cache *c);
+int tgt_kernels_in(const tgt_cache *c);
+void tgt_private_cache_end(tgt_cache *c);
+
 #endif /* TG_TEST_SUPPORT_H */
